@@ -1,0 +1,15 @@
+"""`slmscale data …`: manifests from real audio, and shard inspection."""
+
+from __future__ import annotations
+
+import typer
+
+data_app = typer.Typer(help="Build manifests from real audio; inspect token shards.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    from slmscale.cli import data_inspect, data_manifest
+
+    data_manifest.register(data_app)
+    data_inspect.register(data_app)
+    app.add_typer(data_app, name="data")

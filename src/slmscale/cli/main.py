@@ -1,0 +1,66 @@
+"""Entry point: assembles the per-stage command modules into one `slmscale` command.
+
+Each module in this package exposes `register(app)`; heavy imports (torch, transformers) stay
+inside command bodies so `slmscale --help` is instant.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from slmscale import __version__
+from slmscale.cli import data, demo, eval, fit, study, synth, train, units
+from slmscale.errors import UserError
+
+app = typer.Typer(
+    name="slmscale",
+    help="Train speech language models and measure how they scale.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for module in (synth, data, units, train, eval, fit, study, demo):
+    module.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"slmscale {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Train speech language models and measure how they scale."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; expected user errors print one line and exit with their code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as err:
+        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+        sys.exit(err.exit_code)
+    except typer.Exit as ex:
+        sys.exit(ex.exit_code)
+    except typer.Abort:
+        typer.secho("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
+    except Exception as err:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Manifests, token shards, interleaved sequences, and the packed training loader."""

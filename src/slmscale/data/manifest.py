@@ -1,0 +1,84 @@
+"""The utterance manifest: one JSON object per line, shared by every audio-producing stage.
+
+Fields: id, audio (path relative to the manifest's folder), duration (s), sample_rate, text,
+voice (speaker or synthetic voice name), split, words ([[word, start, end], ...] in seconds; may be
+empty when no alignment is known).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from pydantic import Field, ValidationError, field_validator
+
+from slmscale.artifacts import atomic_open
+from slmscale.config import StrictModel, format_validation_error
+from slmscale.errors import UserError
+
+Word = tuple[str, float, float]
+
+
+class ManifestEntry(StrictModel):
+    id: str
+    audio: str
+    duration: float = Field(ge=0)
+    sample_rate: int = Field(gt=0)
+    text: str = ""
+    voice: str = ""
+    split: str = "train"
+    words: list[Word] = Field(default_factory=list)
+
+    @field_validator("words")
+    @classmethod
+    def _ordered(cls, words: list[Word]) -> list[Word]:
+        for w, start, end in words:
+            if end < start:
+                raise ValueError(f"word {w!r} ends ({end}) before it starts ({start})")
+        return words
+
+
+def write_manifest(path: str | Path, entries: Iterable[ManifestEntry]) -> int:
+    """Write entries atomically; returns how many were written."""
+    n = 0
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        for e in entries:
+            fh.write(json.dumps(e.model_dump(mode="json"), ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def iter_manifest(path: str | Path) -> Iterator[ManifestEntry]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: manifest not found (make one with `slmscale synth corpus` or "
+                        "`slmscale data manifest`)")
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield ManifestEntry.model_validate(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise UserError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
+            except ValidationError as err:
+                raise UserError(format_validation_error(err, f"{path}:{lineno}")) from None
+
+
+def read_manifest(path: str | Path) -> list[ManifestEntry]:
+    entries = list(iter_manifest(path))
+    if not entries:
+        raise UserError(f"{path}: manifest is empty")
+    seen: set[str] = set()
+    for e in entries:
+        if e.id in seen:
+            raise UserError(f"{path}: duplicate id {e.id!r}; ids must be unique")
+        seen.add(e.id)
+    return entries
+
+
+def audio_path(manifest_path: str | Path, entry: ManifestEntry) -> Path:
+    """Resolve an entry's audio path (relative paths are relative to the manifest's folder)."""
+    p = Path(entry.audio)
+    return p if p.is_absolute() else Path(manifest_path).parent / p
