@@ -55,10 +55,10 @@ def _json_default(obj: Any) -> Any:
         return obj.model_dump(mode="json")
     if isinstance(obj, Path):
         return str(obj)
-    if hasattr(obj, "item"):  # numpy / torch scalars
-        return obj.item()
-    if hasattr(obj, "tolist"):
+    if hasattr(obj, "tolist"):  # numpy / torch arrays and scalars
         return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 

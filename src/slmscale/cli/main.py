@@ -39,27 +39,16 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; expected user errors print one line and exit with their code."""
+    """Run the CLI; expected user errors print one line and exit with their code.
+
+    Standalone mode lets click/typer report usage errors (exit 2) itself; only our own
+    `UserError` needs catching here.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)
     except UserError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         sys.exit(err.exit_code)
-    except typer.Exit as ex:
-        sys.exit(ex.exit_code)
-    except typer.Abort:
-        typer.secho("aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        typer.secho("interrupted", err=True)
-        sys.exit(130)
-    except Exception as err:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -1,9 +1,48 @@
-"""CLI: `synth_bench` commands (filled in by that stage)."""
+"""CLI: `slmscale synth bench` — synthetic sWUGGY/sBLIMP/StoryCloze benchmarks in official layouts."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
+def bench_cmd(
+    out: Path = typer.Option(..., "--out", help="Benchmark root (lexical/, syntactic/, sStoryCloze/, "
+                             "tStoryCloze/, meta.json)."),
+    task: str = typer.Option("all", "--task", help="swuggy | sblimp | sstorycloze | tstorycloze | all "
+                             "(comma-separated list allowed)."),
+    voices: Optional[str] = typer.Option(None, "--voices", help="Comma-separated voices (default: the "
+                                         "held-out test voices; see `slmscale synth voices`)."),
+    matched: bool = typer.Option(False, "--matched", help="Use training voices (matched speakers)."),
+    n: Optional[int] = typer.Option(None, "--n", help="Items per task: sWUGGY pairs (300), sBLIMP pairs "
+                                    "per phenomenon (100), StoryCloze stories (100)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the items (same as the corpus seed)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Synthesis processes (default: all cores)."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when up to date."),
+) -> None:
+    """Speak benchmark items in several voices, written as ZeroSpeech / StoryCloze folders + text.jsonl."""
+    from slmscale.config import validate
+    from slmscale.errors import UserError
+    from slmscale.eval.build import BenchConfig, build_bench
+
+    if voices and matched:
+        raise UserError("give --voices or --matched, not both")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers {workers}: must be at least 1")
+    tasks = None if task == "all" else [t.strip() for t in task.split(",") if t.strip()]
+    data = {"voices": [v.strip() for v in voices.split(",") if v.strip()] if voices else None,
+            "matched": matched, "n": n, "seed": seed}
+    if tasks is not None:
+        data["tasks"] = tasks
+    cfg = validate(BenchConfig, data, "synth bench options")
+    meta = build_bench(cfg, out, workers=workers, force=force)
+    for t, s in meta["tasks"].items():
+        typer.echo(f"{t}: {s['pairs']} items, {s['utterances']} utterances, "
+                   f"{len(s['dropped_pairs'] or [])} dropped -> {out}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add these commands to the given (sub-)app."""
+    """Add `bench` to the `synth` sub-app."""
+    app.command("bench")(bench_cmd)

@@ -1,9 +1,114 @@
-"""CLI commands for the `units` stage (filled in by that stage)."""
+"""`slmscale units …`: fit a speech tokenizer, encode audio into unit shards, unigram-compress them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+from slmscale.errors import UserError
+
+units_app = typer.Typer(help="Speech units: fit a tokenizer (features + k-means), encode audio to "
+                             "token shards, train a unigram model over units.", no_args_is_help=True)
+
+
+@units_app.command("fit")
+def fit_cmd(
+    manifest: Path = typer.Option(..., "--manifest", help="Utterance manifest (JSONL)."),
+    encoder: str = typer.Option("mfcc", "--encoder", help="Feature encoder: mfcc, logmel or hubert."),
+    k: int = typer.Option(..., "--k", help="Number of units (k-means clusters)."),
+    out: Path = typer.Option(..., "--out", help="Tokenizer directory to write (TOKDIR)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint",
+                                              help="Local transformers HuBERT/wav2vec2 model dir (hubert)."),
+    layer: Optional[int] = typer.Option(None, "--layer", help="Transformer layer to take (1-based; hubert)."),
+    frame_rate: Optional[int] = typer.Option(None, "--frame-rate", help="25 or 50 Hz (mfcc/logmel; default 50)."),
+    max_frames: int = typer.Option(200_000, "--max-frames", help="Frames sampled for k-means."),
+    seed: int = typer.Option(0, "--seed", help="Seed for frame sampling and k-means."),
+    bf16: bool = typer.Option(False, "--bf16", help="Run the hubert model in bfloat16 autocast."),
+    no_dedup: bool = typer.Option(False, "--no-dedup", help="Default the tokenizer to keep repeated units."),
+    import_kmeans: Optional[Path] = typer.Option(None, "--import-kmeans",
+                                                 help="Use these centroids (.safetensors/.npy, or a "
+                                                      "scikit-learn/joblib file with --allow-pickle)."),
+    allow_pickle: bool = typer.Option(False, "--allow-pickle",
+                                      help="Allow unpickling --import-kmeans (runs code; trusted files only)."),
+    workers: Optional[int] = typer.Option(None, "--workers",
+                                          help="Feature processes (default: 2 for corpora over 10 h, else 1; "
+                                               "hubert 1)."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
+) -> None:
+    """Fit a speech tokenizer: features of the manifest's train audio, k-means, saved to TOKDIR."""
+    from slmscale.config import validate
+    from slmscale.units.encoders import EncoderConfig
+    from slmscale.units.fit import fit_tokenizer, make_fit_config
+
+    if encoder not in ("mfcc", "logmel", "hubert"):
+        raise UserError(f"--encoder {encoder}: choose mfcc, logmel or hubert")
+    if encoder == "hubert":
+        if checkpoint is None or layer is None:
+            raise UserError("--encoder hubert needs --checkpoint DIR and --layer L")
+        if frame_rate is not None:
+            raise UserError("--frame-rate applies to mfcc/logmel; a hubert model's rate is set by its conv strides")
+    elif checkpoint is not None or layer is not None:
+        raise UserError(f"--checkpoint/--layer apply to --encoder hubert, not {encoder}")
+    enc = validate(EncoderConfig, {"name": encoder, "frame_rate": frame_rate, "bf16": bf16,
+                                   "checkpoint": None if checkpoint is None else str(checkpoint),
+                                   "layer": layer}, "units fit options")
+    if k < 2:
+        raise UserError(f"--k {k}: need at least 2 units")
+    cfg = make_fit_config(manifest, enc, k, max_frames=max_frames, seed=seed, import_path=import_kmeans)
+    cfg = cfg.model_copy(update={"dedup": not no_dedup})
+    fit_tokenizer(cfg, out, allow_pickle=allow_pickle, workers=workers, force=force)
+
+
+def _parse_voices(text: Optional[str]) -> list[str]:
+    return [v.strip() for v in (text or "").split(",") if v.strip()]
+
+
+@units_app.command("encode")
+def encode_cmd(
+    tokenizer: Path = typer.Option(..., "--tokenizer", help="Tokenizer directory from `units fit`."),
+    manifest: Path = typer.Option(..., "--manifest", help="Utterance manifest (JSONL)."),
+    out: Path = typer.Option(..., "--out", help="Shards directory to write."),
+    no_dedup: bool = typer.Option(False, "--no-dedup", help="Keep consecutive repeated units."),
+    valid_fraction: float = typer.Option(0.02, "--valid-fraction",
+                                         help="Fraction of train documents held out as 'valid' (seeded)."),
+    valid_voices: Optional[str] = typer.Option(None, "--valid-voices",
+                                               help="Comma-separated voices whose documents all go to 'valid'."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the validation split."),
+    workers: Optional[int] = typer.Option(None, "--workers",
+                                          help="Encoding processes (default: 2 for corpora over 10 h, else 1; "
+                                               "hubert 1)."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
+) -> None:
+    """Encode a manifest's audio into unit token shards (bad files are skipped and listed)."""
+    from slmscale.units.encode import encode_manifest
+
+    if not 0.0 <= valid_fraction <= 0.5:
+        raise UserError(f"--valid-fraction {valid_fraction}: must be between 0 and 0.5")
+    encode_manifest(tokenizer, manifest, out, dedup=False if no_dedup else None,
+                    valid_fraction=valid_fraction, valid_voices=_parse_voices(valid_voices), seed=seed,
+                    workers=workers, force=force)
+
+
+@units_app.command("unigram")
+def unigram_cmd(
+    shards: Path = typer.Option(..., "--shards", help="Unit shards from `units encode`."),
+    vocab_size: int = typer.Option(..., "--vocab-size", help="Unigram vocabulary size (paper: 5000)."),
+    out: Path = typer.Option(..., "--out", help="Directory for the unigram model and its shards."),
+    seed: int = typer.Option(0, "--seed", help="SentencePiece seed."),
+    max_train_units: int = typer.Option(20_000_000, "--max-train-units",
+                                        help="Units of the train split used to learn the pieces."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
+) -> None:
+    """Train a SentencePiece unigram model over unit strings and re-encode the shards with it."""
+    from slmscale.units.unigram import build_unigram
+
+    if vocab_size < 3:
+        raise UserError(f"--vocab-size {vocab_size}: too small")
+    build_unigram(shards, vocab_size, out, seed=seed, max_train_units=max_train_units, force=force)
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+    app.add_typer(units_app, name="units")

@@ -1,0 +1,170 @@
+"""Training throughput: slmscale's trainer vs Hugging Face `Trainer`, side by side, plus MFU.
+
+For each model size, both trainers train the same model (same init, same packed sequences,
+same AdamW/cosine/clipping settings) for a few steps; warm-up steps are dropped. The runs
+alternate A-B-B-A (`--rounds` times) so that load drift on a shared machine cancels out, and
+tokens/s is taken from the median step time, which shrugs off steps slowed by other processes.
+MFU = achieved model FLOP/s (matmul FLOPs: projections, attention, head; see
+slmscale.model.flops.model_flops_per_token) / the large-matmul peak measured on the same
+device in this run, right next to each measurement.
+
+    python bench/train_throughput.py [--sizes cpu-250k,cpu-1m] [--seq-len 512]
+        [--batch 8] [--steps 3] [--warmup 2] [--rounds 1] [--threads N] [--no-fused]
+Prints one JSON object on stdout. Keep it short on shared machines (~3 min for the default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def make_shards(out: Path, k: int = 500, n_docs: int = 600, seed: int = 0) -> Path:
+    from slmscale.data.shards import ShardWriter
+
+    rng = np.random.default_rng(seed)
+    w = ShardWriter(out, k + 2, {"bos": k, "eos": k + 1}, "units")
+    for i in range(n_docs):
+        n = int(rng.integers(200, 1200))
+        toks = (int(rng.integers(0, k)) + int(rng.integers(1, 7)) * np.arange(n)) % k
+        noise = rng.random(n) < 0.2
+        toks[noise] = rng.integers(0, k, int(noise.sum()))
+        w.add(toks, f"d{i}", split="valid" if i < 10 else "train")
+    w.close({"bench": seed})
+    return out
+
+
+def peak(threads: int) -> float:
+    import torch
+
+    from slmscale.train.metrics import measure_matmul_peak
+
+    torch.set_num_threads(threads)
+    gpu = torch.cuda.is_available()
+    return measure_matmul_peak(torch.device("cuda" if gpu else "cpu"), torch.bfloat16 if gpu else torch.float32,
+                               size=8192 if gpu else 1024, seconds=1.0)
+
+
+def ours(shards: Path, work: Path, preset: str, args, tag: str) -> list[float]:
+    """Seconds per step of slmscale's run_training after the warm-up steps (from metrics.jsonl)."""
+    from slmscale.config import validate
+    from slmscale.train import run_training
+    from slmscale.train.config import TrainConfig
+
+    steps = args.warmup + args.steps
+    cfg = validate(TrainConfig, {
+        "out": str(work / f"ours-{preset}-{tag}"), "seed": 0, "data": {"shards": str(shards)},
+        "model": {"preset": preset}, "budget": {"tokens": steps * args.batch * args.seq_len},
+        "train": {"seq_len": args.seq_len, "batch_tokens": args.batch * args.seq_len, "lr": 1e-3,
+                  "warmup_steps": 1, "threads": args.threads, "peak_flops": 1.0,
+                  "fused_kernels": not args.no_fused},
+        "eval": {"max_tokens": args.seq_len, "interval_steps": 10_000},
+        "log": {"interval_steps": 1}, "checkpoint": {"interval_steps": 10_000}})
+    run_training(cfg)
+    recs = [json.loads(x) for x in (Path(cfg.out) / "metrics.jsonl").read_text().splitlines()]
+    return [args.batch * args.seq_len / r["tokens_per_s"] for r in recs
+            if "tokens_per_s" in r and r["step"] > args.warmup]
+
+
+def hf(shards: Path, work: Path, preset: str, args, tag: str) -> list[float]:
+    """Seconds per step of transformers.Trainer after the warm-up steps, same model and sequences."""
+    import torch
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    from slmscale.data.loader import PackedStream, TrainBatches
+    from slmscale.data.shards import Shards
+    from slmscale.model.build import build_model
+    from slmscale.model.presets import resolve_preset
+
+    sh = Shards(shards)
+    steps = args.warmup + args.steps
+    batches = TrainBatches(PackedStream(sh, "train", seed=0), args.seq_len, args.batch)
+    seqs = np.concatenate([batches.batch(s)[0] for s in range(steps)])
+    # T inputs with labels = inputs (the model shifts): the same T-token forward as slmscale's.
+    data = [{"input_ids": torch.from_numpy(s), "labels": torch.from_numpy(s)} for s in seqs]
+    model = build_model(resolve_preset(preset), sh.vocab_size, sh.special_tokens, 2048, seed=0)
+    stamps: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_end(self, *a, **k):
+            stamps.append(time.perf_counter())
+
+    targs = TrainingArguments(
+        output_dir=str(work / f"hf-{preset}-{tag}"), per_device_train_batch_size=args.batch, max_steps=steps,
+        learning_rate=1e-3, weight_decay=0.1, adam_beta2=0.95, lr_scheduler_type="cosine", warmup_steps=1,
+        max_grad_norm=1.0, logging_steps=10_000, save_strategy="no", report_to=[],
+        use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available(),  # as slmscale's "auto"
+        dataloader_num_workers=0, disable_tqdm=True, seed=0)
+    torch.set_num_threads(args.threads)
+    trainer = Trainer(model=model, args=targs, train_dataset=data, callbacks=[Clock()])
+    with contextlib.redirect_stdout(sys.stderr):  # Trainer prints its own summary; stdout is our JSON
+        trainer.train()
+    measured = stamps[args.warmup - 1:]
+    return list(np.diff(measured))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="cpu-250k,cpu-1m")
+    ap.add_argument("--seq-len", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=8, help="sequences per step")
+    ap.add_argument("--steps", type=int, default=3, help="measured steps per trainer and round")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=1, help="A-B-B-A rounds per size")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--no-fused", action="store_true", help="slmscale without the fused RMSNorm kernel")
+    args = ap.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from slmscale.model.build import build_model
+    from slmscale.model.flops import model_flops_per_token
+    from slmscale.model.presets import resolve_preset
+
+    hf_logging.set_verbosity_error()
+    t0 = time.perf_counter()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        shards = make_shards(work / "shards")
+        for preset in args.sizes.split(","):
+            model = build_model(resolve_preset(preset), 502, {"bos": 500, "eos": 501}, 2048, 0)
+            fpt = model_flops_per_token(model.config, args.seq_len)
+            from slmscale.model.counting import param_counts
+
+            n, _ = param_counts(model)
+            got = {"ours": [], "hf": []}
+            peaks = [peak(args.threads)]
+            for i, who in enumerate(("ours", "hf", "hf", "ours") * args.rounds):  # A-B-B-A
+                fn = ours if who == "ours" else hf
+                got[who].extend(fn(shards, work, preset, args, str(i)))
+                peaks.append(peak(args.threads))
+            pk = float(np.median(peaks))
+            tokens = args.batch * args.seq_len
+            o, h = tokens / float(np.median(got["ours"])), tokens / float(np.median(got["hf"]))
+            results.append({"preset": preset, "params": n, "seq_len": args.seq_len,
+                            "batch_tokens": args.batch * args.seq_len, "flops_per_token": fpt,
+                            "ours_tokens_per_s": round(o, 1), "hf_tokens_per_s": round(h, 1),
+                            "speedup_vs_hf": round(o / h, 3), "ours_mfu": round(o * fpt / pk, 4),
+                            "hf_mfu": round(h * fpt / pk, 4), "peak_flops": pk,
+                            "peak_flops_spread": [min(peaks), max(peaks)],
+                            "step_s": {k: [round(v, 3) for v in vs] for k, vs in got.items()}})
+            print(json.dumps(results[-1]), file=sys.stderr)
+    print(json.dumps({"bench": "train_throughput", "device": "cuda" if torch.cuda.is_available() else "cpu",
+                      "cpu": platform.processor() or platform.machine(), "threads": args.threads,
+                      "torch": torch.__version__, "fused_kernels": not args.no_fused,
+                      "wall_s": round(time.perf_counter() - t0, 1), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Named synthetic voices: an espeak-ng English accent, a voice variant, speaking rate and pitch.
+
+Train and test voices are disjoint in accent *and* variant, so a model or probe that has only heard
+the train voices meets genuinely new speakers in the test voices (the benchmarks use these):
+
+    train: us-f1 us-m3 gb-f2 gb-m1 rp-f4 sc-m2 nyc-f3 us-m7   (American, British, RP, Scottish, NYC)
+    test:  carib-f5 gbclan-m4 gbcwmd-m6                         (Caribbean, Lancashire, West Midlands)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slmscale.errors import UserError
+
+
+@dataclass(frozen=True)
+class Voice:
+    name: str
+    espeak: str  # espeak-ng voice with variant, e.g. "en-us+f1"
+    rate: int  # words per minute (espeak default 175)
+    pitch: int  # base pitch 0-100 (default 50)
+    pitch_range: int  # intonation range 0-100 (default 50)
+    split: str  # "train" or "test"
+    accent: str
+    word_gap: int = 0  # extra pause between words, in 10 ms units (0 = natural speech)
+
+    @property
+    def key(self) -> tuple[str, int, int, int, int]:
+        """What the synthesiser needs; equal keys give identical audio."""
+        return (self.espeak, self.rate, self.pitch, self.pitch_range, self.word_gap)
+
+
+_TABLE = [
+    # name        espeak-ng voice          rate pitch range split    accent
+    ("us-f1", "en-us+f1", 165, 55, 55, "train", "American English, female"),
+    ("us-m3", "en-us+m3", 175, 45, 50, "train", "American English, male"),
+    ("gb-f2", "en+f2", 160, 60, 60, "train", "British English, female"),
+    ("gb-m1", "en+m1", 170, 40, 45, "train", "British English, male"),
+    ("rp-f4", "en-gb-x-rp+f4", 185, 55, 50, "train", "Received Pronunciation, female, fast"),
+    ("sc-m2", "en-gb-scotland+m2", 155, 45, 55, "train", "Scottish English, male, slow"),
+    ("nyc-f3", "en-us-nyc+f3", 195, 60, 50, "train", "New York English, female, fast"),
+    ("us-m7", "en-us+m7", 145, 35, 40, "train", "American English, male, slow and low"),
+    ("carib-f5", "en-029+f5", 170, 60, 55, "test", "Caribbean English, female"),
+    ("gbclan-m4", "en-gb-x-gbclan+m4", 160, 40, 50, "test", "Lancashire English, male"),
+    ("gbcwmd-m6", "en-gb-x-gbcwmd+m6", 180, 50, 45, "test", "West Midlands English, male"),
+]
+
+VOICES: dict[str, Voice] = {row[0]: Voice(*row) for row in _TABLE}
+TRAIN_VOICES: list[str] = [v.name for v in VOICES.values() if v.split == "train"]
+TEST_VOICES: list[str] = [v.name for v in VOICES.values() if v.split == "test"]
+
+
+def get_voice(voice: str | Voice) -> Voice:
+    if isinstance(voice, Voice):
+        return voice
+    try:
+        return VOICES[voice]
+    except KeyError:
+        raise UserError(f"unknown voice {voice!r}; choose from {', '.join(VOICES)}") from None
+
+
+def parse_voices(spec: str | list[str] | None, default: list[str] | None = None) -> list[str]:
+    """'a,b' or ['a', 'b'] -> validated voice names (duplicates dropped, order kept)."""
+    if spec is None or spec == "" or spec == []:
+        return list(default if default is not None else TRAIN_VOICES)
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    out: list[str] = []
+    for name in (n.strip() for n in names):
+        if name and get_voice(name).name not in out:
+            out.append(name)
+    if not out:
+        raise UserError("--voices: no voice given; choose from " + ", ".join(VOICES))
+    return out

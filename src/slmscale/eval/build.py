@@ -1,0 +1,186 @@
+"""Synthetic benchmarks: TEXT's held-out items spoken by espeak-ng voices, in the official layouts.
+
+`build_bench(config, out)` writes, for each task asked (see formats.py for the layouts):
+  lexical/dev/ + gold.csv + lexical/text.jsonl          sWUGGY-like   (text.pairs.swuggy_pairs)
+  syntactic/dev/ + gold.csv + syntactic/text.jsonl      sBLIMP-like   (text.pairs.sblimp_pairs)
+  sStoryCloze/<voice>/<id>_(in)correct.wav + index.csv  (text.pairs.storycloze_items kind "s")
+  tStoryCloze/...                                       (kind "t")
+Every item is spoken by every voice: the held-out TEST_VOICES by default (speakers never heard in
+training), the first as many TRAIN_VOICES with `matched`, or an explicit list. sWUGGY/sBLIMP file
+names are opaque hashes (as in ZeroSpeech, the name does not give the answer away). A pair whose
+synthesis failed in one voice is dropped for that voice (both files), counted and listed in
+meta.json. Each task folder gets its own meta.json; a task whose config is unchanged is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import Field, field_validator
+
+from slmscale.artifacts import fingerprint, is_fresh, write_meta
+from slmscale.config import StrictModel
+from slmscale.errors import UserError
+from slmscale.eval.formats import (GOLD_COLUMNS, TASK_DIRS, TEXT_FILE, canonical_task, write_csv,
+                                   write_text_pairs)
+from slmscale.progress import info
+
+DEFAULT_N = {"swuggy": 300, "sblimp": 100, "ssc": 100, "tsc": 100}
+SPLIT = "dev"
+
+
+class BenchConfig(StrictModel):
+    tasks: list[str] = Field(default_factory=lambda: ["swuggy", "sblimp", "ssc", "tsc"])
+    voices: Optional[list[str]] = None  # None: TEST_VOICES, or TRAIN_VOICES[:len(TEST_VOICES)] if matched
+    matched: bool = False
+    n: Optional[int] = Field(default=None, ge=1)  # per task: pairs / pairs per phenomenon / stories
+    seed: int = 0
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks(cls, tasks: list[str]) -> list[str]:
+        out = []
+        for t in tasks:
+            c = canonical_task(t)
+            if c not in out:
+                out.append(c)
+        return out
+
+
+def resolve_voices(cfg: BenchConfig) -> list[str]:
+    from slmscale.audio.voices import TEST_VOICES, TRAIN_VOICES, get_voice
+
+    if cfg.voices:
+        for v in cfg.voices:
+            get_voice(v)
+        return list(cfg.voices)
+    return list(TRAIN_VOICES[:len(TEST_VOICES)]) if cfg.matched else list(TEST_VOICES)
+
+
+def _opaque(seed: int, *parts: Any) -> str:
+    return hashlib.sha256("/".join(map(str, (seed, *parts))).encode()).hexdigest()[:12]
+
+
+def _zerospeech_rows(task: str, items: list[Any], voices: list[str], seed: int
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Gold rows (one per utterance) and text records (one per pair)."""
+    rows, texts = [], []
+    for it in items:
+        if task == "swuggy":
+            texts.append({"id": it.id, "sentence_good": it.word, "sentence_bad": it.nonword,
+                          "frequency": it.frequency, "count": it.count, "length": it.length})
+            spoken = ((1, it.word, it.frequency), (0, it.nonword, ""))
+        else:
+            texts.append({"id": it.id, "sentence_good": it.good, "sentence_bad": it.bad,
+                          "phenomenon": it.phenomenon, "subtype": it.subtype})
+            spoken = ((1, it.good, ""), (0, it.bad, ""))
+        for voice in voices:
+            for correct, text, freq in spoken:
+                row = {"id": it.id, "filename": _opaque(seed, task, it.id, voice, correct), "voice": voice,
+                       "correct": correct, "_text": text}
+                if task == "swuggy":
+                    row.update(frequency=freq, word=text, phones=it.phones or "", length=it.length)
+                else:
+                    row.update(type=it.phenomenon, subtype=it.subtype, transcription=text)
+                rows.append(row)
+    return rows, texts
+
+
+def _cloze_rows(items: list[Any], voices: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    rows, texts = [], []
+    for it in items:
+        good = f"{it.context} {it.good_ending}"
+        bad = f"{it.context} {it.bad_ending}"
+        texts.append({"id": it.id, "sentence_good": good, "sentence_bad": bad, "kind": it.bad_kind,
+                      "context": it.context, "good_ending": it.good_ending, "bad_ending": it.bad_ending,
+                      "story_id": it.story_id, "schema": it.schema})
+        for voice in voices:
+            rows.append({"id": it.id, "voice": voice, "correct": f"{voice}/{it.id}_correct.wav",
+                         "incorrect": f"{voice}/{it.id}_incorrect.wav", "kind": it.bad_kind,
+                         "story_id": it.story_id, "_good": good, "_bad": bad})
+    return rows, texts
+
+
+def _items(task: str, n: int, seed: int) -> list[Any]:
+    from slmscale.text import pairs
+
+    if task == "swuggy":
+        return pairs.swuggy_pairs(n, seed)
+    if task == "sblimp":
+        return pairs.sblimp_pairs(n, seed)
+    return pairs.storycloze_items(n, seed, kind="s" if task == "ssc" else "t")
+
+
+def build_task(task: str, cfg: BenchConfig, voices: list[str], out: Path, workers: int | None = None,
+               force: bool = False) -> dict[str, Any]:
+    """Build one task folder under `out`; returns its meta."""
+    from slmscale.audio.tts import TTSItem, synthesize_many
+
+    n = cfg.n or DEFAULT_N[task]
+    folder = out / TASK_DIRS[task]
+    task_cfg = {"task": task, "n": n, "seed": cfg.seed, "voices": voices, "split": SPLIT}
+    if not force and is_fresh(folder, fingerprint("synthetic-bench", task_cfg)):
+        info(f"{folder}: up to date, skipped")
+        from slmscale.artifacts import read_meta
+
+        return read_meta(folder)
+    if folder.exists():
+        shutil.rmtree(folder)  # stale wavs would disagree with the new gold
+    items = _items(task, n, cfg.seed)
+    if task in ("swuggy", "sblimp"):
+        rows, texts = _zerospeech_rows(task, items, voices, cfg.seed)
+        audio_dir = folder / SPLIT
+        tts = [TTSItem(r["filename"], r["_text"], r["voice"], f"{r['filename']}.wav") for r in rows]
+    else:
+        rows, texts = _cloze_rows(items, voices)
+        audio_dir = folder
+        tts = [TTSItem(r[k][:-4], r[t], r["voice"], r[k])
+               for r in rows for k, t in (("correct", "_good"), ("incorrect", "_bad"))]
+    _, skipped = synthesize_many(tts, audio_dir, workers=workers, split="test",
+                                 description=f"speaking {task}")
+    failed = {s.id for s in skipped}
+    if task in ("swuggy", "sblimp"):
+        bad_groups = {(r["id"], r["voice"]) for r in rows if r["filename"] in failed}
+        kept = [r for r in rows if (r["id"], r["voice"]) not in bad_groups]
+        for r in rows:
+            if (r["id"], r["voice"]) in bad_groups:
+                (audio_dir / f"{r['filename']}.wav").unlink(missing_ok=True)
+        write_csv(audio_dir / "gold.csv", GOLD_COLUMNS[task], kept)
+        dropped = sorted(f"{i}/{v}" for i, v in bad_groups)
+    else:
+        bad = [r for r in rows if r["correct"][:-4] in failed or r["incorrect"][:-4] in failed]
+        for r in bad:
+            for k in ("correct", "incorrect"):
+                (audio_dir / r[k]).unlink(missing_ok=True)
+        kept = [r for r in rows if r not in bad]
+        write_csv(audio_dir / "index.csv", ["id", "voice", "correct", "incorrect", "kind", "story_id"], kept)
+        dropped = sorted(f"{r['id']}/{r['voice']}" for r in bad)
+    write_text_pairs(folder / TEXT_FILE, texts)
+    if skipped:
+        info(f"{task}: {len(skipped)} utterance(s) failed to synthesise; {len(dropped)} pair-voice(s) dropped")
+    return write_meta(folder, "synthetic-bench", task_cfg, pairs=len(items), voices=voices,
+                      utterances=len(tts) - len(skipped), dropped_pairs=dropped,
+                      skipped=[{"id": s.id, "reason": s.reason} for s in skipped])
+
+
+def build_bench(cfg: BenchConfig, out: str | Path, workers: int | None = None, force: bool = False
+                ) -> dict[str, Any]:
+    """Build every task of `cfg` under `out`; meta.json at the root is written last."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder")
+    voices = resolve_voices(cfg)
+    metas = {t: build_task(t, cfg, voices, out, workers, force) for t in cfg.tasks}
+    # The root lists every task folder present (earlier builds into the same root included).
+    for t, sub in TASK_DIRS.items():
+        if t not in metas and (out / sub / "meta.json").is_file():
+            from slmscale.artifacts import read_json
+
+            metas[t] = read_json(out / sub / "meta.json")
+    stats = {t: {k: m.get(k) for k in ("pairs", "utterances", "dropped_pairs", "voices")}
+             for t, m in sorted(metas.items())}
+    return write_meta(out, "synthetic-bench-root", {**cfg.model_dump(mode="json"), "voices": voices},
+                      tasks=stats)

@@ -1,0 +1,161 @@
+"""What turns benchmark items into the token ids a run was trained on.
+
+An encoder exposes `key` (identity for the cache: same key = same tokens), `modality` ("audio" for
+speech benchmarks, "text" for text versions), `encode(items)` (wav paths or texts -> int64 arrays
+in the model's vocabulary), and the scoring frame: `prefix`, `suffix`, `allowed_tokens`.
+
+Scoring frame (BOS/EOS). Training streams are documents each followed by EOS (slmscale.data.loader),
+so a document always starts right after an EOS: the prefix is `[EOS]` (or `[BOS]` when a vocabulary
+has no EOS), and EOS is appended and scored as the end of the utterance. Interleaved models see
+`<speech>` before speech content, so their speech prefix is `[EOS, <speech>]` and the softmax is
+restricted to the unit tokens + EOS.
+
+Built from `RUN/final/slmscale.json` (see CONTRACTS.md) by `encoder_from_run`; tests pass their own
+object with the same attributes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from slmscale.artifacts import sha256_json
+from slmscale.errors import UserError
+
+
+class Encoder(Protocol):
+    key: str
+    modality: str
+    prefix: list[int]
+    suffix: list[int]
+    allowed_tokens: list[int] | None
+
+    def encode(self, items: Sequence[Any]) -> list[np.ndarray | None]:
+        """Token ids per item; None for an item that cannot be read (it is skipped and listed)."""
+
+
+def frame(special: dict[str, int]) -> tuple[list[int], list[int]]:
+    """(prefix, suffix) from a vocabulary's special tokens, mirroring the training stream."""
+    if "eos" in special:
+        return [int(special["eos"])], [int(special["eos"])]
+    if "bos" in special:
+        return [int(special["bos"])], []
+    return [], []
+
+
+class UnitsEncoder:
+    """Audio -> speech units with a saved SpeechTokenizer bundle (ids offset for interleaved models)."""
+
+    modality = "audio"
+
+    def __init__(self, tokenizer: Any, special: dict[str, int], dedup: bool | None = None,
+                 unit_offset: int = 0, speech_token: int | None = None, batch: int = 16):
+        self.tokenizer = tokenizer
+        self.dedup = tokenizer.dedup if dedup is None else bool(dedup)
+        self.offset = int(unit_offset)
+        self.batch = batch
+        self.prefix, self.suffix = frame(special)
+        self.allowed_tokens = None
+        if speech_token is not None:
+            self.prefix = self.prefix + [int(speech_token)]
+            self.allowed_tokens = list(range(self.offset, self.offset + tokenizer.k)) + self.suffix
+        self.key = sha256_json({"kind": "units", "fingerprint": tokenizer.fingerprint(),
+                                "dedup": self.dedup, "offset": self.offset})
+
+    def encode(self, items: Sequence[Path]) -> list[np.ndarray | None]:
+        from slmscale.audio.io import AudioError, load_audio
+
+        out: list[np.ndarray | None] = []
+        for start in range(0, len(items), self.batch):
+            wavs, where = [], []
+            for i, path in enumerate(items[start:start + self.batch]):
+                try:
+                    wavs.append(load_audio(path))
+                    where.append(i)
+                except AudioError:
+                    pass
+            chunk: list[np.ndarray | None] = [None] * len(items[start:start + self.batch])
+            for i, (units, _) in zip(where, self.tokenizer.encode_batch(wavs, dedup=self.dedup)):
+                chunk[i] = np.asarray(units, dtype=np.int64) + self.offset
+            out.extend(chunk)
+        return out
+
+
+class UnigramEncoder:
+    """Audio -> units -> SentencePiece unigram pieces (the coarser-token arm)."""
+
+    modality = "audio"
+    allowed_tokens = None
+
+    def __init__(self, units: UnitsEncoder, unigram: Any, unigram_fingerprint: str):
+        self.units = units
+        self.unigram = unigram
+        self.prefix, self.suffix = units.prefix, units.suffix
+        self.key = sha256_json({"kind": "unigram", "units": units.key, "unigram": unigram_fingerprint})
+
+    def encode(self, items: Sequence[Path]) -> list[np.ndarray | None]:
+        units = self.units.encode(items)
+        ok = [u for u in units if u is not None]
+        pieces = iter(self.unigram.encode_many(ok)) if ok else iter(())
+        return [None if u is None else next(pieces) for u in units]
+
+
+class TextEncoder:
+    """Text -> ids with a Hugging Face tokenizer directory (content tokens only)."""
+
+    modality = "text"
+    allowed_tokens = None
+
+    def __init__(self, tokenizer: Any, special: dict[str, int], fingerprint: str = ""):
+        self.tokenizer = tokenizer
+        self.prefix, self.suffix = frame(special)
+        self.key = sha256_json({"kind": "text", "fingerprint": fingerprint or tokenizer.name_or_path})
+
+    def encode(self, items: Sequence[str]) -> list[np.ndarray | None]:
+        from slmscale.text.bpe import encode_texts
+
+        return list(encode_texts(self.tokenizer, list(items)))
+
+
+def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = None) -> Encoder:
+    """The encoder that reproduces a run's tokenisation (`info` = RUN/final/slmscale.json)."""
+    tok = info.get("tokenizer") or {}
+    special = info.get("special_tokens") or {}
+    kind = modality or info.get("modality") or tok.get("kind")
+    if kind == "units":
+        from slmscale.units.bundle import SpeechTokenizer
+
+        if not tok.get("path"):
+            raise UserError(f"{where}: tokenizer.path missing; cannot tokenise benchmark audio")
+        return UnitsEncoder(SpeechTokenizer.load(tok["path"]), special, dedup=tok.get("dedup"))
+    if kind == "unigram":
+        from slmscale.artifacts import sha256_file
+        from slmscale.units.bundle import SpeechTokenizer
+        from slmscale.units.unigram import UnigramTokenizer
+
+        path = tok.get("unigram_path")
+        if not tok.get("path") or not path or not Path(path).is_file():
+            raise UserError(f"{where}: unigram run needs tokenizer.path and an existing tokenizer.unigram_path")
+        units = UnitsEncoder(SpeechTokenizer.load(tok["path"]), special, dedup=tok.get("dedup"))
+        return UnigramEncoder(units, UnigramTokenizer.load(path), sha256_file(path))
+    if kind == "text":
+        from slmscale.text.bpe import load_tokenizer
+
+        return TextEncoder(load_tokenizer(tok["path"]), special, tok.get("fingerprint", ""))
+    if kind == "interleaved":
+        # Speech tasks on an interleaved model: units through its speech tokenizer, mapped into the
+        # extended vocabulary; the extended tokenizer directory holds speech_vocab.json.
+        from slmscale.model.extend import read_speech_vocab
+        from slmscale.units.bundle import SpeechTokenizer
+
+        units_path = tok.get("units_path") or (tok.get("speech") or {}).get("path")
+        vocab_dir = tok.get("text_path") or tok.get("path") or str(where.parent)
+        if not units_path:
+            raise UserError(f"{where}: interleaved run lacks tokenizer.units_path (speech tokenizer)")
+        sv = read_speech_vocab(vocab_dir)
+        return UnitsEncoder(SpeechTokenizer.load(units_path), special or sv.special_tokens(),
+                            dedup=tok.get("dedup"), unit_offset=sv.unit_offset,
+                            speech_token=sv.speech_token_id)
+    raise UserError(f"{where}: cannot evaluate modality {kind!r} (supported: units, unigram, text, interleaved)")

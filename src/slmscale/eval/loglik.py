@@ -1,0 +1,140 @@
+"""Batched sequence log-likelihood under a Hugging Face causal LM.
+
+Each scored sequence is `prefix + content + suffix`:
+- `prefix` gives the first content token a context. evaluate_run uses the model's BOS id when its
+  vocabulary has one, else its EOS id (the separator the training loader puts between documents),
+  so every content token is scored. With an empty prefix the first content token has no context
+  and is not scored.
+- `suffix` is normally `[EOS]`: scoring it asks "does the utterance end here?", which matters for
+  sWUGGY (a non-word is often a plausible prefix of a word). It is counted as one scored token.
+Score of a sequence: the sum of log p(token | previous) over scored tokens (`normalize="sum"`), or
+that sum divided by the number of scored tokens (`"mean"`, the default).
+
+Sequences are sorted by length and cut into batches (at most `batch_size` sequences and
+`max_batch_tokens` padded tokens), right-padded; a padding mask selects the scored positions.
+With causal attention a right pad can only be attended to by later (pad) positions, so real
+positions are unchanged whether or not the mask is also given to the model; by default it is not
+(`model_mask=False`), which lets SDPA take its causal fast path (about 1.5x faster on CPU).
+`allowed_tokens` restricts the softmax to a subset of the vocabulary (speech tokens + EOS for
+interleaved speech-text models); the prefix is context only and may lie outside the subset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+NORMALIZE = ("mean", "sum")
+
+
+@dataclass
+class Loglik:
+    """Per-sequence results, in input order."""
+
+    total: np.ndarray  # sum of log-probabilities over scored tokens (float64)
+    count: np.ndarray  # number of scored tokens (int64)
+    truncated: int = 0  # sequences cut from the left to fit the model's context
+
+    def scores(self, normalize: str = "mean") -> np.ndarray:
+        if normalize == "sum":
+            return self.total.copy()
+        if normalize == "mean":
+            return self.total / np.maximum(self.count, 1)
+        raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
+
+
+def make_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int | None = None
+                 ) -> list[list[int]]:
+    """Group indices longest-first so each batch holds similar lengths (little padding)."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    for i in order:
+        width = lengths[cur[0]] if cur else lengths[i]  # first item is the longest in the batch
+        too_many = len(cur) >= batch_size
+        too_big = max_batch_tokens is not None and cur and width * (len(cur) + 1) > max_batch_tokens
+        if cur and (too_many or too_big):
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: Sequence[int] = (),
+                    suffix: Sequence[int] = (), batch_size: int = 64,
+                    max_batch_tokens: int | None = 16384, allowed_tokens: Sequence[int] | None = None,
+                    max_length: int | None = None, pad_id: int = 0, progress: str | None = None,
+                    model_mask: bool = False) -> Loglik:
+    """Log-likelihood of every sequence (see module doc). `model` is a causal LM in eval mode."""
+    import torch
+
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    device = next(model.parameters()).device
+    vocab = int(model.get_output_embeddings().weight.shape[0])
+    prefix, suffix = list(prefix), list(suffix)
+    full: list[list[int]] = []
+    truncated = 0
+    for seq in sequences:
+        content = [int(t) for t in seq]
+        if max_length is not None and len(prefix) + len(content) + len(suffix) > max_length:
+            keep = max(max_length - len(prefix) - len(suffix), 1)
+            content = content[-keep:]  # keep the end: StoryCloze endings decide the task
+            truncated += 1
+        full.append(prefix + content + suffix)
+    for seq in full:
+        if seq and (min(seq) < 0 or max(seq) >= vocab):
+            raise ValueError(f"token id out of range [0, {vocab}) in a scored sequence")
+
+    lookup = None
+    if allowed_tokens is not None:
+        allowed = torch.as_tensor(sorted(set(int(t) for t in allowed_tokens)), dtype=torch.long)
+        lookup = torch.full((vocab,), -1, dtype=torch.long)
+        lookup[allowed] = torch.arange(len(allowed))
+        allowed = allowed.to(device)
+        lookup = lookup.to(device)
+
+    n = len(full)
+    total = np.zeros(n, dtype=np.float64)
+    count = np.zeros(n, dtype=np.int64)
+    first_scored = max(len(prefix), 1)  # target positions start here
+    lengths = [len(s) for s in full]
+    batches = make_batches(lengths, batch_size, max_batch_tokens)
+    if progress:
+        from slmscale.progress import track
+
+        batches_iter = track(batches, progress, unit="batch")
+    else:
+        batches_iter = batches
+    with torch.inference_mode():
+        for batch in batches_iter:
+            width = max(lengths[i] for i in batch)
+            if width <= first_scored:
+                continue  # nothing to score (empty content, no prefix)
+            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                ids[row, :lengths[i]] = torch.as_tensor(full[i])
+                mask[row, :lengths[i]] = 1
+            ids, mask = ids.to(device), mask.to(device)
+            out = model(input_ids=ids, attention_mask=mask if model_mask else None, use_cache=False)
+            logits = out.logits[:, first_scored - 1:-1].float()
+            targets = ids[:, first_scored:]
+            if lookup is not None:
+                logits = logits.index_select(-1, allowed)
+                targets = lookup[targets]
+                bad = (targets < 0) & mask[:, first_scored:].bool()
+                if bad.any():
+                    raise ValueError("a scored token lies outside allowed_tokens")
+                targets = targets.clamp_min(0)
+            logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
+            valid = mask[:, first_scored:].to(logp.dtype)
+            sums = (logp * valid).sum(-1).double().cpu().numpy()
+            counts = valid.sum(-1).long().cpu().numpy()
+            total[batch] = sums
+            count[batch] = counts
+    return Loglik(total=total, count=count, truncated=truncated)

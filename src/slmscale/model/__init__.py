@@ -1,0 +1,1 @@
+"""Model ladder, construction from shards' vocabulary, parameter and FLOP accounting."""

@@ -1,0 +1,66 @@
+"""Build a transformers causal LM from a preset (or load any AutoModelForCausalLM directory).
+
+The vocabulary and special tokens come from the shards' meta, so the model's embedding table
+matches the token ids the loader produces.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from slmscale.errors import UserError
+from slmscale.model.presets import ModelShape
+
+
+def llama_config(shape: ModelShape, vocab_size: int, special_tokens: dict[str, int], max_positions: int,
+                 tie_embeddings: bool = False, rope_theta: float = 10_000.0) -> Any:
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=shape.d_model,
+        intermediate_size=shape.ffn,
+        num_hidden_layers=shape.n_layers,
+        num_attention_heads=shape.n_heads,
+        num_key_value_heads=shape.n_heads,
+        max_position_embeddings=max_positions,
+        rms_norm_eps=1e-5,
+        rope_theta=rope_theta,
+        initializer_range=0.02,
+        tie_word_embeddings=tie_embeddings,
+        bos_token_id=special_tokens.get("bos"),
+        eos_token_id=special_tokens.get("eos"),
+        pad_token_id=special_tokens.get("pad", special_tokens.get("eos")),
+        attention_bias=False,
+        mlp_bias=False,
+        use_cache=False,
+    )
+
+
+def build_model(shape: ModelShape, vocab_size: int, special_tokens: dict[str, int], max_positions: int,
+                seed: int, tie_embeddings: bool = False) -> Any:
+    """A freshly initialised LlamaForCausalLM; same seed = same weights."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    cfg = llama_config(shape, vocab_size, special_tokens, max_positions, tie_embeddings)
+    cfg._attn_implementation = "sdpa"
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(cfg)
+
+
+def load_pretrained(path: str | Path, vocab_size: int | None = None) -> Any:
+    """Any local AutoModelForCausalLM directory; the embeddings grow to `vocab_size` if needed."""
+    from transformers import AutoModelForCausalLM
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise UserError(f"model.init_from {path}: not a model directory (no config.json)")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="sdpa", dtype="float32")
+    except (OSError, ValueError) as err:
+        raise UserError(f"model.init_from {path}: cannot load ({str(err).splitlines()[0]})") from None
+    if vocab_size is not None and model.get_input_embeddings().num_embeddings < vocab_size:
+        model.resize_token_embeddings(vocab_size)
+    return model

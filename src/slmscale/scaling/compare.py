@@ -1,0 +1,58 @@
+"""Comparing two arms' downstream laws Q ∝ C^gamma (e.g. text LMs vs speech LMs).
+
+A metric gain factor g costs compute g^(1/gamma). So the gain arm F gets from k× compute
+needs k^(gamma_F/gamma_S) × compute in arm S: the exponent ratio is how many orders of
+magnitude of compute S needs per order of magnitude F needs (Cuervo & Marxer: 0.066/0.021
+≈ 3.1, "up to three orders of magnitude more slowly").
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from slmscale.scaling.bootstrap import percentile_ci
+
+KS = (10.0, 100.0, 1000.0)
+
+
+def compare(gamma_fast: float, gamma_slow: float, name_fast: str = "A", name_slow: str = "B",
+            samples_fast=None, samples_slow=None, level: float = 0.95, ks=KS) -> dict:
+    """Exponent ratio, compute multipliers k -> k^ratio, sentences, and a bootstrap CI."""
+    if gamma_fast <= 0 or gamma_slow <= 0:
+        raise ValueError("exponent ratios need positive exponents (metrics that improve with compute)")
+    ratio = gamma_fast / gamma_slow
+    out = {
+        "fast": name_fast, "slow": name_slow, "gamma_fast": gamma_fast, "gamma_slow": gamma_slow,
+        "exponent_ratio": ratio,
+        "compute_multiplier": {f"{k:g}": float(k**ratio) for k in ks},
+        "paper_statement": f"{name_slow} scales about {ratio:.1f}x more slowly than {name_fast}: "
+                           f"each order of magnitude of compute for {name_fast} takes about "
+                           f"{ratio:.1f} orders of magnitude for {name_slow}",
+        "exact_statement": f"a {ks[0]:g}x compute gain for {name_fast} needs {ks[0]:g}^"
+                           f"({gamma_fast:.4g}/{gamma_slow:.4g}) = {ks[0] ** ratio:.4g}x "
+                           f"compute for {name_slow}",
+    }
+    if samples_fast is not None and samples_slow is not None:
+        m = min(len(samples_fast), len(samples_slow))
+        sf, ss = np.asarray(samples_fast[:m], float), np.asarray(samples_slow[:m], float)
+        ok = (sf > 0) & (ss > 0)
+        if ok.any():
+            out["exponent_ratio_ci"] = list(percentile_ci(sf[ok] / ss[ok], level))
+            out["ci_level"] = level
+    return out
+
+
+def compare_arms(arms: dict, level: float = 0.95) -> list[dict]:
+    """Every pair of arms, the faster-scaling (larger gamma) arm first."""
+    out = []
+    for x, y in itertools.combinations(sorted(arms), 2):
+        fast, slow = (x, y) if arms[x]["gamma"] >= arms[y]["gamma"] else (y, x)
+        sf = arms[fast].get("bootstrap", {}).get("samples", {}).get("gamma")
+        ss = arms[slow].get("bootstrap", {}).get("samples", {}).get("gamma")
+        try:
+            out.append(compare(arms[fast]["gamma"], arms[slow]["gamma"], fast, slow, sf, ss, level))
+        except ValueError as err:
+            out.append({"fast": fast, "slow": slow, "skipped": str(err)})
+    return out

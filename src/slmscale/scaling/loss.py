@@ -1,0 +1,77 @@
+"""One call from a results table to a complete loss-fit record (the Fit JSON).
+
+{"form", "E", "A", "B", "alpha", "beta", "a", "b", "G", "n_points", "huber_delta", "ci": {...},
+ "goodness": {...}, "holdout": {...}, "bootstrap": {"n", "seed", "failed", "samples": {...}},
+ "r_star_n", "r_star_d" (data-constrained only), "source"}
+The bootstrap samples are kept so `plan` can put intervals on predictions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from slmscale.scaling import bootstrap, chinchilla, data_constrained
+from slmscale.scaling.holdout import holdout
+
+FORMS = ("chinchilla", "data-constrained")
+
+
+def _predict_chinchilla(model: chinchilla.LossFit, df: pd.DataFrame) -> np.ndarray:
+    return model.predict(df["params"].to_numpy(), df["tokens"].to_numpy())
+
+
+def analyze(df: pd.DataFrame, form: str = "chinchilla", delta: float = chinchilla.DEFAULT_DELTA,
+            n_boot: int = 0, seed: int = 0, level: float = 0.95,
+            show_progress: bool = True) -> dict:
+    """Fit, goodness of fit, hold-out of the largest budget, and (n_boot > 0) bootstrap CIs."""
+    N, D, L = (df[c].to_numpy(dtype=float) for c in ("params", "tokens", "loss"))
+    if form == "chinchilla":
+        model = chinchilla.fit(df, delta=delta)
+        pred = model.predict(N, D)
+        ho = holdout(df, lambda d: chinchilla.fit(d, delta=delta), _predict_chinchilla,
+                     min_train=chinchilla.MIN_POINTS)
+    elif form == "data-constrained":
+        model = data_constrained.fit(df, delta=delta)
+        pred = data_constrained.predict(model, df)
+        ho = holdout(df, lambda d: data_constrained.fit(d, delta=delta), data_constrained.predict,
+                     min_train=chinchilla.MIN_POINTS)
+    else:
+        raise ValueError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
+    out = model.to_dict()
+    out["goodness"] = _goodness(pred, L, df)
+    out["holdout"] = ho
+    out["ci_level"] = level
+    out["ci"] = {}
+    if n_boot > 0:
+        if form == "chinchilla":
+            samples = bootstrap.loss_samples(model, N, D, L, n_boot, seed, show_progress)
+            ok = np.all(np.isfinite(samples), axis=1)
+            out["ci"] = bootstrap.loss_ci(samples[ok], level)
+            named = dict(zip(("E", "A", "B", "alpha", "beta"), samples[ok].T))
+            failed = int((~ok).sum())
+        else:
+            cis, named, failed = bootstrap.generic(
+                len(df), lambda idx: data_constrained.refit_warm(model, df, idx), n_boot, seed,
+                level, show_progress)
+            sam = np.column_stack([named[k] for k in ("E", "A", "B", "alpha", "beta")])
+            out["ci"] = {**bootstrap.loss_ci(sam, level),
+                         **{k: v for k, v in cis.items() if k.startswith("r_star")}}
+        out["bootstrap"] = {"n": n_boot, "seed": seed, "failed": failed,
+                            "samples": {k: np.asarray(v).tolist() for k, v in named.items()}}
+    out["source"] = df.attrs.get("source")
+    out["n_dropped_not_finished"] = int(df.attrs.get("dropped", 0))
+    return out
+
+
+def _goodness(pred: np.ndarray, L: np.ndarray, df: pd.DataFrame) -> dict:
+    res = np.log(L) - np.log(pred)
+    ss_tot = float(np.sum((L - L.mean()) ** 2))
+    ids = df["run_id"].astype(str).tolist() if "run_id" in df.columns else list(range(len(L)))
+    return {
+        "rmse_log": float(np.sqrt(np.mean(res**2))),
+        "mae_log": float(np.mean(np.abs(res))),
+        "max_abs_rel_err": float(np.max(np.abs(pred / L - 1.0))),
+        "r2": 1.0 - float(np.sum((L - pred) ** 2)) / ss_tot if ss_tot > 0 else None,
+        "residuals": [{"run": i, "log_residual": float(r)} for i, r in zip(ids, res)],
+    }

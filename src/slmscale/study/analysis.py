@@ -1,0 +1,211 @@
+"""The study's fits: per arm, the Chinchilla loss law (SCALING's robust fit + bootstrap), the loss
+envelope power law, downstream metric vs compute (envelope, Q = k C^gamma), metric vs loss, the
+text-vs-speech exponent ratio and the planner's answers. Writes DIR/fits.json.
+
+Runs that did not finish (failed, diverged, interrupted) are excluded and listed under `excluded`
+with their status and error, so the report says exactly what the fits stand on.
+Every fit that cannot be made (too few points, no metric) is recorded with its reason, never
+silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from slmscale.errors import UserError
+from slmscale.study.spec import TASK_COLUMNS, StudySpec
+from slmscale.study.store import finished_rows
+
+METRICS = list(TASK_COLUMNS.values())
+
+
+def power_fit(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """y = k x^gamma by least squares in log-log space, with R^2 (in log space)."""
+    lx, ly = np.log(x), np.log(y)
+    if len(lx) < 2 or np.ptp(lx) == 0:
+        raise ValueError("need at least 2 distinct x values")
+    gamma, logk = np.polyfit(lx, ly, 1)
+    pred = logk + gamma * lx
+    ss_tot = float(np.sum((ly - ly.mean()) ** 2))
+    r2 = 1 - float(np.sum((ly - pred) ** 2)) / ss_tot if ss_tot > 0 else float("nan")
+    return {"k": float(math.exp(logk)), "gamma": float(gamma), "r2": r2, "n_points": int(len(x))}
+
+
+def envelope(x: np.ndarray, y: np.ndarray, better: str = "min") -> tuple[np.ndarray, np.ndarray]:
+    """Points that set a new best y as compute grows (the frontier of best y per FLOP)."""
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order]
+    keep, best = [], math.inf if better == "min" else -math.inf
+    for i, v in enumerate(ys):
+        if (better == "min" and v < best) or (better == "max" and v > best):
+            keep.append(i)
+            best = v
+    return xs[keep], ys[keep]
+
+
+def curve_points(study_dir: Path, run_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(flops, held-out loss) from each run's metrics.jsonl (validation entries when present)."""
+    xs, ys = [], []
+    for rid in run_ids:
+        path = study_dir / "runs" / rid / "run" / "metrics.jsonl"
+        if not path.is_file():
+            continue
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            loss = next((rec[k] for k in ("valid_loss", "val_loss", "eval_loss") if k in rec), None)
+            if loss is None and "valid" not in line:
+                loss = rec.get("loss")
+            flops = rec.get("flops")
+            if loss is not None and flops and math.isfinite(loss) and loss > 0:
+                xs.append(float(flops))
+                ys.append(float(loss))
+    return np.array(xs), np.array(ys)
+
+
+def loss_fit(rows: list[dict[str, Any]], delta: float, n_boot: int, seed: int) -> dict[str, Any]:
+    """SCALING's Chinchilla analysis (robust fit, goodness, hold-out of the largest budget, CIs)."""
+    import pandas as pd
+
+    from slmscale.scaling import loss
+
+    df = pd.DataFrame(rows, columns=["run_id", "params", "tokens", "flops", "loss", "status"])
+    try:
+        rec = loss.analyze(df, "chinchilla", delta=delta, n_boot=n_boot, seed=seed, show_progress=False)
+    except (UserError, ValueError):
+        raise
+    except Exception as err:  # e.g. every bootstrap refit degenerate: keep the point fit, say why
+        if not n_boot:
+            raise
+        rec = loss.analyze(df, "chinchilla", delta=delta, n_boot=0, seed=seed, show_progress=False)
+        rec["ci_error"] = f"bootstrap failed ({type(err).__name__}: {err}); no intervals"
+    samples = rec.pop("bootstrap", {}).get("samples")
+    if samples:
+        rec["_samples"] = np.column_stack([samples[k] for k in ("E", "A", "B", "alpha", "beta")])
+    return rec
+
+
+def _try(fn, *args, **kw) -> dict[str, Any]:
+    try:
+        return fn(*args, **kw)
+    except (ValueError, RuntimeError, np.linalg.LinAlgError, UserError) as err:
+        return {"error": str(err)}
+    except (ImportError, AttributeError) as err:
+        return {"error": f"scaling module unavailable ({err})"}
+
+
+def plan_answers(spec: StudySpec, fit: dict[str, Any], downstream: dict[str, Any]) -> list[dict]:
+    from slmscale.scaling import forms
+
+    answers = []
+    samples = fit.get("_samples")
+    for C in spec.questions.flops:
+        if "error" in fit:
+            answers.append({"flops": C, "error": fit["error"]})
+            continue
+        p = {k: fit[k] for k in ("E", "A", "B", "alpha", "beta")}
+        ans = {"flops": C, "N": float(forms.n_opt(C, p["A"], p["B"], p["alpha"], p["beta"])),
+               "D": float(forms.d_opt(C, p["A"], p["B"], p["alpha"], p["beta"])),
+               "loss": float(forms.optimal_loss(C, **p))}
+        if samples is not None and len(samples):
+            E, A, B, al, be = samples.T
+            with np.errstate(all="ignore"):
+                ok = np.isfinite(samples).all(axis=1)
+                for key, vals in (("N", forms.n_opt(C, A, B, al, be)), ("D", forms.d_opt(C, A, B, al, be)),
+                                  ("loss", forms.optimal_loss(C, E, A, B, al, be))):
+                    v = np.asarray(vals)[ok]
+                    v = v[np.isfinite(v)]
+                    if len(v):
+                        ans[f"{key}_ci"] = [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
+        answers.append(ans)
+    for metric, target in spec.questions.targets.items():
+        law = downstream.get(metric, {})
+        if "gamma" not in law or law["gamma"] <= 0:
+            answers.append({"target": f"{metric}={target}",
+                            "error": law.get("error", "no increasing metric-vs-compute law")})
+            continue
+        C = (target / law["k"]) ** (1.0 / law["gamma"])
+        answers.append({"target": f"{metric}={target}", "flops": float(C),
+                        "via": "metric-vs-compute envelope law Q = k C^gamma"})
+    return answers
+
+
+def analyse(spec: StudySpec, study_dir: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """All fits for all arms; returns (and the caller writes) the fits document."""
+    done = finished_rows(rows)
+    excluded = [{"run_id": r["run_id"], "status": r["status"], "error": r["error"]}
+                for r in rows if r not in done]
+    arms: dict[str, Any] = {}
+    for arm in spec.enabled_arms():
+        ar = [r for r in done if r["arm"] == arm.name]
+        res: dict[str, Any] = {"kind": arm.kind, "n_runs": len(ar)}
+        res["loss_fit"] = _try(loss_fit, ar, spec.fits.huber_delta, spec.fits.bootstrap, spec.seed) \
+            if spec.fits.loss else {"error": "disabled in spec"}
+        cx, cy = curve_points(study_dir, [r["run_id"] for r in ar])
+        fx = np.array([r["flops"] for r in ar], float)
+        fy = np.array([r["loss"] for r in ar], float)
+        allx, ally = np.concatenate([cx, fx]), np.concatenate([cy, fy])
+        res["loss_envelope"] = _try(lambda: power_fit(*envelope(allx, ally, "min")))
+        down, vs_loss = {}, {}
+        for m in METRICS:
+            pts = [(r["flops"], r[m], r["loss"]) for r in ar if r.get(m) is not None]
+            if not pts:
+                continue
+            c, q, lo = (np.array(v, float) for v in zip(*pts))
+            down[m] = _try(lambda: power_fit(*envelope(c, q, "max"))) if spec.fits.downstream else {}
+            if len(pts) >= 3 and np.ptp(lo) > 0 and np.ptp(q) > 0:
+                slope, icpt = np.polyfit(lo, q, 1)
+                r = float(np.corrcoef(lo, q)[0, 1])
+                vs_loss[m] = {"slope": float(slope), "intercept": float(icpt), "pearson_r": r,
+                              "r2": r * r, "n_points": len(pts)}
+        res["downstream"], res["metric_vs_loss"] = down, vs_loss
+        arms[arm.name] = res
+    out: dict[str, Any] = {"arms": arms, "excluded": excluded, "n_finished": len(done),
+                           "n_runs": len(rows), "ratios": exponent_ratios(spec, arms)}
+    qarm = spec.questions.arm or next((a.name for a in spec.enabled_arms() if a.kind == "units"),
+                                      spec.enabled_arms()[0].name)
+    if qarm in arms:
+        out["planner"] = {"arm": qarm, "answers": plan_answers(spec, arms[qarm]["loss_fit"],
+                                                               arms[qarm]["downstream"])}
+    return out
+
+
+def exponent_ratios(spec: StudySpec, arms: dict[str, Any]) -> list[dict[str, Any]]:
+    """gamma_text / gamma_speech per metric (the papers' "orders of magnitude slower")."""
+    out = []
+    kinds = {a.name: a.kind for a in spec.enabled_arms()}
+    texts = [a for a in arms if kinds[a] == "text"]
+    speech = [a for a in arms if kinds[a] != "text"]
+    for t in texts:
+        for s in speech:
+            for m in METRICS:
+                gt = arms[t]["downstream"].get(m, {}).get("gamma")
+                gs = arms[s]["downstream"].get(m, {}).get("gamma")
+                if gt is not None and gs is not None:
+                    ratio = gt / gs if gs != 0 else float("inf")
+                    out.append({"metric": m, "text_arm": t, "speech_arm": s, "gamma_text": gt,
+                                "gamma_speech": gs, "ratio": ratio,
+                                "note": f"a {10}x compute gain for text needs {10 ** ratio:.3g}x "
+                                        "for speech (k^(gamma_text/gamma_speech))"
+                                        if math.isfinite(ratio) else "speech exponent is 0"})
+    return out
+
+
+def public(fits: dict[str, Any]) -> dict[str, Any]:
+    """The fits document without in-memory extras (bootstrap sample arrays)."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items() if not k.startswith("_")}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return v
+    return clean(fits)

@@ -1,0 +1,88 @@
+"""The built-in demo: study specs that need no data, no checkpoints and no network.
+
+Each preset synthesises a spoken corpus (espeak-ng), fits MFCC + k-means units, builds unit shards
+and text shards (transcripts + extra generated stories), synthesises the benchmarks, trains a
+textless-SLM arm and a text-LM arm over a small model ladder at tokens-per-parameter budgets,
+evaluates, fits and writes the report.
+
+  ci     ~1-2 min on 2 cores: 3 sizes (13k-53k params) x 2 budgets per arm; exercises every stage.
+  tiny   the default, <= 15 min on 2 cores: 3 sizes (53k-222k) x 4 budgets (D/N = 2..20).
+  small  a longer study: 5 sizes up to ~1M params, 5 budgets, an IsoFLOP slice, the unigram arm.
+The presets are also written out as YAML in configs/demo/ (kept equal to these by a test).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slmscale.errors import UserError
+
+PRESETS = ("ci", "tiny", "small")
+
+
+def _base(name: str, hours: float, k: int, text_stories: int, tasks: list[str],
+          bench_n: int | None) -> dict[str, Any]:
+    return {
+        "name": f"demo-{name}",
+        "seed": 0,
+        "data": {
+            "corpus": {"synth": {"hours": hours, "seed": 0}},
+            "units": {"encoder": "mfcc", "k": k},
+            "unigram": {"vocab_size": 4 * k},
+            "text": {"vocab_size": 512, "stories": text_stories, "seed": 0},
+            "bench": {"seed": 0, **({"n": bench_n} if bench_n else {})},
+        },
+        "arms": [
+            {"name": "speech", "kind": "units", "tasks": list(tasks)},
+            {"name": "text", "kind": "text", "tasks": list(tasks)},
+        ],
+        "train": {"train": {"seq_len": 128, "batch_tokens": 2048, "lr": 0.003},
+                  "eval": {"max_tokens": 16384}},
+        "fits": {"loss": True, "huber_delta": 0.03, "bootstrap": 200, "downstream": True},
+        "execution": {"executor": "local", "jobs": 2, "threads_per_run": 1},
+    }
+
+
+def preset_spec(name: str) -> dict[str, Any]:
+    """The raw (YAML-shaped) spec of a demo preset."""
+    if name == "ci":
+        spec = _base("ci", hours=0.1, k=50, text_stories=300, tasks=["swuggy", "sblimp"],
+                     bench_n=20)
+        spec["grid"] = {"sizes": ["auto-10k", "auto-25k", "auto-50k"], "tokens_per_param": [2, 6]}
+        spec["fits"]["bootstrap"] = 50
+        spec["questions"] = {"flops": [1e13]}
+    elif name == "tiny":
+        spec = _base("tiny", hours=1.0, k=100, text_stories=3000,
+                     tasks=["swuggy", "sblimp", "tstorycloze"], bench_n=50)
+        spec["grid"] = {"sizes": ["cpu-50k", "cpu-100k", "cpu-250k"], "tokens_per_param": [2, 5, 10, 20]}
+        spec["questions"] = {"flops": [1e14, 1e15], "targets": {"sblimp": 0.6}}
+    elif name == "small":
+        spec = _base("small", hours=4.0, k=100, text_stories=20000,
+                     tasks=["swuggy", "sblimp", "sstorycloze", "tstorycloze"], bench_n=None)
+        spec["arms"].append({"name": "unigram", "kind": "unigram",
+                             "tasks": ["swuggy", "sblimp", "sstorycloze", "tstorycloze"]})
+        spec["grid"] = {"sizes": ["cpu-50k", "cpu-100k", "cpu-250k", "cpu-500k", "cpu-1m"],
+                        "tokens_per_param": [2, 5, 10, 20, 50], "flops": [3e13]}
+        spec["train"]["train"]["seq_len"] = 256
+        spec["train"]["train"]["batch_tokens"] = 4096
+        spec["questions"] = {"flops": [1e15, 1e17], "targets": {"sblimp": 0.6, "tsc": 0.7}}
+    else:
+        raise UserError(f"--preset {name!r}: choose one of {', '.join(PRESETS)}")
+    return spec
+
+
+def load_preset(name: str) -> Any:
+    from slmscale.config import validate
+    from slmscale.study.spec import StudySpec
+
+    return validate(StudySpec, preset_spec(name), f"demo preset {name}")
+
+
+def run_demo(preset: str = "tiny", out: str = "demo-out", jobs: int | None = None) -> dict[str, Any]:
+    """Run a demo preset into `out` (stages and finished runs are reused on a second call)."""
+    from pathlib import Path
+
+    from slmscale.study.pipeline import run_study
+
+    spec = load_preset(preset)
+    return run_study(spec, Path(out) / preset, jobs=jobs)

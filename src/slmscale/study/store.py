@@ -1,0 +1,92 @@
+"""The results store: one folder per run, and a results table always rebuilt from those folders.
+
+Layout of a study folder DIR:
+  study.yaml, plan.json       the validated spec and the expanded runs (ids in order)
+  data/                       built data stages (corpus, tokenizer, shards, benchmarks)
+  runs/<run_id>/              run.json (RunSpec), train.yaml, train.log, status.json, run/ (TRAIN's RUN)
+  results.csv, results.parquet  one row per run folder (DESIGN.md columns + study columns)
+  fits.json, report.html
+The table is derived data: `collect()` reads every run folder's run.json/status.json/summary.json, so
+a crash between a run finishing and the table being written loses nothing, and each run appears once.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+from slmscale.artifacts import atomic_write_bytes, atomic_write_text, read_json
+from slmscale.study.runners import RunPaths, read_status, read_summary, run_state
+from slmscale.study.spec import TASK_COLUMNS
+
+COLUMNS = ["run_id", "arm", "kind", "preset", "budget", "seed", "params", "params_total", "tokens",
+           "flops", "flops_full", "epochs", "loss", "status", *TASK_COLUMNS.values(), "wall_s",
+           "error"]
+
+
+def run_dirs(study_dir: str | Path) -> list[Path]:
+    root = Path(study_dir) / "runs"
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / "run.json").is_file())
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v if math.isfinite(float(v)) else None
+    return v
+
+
+def row_for(run_root: Path) -> dict[str, Any]:
+    paths = RunPaths(run_root)
+    spec = read_json(run_root / "run.json")
+    summary = read_summary(paths)
+    status = read_status(paths)
+    state = run_state(paths)
+    row: dict[str, Any] = {c: None for c in COLUMNS}
+    row.update(run_id=spec["run_id"], arm=spec["arm"], kind=spec["kind"], preset=spec["preset"],
+               budget=spec["budget"], seed=spec["seed"], params=spec["params"],
+               tokens=spec["tokens"], flops=spec["flops"])
+    # The trainer's own counts win over the plan (tokens actually trained on, exact N).
+    for key in ("params", "params_total", "tokens", "flops", "flops_full", "epochs", "loss", "wall_s"):
+        if summary.get(key) is not None:
+            row[key] = _num(summary[key])
+    for task, col in TASK_COLUMNS.items():
+        v = summary.get(col, summary.get(task))
+        if isinstance(v, dict):  # an EVAL that stores a breakdown: take its headline accuracy
+            v = v.get("accuracy")
+        row[col] = _num(v)
+    row["status"] = state
+    err = status.get("error")
+    if status.get("eval_errors"):
+        err = "; ".join([*([err] if err else []),
+                         *(f"eval {t}: {e}" for t, e in status["eval_errors"].items())])
+    row["error"] = err
+    return row
+
+
+def collect(study_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per run folder, sorted by run id."""
+    return [row_for(p) for p in run_dirs(study_dir)]
+
+
+def write_results(study_dir: str | Path) -> list[dict[str, Any]]:
+    """Rebuild DIR/results.csv and DIR/results.parquet from the run folders (atomic writes)."""
+    import pandas as pd
+
+    rows = collect(study_dir)
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    study_dir = Path(study_dir)
+    atomic_write_text(study_dir / "results.csv", df.to_csv(index=False))
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    atomic_write_bytes(study_dir / "results.parquet", buf.getvalue())
+    return rows
+
+
+def finished_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows usable for fits: finished, with a finite positive loss."""
+    return [r for r in rows if r["status"] == "finished" and r["loss"] is not None
+            and r["loss"] > 0 and r["tokens"] and r["params"]]

@@ -1,0 +1,192 @@
+"""The speech tokenizer bundle: encoder config + k-means centroids, saved without pickle.
+
+TOKDIR layout:
+  config.json             TokenizerConfig (encoder settings, k, frame rate, dedup default)
+  centroids.safetensors   {"centroids": float32 (k, dim)}
+  meta.json               kind "speech-tokenizer" (fit config, inputs, stats), written last
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from slmscale.artifacts import read_json, read_meta, write_json
+from slmscale.config import StrictModel, validate
+from slmscale.errors import UserError
+from slmscale.units.dedup import dedup as dedup_units
+from slmscale.units.encoders import Encoder, EncoderConfig, build_encoder
+from slmscale.units.kmeans import Assigner
+
+KIND = "speech-tokenizer"
+_CONTROLLER: list = []
+
+
+def single_threaded_blas() -> Any:
+    """numpy's BLAS limited to one thread: per-utterance matrices are small, and extra BLAS
+    threads only spin (several times slower on a busy machine). torch is not affected."""
+    from threadpoolctl import ThreadpoolController
+
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+CENTROIDS = "centroids.safetensors"
+
+
+class TokenizerConfig(StrictModel):
+    encoder: EncoderConfig
+    k: int = Field(ge=2)
+    dim: int = Field(ge=1)
+    frame_rate: int = Field(gt=0)
+    dedup: bool = True
+
+
+class SpeechTokenizer:
+    """Waveform (16 kHz) → unit ids (+ frames per unit); ids 0..k-1, bos = k, eos = k + 1."""
+
+    def __init__(self, config: TokenizerConfig, centroids: np.ndarray, path: Path | None = None,
+                 device: str = "auto"):
+        centroids = np.ascontiguousarray(centroids, dtype=np.float32)
+        if centroids.shape != (config.k, config.dim):
+            raise UserError(f"centroids have shape {centroids.shape}, config says ({config.k}, {config.dim})")
+        self.config = config
+        self.centroids = centroids
+        self.path = path
+        self.device = device
+        self.assign = Assigner(centroids)
+        self._encoder: Encoder | None = None
+
+    @property
+    def k(self) -> int:
+        return self.config.k
+
+    @property
+    def frame_rate(self) -> int:
+        return self.config.frame_rate
+
+    @property
+    def dedup(self) -> bool:
+        return self.config.dedup
+
+    @property
+    def vocab_size(self) -> int:
+        return self.k + 2
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        return {"bos": self.k, "eos": self.k + 1}
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = build_encoder(self.config.encoder, device=self.device)
+        return self._encoder
+
+    def units_from_features(self, feats: np.ndarray, dedup: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        units = self.assign(feats)
+        if self.dedup if dedup is None else dedup:
+            return dedup_units(units)
+        return units, np.ones(len(units), dtype=np.int64)
+
+    def encode(self, wav: np.ndarray, dedup: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        with single_threaded_blas():
+            return self.units_from_features(self.encoder.features(wav), dedup)
+
+    def encode_batch(self, wavs: list[np.ndarray], dedup: bool | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        with single_threaded_blas():
+            return [self.units_from_features(f, dedup) for f in self.encoder.features_batch(wavs)]
+
+    def encode_file(self, path: str | Path, dedup: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Units of an audio file (any rate/format; long files streamed); AudioError if it is bad."""
+        from slmscale.units.corpus import Item, features_for_items
+
+        outcome = features_for_items(self.encoder, [Item(0, str(path), str(path), 0.0)])[0]
+        if outcome.reason is not None:
+            from slmscale.audio.io import AudioError
+
+            raise AudioError(outcome.reason, path)
+        with single_threaded_blas():
+            return self.units_from_features(outcome.value, dedup)
+
+    def save(self, out_dir: str | Path) -> None:
+        """Write config and centroids (the caller writes meta.json last)."""
+        from safetensors.numpy import save
+
+        from slmscale.artifacts import atomic_write_bytes
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out / CENTROIDS, save({"centroids": self.centroids}))
+        write_json(out / "config.json", self.config.model_dump(mode="json"))
+
+    @classmethod
+    def load(cls, tok_dir: str | Path, device: str = "auto") -> "SpeechTokenizer":
+        from safetensors.numpy import load_file
+
+        path = Path(tok_dir).resolve()
+        read_meta(path, KIND)
+        config = validate(TokenizerConfig, read_json(path / "config.json"), str(path / "config.json"))
+        if not (path / CENTROIDS).is_file():
+            raise UserError(f"{path}: {CENTROIDS} missing; refit the tokenizer with `slmscale units fit`")
+        try:
+            centroids = load_file(str(path / CENTROIDS))["centroids"]
+        except Exception as err:  # safetensors raises its own error types for damaged files
+            raise UserError(f"{path / CENTROIDS}: cannot read centroids ({err})") from None
+        return cls(config, centroids, path=path, device=device)
+
+    def fingerprint(self) -> str:
+        if self.path is None:
+            raise ValueError("tokenizer has not been saved")
+        return str(read_meta(self.path, KIND)["fingerprint"])
+
+    def shard_info(self) -> dict:
+        """The `tokenizer` entry of shards meta (see CONTRACTS.md)."""
+        return {"kind": "units", "path": str(self.path), "k": self.k, "dedup": self.dedup,
+                "frame_rate": self.frame_rate, "fingerprint": self.fingerprint(),
+                "encoder": self.config.encoder.name}
+
+
+PICKLE_SUFFIXES = (".bin", ".pkl", ".pickle", ".joblib", ".pt", ".km")
+
+
+def import_kmeans(path: str | Path, allow_pickle: bool = False) -> np.ndarray:
+    """Centroids from an external k-means file; pickles (scikit-learn/joblib) only when allowed.
+
+    Safe formats: `.safetensors` (tensor "centroids" or the only tensor) and `.npy`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: k-means file not found")
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import load_file
+
+        tensors = load_file(str(path))
+        arr = tensors.get("centroids", next(iter(tensors.values())) if len(tensors) == 1 else None)
+        if arr is None:
+            raise UserError(f"{path}: expected a tensor named 'centroids'")
+    elif path.suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError:
+            raise UserError(f"{path}: .npy holds Python objects; save a plain float array") from None
+    else:
+        if not allow_pickle:
+            raise UserError(f"{path}: this is a pickle (scikit-learn/joblib k-means); loading it can run "
+                            "code. Pass --allow-pickle only if you trust its source (it is converted "
+                            "to safetensors)")
+        import joblib
+
+        try:
+            obj = joblib.load(path)
+        except Exception as err:  # any unpickling failure is a bad file for the user
+            raise UserError(f"{path}: cannot unpickle ({type(err).__name__}: {err})") from None
+        arr = getattr(obj, "cluster_centers_", obj)
+    arr = np.asarray(arr)
+    if arr.ndim != 2 or arr.shape[0] < 2 or not np.issubdtype(arr.dtype, np.number):
+        raise UserError(f"{path}: expected a (k, dim) array of centroids, found shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise UserError(f"{path}: centroids contain NaN/inf")
+    return np.ascontiguousarray(arr, dtype=np.float32)

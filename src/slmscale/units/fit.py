@@ -1,0 +1,138 @@
+"""`units fit`: features of the manifest's training audio → sampled frames → k-means → TOKDIR.
+
+With an imported k-means file no frames are needed: its centroids are checked against the encoder
+(dimension) and saved as safetensors.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from slmscale.artifacts import META, fingerprint, is_fresh, read_meta, sha256_file, write_meta
+from slmscale.config import StrictModel
+from slmscale.data.manifest import read_manifest
+from slmscale.errors import UserError
+from slmscale.progress import info
+from slmscale.units.bundle import KIND, SpeechTokenizer, TokenizerConfig, import_kmeans
+from slmscale.units.corpus import (Item, Outcome, default_workers, features_for_items, manifest_inputs,
+                                   manifest_items, run_items)
+from slmscale.units.encoders import EncoderConfig, build_encoder, checkpoint_sha256
+from slmscale.units.kmeans import Assigner, cap_frames, fit_kmeans, sample_frames
+
+# Sample a little more than needed per utterance, then cap exactly: manifest durations are estimates.
+OVERSAMPLE = 1.25
+
+
+class FitConfig(StrictModel):
+    manifest: str
+    encoder: EncoderConfig
+    k: int = Field(ge=2, le=65534)
+    max_frames: int = Field(default=200_000, ge=100)
+    seed: int = 0
+    max_iter: int = Field(default=100, ge=1)
+    dedup: bool = True
+    import_kmeans: str | None = None
+    import_sha256: str | None = None
+
+
+class _SampleJob:
+    """Worker job: features of each file, subsampled with a per-utterance seed."""
+
+    def __init__(self, encoder_cfg: dict, seed: int, keep: float, encoder: Any = None):
+        self.encoder = encoder or build_encoder(EncoderConfig.model_validate(encoder_cfg))
+        self.seed, self.keep = seed, keep
+
+    def __call__(self, items: list[Item]) -> list[Outcome]:
+        outcomes = features_for_items(self.encoder, items)
+        for o in outcomes:
+            if o.value is not None:
+                o.extra["frames"] = len(o.value)
+                o.value = sample_frames(o.value, self.keep, self.seed, o.item.key)
+        return outcomes
+
+
+def make_fit_config(manifest: str | Path, encoder: EncoderConfig, k: int, max_frames: int = 200_000,
+                    seed: int = 0, import_path: str | Path | None = None, max_iter: int = 100) -> FitConfig:
+    if encoder.name == "hubert":
+        ckpt = Path(encoder.checkpoint or "").resolve()
+        if not ckpt.is_dir():
+            raise UserError(f"--checkpoint {encoder.checkpoint}: not a directory")
+        encoder = encoder.model_copy(update={"checkpoint": str(ckpt), "checkpoint_sha256": checkpoint_sha256(ckpt)})
+    imp = None if import_path is None else Path(import_path).resolve()
+    if imp is not None and not imp.is_file():
+        raise UserError(f"--import-kmeans {import_path}: file not found")
+    return FitConfig(manifest=str(Path(manifest).resolve()), encoder=encoder, k=k, max_frames=max_frames,
+                     seed=seed, max_iter=max_iter, import_kmeans=None if imp is None else str(imp),
+                     import_sha256=None if imp is None else sha256_file(imp))
+
+
+def fit_tokenizer(cfg: FitConfig, out: str | Path, allow_pickle: bool = False,
+                  workers: int | None = None, force: bool = False) -> dict[str, Any]:
+    """Build (or reuse, when fresh) the tokenizer bundle in `out`; returns its meta."""
+    out = Path(out)
+    entries = read_manifest(cfg.manifest)
+    inputs = manifest_inputs(cfg.manifest, entries)
+    if not force and is_fresh(out, fingerprint(KIND, cfg.model_dump(mode="json"), inputs)):
+        info(f"{out}: tokenizer is up to date (same manifest, audio and config); skipped")
+        return read_meta(out, KIND)
+    (out / META).unlink(missing_ok=True)  # a crash from here on leaves no "finished" marker
+
+    encoder = build_encoder(cfg.encoder)
+    enc_cfg = cfg.encoder.model_copy(update={"frame_rate": encoder.frame_rate})
+    stats: dict[str, Any] = {"encoder": cfg.encoder.name, "frame_rate": encoder.frame_rate, "dim": encoder.dim}
+    if cfg.import_kmeans is not None:
+        centroids = import_kmeans(cfg.import_kmeans, allow_pickle=allow_pickle)
+        if centroids.shape[1] != encoder.dim:
+            raise UserError(f"{cfg.import_kmeans}: centroids have dimension {centroids.shape[1]} but the "
+                            f"{cfg.encoder.name} encoder gives {encoder.dim}; check --layer/--checkpoint")
+        if centroids.shape[0] != cfg.k:
+            raise UserError(f"{cfg.import_kmeans}: holds {centroids.shape[0]} centroids but --k is {cfg.k}")
+        stats.update(source="import")
+    else:
+        centroids, fit_stats = _fit_from_audio(cfg, entries, encoder, workers)
+        stats.update(source="fit", **fit_stats)
+    tok_cfg = TokenizerConfig(encoder=enc_cfg, k=cfg.k, dim=encoder.dim, frame_rate=encoder.frame_rate,
+                              dedup=cfg.dedup)
+    SpeechTokenizer(tok_cfg, centroids).save(out)
+    meta = write_meta(out, KIND, cfg, inputs, k=cfg.k, **stats)
+    info(f"{out}: speech tokenizer with k={cfg.k} ({cfg.encoder.name}, {encoder.frame_rate} Hz, "
+         f"dim {encoder.dim}, {stats['source']})")
+    return meta
+
+
+def _fit_from_audio(cfg: FitConfig, entries: list, encoder: Any, workers: int | None) -> tuple[np.ndarray, dict]:
+    train = [e for e in entries if e.split == "train"] or entries
+    items = manifest_items(cfg.manifest, train)
+    est_frames = sum(e.duration for e in train) * encoder.frame_rate
+    keep = min(1.0, OVERSAMPLE * cfg.max_frames / max(est_frames, 1.0))
+    if workers is None:
+        workers = 1 if cfg.encoder.name == "hubert" else default_workers(sum(e.duration for e in train))
+    # In-process, reuse the encoder already built (a HuBERT model is costly to load twice).
+    factory = functools.partial(_SampleJob, cfg.encoder.model_dump(mode="json"), cfg.seed, keep,
+                                None if workers > 1 else encoder)
+    sampled, skipped, seconds, frames = [], [], 0.0, 0
+    for o in run_items(items, factory, workers, f"features ({cfg.encoder.name})"):
+        if o.reason is not None:
+            skipped.append({"id": o.item.key, "audio": o.item.path, "reason": o.reason})
+            continue
+        sampled.append(o.value)
+        seconds += o.seconds
+        frames += o.extra["frames"]
+    if not sampled:
+        first = skipped[0]["reason"] if skipped else "no entries"
+        raise UserError(f"{cfg.manifest}: no usable audio to fit on ({len(skipped)} bad; first: {first})")
+    for s in skipped:
+        info(f"skipped {s['id']} ({s['audio']}): {s['reason']}")
+    pool = cap_frames(np.concatenate(sampled), cfg.max_frames, cfg.seed)
+    info(f"k-means: k={cfg.k} on {len(pool):,} of {frames:,} frames ({seconds / 3600:.2f} h of audio)")
+    centroids, km = fit_kmeans(pool, cfg.k, cfg.seed, cfg.max_iter)
+    sample_usage = np.unique(Assigner(centroids)(pool)).size
+    return centroids, {"utterances": len(sampled), "audio_hours": seconds / 3600, "frames_total": frames,
+                       "frames_sampled": int(len(pool)), "kmeans": km,
+                       "units_used_on_sample": int(sample_usage), "skipped": skipped,
+                       "n_skipped": len(skipped)}

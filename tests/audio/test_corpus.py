@@ -1,0 +1,97 @@
+"""Corpus builder: stories -> voices -> wavs + manifest + meta; seeded, cached, sized by hours."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from slmscale.artifacts import sha256_file
+from slmscale.audio.corpus import CorpusConfig, build_corpus
+from slmscale.audio.voices import TRAIN_VOICES
+from slmscale.data.manifest import read_manifest
+from slmscale.errors import UserError
+
+
+def _cfg(**kw):
+    return CorpusConfig.model_validate(kw)
+
+
+def test_story_corpus_layout_and_rules(tmp_path):
+    meta = build_corpus(_cfg(stories=4, seed=3), tmp_path / "c", workers=1)
+    entries = read_manifest(tmp_path / "c" / "manifest.jsonl")
+    assert len(entries) == 4 == meta["utterances"]
+    for e in entries:
+        assert e.audio == f"audio/{e.voice}/{e.id}.wav" and (tmp_path / "c" / e.audio).is_file()
+        assert e.voice in TRAIN_VOICES and e.sample_rate == 16000 and e.text and e.words
+        assert " ".join(w for w, _, _ in e.words).split() == [t.strip(',.!?"') for t in e.text.split()
+                                                            if t.strip(',.!?"')]
+        assert e.words[-1][2] <= e.duration
+    # At least one story is held out for validation, even in a tiny corpus.
+    assert meta["splits"].get("valid", 0) >= 1 and sum(meta["splits"].values()) == 4
+    assert meta["kind"] == "speech-corpus" and meta["skipped"] == []
+    assert meta["hours"] == pytest.approx(sum(e.duration for e in entries) / 3600, rel=1e-4)
+
+
+def test_same_seed_same_bytes_and_cache(tmp_path, capsys):
+    cfg = _cfg(stories=3, seed=5, voices=["us-f1", "gb-f2"])
+    build_corpus(cfg, tmp_path / "a", workers=1)
+    build_corpus(cfg, tmp_path / "b", workers=2)
+    for name in ("manifest.jsonl",):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    for e in read_manifest(tmp_path / "a" / "manifest.jsonl"):
+        assert e.voice in ("us-f1", "gb-f2")
+        assert sha256_file(tmp_path / "a" / e.audio) == sha256_file(tmp_path / "b" / e.audio)
+    stamp = (tmp_path / "a" / "manifest.jsonl").stat().st_mtime_ns
+    build_corpus(cfg, tmp_path / "a", workers=1)
+    assert "up to date" in capsys.readouterr().err
+    assert (tmp_path / "a" / "manifest.jsonl").stat().st_mtime_ns == stamp
+    # Another seed: other stories, and the stale corpus is replaced, not mixed in.
+    build_corpus(_cfg(stories=2, seed=6, voices=["us-f1"]), tmp_path / "a", workers=1)
+    assert len(list((tmp_path / "a" / "audio").rglob("*.wav"))) == 2
+
+
+def test_hours_target_is_reached_without_surplus(tmp_path):
+    target = 0.02  # 72 s
+    meta = build_corpus(_cfg(hours=target, seed=0, voices=["nyc-f3"]), tmp_path / "h", workers=1)
+    entries = read_manifest(tmp_path / "h" / "manifest.jsonl")
+    total = sum(e.duration for e in entries)
+    assert total >= target * 3600 and total - entries[-1].duration < target * 3600
+    assert len(list((tmp_path / "h" / "audio").rglob("*.wav"))) == len(entries) == meta["utterances"]
+
+
+def test_text_file_input(tmp_path):
+    src = tmp_path / "stories.txt"
+    src.write_text("The cat sat.\nIt was warm.\n\nA dog ran home.\n\n")
+    meta = build_corpus(_cfg(text=str(src), seed=0), tmp_path / "t", workers=1)
+    entries = read_manifest(tmp_path / "t" / "manifest.jsonl")
+    assert [e.text for e in entries] == ["The cat sat. It was warm.", "A dog ran home."]
+    assert [e.id for e in entries] == ["t0000000", "t0000001"]
+    assert meta["inputs"]["text"] == sha256_file(src)
+    src.write_text("Something new.\n")  # a changed input rebuilds
+    build_corpus(_cfg(text=str(src), seed=0), tmp_path / "t", workers=1)
+    assert [e.text for e in read_manifest(tmp_path / "t" / "manifest.jsonl")] == ["Something new."]
+
+
+def test_interrupted_build_is_redone_in_place(tmp_path):
+    build_corpus(_cfg(stories=2, seed=1), tmp_path / "c", workers=1)
+    (tmp_path / "c" / "meta.json").unlink()  # as if killed before the end
+    (tmp_path / "c" / "audio" / "junk.wav").write_bytes(b"partial")
+    build_corpus(_cfg(stories=2, seed=1), tmp_path / "c", workers=1)
+    assert not (tmp_path / "c" / "audio" / "junk.wav").exists()
+    assert (tmp_path / "c" / "meta.json").is_file()
+
+
+def test_refuses_foreign_folders_and_bad_configs(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "precious.txt").write_text("keep me")
+    with pytest.raises(UserError, match="not a slmscale speech corpus"):
+        build_corpus(_cfg(stories=1), tmp_path / "x", workers=1)
+    assert (tmp_path / "x" / "precious.txt").read_text() == "keep me"
+    with pytest.raises(Exception, match="not both"):
+        _cfg(stories=1, hours=1)
+    with pytest.raises(Exception, match="--hours H or --stories N"):
+        _cfg()
+    with pytest.raises(UserError, match="unknown voice"):
+        _cfg(stories=1, voices=["nobody"])
+    json.dumps(_cfg(stories=1).model_dump())  # config is plain JSON for meta.json

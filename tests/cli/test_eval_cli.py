@@ -1,0 +1,98 @@
+"""`slmscale eval` end to end on a text run (real BPE tokenizer, tiny random Llama)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from slmscale.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from slmscale.text.bpe import tokenizer_info, train_bpe
+
+    root = tmp_path_factory.mktemp("evalcli")
+    tok = train_bpe(["the dog runs", "the dogs run", "a cat sleeps"] * 5, root / "tok", vocab_size=300)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=1, num_attention_heads=4,
+                                         num_key_value_heads=4, max_position_embeddings=64))
+    run = root / "run"
+    model.save_pretrained(run / "final")
+    (run / "final" / "slmscale.json").write_text(json.dumps({
+        "vocab_size": len(tok), "special_tokens": {"bos": 1, "eos": 2, "pad": 0}, "modality": "text",
+        "tokenizer": tokenizer_info(tok), "shards": str(root / "shards")}))
+    (run / "summary.json").write_text('{"loss": 4.0}')
+    bench = root / "bench"
+    for sub, recs in (("syntactic", [{"sentence_good": "the dog runs", "sentence_bad": "the dog run",
+                                      "phenomenon": "agreement"},
+                                     {"sentence_good": "a cat sleeps", "sentence_bad": "a cats sleeps",
+                                      "phenomenon": "number"}]),
+                      ("lexical", [{"sentence_good": "dog", "sentence_bad": "dag", "frequency": "high"}])):
+        (bench / sub).mkdir(parents=True)
+        (bench / sub / "text.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return run, bench
+
+
+def test_eval_one_task_and_all(text_run, capsys):
+    run, bench = text_run
+    main(["eval", "--run", str(run), "--task", "sblimp", "--bench", str(bench)])
+    printed = json.loads(capsys.readouterr().out)
+    scores = json.loads((run / "eval" / "sblimp" / "scores.json").read_text())
+    assert printed == {"sblimp": scores["macro_accuracy"]}
+    assert set(scores["by_type"]) == {"agreement", "number"} and scores["modality"] == "text"
+    lines = (run / "eval" / "sblimp" / "text.txt").read_text().split("\n")
+    assert [ln.split()[0] for ln in lines if ln] == ["1_bad", "1_good", "2_bad", "2_good"]
+
+    main(["eval", "--run", str(run), "--all", "--bench", str(bench), "--normalize", "sum"])
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed) == {"swuggy", "sblimp"}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["loss"] == 4.0 and summary["swuggy"] == printed["swuggy"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    ([], "exactly one of --task"),
+    (["--task", "nope"], "unknown task"),
+    (["--task", "ssc"], "text.jsonl"),
+    (["--task", "sblimp", "--normalize", "median"], "normalize"),
+])
+def test_eval_errors_are_one_line(text_run, capsys, args, needle):
+    run, bench = text_run
+    with pytest.raises(SystemExit) as ex:
+        main(["eval", "--run", str(run), "--bench", str(bench), *args])
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and "error:" in err and needle in err and "Traceback" not in err
+
+
+def test_synth_bench_cli_writes_layouts_and_rejects_bad_options(tmp_path, monkeypatch, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    def fake_synthesize_many(items, out_dir, workers=None, split=None, description=""):
+        for it in items:
+            (out_dir / it.relpath).parent.mkdir(parents=True, exist_ok=True)
+            sf.write(out_dir / it.relpath, np.zeros(160, np.float32), 16000)
+        return [], []
+
+    monkeypatch.setattr("slmscale.audio.tts.synthesize_many", fake_synthesize_many)
+    main(["synth", "bench", "--out", str(tmp_path), "--task", "swuggy,tstorycloze", "--n", "2",
+          "--matched", "--seed", "4"])
+    out = capsys.readouterr().out
+    assert "swuggy: 2 items, 12 utterances" in out and "tsc: 2 items" in out
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["config"]["matched"] is True and meta["config"]["seed"] == 4
+    assert (tmp_path / "lexical" / "dev" / "gold.csv").is_file()
+    assert (tmp_path / "tStoryCloze" / "index.csv").is_file()
+    for args, needle in ((["--voices", "us-f1", "--matched"], "not both"),
+                         (["--task", "glue"], "unknown task"),
+                         (["--voices", "nobody"], "unknown voice")):
+        with pytest.raises(SystemExit) as ex:
+            main(["synth", "bench", "--out", str(tmp_path / "x"), *args])
+        err = capsys.readouterr().err
+        assert ex.value.code == 2 and needle in err

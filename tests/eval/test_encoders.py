@@ -1,0 +1,100 @@
+"""Encoders built from a run's slmscale.json, with a real (small) MFCC speech tokenizer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from slmscale.errors import UserError
+from slmscale.eval.encoders import UnitsEncoder, encoder_from_run, frame
+
+
+@pytest.fixture(scope="module")
+def tok(tmp_path_factory):
+    """A real MFCC tokenizer bundle whose centroids are frames of the audio (no k-means: fast)."""
+    import soundfile as sf
+
+    from slmscale.artifacts import write_meta
+    from slmscale.units.bundle import KIND, SpeechTokenizer, TokenizerConfig
+    from slmscale.units.encoders import EncoderConfig, build_encoder
+    from slmscale.units.synthetic import babble
+
+    root = tmp_path_factory.mktemp("tok")
+    wavs = []
+    for i in range(4):
+        wavs.append(root / f"u{i}.wav")
+        sf.write(wavs[-1], babble(0.8, seed=i), 16000)
+    ecfg = EncoderConfig(name="mfcc", frame_rate=50)
+    feats = build_encoder(ecfg, device="cpu").features(babble(1.0, seed=9))
+    centroids = feats[np.random.default_rng(0).choice(len(feats), 16, replace=False)]
+    st = SpeechTokenizer(TokenizerConfig(encoder=ecfg, k=16, dim=feats.shape[1], frame_rate=50), centroids)
+    st.save(root / "tok")
+    write_meta(root / "tok", KIND, {"test": True})
+    return root / "tok", wavs
+
+
+def test_frame_mirrors_the_training_stream():
+    assert frame({"bos": 5, "eos": 6}) == ([6], [6])
+    assert frame({"bos": 5}) == ([5], [])
+    assert frame({}) == ([], [])
+
+
+def test_units_encoder_matches_the_tokenizer(tok, tmp_path):
+    from slmscale.audio.io import load_audio
+    from slmscale.units.bundle import SpeechTokenizer
+
+    tokdir, wavs = tok
+    st = SpeechTokenizer.load(tokdir)
+    info = {"modality": "units", "special_tokens": st.special_tokens, "tokenizer": st.shard_info()}
+    enc = encoder_from_run(info, tmp_path / "slmscale.json")
+    assert isinstance(enc, UnitsEncoder) and enc.modality == "audio"
+    assert enc.prefix == [17] and enc.suffix == [17] and enc.allowed_tokens is None
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....")
+    out = enc.encode(wavs[:3] + [bad])
+    assert out[3] is None
+    for path, ids in zip(wavs[:3], out):
+        expect, _ = st.encode(load_audio(path))
+        np.testing.assert_array_equal(ids, expect)
+        assert ids.max() < 16
+    # the cache key follows the tokenizer identity and the dedup setting
+    assert encoder_from_run(info, tmp_path).key == enc.key
+    nodedup = encoder_from_run({**info, "tokenizer": {**info["tokenizer"], "dedup": False}}, tmp_path)
+    assert nodedup.key != enc.key
+    assert all(len(a) >= len(b) for a, b in zip(nodedup.encode(wavs[:2]), out[:2]))
+
+
+def test_interleaved_encoder_offsets_units_and_restricts_logits(tok, tmp_path):
+    from slmscale.model.extend import SpeechVocab
+    from slmscale.units.bundle import SpeechTokenizer
+
+    tokdir, wavs = tok
+    sv = SpeechVocab(k=16, unit_offset=100, unit_format="<u{}>", speech_token="<speech>", speech_token_id=116,
+                     text_token="<text>", text_token_id=117, original_size=100, vocab_size=118,
+                     embedding_rows=118, eos_id=2, bos_id=1, pad_id=0)
+    vocab_dir = tmp_path / "vocab"
+    vocab_dir.mkdir()
+    (vocab_dir / "speech_vocab.json").write_text(json.dumps(asdict(sv)))
+    info = {"modality": "interleaved", "special_tokens": sv.special_tokens(),
+            "tokenizer": {"kind": "interleaved", "path": str(vocab_dir), "units_path": str(tokdir)}}
+    enc = encoder_from_run(info, tmp_path / "slmscale.json")
+    assert enc.prefix == [2, 116] and enc.suffix == [2]
+    assert enc.allowed_tokens == list(range(100, 116)) + [2]
+    ids = enc.encode(wavs[:1])[0]
+    st = SpeechTokenizer.load(tokdir)
+    from slmscale.audio.io import load_audio
+
+    np.testing.assert_array_equal(ids, st.encode(load_audio(wavs[0]))[0] + 100)
+
+
+def test_unknown_modality_and_missing_paths(tmp_path):
+    with pytest.raises(UserError, match="cannot evaluate modality 'video'"):
+        encoder_from_run({"modality": "video"}, tmp_path / "slmscale.json")
+    with pytest.raises(UserError, match="tokenizer.path missing"):
+        encoder_from_run({"modality": "units", "tokenizer": {}}, tmp_path / "slmscale.json")
+    with pytest.raises(UserError, match="unigram_path"):
+        encoder_from_run({"modality": "unigram", "tokenizer": {"path": "x"}}, Path("s.json"))

@@ -1,0 +1,145 @@
+"""evaluate_run on a fabricated run folder and a small sBLIMP/sWUGGY benchmark."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from eval_helpers import FakeEncoder, make_run, write_token_wav
+from slmscale.errors import UserError
+from slmscale.eval.formats import GOLD_COLUMNS, write_csv
+from slmscale.eval.run import available_tasks, evaluate_run, merge_summary
+from slmscale.eval.submission import read_submission
+
+
+def build_sblimp(root, seed=0, n_pairs=3, voices=("v1", "v2")):
+    rng = np.random.default_rng(seed)
+    d = root / "syntactic" / "dev"
+    rows, items = [], {}
+    for t in ("agr", "neg"):
+        for i in range(n_pairs):
+            pid = f"{t}{i}"
+            for v in voices:
+                for c in (1, 0):
+                    fn = f"{pid}_{v}_{c}"
+                    toks = rng.integers(0, 48, size=rng.integers(3, 12))
+                    write_token_wav(d / f"{fn}.wav", toks)
+                    items[fn] = toks
+                    rows.append(dict(id=pid, filename=fn, voice=v, type=t, subtype="x", correct=c,
+                                     transcription=""))
+    write_csv(d / "gold.csv", GOLD_COLUMNS["sblimp"], rows)
+    return items
+
+
+def mean_logprob(model, toks):
+    ids = torch.tensor([[49] + list(toks) + [49]])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), -1)
+    return float(np.mean([logp[t - 1, ids[0, t]].item() for t in range(1, ids.shape[1])]))
+
+
+def test_evaluate_run_writes_scores_submission_and_summary(tmp_path, llama):
+    run = make_run(tmp_path, llama)
+    bench = tmp_path / "bench"
+    items = build_sblimp(bench)
+    enc = FakeEncoder()
+    s = evaluate_run(run, "sblimp", bench, encoder=enc, batch_size=4)
+
+    # Expected accuracy, by hand: per phenomenon, mean over pairs of mean over voices.
+    ref = {k: mean_logprob(llama, v) for k, v in items.items()}
+    per_type = {}
+    for t in ("agr", "neg"):
+        pair_acc = []
+        for i in range(3):
+            outs = []
+            for v in ("v1", "v2"):
+                g, b = ref[f"{t}{i}_{v}_1"], ref[f"{t}{i}_{v}_0"]
+                outs.append(1.0 if g > b else 0.5 if g == b else 0.0)
+            pair_acc.append(np.mean(outs))
+        per_type[t] = np.mean(pair_acc)
+    assert s["by_type"] == pytest.approx(per_type)
+    assert s["headline"] == pytest.approx(np.mean(list(per_type.values())))
+    assert s["n_pairs"] == 6 and s["n_voices"] == 2 and s["n_items"] == 24
+
+    out = run / "eval" / "sblimp"
+    assert json.loads((out / "scores.json").read_text())["macro_accuracy"] == pytest.approx(s["headline"])
+    sub = read_submission(out / "dev.txt")
+    assert set(sub) == set(items)
+    for k in items:
+        assert sub[k] == pytest.approx(ref[k], abs=1e-5)
+    assert (out / "meta.json").is_file()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["sblimp"] == pytest.approx(s["headline"])
+    assert summary["loss"] == 3.2 and summary["status"] == "finished"  # other keys kept
+
+    # Second evaluation: tokens come from the cache, the encoder is not called.
+    enc2 = FakeEncoder()
+    s2 = evaluate_run(run, "sblimp", bench, encoder=enc2, normalize="sum")
+    assert enc2.calls == 0 and s2["tokens_cached"] is True
+    sub2 = read_submission(out / "dev.txt")
+    for k, toks in items.items():
+        assert sub2[k] == pytest.approx(ref[k] * (len(toks) + 1), abs=1e-4)
+
+
+def test_cache_invalidated_when_a_wav_changes(tmp_path, llama):
+    run = make_run(tmp_path, llama)
+    bench = tmp_path / "bench"
+    build_sblimp(bench, n_pairs=1)
+    evaluate_run(run, "sblimp", bench, encoder=FakeEncoder())
+    write_token_wav(bench / "syntactic" / "dev" / "agr0_v1_1.wav", [1, 2, 3, 4, 5, 6, 7, 8, 9])
+    enc = FakeEncoder()
+    s = evaluate_run(run, "sblimp", bench, encoder=enc)
+    assert enc.calls > 0 and s["tokens_cached"] is False
+
+
+def test_unreadable_wav_skips_its_pairs_and_lists_them(tmp_path, llama):
+    run = make_run(tmp_path, llama)
+    bench = tmp_path / "bench"
+    build_sblimp(bench, n_pairs=2)
+    (bench / "syntactic" / "dev" / "neg1_v2_0.wav").write_bytes(b"not a wav")
+    s = evaluate_run(run, "sblimp", bench, encoder=FakeEncoder())
+    assert s["unreadable_items"] == ["neg1_v2_0"]
+    assert s["skipped_pairs"] == ["neg1/v2"]
+    assert s["n_comparisons"] == 7
+
+
+def test_bad_inputs_are_user_errors(tmp_path, llama):
+    with pytest.raises(UserError, match="no final/slmscale.json"):
+        evaluate_run(tmp_path, "sblimp", tmp_path, encoder=FakeEncoder())
+    run = make_run(tmp_path, llama)
+    with pytest.raises(UserError, match="normalize"):
+        evaluate_run(run, "sblimp", tmp_path, normalize="max", encoder=FakeEncoder())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="syntactic/dev/gold.csv"):
+        evaluate_run(run, "sblimp", tmp_path / "empty", encoder=FakeEncoder())
+    with pytest.raises(UserError, match="unknown task"):
+        evaluate_run(run, "glue", tmp_path, encoder=FakeEncoder())
+
+
+def test_merge_summary_keeps_existing_keys_and_nan_becomes_null(tmp_path):
+    (tmp_path / "summary.json").write_text('{"loss": 1.0, "swuggy": 0.5}')
+    merge_summary(tmp_path, {"sblimp": 0.6})
+    merge_summary(tmp_path, {"ssc": float("nan")})
+    assert json.loads((tmp_path / "summary.json").read_text()) == {"loss": 1.0, "swuggy": 0.5,
+                                                                   "sblimp": 0.6, "ssc": None}
+
+
+def test_available_tasks(tmp_path):
+    build_sblimp(tmp_path, n_pairs=1)
+    assert available_tasks(tmp_path) == ["sblimp"]
+
+
+def test_context_length_follows_the_training_window(tmp_path, llama):
+    from slmscale.eval.run import context_length
+
+    run = make_run(tmp_path, llama)
+    assert context_length(run, llama) == 256  # max_position_embeddings of the tiny model
+    (run / "config.yaml").write_text("train:\n  seq_len: 8\n")
+    assert context_length(run, llama) == 8
+    bench = tmp_path / "bench"
+    build_sblimp(bench, n_pairs=1)
+    s = evaluate_run(run, "sblimp", bench, encoder=FakeEncoder())
+    assert s["max_length"] == 8 and s["truncated_items"] > 0

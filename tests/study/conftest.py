@@ -1,0 +1,1 @@
+from study_helpers import shards  # noqa: F401  (fixture)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+
+from slmscale.errors import UserError
+from slmscale.study.expand import RunSpec, default_param_counter, expand
+from slmscale.study.spec import load_spec
+
+from study_helpers import make_spec, write_spec
+
+
+def _spec(tmp_path, shards, **kw):
+    return load_spec(write_spec(tmp_path, make_spec(tmp_path, shards, **kw)))
+
+
+def test_ratio_budgets_give_tokens_per_param_and_stable_ids(tmp_path, shards):
+    spec = _spec(tmp_path, shards)
+    runs = expand(spec, {"speech": "fp1"})
+    assert len(runs) == 9
+    assert {(r.params, r.tokens) for r in runs} >= {(20_000, 40_000), (300_000, 9_600_000)}
+    again = expand(_spec(tmp_path, shards), {"speech": "fp1"})
+    assert [r.run_id for r in runs] == [r.run_id for r in again]
+    assert len({r.run_id for r in runs}) == 9
+    # The data fingerprint and the train config enter the id; the order of keys does not.
+    assert expand(spec, {"speech": "fp2"})[0].run_id != runs[0].run_id
+    assert RunSpec.from_dict(runs[0].to_dict()) == runs[0]
+
+
+def test_isoflop_budgets_and_min_tokens(tmp_path, shards):
+    grid = {"sizes": [{"preset": "fake-20000", "params": 20_000}, {"preset": "fake-80000", "params": 80_000}],
+            "flops": [4.8e10], "min_tokens": 200_000}
+    runs = expand(_spec(tmp_path, shards, grid=grid))
+    # D = C / 6N: 400k tokens for 20k params; 100k for 80k params is below min_tokens and dropped.
+    assert [(r.params, r.tokens, r.budget) for r in runs] == [(20_000, 400_000, "flops=4.8e+10")]
+    assert runs[0].flops == pytest.approx(4.8e10)
+
+
+def test_multi_epoch_runs_and_seeds(tmp_path, shards):
+    grid = {"sizes": [{"preset": "fake-20000", "params": 20_000}], "tokens_per_param": [10],
+            "multi_epoch": [{"size": "fake-20000", "unique_tokens": 50_000, "epochs": [2, 4]}],
+            "seeds": [0, 1]}
+    runs = expand(_spec(tmp_path, shards, grid=grid))
+    assert len(runs) == 6
+    me = [r for r in runs if r.budget.startswith("epochs")]
+    assert sorted(r.tokens for r in me) == [100_000, 100_000, 200_000, 200_000]
+    assert all(r.train["data.max_tokens"] == 50_000 for r in me)
+
+
+def test_reserved_train_keys_are_rejected(tmp_path, shards):
+    spec = _spec(tmp_path, shards, train={"budget": {"tokens": 5}})
+    with pytest.raises(UserError, match="budget.tokens"):
+        expand(spec)
+
+
+def test_default_counter_uses_train_presets():
+    from slmscale.model.presets import resolve_preset
+
+    assert default_param_counter("cpu-1m") == resolve_preset("cpu-1m").non_embedding_params
+    with pytest.raises(UserError):
+        default_param_counter("no-such-preset")

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from slmscale.study.analysis import analyse
+from slmscale.study.report import report_from_dir, write_report
+from slmscale.study.spec import load_spec
+from study_helpers import make_spec, write_spec
+
+
+def _rows():
+    """Two arms on a known law; accuracy grows with compute, faster for text."""
+    rows = []
+    for arm, gain in (("speech", 0.02), ("text", 0.06)):
+        for n in (2e4, 8e4, 3e5):
+            for r in (2, 8, 32):
+                d = n * r
+                loss = 1.7 + 40 / n ** 0.3 + 60 / d ** 0.28
+                c = 6 * n * d
+                rows.append({"run_id": f"{arm}-{int(n)}-{r}", "arm": arm, "kind": "units", "preset": f"p{int(n)}",
+                             "budget": f"tpp={r}", "seed": 0, "params": n, "params_total": n + 1, "tokens": d,
+                             "flops": c, "flops_full": c, "epochs": 1.0, "loss": loss, "status": "finished",
+                             "swuggy": None, "sblimp": 0.5 * (c / 1e9) ** gain, "ssc": None, "tsc": None,
+                             "wall_s": 1.0, "error": None})
+    rows.append({**rows[0], "run_id": "speech-broken", "status": "failed", "loss": None,
+                 "error": "exit 1: boom"})
+    return rows
+
+
+def test_report_is_self_contained_with_fits_ratio_planner_and_exclusions(tmp_path, shards):
+    arms = [{"name": "speech", "kind": "units", "shards": str(shards), "tasks": ["sblimp"]},
+            {"name": "text", "kind": "text", "shards": str(shards), "tasks": ["sblimp"]}]
+    spec = load_spec(write_spec(tmp_path, make_spec(tmp_path, shards, arms=arms,
+                                                    questions={"flops": [1e15], "targets": {"sblimp": 0.7}})))
+    rows = _rows()
+    fits = analyse(spec, tmp_path, rows)
+    assert fits["arms"]["speech"]["loss_fit"]["alpha"] > 0.2
+    (ratio,) = fits["ratios"]
+    assert abs(ratio["ratio"] - 3.0) < 0.05
+    assert fits["excluded"] == [{"run_id": "speech-broken", "status": "failed", "error": "exit 1: boom"}]
+    answers = fits["planner"]["answers"]
+    assert answers[0]["N"] > 0 and answers[1]["target"] == "sblimp=0.7" and answers[1]["flops"] > 0
+    path = write_report(tmp_path, spec, rows, fits)
+    html = path.read_text()
+    for needle in ("Loss laws", "Loss envelope", "Text vs speech", "Planner", "Provenance",
+                   "published: speech units (Cuervo &amp; Marxer)", "speech-broken", "exit 1: boom"):
+        assert needle in html, needle
+    assert len(re.findall(r'src="data:image/png;base64,', html)) >= 5  # incl. SCALING frontiers
+    assert not re.search(r'(src|href)="(http|//)', html)  # nothing to fetch: opens offline
+
+
+@pytest.mark.slow
+def test_report_from_dir_rebuilds_everything(tmp_path, shards):
+    from slmscale.study.pipeline import run_study
+
+    grid = {"sizes": [{"preset": "fake-20000", "params": 20_000}], "tokens_per_param": [2, 8]}
+    spec = load_spec(write_spec(tmp_path, make_spec(tmp_path, shards, grid=grid)))
+    run_study(spec, tmp_path / "out", report=False)
+    (tmp_path / "out" / "results.csv").unlink()
+    path = report_from_dir(tmp_path / "out")
+    assert path.is_file() and (tmp_path / "out" / "results.csv").is_file()
+    assert "not fitted" in path.read_text()  # 2 runs cannot fit 5 parameters; the report says so

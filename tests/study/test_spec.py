@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+
+from slmscale.errors import UserError
+from slmscale.study.spec import load_spec
+
+from study_helpers import make_spec, write_spec
+
+
+def test_valid_spec_loads_and_normalises_sizes(tmp_path, shards):
+    spec = load_spec(write_spec(tmp_path, make_spec(tmp_path, shards)))
+    assert [s.preset for s in spec.grid.sizes] == ["fake-20000", "fake-80000", "fake-300000"]
+    assert spec.arms[0].shards == shards
+    assert spec.execution.jobs == 2
+
+
+def test_relative_paths_resolve_against_the_yaml_folder(tmp_path, shards):
+    d = make_spec(tmp_path, shards)
+    d["arms"][0]["shards"] = "shards"
+    spec = load_spec(write_spec(tmp_path, d))
+    assert spec.arms[0].shards == shards
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda d: d.update(colour="red"), "colour: unknown key"),
+    (lambda d: d["arms"][0].update(tasks=["swugy"]), "unknown task"),
+    (lambda d: d["grid"].update(tokens_per_param=[], flops=[]), "give tokens_per_param, flops"),
+    (lambda d: d["grid"].update(tokens_per_param=[-2]), "budgets must be positive"),
+    (lambda d: d["arms"].append(dict(d["arms"][0])), "arm names must be unique"),
+    (lambda d: d["arms"][0].update(kind="interleaved", shards=None), "interleaved arms need"),
+    (lambda d: d["arms"][0].update(shards=None), "no shards given and no data.corpus"),
+    (lambda d: d["data"].update(corpus={"synth": {"hours": 1, "stories": 3}}), "exactly one of hours"),
+])
+def test_bad_specs_fail_with_one_line_naming_the_key(tmp_path, shards, mutate, needle):
+    d = make_spec(tmp_path, shards)
+    mutate(d)
+    with pytest.raises(UserError) as err:
+        load_spec(write_spec(tmp_path, d))
+    assert needle in str(err.value)
+    assert "study.yaml" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_override_applies_before_validation(tmp_path, shards):
+    spec = load_spec(write_spec(tmp_path, make_spec(tmp_path, shards)), ["execution.jobs=3"])
+    assert spec.execution.jobs == 3
+
+
+def test_shipped_example_study_validates():
+    from pathlib import Path
+
+    from slmscale.config import load_config
+    from slmscale.study.spec import StudySpec
+
+    root = Path(__file__).resolve().parents[2]
+    spec = load_config(StudySpec, root / "configs" / "studies" / "own-data.yaml")
+    assert [a.kind for a in spec.arms] == ["units", "text", "unigram"]
+    assert spec.grid.tokens_per_param == [2, 4, 8, 10, 20, 32, 64, 100]
+
+
+def test_task_aliases_are_accepted(tmp_path, shards):
+    d = make_spec(tmp_path, shards)
+    d["arms"][0]["tasks"] = ["ssc", "tsc"]
+    assert load_spec(write_spec(tmp_path, d)).arms[0].tasks == ["sstorycloze", "tstorycloze"]

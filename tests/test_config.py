@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+from pydantic import Field
+
+from slmscale.config import StrictModel, apply_overrides, load_config
+from slmscale.errors import UserError
+
+
+class Inner(StrictModel):
+    lr: float = 1e-3
+    steps: int = Field(10, gt=0)
+
+
+class Outer(StrictModel):
+    name: str = "x"
+    inner: Inner = Inner()
+
+
+def test_overrides_are_typed_and_nested():
+    data = apply_overrides({"inner": {"steps": 3}}, ["inner.lr=5e-4", "name=run", "inner.steps=7"])
+    cfg = Outer.model_validate(data)
+    assert cfg.inner.lr == pytest.approx(5e-4)
+    assert cfg.inner.steps == 7
+    assert cfg.name == "run"
+
+
+def test_override_without_equals_is_a_user_error():
+    with pytest.raises(UserError, match="expected key=value"):
+        apply_overrides({}, ["inner.lr"])
+
+
+def test_unknown_key_names_file_and_key(tmp_path: Path):
+    p = tmp_path / "c.yaml"
+    p.write_text("inner:\n  lrr: 0.1\n")
+    with pytest.raises(UserError) as err:
+        load_config(Outer, p)
+    assert str(p) in str(err.value) and "inner.lrr" in str(err.value) and "unknown key" in str(err.value)
+
+
+def test_bad_value_names_key(tmp_path: Path):
+    p = tmp_path / "c.yaml"
+    p.write_text("inner:\n  steps: 0\n")
+    with pytest.raises(UserError, match="inner.steps"):
+        load_config(Outer, p)
+
+
+def test_missing_and_malformed_files(tmp_path: Path):
+    with pytest.raises(UserError, match="not found"):
+        load_config(Outer, tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1, 2\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_config(Outer, bad)
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- 1\n")
+    with pytest.raises(UserError, match="mapping"):
+        load_config(Outer, lst)

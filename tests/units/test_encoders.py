@@ -1,0 +1,102 @@
+import json
+
+import numpy as np
+import pytest
+
+from slmscale.errors import UserError
+from slmscale.units.encoders import EncoderConfig, HubertEncoder, SpectralEncoder, build_encoder
+from slmscale.units.synthetic import babble
+
+
+@pytest.mark.parametrize("rate", [25, 50])
+def test_mfcc_frames_match_librosa(rate):
+    import librosa
+
+    wav = babble(1.3, seed=1)
+    enc = SpectralEncoder(EncoderConfig(name="mfcc", frame_rate=rate, cmvn=False))
+    feats = enc.features(wav)
+    assert feats.shape == (1 + len(wav) // (16000 // rate), 39) and feats.dtype == np.float32
+    mel = librosa.feature.melspectrogram(y=wav, sr=16000, n_fft=enc.n_fft, hop_length=enc.hop,
+                                         win_length=enc.win, n_mels=40, fmin=20, fmax=7600, pad_mode="constant")
+    ref = librosa.feature.mfcc(S=librosa.power_to_db(mel, top_db=None), n_mfcc=13).T
+    np.testing.assert_allclose(feats[:, :13], ref, atol=1e-3 * np.abs(ref).max())
+    # Deltas of a constant signal vanish; of a ramp they equal its slope.
+    ramp = np.tile(np.arange(20, dtype=np.float32)[:, None], (1, 3))
+    from slmscale.units.encoders import _deltas
+    assert np.allclose(_deltas(ramp)[2:-2], 1.0)
+
+
+def test_cmvn_and_logmel():
+    wav = babble(2.0, seed=2)
+    mfcc = SpectralEncoder(EncoderConfig(name="mfcc")).features(wav)
+    assert np.allclose(mfcc.mean(axis=0), 0, atol=1e-4) and np.allclose(mfcc.std(axis=0), 1, atol=1e-2)
+    logmel = build_encoder(EncoderConfig(name="logmel", frame_rate=25, n_mels=64, cmvn=False)).features(wav)
+    assert logmel.shape == (1 + len(wav) // 640, 64)
+    # A louder copy raises every log-mel bin by 20*log10(2) dB.
+    louder = build_encoder(EncoderConfig(name="logmel", frame_rate=25, n_mels=64, cmvn=False)).features(2 * wav)
+    live = logmel > -99  # bins at the -100 dB floor (no energy) stay there
+    assert live.mean() > 0.9
+    assert np.allclose((louder - logmel)[live], 20 * np.log10(2), atol=0.05)
+
+
+def test_bad_frame_rate_is_rejected():
+    with pytest.raises(ValueError, match="25 or 50"):
+        EncoderConfig(name="mfcc", frame_rate=30)
+
+
+def test_streamed_features_match_whole_file():
+    wav = babble(5.0, seed=4)[:-77]
+    for name, rate in (("mfcc", 50), ("logmel", 25)):
+        enc = SpectralEncoder(EncoderConfig(name=name, frame_rate=rate))
+        whole = enc.features(wav)
+        for size in (16000, 12345, 100):  # pieces need not be whole hops, nor longer than a window
+            pieces = [wav[i:i + size] for i in range(0, len(wav), size)]
+            streamed, n = enc.features_stream(iter(pieces))
+            assert n == len(wav) and streamed.shape == whole.shape
+            np.testing.assert_allclose(streamed, whole, atol=1e-4)
+
+
+def test_hubert_layer_matches_transformers_hidden_states(tiny_hubert):
+    import torch
+    from transformers import HubertModel
+
+    enc = HubertEncoder(EncoderConfig(name="hubert", checkpoint=str(tiny_hubert), layer=2))
+    assert enc.frame_rate == 50 and enc.dim == 32 and len(enc.model.encoder.layers) == 2
+    wav = babble(1.0, seed=5)
+    feats = enc.features(wav)
+    full = HubertModel.from_pretrained(tiny_hubert).eval()
+    with torch.no_grad():
+        hidden = full(torch.from_numpy(wav[None]), output_hidden_states=True).hidden_states[2][0].numpy()
+    assert feats.shape == hidden.shape
+    np.testing.assert_allclose(feats, hidden, atol=1e-5)
+
+
+def test_hubert_layer_norm_model_batches_like_single(tmp_path):
+    from slmscale.units.synthetic import make_tiny_hubert
+
+    path = make_tiny_hubert(tmp_path / "ln", feat_extract_norm="layer")
+    (path / "preprocessor_config.json").write_text(json.dumps({"do_normalize": True}))
+    enc = HubertEncoder(EncoderConfig(name="hubert", checkpoint=str(path), layer=3))
+    assert enc.batched and enc.normalize
+    wavs = [babble(s, seed=i) for i, s in enumerate((0.7, 1.6, 1.1))]
+    batch = enc.features_batch(wavs)
+    for w, f in zip(wavs, batch):
+        assert f.shape[0] == enc.n_frames(len(w))
+        np.testing.assert_allclose(f, enc.features(w), atol=1e-4)
+
+
+def test_hubert_bad_inputs(tiny_hubert, tmp_path):
+    with pytest.raises(UserError, match="layers 1..3"):
+        HubertEncoder(EncoderConfig(name="hubert", checkpoint=str(tiny_hubert), layer=7))
+    with pytest.raises(UserError, match="no config.json"):
+        HubertEncoder(EncoderConfig(name="hubert", checkpoint=str(tmp_path), layer=1))
+    with pytest.raises(ValueError, match="checkpoint directory and a layer"):
+        EncoderConfig(name="hubert", checkpoint=str(tiny_hubert))
+
+
+def test_hubert_bf16_is_close_to_fp32(tiny_hubert):
+    wav = babble(1.0, seed=6)
+    fp32 = HubertEncoder(EncoderConfig(name="hubert", checkpoint=str(tiny_hubert), layer=2)).features(wav)
+    bf16 = HubertEncoder(EncoderConfig(name="hubert", checkpoint=str(tiny_hubert), layer=2, bf16=True)).features(wav)
+    assert bf16.dtype == np.float32 and bf16.shape == fp32.shape
+    assert np.abs(bf16 - fp32).max() < 0.1 * np.abs(fp32).max()
