@@ -1,7 +1,9 @@
 """Training throughput: slmscale's trainer vs Hugging Face `Trainer`, side by side, plus MFU.
 
 For each model size, both trainers train the same model (same init, same packed sequences,
-same AdamW/cosine/clipping settings) for a few steps; warm-up steps are dropped. The runs
+same AdamW/cosine/clipping settings) for a few steps; warm-up steps are dropped. Each run is a
+fresh process started as its users start it (`slmscale train` CLI; a script calling
+`Trainer.train()` with the inherited environment). The runs
 alternate A-B-B-A (`--rounds` times) so that load drift on a shared machine cancels out, and
 tokens/s is taken from the median step time, which shrugs off steps slowed by other processes.
 MFU = achieved model FLOP/s (matmul FLOPs: projections, attention, head; see
@@ -20,6 +22,7 @@ import contextlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,22 +58,27 @@ def peak(threads: int) -> float:
 
 
 def ours(shards: Path, work: Path, preset: str, args, tag: str) -> list[float]:
-    """Seconds per step of slmscale's run_training after the warm-up steps (from metrics.jsonl)."""
-    from slmscale.config import validate
-    from slmscale.train import run_training
-    from slmscale.train.config import TrainConfig
+    """Seconds per step of `slmscale train` after the warm-up steps (from metrics.jsonl)."""
+    import yaml
+
+    from slmscale.cli.main import main as cli
 
     steps = args.warmup + args.steps
-    cfg = validate(TrainConfig, {
-        "out": str(work / f"ours-{preset}-{tag}"), "seed": 0, "data": {"shards": str(shards)},
-        "model": {"preset": preset}, "budget": {"tokens": steps * args.batch * args.seq_len},
-        "train": {"seq_len": args.seq_len, "batch_tokens": args.batch * args.seq_len, "lr": 1e-3,
-                  "warmup_steps": 1, "threads": args.threads, "peak_flops": 1.0,
-                  "fused_kernels": not args.no_fused},
-        "eval": {"max_tokens": args.seq_len, "interval_steps": 10_000},
-        "log": {"interval_steps": 1}, "checkpoint": {"interval_steps": 10_000}})
-    run_training(cfg)
-    recs = [json.loads(x) for x in (Path(cfg.out) / "metrics.jsonl").read_text().splitlines()]
+    out = work / f"ours-{preset}-{tag}"
+    cfg = {"out": str(out), "seed": 0, "data": {"shards": str(shards)},
+           "model": {"preset": preset}, "budget": {"tokens": steps * args.batch * args.seq_len},
+           "train": {"seq_len": args.seq_len, "batch_tokens": args.batch * args.seq_len, "lr": 1e-3,
+                     "warmup_steps": 1, "threads": args.threads, "peak_flops": 1.0,
+                     "fused_kernels": not args.no_fused},
+           "eval": {"max_tokens": args.seq_len, "interval_steps": 10_000},
+           "log": {"interval_steps": 1}, "checkpoint": {"interval_steps": 10_000}}
+    (work / f"{tag}.yaml").write_text(yaml.safe_dump(cfg))
+    try:
+        cli(["train", str(work / f"{tag}.yaml")])
+    except SystemExit as ex:  # the CLI exits 0 on success
+        if ex.code:
+            raise
+    recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     return [args.batch * args.seq_len / r["tokens_per_s"] for r in recs
             if "tokens_per_s" in r and r["step"] > args.warmup]
 
@@ -109,7 +117,20 @@ def hf(shards: Path, work: Path, preset: str, args, tag: str) -> list[float]:
     with contextlib.redirect_stdout(sys.stderr):  # Trainer prints its own summary; stdout is our JSON
         trainer.train()
     measured = stamps[args.warmup - 1:]
-    return list(np.diff(measured))
+    return [float(x) for x in np.diff(measured)]
+
+
+def run_worker(who: str, shards: Path, work: Path, preset: str, args, tag: str) -> list[float]:
+    """Each trainer run in a fresh process, started the way its users start it."""
+    cmd = [sys.executable, __file__, "--worker", who, "--worker-dir", str(work), "--sizes", preset,
+           "--tag", tag, "--seq-len", str(args.seq_len), "--batch", str(args.batch),
+           "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+    if args.no_fused:
+        cmd.append("--no-fused")
+    res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    if res.returncode != 0:
+        raise SystemExit(f"{who} worker failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -122,7 +143,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="A-B-B-A rounds per size")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-fused", action="store_true", help="slmscale without the fused RMSNorm kernel")
+    ap.add_argument("--worker", choices=["ours", "hf"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker-dir", help=argparse.SUPPRESS)
+    ap.add_argument("--tag", default="0", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        work = Path(args.worker_dir)
+        fn = ours if args.worker == "ours" else hf
+        with contextlib.redirect_stdout(sys.stderr):
+            times = fn(work / "shards", work, args.sizes, args, args.tag)
+        print(json.dumps(times))
+        return
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
     from transformers.utils import logging as hf_logging
@@ -146,8 +177,7 @@ def main() -> None:
             got = {"ours": [], "hf": []}
             peaks = [peak(args.threads)]
             for i, who in enumerate(("ours", "hf", "hf", "ours") * args.rounds):  # A-B-B-A
-                fn = ours if who == "ours" else hf
-                got[who].extend(fn(shards, work, preset, args, str(i)))
+                got[who].extend(run_worker(who, shards, work, preset, args, f"{preset}-{i}"))
                 peaks.append(peak(args.threads))
             pk = float(np.median(peaks))
             tokens = args.batch * args.seq_len
@@ -155,7 +185,10 @@ def main() -> None:
             results.append({"preset": preset, "params": n, "seq_len": args.seq_len,
                             "batch_tokens": args.batch * args.seq_len, "flops_per_token": fpt,
                             "ours_tokens_per_s": round(o, 1), "hf_tokens_per_s": round(h, 1),
-                            "speedup_vs_hf": round(o / h, 3), "ours_mfu": round(o * fpt / pk, 4),
+                            "speedup_vs_hf": round(o / h, 3),
+                            "speedup_vs_hf_best_steps": round(min(got["hf"]) / min(got["ours"]), 3),
+                            "ours_mfu": round(o * fpt / pk, 4),
+                            "ours_mfu_best_step": round(tokens / min(got["ours"]) * fpt / max(peaks), 4),
                             "hf_mfu": round(h * fpt / pk, 4), "peak_flops": pk,
                             "peak_flops_spread": [min(peaks), max(peaks)],
                             "step_s": {k: [round(v, 3) for v in vs] for k, vs in got.items()}})

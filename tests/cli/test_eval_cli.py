@@ -6,7 +6,16 @@ import json
 
 import pytest
 
-from slmscale.cli.main import main
+from slmscale.cli import main as cli_main
+
+
+def main(argv):
+    """Run the CLI in-process; success returns, failure raises SystemExit with its code."""
+    try:
+        cli_main.main(argv)
+    except SystemExit as ex:
+        if ex.code not in (0, None):
+            raise
 
 
 @pytest.fixture(scope="module")

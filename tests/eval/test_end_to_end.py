@@ -7,11 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from eval_helpers import make_run
 
 
 @pytest.mark.slow
-def test_spoken_benchmark_scored_through_a_real_tokenizer(tmp_path):
+def test_spoken_benchmark_scored_through_a_real_tokenizer(tmp_path, kit):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -39,10 +38,12 @@ def test_spoken_benchmark_scored_through_a_real_tokenizer(tmp_path):
     model = LlamaForCausalLM(LlamaConfig(vocab_size=22, hidden_size=32, intermediate_size=64,
                                          num_hidden_layers=1, num_attention_heads=4,
                                          num_key_value_heads=4, max_position_embeddings=512))
-    run = make_run(tmp_path, model, {"vocab_size": 22, "special_tokens": st.special_tokens,
+    run = kit.make_run(tmp_path, model, {"vocab_size": 22, "special_tokens": st.special_tokens,
                                      "modality": "units", "tokenizer": st.shard_info(),
                                      "shards": str(tmp_path)})
-    main(["eval", "--run", str(run), "--task", "swuggy", "--bench", str(bench)])
+    with pytest.raises(SystemExit) as ex:
+        main(["eval", "--run", str(run), "--task", "swuggy", "--bench", str(bench)])
+    assert ex.value.code == 0
     s = json.loads((run / "eval" / "swuggy" / "scores.json").read_text())
     assert s["n_pairs"] == 3 and s["n_voices"] == 2 and not s["unreadable_items"]
     assert 0.0 <= s["accuracy"] <= 1.0 and set(s["by_frequency"]) <= {"high", "mid", "low"}
@@ -50,5 +51,6 @@ def test_spoken_benchmark_scored_through_a_real_tokenizer(tmp_path):
     assert len(lines) == 12 and all(np.isfinite(float(ln.split()[1])) for ln in lines)
     assert json.loads((run / "summary.json").read_text())["swuggy"] == s["accuracy"]
     assert s["tokens_cached"] is False
-    main(["eval", "--run", str(run), "--task", "swuggy", "--bench", str(bench)])
+    with pytest.raises(SystemExit):
+        main(["eval", "--run", str(run), "--task", "swuggy", "--bench", str(bench)])
     assert json.loads((run / "eval" / "swuggy" / "scores.json").read_text())["tokens_cached"] is True

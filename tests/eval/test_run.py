@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from eval_helpers import FakeEncoder, make_run, write_token_wav
 from slmscale.errors import UserError
 from slmscale.eval.formats import GOLD_COLUMNS, write_csv
 from slmscale.eval.run import available_tasks, evaluate_run, merge_summary
 from slmscale.eval.submission import read_submission
 
 
-def build_sblimp(root, seed=0, n_pairs=3, voices=("v1", "v2")):
+def build_sblimp(kit, root, seed=0, n_pairs=3, voices=("v1", "v2")):
     rng = np.random.default_rng(seed)
     d = root / "syntactic" / "dev"
     rows, items = [], {}
@@ -26,7 +25,7 @@ def build_sblimp(root, seed=0, n_pairs=3, voices=("v1", "v2")):
                 for c in (1, 0):
                     fn = f"{pid}_{v}_{c}"
                     toks = rng.integers(0, 48, size=rng.integers(3, 12))
-                    write_token_wav(d / f"{fn}.wav", toks)
+                    kit.write_token_wav(d / f"{fn}.wav", toks)
                     items[fn] = toks
                     rows.append(dict(id=pid, filename=fn, voice=v, type=t, subtype="x", correct=c,
                                      transcription=""))
@@ -41,11 +40,11 @@ def mean_logprob(model, toks):
     return float(np.mean([logp[t - 1, ids[0, t]].item() for t in range(1, ids.shape[1])]))
 
 
-def test_evaluate_run_writes_scores_submission_and_summary(tmp_path, llama):
-    run = make_run(tmp_path, llama)
+def test_evaluate_run_writes_scores_submission_and_summary(tmp_path, llama, kit):
+    run = kit.make_run(tmp_path, llama)
     bench = tmp_path / "bench"
-    items = build_sblimp(bench)
-    enc = FakeEncoder()
+    items = build_sblimp(kit, bench)
+    enc = kit.FakeEncoder()
     s = evaluate_run(run, "sblimp", bench, encoder=enc, batch_size=4)
 
     # Expected accuracy, by hand: per phenomenon, mean over pairs of mean over voices.
@@ -76,7 +75,7 @@ def test_evaluate_run_writes_scores_submission_and_summary(tmp_path, llama):
     assert summary["loss"] == 3.2 and summary["status"] == "finished"  # other keys kept
 
     # Second evaluation: tokens come from the cache, the encoder is not called.
-    enc2 = FakeEncoder()
+    enc2 = kit.FakeEncoder()
     s2 = evaluate_run(run, "sblimp", bench, encoder=enc2, normalize="sum")
     assert enc2.calls == 0 and s2["tokens_cached"] is True
     sub2 = read_submission(out / "dev.txt")
@@ -84,39 +83,39 @@ def test_evaluate_run_writes_scores_submission_and_summary(tmp_path, llama):
         assert sub2[k] == pytest.approx(ref[k] * (len(toks) + 1), abs=1e-4)
 
 
-def test_cache_invalidated_when_a_wav_changes(tmp_path, llama):
-    run = make_run(tmp_path, llama)
+def test_cache_invalidated_when_a_wav_changes(tmp_path, llama, kit):
+    run = kit.make_run(tmp_path, llama)
     bench = tmp_path / "bench"
-    build_sblimp(bench, n_pairs=1)
-    evaluate_run(run, "sblimp", bench, encoder=FakeEncoder())
-    write_token_wav(bench / "syntactic" / "dev" / "agr0_v1_1.wav", [1, 2, 3, 4, 5, 6, 7, 8, 9])
-    enc = FakeEncoder()
+    build_sblimp(kit, bench, n_pairs=1)
+    evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder())
+    kit.write_token_wav(bench / "syntactic" / "dev" / "agr0_v1_1.wav", [1, 2, 3, 4, 5, 6, 7, 8, 9])
+    enc = kit.FakeEncoder()
     s = evaluate_run(run, "sblimp", bench, encoder=enc)
     assert enc.calls > 0 and s["tokens_cached"] is False
 
 
-def test_unreadable_wav_skips_its_pairs_and_lists_them(tmp_path, llama):
-    run = make_run(tmp_path, llama)
+def test_unreadable_wav_skips_its_pairs_and_lists_them(tmp_path, llama, kit):
+    run = kit.make_run(tmp_path, llama)
     bench = tmp_path / "bench"
-    build_sblimp(bench, n_pairs=2)
+    build_sblimp(kit, bench, n_pairs=2)
     (bench / "syntactic" / "dev" / "neg1_v2_0.wav").write_bytes(b"not a wav")
-    s = evaluate_run(run, "sblimp", bench, encoder=FakeEncoder())
+    s = evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder())
     assert s["unreadable_items"] == ["neg1_v2_0"]
     assert s["skipped_pairs"] == ["neg1/v2"]
     assert s["n_comparisons"] == 7
 
 
-def test_bad_inputs_are_user_errors(tmp_path, llama):
+def test_bad_inputs_are_user_errors(tmp_path, llama, kit):
     with pytest.raises(UserError, match="no final/slmscale.json"):
-        evaluate_run(tmp_path, "sblimp", tmp_path, encoder=FakeEncoder())
-    run = make_run(tmp_path, llama)
+        evaluate_run(tmp_path, "sblimp", tmp_path, encoder=kit.FakeEncoder())
+    run = kit.make_run(tmp_path, llama)
     with pytest.raises(UserError, match="normalize"):
-        evaluate_run(run, "sblimp", tmp_path, normalize="max", encoder=FakeEncoder())
+        evaluate_run(run, "sblimp", tmp_path, normalize="max", encoder=kit.FakeEncoder())
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="syntactic/dev/gold.csv"):
-        evaluate_run(run, "sblimp", tmp_path / "empty", encoder=FakeEncoder())
+        evaluate_run(run, "sblimp", tmp_path / "empty", encoder=kit.FakeEncoder())
     with pytest.raises(UserError, match="unknown task"):
-        evaluate_run(run, "glue", tmp_path, encoder=FakeEncoder())
+        evaluate_run(run, "glue", tmp_path, encoder=kit.FakeEncoder())
 
 
 def test_merge_summary_keeps_existing_keys_and_nan_becomes_null(tmp_path):
@@ -127,19 +126,19 @@ def test_merge_summary_keeps_existing_keys_and_nan_becomes_null(tmp_path):
                                                                    "sblimp": 0.6, "ssc": None}
 
 
-def test_available_tasks(tmp_path):
-    build_sblimp(tmp_path, n_pairs=1)
+def test_available_tasks(tmp_path, kit):
+    build_sblimp(kit, tmp_path, n_pairs=1)
     assert available_tasks(tmp_path) == ["sblimp"]
 
 
-def test_context_length_follows_the_training_window(tmp_path, llama):
+def test_context_length_follows_the_training_window(tmp_path, llama, kit):
     from slmscale.eval.run import context_length
 
-    run = make_run(tmp_path, llama)
+    run = kit.make_run(tmp_path, llama)
     assert context_length(run, llama) == 256  # max_position_embeddings of the tiny model
     (run / "config.yaml").write_text("train:\n  seq_len: 8\n")
     assert context_length(run, llama) == 8
     bench = tmp_path / "bench"
-    build_sblimp(bench, n_pairs=1)
-    s = evaluate_run(run, "sblimp", bench, encoder=FakeEncoder())
+    build_sblimp(kit, bench, n_pairs=1)
+    s = evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder())
     assert s["max_length"] == 8 and s["truncated_items"] > 0

@@ -140,3 +140,16 @@ def test_submitit_local_executor_runs_the_study(tmp_path, shards):
     res = run_study(spec, tmp_path / "out", executor="submitit", report=False)
     assert sorted(res["states"].values()) == ["finished", "finished"]
     assert (tmp_path / "out" / "submitit").is_dir()
+
+
+def test_runs_from_an_earlier_spec_stay_in_the_table_but_not_in_the_fits(tmp_path, shards):
+    grid = {"sizes": [{"preset": f"fake-{n}", "params": n} for n in (20_000, 80_000, 300_000)],
+            "tokens_per_param": [2, 8]}
+    spec = load_spec(write_spec(tmp_path, make_spec(tmp_path, shards, grid=grid)))
+    spec.fits.loss = False
+    run_study(spec, tmp_path / "out", report=False)
+    spec.train = {"train": {"lr": 0.01}}  # a new config: new run ids
+    res = run_study(spec, tmp_path / "out", report=False)
+    assert res["ran"] == 6
+    assert len(pd.read_csv(tmp_path / "out" / "results.csv")) == 12
+    assert len(res["fits"]["stale"]) == 6 and res["fits"]["n_finished"] == 6

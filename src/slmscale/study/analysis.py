@@ -138,7 +138,17 @@ def plan_answers(spec: StudySpec, fit: dict[str, Any], downstream: dict[str, Any
 
 
 def analyse(spec: StudySpec, study_dir: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """All fits for all arms; returns (and the caller writes) the fits document."""
+    """All fits for all arms; returns (and the caller writes) the fits document.
+
+    Only runs of the current plan (DIR/plan.json) enter the fits: run folders left from an earlier
+    version of the spec (other data or config) stay in results.csv but are counted as `stale`.
+    """
+    plan = study_dir / "plan.json"
+    stale: list[str] = []
+    if plan.is_file():
+        ids = {r["run_id"] for r in json.loads(plan.read_text())["runs"]}
+        stale = [r["run_id"] for r in rows if r["run_id"] not in ids]
+        rows = [r for r in rows if r["run_id"] in ids]
     done = finished_rows(rows)
     excluded = [{"run_id": r["run_id"], "status": r["status"], "error": r["error"]}
                 for r in rows if r not in done]
@@ -167,7 +177,7 @@ def analyse(spec: StudySpec, study_dir: Path, rows: list[dict[str, Any]]) -> dic
                               "r2": r * r, "n_points": len(pts)}
         res["downstream"], res["metric_vs_loss"] = down, vs_loss
         arms[arm.name] = res
-    out: dict[str, Any] = {"arms": arms, "excluded": excluded, "n_finished": len(done),
+    out: dict[str, Any] = {"arms": arms, "excluded": excluded, "stale": stale, "n_finished": len(done),
                            "n_runs": len(rows), "ratios": exponent_ratios(spec, arms)}
     qarm = spec.questions.arm or next((a.name for a in spec.enabled_arms() if a.kind == "units"),
                                       spec.enabled_arms()[0].name)

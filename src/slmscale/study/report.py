@@ -264,6 +264,9 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
     done = finished_rows(rows)
     s: list[str] = [f"<h1>slmscale study: {html.escape(spec.name)}</h1>",
                     f"<p>{fits['n_finished']} of {fits['n_runs']} runs finished and used in the fits.</p>"]
+    if fits.get("stale"):
+        s.append(f"<p>{len(fits['stale'])} run folder(s) from an earlier version of the spec are kept in "
+                 "results.csv but not used here.</p>")
     if fits["excluded"]:
         s.append("<h2>Runs excluded from the fits</h2>")
         s.append(_table(["run", "status", "error"], [[e["run_id"], e["status"], e["error"]]
@@ -331,12 +334,14 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
                           " ".join(f"{k[:-3]}: [{v[0]:.3g}, {v[1]:.3g}]" for k, v in a.items() if k.endswith("_ci")),
                           a.get("error", a.get("via", ""))] for a in plan["answers"]]))
     s.append("<h2>Runs</h2>")
-    s.append(_table(["run", "arm", "preset", "budget", "N", "D", "C", "loss", *METRICS, "status", "wall s"],
+    s.append(_table(["run", "arm", "preset", "budget", "N", "D", "C", "loss", *METRICS, "status",
+                     "train wall s", "job wall s (incl. start-up, eval)"],
                     [[r["run_id"], r["arm"], r["preset"], r["budget"], r["params"], r["tokens"], r["flops"],
-                      r["loss"], *(r.get(m) for m in METRICS), r["status"], r["wall_s"]] for r in rows]))
-    total = sum(r["wall_s"] or 0 for r in rows)
+                      r["loss"], *(r.get(m) for m in METRICS), r["status"], r["wall_s"], r.get("run_wall_s")]
+                     for r in rows]))
+    total = sum(r.get("run_wall_s") or r["wall_s"] or 0 for r in rows)
     prov = {"machine": f"{platform.node()} {platform.machine()} {platform.system()} {platform.release()}, "
-                       f"{os.cpu_count()} CPUs", "versions": _versions(), "sum of run wall times (s)": round(total, 1),
+                       f"{os.cpu_count()} CPUs", "versions": _versions(), "sum of job wall times (s)": round(total, 1),
             "this invocation wall time (s)": fits.get("wall_s"), "figures": "slmscale.study.report (matplotlib); " + frontier_note}
     s.append("<h2>Provenance</h2><pre>" + html.escape(json.dumps(prov, indent=2)) + "</pre>")
     s.append("<h3>Study spec</h3><pre>" + html.escape(yaml.safe_dump(spec.model_dump(mode="json"),

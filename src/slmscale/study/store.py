@@ -23,7 +23,7 @@ from slmscale.study.spec import TASK_COLUMNS
 
 COLUMNS = ["run_id", "arm", "kind", "preset", "budget", "seed", "params", "params_total", "tokens",
            "flops", "flops_full", "epochs", "loss", "status", *TASK_COLUMNS.values(), "wall_s",
-           "error"]
+           "run_wall_s", "error"]
 
 
 def run_dirs(study_dir: str | Path) -> list[Path]:
@@ -59,6 +59,7 @@ def row_for(run_root: Path) -> dict[str, Any]:
             v = v.get("accuracy")
         row[col] = _num(v)
     row["status"] = state
+    row["run_wall_s"] = status.get("wall_s")  # the whole job: process start, training, evaluation
     err = status.get("error")
     if status.get("eval_errors"):
         err = "; ".join([*([err] if err else []),
