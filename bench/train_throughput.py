@@ -30,6 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+# The environment the user started us with; every worker gets exactly this.
+BASE_ENV = dict(os.environ)
+
 
 def make_shards(out: Path, k: int = 500, n_docs: int = 600, seed: int = 0) -> Path:
     from slmscale.data.shards import ShardWriter
@@ -127,7 +130,7 @@ def run_worker(who: str, shards: Path, work: Path, preset: str, args, tag: str) 
            "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
     if args.no_fused:
         cmd.append("--no-fused")
-    res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    res = subprocess.run(cmd, capture_output=True, text=True, env=BASE_ENV)
     if res.returncode != 0:
         raise SystemExit(f"{who} worker failed:\n{res.stderr[-2000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])

@@ -55,7 +55,16 @@ def tiny_config(shards: Path, out: Path, **over) -> dict:
     return cfg
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def make_config():
     """tiny_config(shards, out, **{"dotted.key": value}) -> config dict."""
     return tiny_config
+
+
+@pytest.fixture(scope="session")
+def train_config():
+    """Like make_config, validated into a TrainConfig."""
+    from slmscale.config import validate
+    from slmscale.train.config import TrainConfig
+
+    return lambda shards, out, **over: validate(TrainConfig, tiny_config(shards, out, **over))

@@ -1,15 +1,17 @@
 import json
 
-import pytest
 import yaml
 
 from slmscale.cli.main import main
 
 
 def run_cli(argv):
-    with pytest.raises(SystemExit) as ex:
+    """Exit code of `slmscale ARGV` run in-process (0 when it returns normally)."""
+    try:
         main(argv)
-    return ex.value.code
+    except SystemExit as ex:
+        return ex.code or 0
+    return 0
 
 
 def test_bad_key_fails_before_any_work(shards_dir, tmp_path, make_config, capsys):
@@ -25,7 +27,7 @@ def test_train_then_resume_flag_and_diverged_exit_code(shards_dir, tmp_path, mak
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(yaml.safe_dump(make_config(shards_dir, tmp_path / "unused")))
     run = tmp_path / "run"
-    main(["train", str(cfg), "--out", str(run), "--set", "budget.tokens=640"])
+    assert run_cli(["train", str(cfg), "--out", str(run), "--set", "budget.tokens=640"]) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["tokens"] == 640
     assert "finished run" in capsys.readouterr().err

@@ -9,9 +9,7 @@ import sys
 import pytest
 import yaml
 
-from slmscale.config import validate
 from slmscale.train import run_training
-from slmscale.train.config import TrainConfig
 
 # 8 sequences per step: 1 process x 8, or 2 ranks x 2 micro-batches of 2 (gradient accumulation).
 OVER = {"budget.tokens": 256 * 20, "train.batch_tokens": 256, "log.interval_steps": 1,
@@ -24,11 +22,9 @@ def curve(run):
 
 
 @pytest.fixture(scope="module")
-def one_process(shards_dir, tmp_path_factory):
-    from conftest import tiny_config
-
+def one_process(shards_dir, tmp_path_factory, train_config):
     out = tmp_path_factory.mktemp("dist") / "one"
-    return out, run_training(validate(TrainConfig, tiny_config(shards_dir, out, **OVER)))
+    return out, run_training(train_config(shards_dir, out, **OVER))
 
 
 @pytest.mark.slow

@@ -6,24 +6,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from slmscale.config import validate
 from slmscale.data.shards import Shards
 from slmscale.errors import UserError
 from slmscale.train import run_training
-from slmscale.train.config import TrainConfig
 
-
-
-def cfg_of(shards, out, **over):
-    from conftest import tiny_config  # tests/train/conftest.py (on sys.path under pytest)
-
-    return validate(TrainConfig, tiny_config(shards, out, **over))
 
 
 @pytest.fixture(scope="module")
-def finished_run(shards_dir, tmp_path_factory):
+def finished_run(train_config, shards_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "a"
-    summary = run_training(cfg_of(shards_dir, out, **{"budget.tokens": 128 * 60}))
+    summary = run_training(train_config(shards_dir, out, **{"budget.tokens": 128 * 60}))
     return out, summary
 
 
@@ -81,36 +73,36 @@ def test_final_model_loads_with_auto_class(finished_run, shards_dir):
     assert float(loss) == pytest.approx(summary["loss"], rel=1e-4)
 
 
-def test_finished_run_is_not_redone_and_other_config_is_refused(finished_run, shards_dir):
+def test_finished_run_is_not_redone_and_other_config_is_refused(train_config, finished_run, shards_dir):
     out, summary = finished_run
     before = (out / "final" / "model.safetensors").stat().st_mtime_ns
-    again = run_training(cfg_of(shards_dir, out, **{"budget.tokens": 128 * 60}))
+    again = run_training(train_config(shards_dir, out, **{"budget.tokens": 128 * 60}))
     assert again == summary and (out / "final" / "model.safetensors").stat().st_mtime_ns == before
     with pytest.raises(UserError, match=r"different config \(train.lr"):
-        run_training(cfg_of(shards_dir, out, **{"budget.tokens": 128 * 60, "train.lr": 1e-3}))
+        run_training(train_config(shards_dir, out, **{"budget.tokens": 128 * 60, "train.lr": 1e-3}))
 
 
-def test_resume_from_a_checkpoint_gives_bitwise_identical_weights(finished_run, shards_dir, tmp_path):
+def test_resume_gives_bitwise_identical_weights(train_config, finished_run, shards_dir, tmp_path):
     out, _ = finished_run
     ckpts = sorted((out / "checkpoints").glob("step-*"))
     assert [c.name for c in ckpts] == ["step-00000054", "step-00000057"]  # keep=2, every 3 steps
     resumed = tmp_path / "b"
     shutil.copytree(ckpts[0], resumed / "checkpoints" / ckpts[0].name)
     shutil.copy(out / "config.yaml", resumed / "config.yaml")
-    summary = run_training(cfg_of(shards_dir, resumed, **{"budget.tokens": 128 * 60}), resume=True)
+    summary = run_training(train_config(shards_dir, resumed, **{"budget.tokens": 128 * 60}), resume=True)
     a = load_file(out / "final" / "model.safetensors")
     b = load_file(resumed / "final" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert summary["steps_done"] == 60
 
 
-def test_resume_flag_needs_a_checkpoint(shards_dir, tmp_path):
+def test_resume_flag_needs_a_checkpoint(train_config, shards_dir, tmp_path):
     with pytest.raises(UserError, match="no checkpoint"):
-        run_training(cfg_of(shards_dir, tmp_path / "none"), resume=True)
+        run_training(train_config(shards_dir, tmp_path / "none"), resume=True)
 
 
-def test_budget_beyond_corpus_runs_several_epochs_and_tokens_per_param(shards_dir, tmp_path):
-    cfg = cfg_of(shards_dir, tmp_path / "e", **{"budget.tokens": None, "budget.tokens_per_param": 3.0,
+def test_budget_beyond_corpus_runs_epochs(train_config, shards_dir, tmp_path):
+    cfg = train_config(shards_dir, tmp_path / "e", **{"budget.tokens": None, "budget.tokens_per_param": 3.0,
                                                 "model.n_layers": 1, "model.d_model": 16, "model.n_heads": 1,
                                                 "model.ffn": 32, "eval.interval_steps": 1000})
     summary = run_training(cfg)
@@ -119,7 +111,7 @@ def test_budget_beyond_corpus_runs_several_epochs_and_tokens_per_param(shards_di
     assert summary["epochs"] > 1.0
 
 
-def test_nan_weights_stop_the_run_as_diverged(shards_dir, tmp_path):
+def test_nan_weights_stop_the_run_as_diverged(train_config, shards_dir, tmp_path):
     from slmscale.model.build import build_model
     from slmscale.model.presets import ModelShape
 
@@ -128,7 +120,7 @@ def test_nan_weights_stop_the_run_as_diverged(shards_dir, tmp_path):
     with torch.no_grad():
         bad.model.layers[0].mlp.down_proj.weight[0, 0] = float("nan")
     bad.save_pretrained(tmp_path / "bad")
-    cfg = cfg_of(shards_dir, tmp_path / "run", **{"model.init_from": str(tmp_path / "bad"),
+    cfg = train_config(shards_dir, tmp_path / "run", **{"model.init_from": str(tmp_path / "bad"),
                                                   "model.n_layers": None, "model.d_model": None,
                                                   "model.n_heads": None, "model.ffn": None})
     summary = run_training(cfg)
@@ -138,7 +130,7 @@ def test_nan_weights_stop_the_run_as_diverged(shards_dir, tmp_path):
     assert not (tmp_path / "run" / "final").exists() and not (tmp_path / "run" / "meta.json").exists()
 
 
-def test_missing_shards_fail_before_any_work(tmp_path):
+def test_missing_shards_fail_before_any_work(train_config, tmp_path):
     with pytest.raises(UserError, match="no meta.json"):
-        run_training(cfg_of(tmp_path / "nope", tmp_path / "run"))
+        run_training(train_config(tmp_path / "nope", tmp_path / "run"))
     assert not (tmp_path / "run").exists()

@@ -83,3 +83,55 @@ def test_encode_file_resamples_and_reports_bad_files(tokdir, tmp_path):
     (tmp_path / "bad.wav").write_text("nope")
     with pytest.raises(AudioError, match="not an audio file"):
         tok.encode_file(tmp_path / "bad.wav")
+
+
+def test_projection_bundle_round_trip(corpus, tmp_path):
+    from safetensors.numpy import load_file
+
+    from slmscale.units.fit import fit_tokenizer, make_fit_config
+
+    enc = EncoderConfig(name="mfcc", frame_rate=25, deltas=False, context=2)
+    cfg = make_fit_config(corpus, enc, k=8, max_frames=2000, seed=0).model_copy(update={"projection": 12})
+    fit_tokenizer(cfg, tmp_path / "a", workers=1)
+    fit_tokenizer(cfg, tmp_path / "b", workers=1)
+    for name in ("centroids.safetensors", "config.json"):  # same frames and seed: same bytes
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    tok = SpeechTokenizer.load(tmp_path / "a")
+    assert tok.config.projection == 12 and tok.config.dim == 12 and tok.config.feature_dim == 65
+    tensors = load_file(str(tmp_path / "a" / "centroids.safetensors"))
+    assert tensors["centroids"].shape == (8, 12) and tensors["projection_matrix"].shape == (65, 12)
+    wav = babble(2.0, seed=12)
+    feats = tok.encoder.features(wav)
+    whitened = (feats - tensors["projection_mean"]) @ tensors["projection_matrix"]
+    expected = np.argmin(((whitened[:, None] - tensors["centroids"][None]) ** 2).sum(-1), axis=1)
+    assert np.array_equal(tok.encode(wav, dedup=False)[0], expected)
+    # A bundle whose config and tensors disagree is refused with a hint.
+    from safetensors.numpy import save_file
+
+    save_file({"centroids": tensors["centroids"]}, str(tmp_path / "a" / "centroids.safetensors"))
+    with pytest.raises(UserError, match="projection tensors missing"):
+        SpeechTokenizer.load(tmp_path / "a")
+
+
+def test_bundle_written_before_new_encoder_options_keeps_its_behaviour(corpus, tmp_path):
+    """A config.json without the newer keys loads with the settings it was fitted with."""
+    import json
+    import shutil
+
+    from slmscale.units.fit import fit_tokenizer, make_fit_config
+
+    legacy = EncoderConfig(name="mfcc", frame_rate=25, deltas=True, cmvn=True, context=0, drop_c0=False,
+                           whiten_static=None)
+    fit_tokenizer(make_fit_config(corpus, legacy, k=8, max_frames=2000), tmp_path / "new", workers=1)
+    old = tmp_path / "old"
+    shutil.copytree(tmp_path / "new", old)
+    cfg = json.loads((old / "config.json").read_text())
+    for key in ("context", "drop_c0", "whiten_static"):
+        del cfg["encoder"][key]
+    del cfg["projection"], cfg["feature_dim"]
+    (old / "config.json").write_text(json.dumps(cfg))
+    tok = SpeechTokenizer.load(old)
+    assert tok.config.encoder == legacy.model_copy(update={"frame_rate": 25})
+    assert tok.config.projection is None and tok.encoder.dim == 39
+    wav = babble(1.0, seed=13)
+    assert np.array_equal(tok.encode(wav)[0], SpeechTokenizer.load(tmp_path / "new").encode(wav)[0])

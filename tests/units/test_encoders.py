@@ -100,3 +100,31 @@ def test_hubert_bf16_is_close_to_fp32(tiny_hubert):
     bf16 = HubertEncoder(EncoderConfig(name="hubert", checkpoint=str(tiny_hubert), layer=2, bf16=True)).features(wav)
     assert bf16.dtype == np.float32 and bf16.shape == fp32.shape
     assert np.abs(bf16 - fp32).max() < 0.1 * np.abs(fp32).max()
+
+
+def test_stack_context_shape_and_values():
+    from slmscale.units.encoders import stack_context
+
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)  # frame t = [3t, 3t+1, 3t+2]
+    out = stack_context(x, 2)
+    assert out.shape == (4, 15) and out.dtype == np.float32
+    # Blocks run from frame t-2 to t+2; frames before the start / past the end repeat the edge.
+    np.testing.assert_array_equal(out[0], np.concatenate([x[0], x[0], x[0], x[1], x[2]]))
+    np.testing.assert_array_equal(out[2], np.concatenate([x[0], x[1], x[2], x[3], x[3]]))
+    np.testing.assert_array_equal(out[:, 6:9], x)  # the centre block is the frame itself
+    assert stack_context(x, 0) is x
+    assert stack_context(np.zeros((0, 3), np.float32), 1).shape == (0, 9)
+
+
+def test_context_and_drop_c0_in_encoder():
+    wav = babble(1.5, seed=7)
+    plain = SpectralEncoder(EncoderConfig(name="mfcc", deltas=False, context=0)).features(wav)
+    stacked_enc = SpectralEncoder(EncoderConfig(name="mfcc", deltas=False, context=3))
+    stacked = stacked_enc.features(wav)
+    assert stacked_enc.dim == 13 * 7 and stacked.shape == (len(plain), 91)
+    np.testing.assert_array_equal(stacked[:, 39:52], plain)  # CMVN before stacking: centre = plain
+    np.testing.assert_array_equal(stacked[5, :13], plain[2])
+    no_c0 = SpectralEncoder(EncoderConfig(name="mfcc", deltas=False, cmvn=False, drop_c0=True))
+    raw = SpectralEncoder(EncoderConfig(name="mfcc", deltas=False, cmvn=False)).features(wav)
+    assert no_c0.dim == 12
+    np.testing.assert_array_equal(no_c0.features(wav), raw[:, 1:])

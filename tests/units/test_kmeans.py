@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from slmscale.errors import UserError
-from slmscale.units.kmeans import Assigner, cap_frames, fit_kmeans, sample_frames
+from slmscale.units.kmeans import Assigner, cap_frames, fit_kmeans, fit_whitening, sample_frames
 
 
 def _blobs(seed=0, n=2000, k=8, dim=5):
@@ -46,3 +46,22 @@ def test_sampling_is_deterministic_per_key():
 def test_too_few_frames_is_a_user_error():
     with pytest.raises(UserError, match="distinct feature frames"):
         fit_kmeans(np.zeros((50, 3), np.float32), 10, seed=0)
+
+
+def test_whitening_decorrelates_keeps_top_directions_and_is_deterministic():
+    rng = np.random.default_rng(3)
+    mix = rng.normal(size=(6, 6))
+    frames = (rng.normal(size=(5000, 6)) * [5, 3, 2, 1, 0.1, 0.01] @ mix + 7).astype(np.float32)
+    mean, matrix = fit_whitening(frames, 3)
+    assert mean.shape == (6,) and matrix.shape == (6, 3) and matrix.dtype == np.float32
+    out = (frames - mean) @ matrix
+    np.testing.assert_allclose(np.cov(out, rowvar=False), np.eye(3), atol=1e-3)
+    # The 3 kept directions hold most of the variance: projecting back loses little.
+    var_kept = np.trace(np.cov(out @ np.linalg.pinv(matrix), rowvar=False))
+    assert var_kept > 0.95 * np.trace(np.cov(frames, rowvar=False))
+    again = fit_whitening(frames.copy(), 3)
+    assert again[0].tobytes() == mean.tobytes() and again[1].tobytes() == matrix.tobytes()
+    # A flipped copy of the data gives the same signs (largest entry of each direction positive).
+    assert (matrix[np.abs(matrix).argmax(axis=0), np.arange(3)] > 0).all()
+    with pytest.raises(UserError, match="only 6"):
+        fit_whitening(frames, 7)

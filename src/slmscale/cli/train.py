@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         Exit codes: 0 finished, 2 bad config or input, 3 diverged, 130 interrupted (rerun to
         resume), 1 unexpected failure. See docs/training.md.
         """
-        _passive_openmp()
+        import slmscale.train  # noqa: F401  (before torch: sets the OpenMP wait policy)
         from slmscale.train.config import load_train_config
 
         overrides = list(set_ or [])
@@ -59,18 +59,6 @@ def register(app: typer.Typer) -> None:
             return
         info(f"finished {summary['run_id']}: held-out loss {summary['loss']:.4f} nats/token, "
              f"{summary['tokens']:,} tokens, {summary['wall_s']:.1f} s -> {Path(cfg.out).resolve()}")
-
-
-def _passive_openmp() -> None:
-    """Idle OpenMP threads sleep instead of spinning (unless the user chose otherwise).
-
-    Spinning workers steal the cores the other threads (and other processes) need: on a shared
-    2-core machine we measured steps 4-30x slower in that state. Only effective before torch is
-    imported, which the CLI guarantees (heavy imports live inside command bodies).
-    """
-    import os
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _rank() -> int:

@@ -22,6 +22,9 @@ from slmscale.units.encoders import Encoder, EncoderConfig, build_encoder
 from slmscale.units.kmeans import Assigner
 
 KIND = "speech-tokenizer"
+# Encoder settings added after the first bundles were written, with the values those bundles
+# were made with: a config.json lacking a key gets its old behaviour, never a newer default.
+LEGACY_ENCODER = {"context": 0, "drop_c0": False, "whiten_static": None}
 _CONTROLLER: list = []
 
 
@@ -42,16 +45,29 @@ class TokenizerConfig(StrictModel):
     dim: int = Field(ge=1)
     frame_rate: int = Field(gt=0)
     dedup: bool = True
+    # PCA whitening applied to encoder features before assignment: `dim` = its output size,
+    # `feature_dim` = the encoder's. None in bundles without one (and in older bundles).
+    projection: int | None = Field(default=None, ge=1)
+    feature_dim: int | None = Field(default=None, ge=1)
 
 
 class SpeechTokenizer:
     """Waveform (16 kHz) → unit ids (+ frames per unit); ids 0..k-1, bos = k, eos = k + 1."""
 
     def __init__(self, config: TokenizerConfig, centroids: np.ndarray, path: Path | None = None,
-                 device: str = "auto"):
+                 device: str = "auto", projection: tuple[np.ndarray, np.ndarray] | None = None):
         centroids = np.ascontiguousarray(centroids, dtype=np.float32)
         if centroids.shape != (config.k, config.dim):
             raise UserError(f"centroids have shape {centroids.shape}, config says ({config.k}, {config.dim})")
+        if (projection is None) != (config.projection is None):
+            raise UserError("config.json and the centroids file disagree on the projection; refit the tokenizer")
+        if projection is not None:
+            mean, matrix = (np.ascontiguousarray(a, dtype=np.float32) for a in projection)
+            if matrix.shape != (config.feature_dim, config.dim) or mean.shape != (config.feature_dim,):
+                raise UserError(f"projection has shape {matrix.shape} (mean {mean.shape}), config says "
+                                f"({config.feature_dim}, {config.dim})")
+            projection = (mean, matrix)
+        self.projection = projection
         self.config = config
         self.centroids = centroids
         self.path = path
@@ -85,8 +101,18 @@ class SpeechTokenizer:
             self._encoder = build_encoder(self.config.encoder, device=self.device)
         return self._encoder
 
+    def project(self, feats: np.ndarray) -> np.ndarray:
+        """Encoder features -> the space the centroids live in (whitened when fitted so)."""
+        if self.projection is None:
+            return feats
+        mean, matrix = self.projection
+        if feats.shape[-1] != len(mean):
+            raise UserError(f"features have dimension {feats.shape[-1]} but the projection expects "
+                            f"{len(mean)}; the tokenizer does not match this encoder")
+        return (np.asarray(feats, dtype=np.float32) - mean) @ matrix
+
     def units_from_features(self, feats: np.ndarray, dedup: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
-        units = self.assign(feats)
+        units = self.assign(self.project(feats))
         if self.dedup if dedup is None else dedup:
             return dedup_units(units)
         return units, np.ones(len(units), dtype=np.int64)
@@ -119,7 +145,10 @@ class SpeechTokenizer:
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out / CENTROIDS, save({"centroids": self.centroids}))
+        tensors = {"centroids": self.centroids}
+        if self.projection is not None:
+            tensors.update(projection_mean=self.projection[0], projection_matrix=self.projection[1])
+        atomic_write_bytes(out / CENTROIDS, save(tensors))
         write_json(out / "config.json", self.config.model_dump(mode="json"))
 
     @classmethod
@@ -128,14 +157,23 @@ class SpeechTokenizer:
 
         path = Path(tok_dir).resolve()
         read_meta(path, KIND)
-        config = validate(TokenizerConfig, read_json(path / "config.json"), str(path / "config.json"))
+        raw = read_json(path / "config.json")
+        if isinstance(raw, dict) and isinstance(raw.get("encoder"), dict):
+            raw["encoder"] = {**LEGACY_ENCODER, **raw["encoder"]}
+        config = validate(TokenizerConfig, raw, str(path / "config.json"))
         if not (path / CENTROIDS).is_file():
             raise UserError(f"{path}: {CENTROIDS} missing; refit the tokenizer with `slmscale units fit`")
         try:
-            centroids = load_file(str(path / CENTROIDS))["centroids"]
+            tensors = load_file(str(path / CENTROIDS))
+            centroids = tensors["centroids"]
         except Exception as err:  # safetensors raises its own error types for damaged files
             raise UserError(f"{path / CENTROIDS}: cannot read centroids ({err})") from None
-        return cls(config, centroids, path=path, device=device)
+        projection = None
+        if config.projection is not None:
+            if "projection_mean" not in tensors or "projection_matrix" not in tensors:
+                raise UserError(f"{path / CENTROIDS}: projection tensors missing; refit the tokenizer")
+            projection = (tensors["projection_mean"], tensors["projection_matrix"])
+        return cls(config, centroids, path=path, device=device, projection=projection)
 
     def fingerprint(self) -> str:
         if self.path is None:

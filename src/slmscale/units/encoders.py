@@ -30,6 +30,12 @@ class EncoderConfig(StrictModel):
     n_mels: int = Field(default=40, ge=8, le=256)
     deltas: bool = True          # append first and second differences (MFCC only)
     cmvn: bool = True            # per-utterance mean/variance normalisation (mfcc/logmel)
+    drop_c0: bool = False        # drop MFCC c0 (overall loudness) before deltas
+    context: int = Field(default=0, ge=0, le=8)  # stack +-context neighbouring frames (after CMVN)
+    # Per-utterance whitening of the static MFCCs (full covariance, shrunk towards its diagonal
+    # with this many pseudo-frames): undoes linear, speaker-specific cepstral transforms such as
+    # vocal-tract-length warping, which a per-dimension CMVN cannot. None = off.
+    whiten_static: float | None = Field(default=None, ge=0)
     checkpoint: str | None = None  # absolute path of a local transformers model dir (hubert)
     checkpoint_sha256: str | None = None
     layer: int | None = Field(default=None, ge=1)
@@ -124,13 +130,19 @@ class SpectralEncoder(Encoder):
         left = (self.n_fft - self.win) // 2
         self.window[left:left + self.win] = hann
         if cfg.name == "mfcc":
-            self.dim = cfg.n_mfcc * (3 if cfg.deltas else 1)
+            self.dim = (cfg.n_mfcc - cfg.drop_c0) * (3 if cfg.deltas else 1)
         else:
             self.dim = cfg.n_mels
+        self.dim *= 2 * cfg.context + 1
 
     def features(self, wav: np.ndarray) -> np.ndarray:
-        out = self._raw(wav)
-        return _cmvn(out) if self.cfg.cmvn else out
+        return self._post(self._raw(wav))
+
+    def _post(self, out: np.ndarray) -> np.ndarray:
+        """Utterance-level steps: mean/variance normalisation, then context stacking."""
+        if self.cfg.cmvn:
+            out = _cmvn(out)
+        return stack_context(out, self.cfg.context)
 
     def features_stream(self, pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
         # Frames are cut from a rolling buffer in the coordinates of the whole (centre-padded)
@@ -158,7 +170,7 @@ class SpectralEncoder(Encoder):
         buf = np.concatenate([buf, np.zeros(max(need, 0), dtype=np.float32)])
         emit(total)
         out = self._finish(np.concatenate(static) if static else np.zeros((0, self._static_dim()), np.float32))
-        return (_cmvn(out) if self.cfg.cmvn else out), n
+        return self._post(out), n
 
     def _raw(self, wav: np.ndarray) -> np.ndarray:
         wav = np.asarray(wav, dtype=np.float32)
@@ -189,10 +201,43 @@ class SpectralEncoder(Encoder):
         return scipy.fft.dct(logmel, type=2, norm="ortho", axis=1)[:, : self.cfg.n_mfcc].astype(np.float32)
 
     def _finish(self, static: np.ndarray) -> np.ndarray:
+        if self.cfg.name == "mfcc" and self.cfg.drop_c0:
+            static = static[:, 1:]
+        if self.cfg.name == "mfcc" and self.cfg.whiten_static is not None:
+            static = whiten_utterance(static, self.cfg.whiten_static)
         if self.cfg.name == "mfcc" and self.cfg.deltas:
             d1 = _deltas(static)
             static = np.concatenate([static, d1, _deltas(d1)], axis=1)
         return np.ascontiguousarray(static, dtype=np.float32)
+
+
+def whiten_utterance(x: np.ndarray, prior_frames: float) -> np.ndarray:
+    """(x - mean) @ C^(-1/2), C = the utterance covariance shrunk towards its diagonal:
+    C = (n * S + m * diag(S)) / (n + m) for n frames and m = prior_frames (short utterances
+    cannot estimate a full covariance; they fall back to per-dimension scaling)."""
+    n = len(x)
+    if n < 2:
+        return np.zeros_like(x, dtype=np.float32)
+    x64 = x.astype(np.float64)
+    centred = x64 - x64.mean(axis=0)
+    cov = centred.T @ centred / n
+    cov = (n * cov + prior_frames * np.diag(np.diag(cov))) / (n + prior_frames)
+    values, vectors = np.linalg.eigh(cov)
+    inv_sqrt = (vectors / np.sqrt(np.maximum(values, 1e-6 * max(values.max(), 1e-12)))) @ vectors.T
+    return (centred @ inv_sqrt).astype(np.float32)
+
+
+def stack_context(x: np.ndarray, context: int) -> np.ndarray:
+    """Each frame joined with its `context` left and right neighbours (edges repeated):
+    (n, d) -> (n, (2 * context + 1) * d), blocks ordered from frame t - context to t + context."""
+    n = len(x)
+    if context == 0:
+        return x
+    if n == 0:
+        return np.zeros((0, x.shape[1] * (2 * context + 1)), dtype=np.float32)
+    padded = np.pad(x, ((context, context), (0, 0)), mode="edge")
+    return np.ascontiguousarray(np.concatenate([padded[j:j + n] for j in range(2 * context + 1)], axis=1),
+                                dtype=np.float32)
 
 
 def _deltas(x: np.ndarray, width: int = 2) -> np.ndarray:

@@ -22,7 +22,7 @@ from slmscale.units.bundle import KIND, SpeechTokenizer, TokenizerConfig, import
 from slmscale.units.corpus import (Item, Outcome, default_workers, features_for_items, manifest_inputs,
                                    manifest_items, run_items)
 from slmscale.units.encoders import EncoderConfig, build_encoder, checkpoint_sha256
-from slmscale.units.kmeans import Assigner, cap_frames, fit_kmeans, sample_frames
+from slmscale.units.kmeans import Assigner, cap_frames, fit_kmeans, fit_whitening, sample_frames
 
 # Sample a little more than needed per utterance, then cap exactly: manifest durations are estimates.
 OVERSAMPLE = 1.25
@@ -36,6 +36,8 @@ class FitConfig(StrictModel):
     seed: int = 0
     max_iter: int = Field(default=100, ge=1)
     dedup: bool = True
+    # PCA-whiten the sampled frames to this many dimensions before k-means (None: raw features).
+    projection: int | None = Field(default=None, ge=1)
     import_kmeans: str | None = None
     import_sha256: str | None = None
 
@@ -85,7 +87,10 @@ def fit_tokenizer(cfg: FitConfig, out: str | Path, allow_pickle: bool = False,
     encoder = build_encoder(cfg.encoder)
     enc_cfg = cfg.encoder.model_copy(update={"frame_rate": encoder.frame_rate})
     stats: dict[str, Any] = {"encoder": cfg.encoder.name, "frame_rate": encoder.frame_rate, "dim": encoder.dim}
+    projection = None
     if cfg.import_kmeans is not None:
+        if cfg.projection is not None:
+            raise UserError("--import-kmeans takes centroids as they are; it cannot be combined with a projection")
         centroids = import_kmeans(cfg.import_kmeans, allow_pickle=allow_pickle)
         if centroids.shape[1] != encoder.dim:
             raise UserError(f"{cfg.import_kmeans}: centroids have dimension {centroids.shape[1]} but the "
@@ -94,18 +99,20 @@ def fit_tokenizer(cfg: FitConfig, out: str | Path, allow_pickle: bool = False,
             raise UserError(f"{cfg.import_kmeans}: holds {centroids.shape[0]} centroids but --k is {cfg.k}")
         stats.update(source="import")
     else:
-        centroids, fit_stats = _fit_from_audio(cfg, entries, encoder, workers)
+        centroids, projection, fit_stats = _fit_from_audio(cfg, entries, encoder, workers)
         stats.update(source="fit", **fit_stats)
-    tok_cfg = TokenizerConfig(encoder=enc_cfg, k=cfg.k, dim=encoder.dim, frame_rate=encoder.frame_rate,
-                              dedup=cfg.dedup)
-    SpeechTokenizer(tok_cfg, centroids).save(out)
+    tok_cfg = TokenizerConfig(encoder=enc_cfg, k=cfg.k, dim=centroids.shape[1], frame_rate=encoder.frame_rate,
+                              dedup=cfg.dedup, projection=cfg.projection,
+                              feature_dim=None if projection is None else encoder.dim)
+    SpeechTokenizer(tok_cfg, centroids, projection=projection).save(out)
     meta = write_meta(out, KIND, cfg, inputs, k=cfg.k, **stats)
     info(f"{out}: speech tokenizer with k={cfg.k} ({cfg.encoder.name}, {encoder.frame_rate} Hz, "
          f"dim {encoder.dim}, {stats['source']})")
     return meta
 
 
-def _fit_from_audio(cfg: FitConfig, entries: list, encoder: Any, workers: int | None) -> tuple[np.ndarray, dict]:
+def _fit_from_audio(cfg: FitConfig, entries: list, encoder: Any,
+                    workers: int | None) -> tuple[np.ndarray, tuple | None, dict]:
     train = [e for e in entries if e.split == "train"] or entries
     items = manifest_items(cfg.manifest, train)
     est_frames = sum(e.duration for e in train) * encoder.frame_rate
@@ -129,10 +136,14 @@ def _fit_from_audio(cfg: FitConfig, entries: list, encoder: Any, workers: int | 
     for s in skipped:
         info(f"skipped {s['id']} ({s['audio']}): {s['reason']}")
     pool = cap_frames(np.concatenate(sampled), cfg.max_frames, cfg.seed)
+    projection = None
+    if cfg.projection is not None:
+        projection = fit_whitening(pool, cfg.projection)
+        pool = (pool - projection[0]) @ projection[1]
     info(f"k-means: k={cfg.k} on {len(pool):,} of {frames:,} frames ({seconds / 3600:.2f} h of audio)")
     centroids, km = fit_kmeans(pool, cfg.k, cfg.seed, cfg.max_iter)
     sample_usage = np.unique(Assigner(centroids)(pool)).size
-    return centroids, {"utterances": len(sampled), "audio_hours": seconds / 3600, "frames_total": frames,
+    return centroids, projection, {"utterances": len(sampled), "audio_hours": seconds / 3600, "frames_total": frames,
                        "frames_sampled": int(len(pool)), "kmeans": km,
                        "units_used_on_sample": int(sample_usage), "skipped": skipped,
                        "n_skipped": len(skipped)}

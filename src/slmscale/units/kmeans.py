@@ -63,6 +63,27 @@ def fit_kmeans(frames: np.ndarray, k: int, seed: int, max_iter: int = 100) -> tu
     return centroids, stats
 
 
+def fit_whitening(frames: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """PCA whitening fitted on frames: (mean (d,), matrix (d, dim)) so that (x - mean) @ matrix
+    has identity covariance on the frames, keeping the `dim` directions of largest variance.
+
+    Computed in float64; each eigenvector's sign is fixed (largest-magnitude entry positive), so
+    the same frames give the same matrix whatever the LAPACK build returns.
+    """
+    x = np.asarray(frames, dtype=np.float64)
+    if dim > x.shape[1]:
+        raise UserError(f"projection to {dim} dimensions, but the features have only {x.shape[1]}")
+    mean = x.mean(axis=0)
+    cov = np.cov(x - mean, rowvar=False)
+    values, vectors = np.linalg.eigh(cov)
+    order = np.argsort(values)[::-1][:dim]
+    values, vectors = values[order], vectors[:, order]
+    signs = np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(dim)])
+    vectors = vectors * np.where(signs == 0, 1.0, signs)
+    matrix = vectors / np.sqrt(np.maximum(values, 1e-8 * max(values[0], 1e-12)))
+    return mean.astype(np.float32), np.ascontiguousarray(matrix, dtype=np.float32)
+
+
 class Assigner:
     """Nearest centroid by squared Euclidean distance (||c||² − 2x·c; ||x||² is the same for all c)."""
 
