@@ -51,22 +51,69 @@ def fit_recipe(corpus: Path, encoder: dict, k: int, seed: int, max_frames: int,
     return SpeechTokenizer.load(out)
 
 
-def corpus_units(tok: SpeechTokenizer, corpus: Path) -> tuple[list[np.ndarray], list[str], float]:
+SMOOTH = [0]
+
+
+def frames_of(tok: SpeechTokenizer, wav: np.ndarray) -> np.ndarray:
+    units = tok.encode(wav, dedup=False)[0]
+    for _ in range(SMOOTH[0]):  # prototype: drop one-frame blips A B A -> A A A
+        blip = np.zeros(len(units), bool)
+        blip[1:-1] = (units[:-2] == units[2:]) & (units[1:-1] != units[:-2])
+        units = np.where(blip, np.roll(units, 1), units)
+    return units
+
+
+def corpus_units(tok: SpeechTokenizer, corpus: Path) -> tuple[list[np.ndarray], list[str], float, list]:
+    """Frame units of every utterance, its voice, total seconds, and word segments
+    (word, voice, deduped units) cut with the manifest's word timings."""
     entries = [e for e in read_manifest(corpus / "manifest.jsonl")]
-    seqs, voices, seconds = [], [], 0.0
+    seqs, voices, seconds, words = [], [], 0.0, []
     for e in entries:
         wav = load_audio(audio_path(corpus / "manifest.jsonl", e))
         seconds += len(wav) / 16000
-        seqs.append(tok.encode(wav, dedup=False)[0])
+        frames = frames_of(tok, wav)
+        seqs.append(frames)
         voices.append(e.voice)
-    return seqs, voices, seconds
+        for word, start, end in e.words:
+            seg = frames[int(start * tok.frame_rate):int(math.ceil(end * tok.frame_rate))]
+            if len(word) >= 4 and " " not in word and len(seg) >= 3:
+                words.append((word.lower(), e.voice, dedup(seg)[0]))
+    return seqs, voices, seconds, words
+
+
+def corpus_consistency(words: list, seed: int, n: int) -> dict:
+    """Edit distances between word segments cut from the stories: same word by the same voice,
+    same word by another voice, another word by the same voice."""
+    rng = random.Random(seed)
+    by_word: dict = defaultdict(list)
+    by_voice: dict = defaultdict(list)
+    for w in words:
+        by_word[w[0]].append(w)
+        by_voice[w[1]].append(w)
+    out: dict = {"same_word_same_voice": [], "same_word_other_voice": [], "other_word_same_voice": []}
+    for _ in range(n):
+        a = rng.choice(words)
+        same = [w for w in by_word[a[0]] if w is not a]
+        sv = [w for w in same if w[1] == a[1]]
+        ov = [w for w in same if w[1] != a[1]]
+        if not sv or not ov:
+            continue
+        b = rng.choice(by_voice[a[1]])
+        if b[0] == a[0]:
+            continue
+        out["same_word_same_voice"].append(edit_distance(a[2], rng.choice(sv)[2]))
+        out["same_word_other_voice"].append(edit_distance(a[2], rng.choice(ov)[2]))
+        out["other_word_same_voice"].append(edit_distance(a[2], b[2]))
+    res = {f"edit_{k}": round(float(np.mean(v)), 4) for k, v in out.items()}
+    res["pairs"] = len(out["same_word_same_voice"])
+    return res
 
 
 def bench_units(tok: SpeechTokenizer, bench: Path) -> list[dict]:
     folder = bench / "lexical" / "dev"
     rows = list(csv.DictReader(open(folder / "gold.csv")))
     for r in rows:
-        r["frames"] = tok.encode(load_audio(folder / (r["filename"] if r["filename"].endswith(".wav") else r["filename"] + ".wav")), dedup=False)[0]
+        r["frames"] = frames_of(tok, load_audio(folder / (r["filename"] if r["filename"].endswith(".wav") else r["filename"] + ".wav")))
         r["units"] = dedup(r["frames"])[0]
     return rows
 
@@ -198,8 +245,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/unitq/tok"))
     ap.add_argument("--name", default=None)
+    ap.add_argument("--smooth", type=int, default=0)
     args = ap.parse_args()
     t0 = time.perf_counter()
+    SMOOTH[0] = args.smooth
     if args.tokdir is not None:
         tok = SpeechTokenizer.load(args.tokdir)
     else:
@@ -209,10 +258,11 @@ def main() -> None:
         tok = fit_recipe(args.corpus, json.loads(args.encoder), args.k, args.seed, args.max_frames,
                          args.projection, args.cache / sha256_json(key)[:12])
     cfg: TokenizerConfig = tok.config
-    seqs, voices, seconds = corpus_units(tok, args.corpus)
+    seqs, voices, seconds, words = corpus_units(tok, args.corpus)
     train = [dedup(s)[0] for s in seqs]
     lm = KneserNey(train, tok.k, order=args.order)
-    result = {"name": args.name, "tokenizer": cfg.model_dump(mode="json"), "usage": usage(seqs, voices, tok.k, seconds)}
+    result = {"name": args.name, "tokenizer": cfg.model_dump(mode="json"), "usage": usage(seqs, voices, tok.k, seconds),
+              "corpus_words": corpus_consistency(words, args.seed, args.triplets)}
     for bench in args.bench:
         rows = bench_units(tok, bench)
         result[bench.name] = {"voices": sorted({r["voice"] for r in rows}),

@@ -42,3 +42,12 @@ def test_json_roundtrip_and_errors(tmp_path: Path):
     with pytest.raises(UserError, match="not found"):
         read_json(tmp_path / "c.json")
     assert json.loads((tmp_path / "a.json").read_text())["n"] == 2
+
+
+def test_atomic_files_get_umask_permissions(tmp_path: Path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "r.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.txt").stat().st_mode & 0o777 == 0o644

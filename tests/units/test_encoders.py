@@ -13,7 +13,7 @@ def test_mfcc_frames_match_librosa(rate):
     import librosa
 
     wav = babble(1.3, seed=1)
-    enc = SpectralEncoder(EncoderConfig(name="mfcc", frame_rate=rate, cmvn=False))
+    enc = SpectralEncoder(EncoderConfig(name="mfcc", frame_rate=rate, cmvn=False, context=0, whiten_static=None))
     feats = enc.features(wav)
     assert feats.shape == (1 + len(wav) // (16000 // rate), 39) and feats.dtype == np.float32
     mel = librosa.feature.melspectrogram(y=wav, sr=16000, n_fft=enc.n_fft, hop_length=enc.hop,
@@ -28,7 +28,7 @@ def test_mfcc_frames_match_librosa(rate):
 
 def test_cmvn_and_logmel():
     wav = babble(2.0, seed=2)
-    mfcc = SpectralEncoder(EncoderConfig(name="mfcc")).features(wav)
+    mfcc = SpectralEncoder(EncoderConfig(name="mfcc", context=0)).features(wav)
     assert np.allclose(mfcc.mean(axis=0), 0, atol=1e-4) and np.allclose(mfcc.std(axis=0), 1, atol=1e-2)
     logmel = build_encoder(EncoderConfig(name="logmel", frame_rate=25, n_mels=64, cmvn=False)).features(wav)
     assert logmel.shape == (1 + len(wav) // 640, 64)
@@ -124,7 +124,43 @@ def test_context_and_drop_c0_in_encoder():
     assert stacked_enc.dim == 13 * 7 and stacked.shape == (len(plain), 91)
     np.testing.assert_array_equal(stacked[:, 39:52], plain)  # CMVN before stacking: centre = plain
     np.testing.assert_array_equal(stacked[5, :13], plain[2])
-    no_c0 = SpectralEncoder(EncoderConfig(name="mfcc", deltas=False, cmvn=False, drop_c0=True))
-    raw = SpectralEncoder(EncoderConfig(name="mfcc", deltas=False, cmvn=False)).features(wav)
+    plain_cfg = dict(name="mfcc", deltas=False, cmvn=False, context=0, whiten_static=None)
+    no_c0 = SpectralEncoder(EncoderConfig(**plain_cfg, drop_c0=True))
+    raw = SpectralEncoder(EncoderConfig(**plain_cfg)).features(wav)
     assert no_c0.dim == 12
     np.testing.assert_array_equal(no_c0.features(wav), raw[:, 1:])
+
+
+def test_whiten_utterance_undoes_linear_cepstral_transforms():
+    from slmscale.units.encoders import whiten_utterance
+
+    rng = np.random.default_rng(8)
+    x = (rng.normal(size=(400, 5)) @ rng.normal(size=(5, 5))).astype(np.float32) + 3
+    white = whiten_utterance(x, 0.0)
+    np.testing.assert_allclose(white.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(white.T @ white / len(x), np.eye(5), atol=1e-3)
+    # A speaker-like linear map of the cepstra (x @ A + b) changes the whitened frames by a
+    # rotation only: all distances between frames are kept.
+    a = np.eye(5) + 0.3 * rng.normal(size=(5, 5))
+    moved = whiten_utterance((x @ a + 1.5).astype(np.float32), 0.0)
+    np.testing.assert_allclose(moved @ moved.T, white @ white.T, atol=2e-2)
+    # A heavy prior shrinks the covariance to its diagonal: per-dimension standardisation.
+    diag = whiten_utterance(x, 1e9)
+    np.testing.assert_allclose(diag, (x - x.mean(0)) / x.std(0), atol=1e-3)
+    assert whiten_utterance(x[:1], 50.0).shape == (1, 5)
+
+
+def test_default_mfcc_recipe_and_explicit_legacy():
+    wav = babble(1.5, seed=9)
+    default = EncoderConfig(name="mfcc")
+    assert default.context == 2 and default.whiten_static == 50.0 and default.deltas
+    enc = SpectralEncoder(default)
+    feats = enc.features(wav)
+    assert enc.dim == 39 * 5 and feats.shape == (1 + len(wav) // 320, 195)
+    legacy = EncoderConfig(name="mfcc", context=0, whiten_static=None)
+    assert SpectralEncoder(legacy).features(wav).shape == (1 + len(wav) // 320, 39)
+    assert EncoderConfig(name="logmel").context == 0 and EncoderConfig(name="logmel").whiten_static is None
+    with pytest.raises(ValueError, match="apply to mfcc"):
+        EncoderConfig(name="logmel", whiten_static=10)
+    # Round trip through JSON (what a bundle stores) keeps the values.
+    assert EncoderConfig.model_validate(json.loads(legacy.model_dump_json())) == legacy

@@ -50,7 +50,10 @@ def test_import_checks_dimension_and_k(corpus, tmp_path):
     np.save(tmp_path / "km.npy", np.ones((16, 13), np.float32))
     with pytest.raises(UserError, match="dimension 13"):
         fit_tokenizer(_cfg(corpus, import_path=tmp_path / "km.npy"), tmp_path / "tok")
-    cents = np.random.default_rng(0).normal(size=(16, 39)).astype(np.float32)
+    from slmscale.units.encoders import build_encoder
+
+    dim = build_encoder(EncoderConfig(name="mfcc", frame_rate=25)).dim  # 195 with the default context
+    cents = np.random.default_rng(0).normal(size=(16, dim)).astype(np.float32)
     np.save(tmp_path / "km.npy", cents)
     meta = fit_tokenizer(_cfg(corpus, import_path=tmp_path / "km.npy"), tmp_path / "tok")
     assert meta["source"] == "import"

@@ -19,6 +19,10 @@ from slmscale.errors import UserError
 
 SAMPLE_RATE = 16000
 SPECTRAL = ("mfcc", "logmel")
+# The built-in MFCC recipe (measured in docs/units.md, "Unit quality"): per-utterance whitening of
+# the static cepstra, deltas, CMVN, +-2 frames of context. Older bundles store explicit values.
+MFCC_WHITEN_DEFAULT = 50.0
+MFCC_CONTEXT_DEFAULT = 2
 # Model families whose transformers classes expose the wav2vec2-style encoder we hook into.
 HUBERT_TYPES = ("hubert", "wav2vec2", "data2vec-audio", "wavlm")
 
@@ -31,10 +35,12 @@ class EncoderConfig(StrictModel):
     deltas: bool = True          # append first and second differences (MFCC only)
     cmvn: bool = True            # per-utterance mean/variance normalisation (mfcc/logmel)
     drop_c0: bool = False        # drop MFCC c0 (overall loudness) before deltas
-    context: int = Field(default=0, ge=0, le=8)  # stack +-context neighbouring frames (after CMVN)
+    # Stack +-context neighbouring frames (after CMVN). Default: 2 for mfcc, else 0.
+    context: int | None = Field(default=None, ge=0, le=8)
     # Per-utterance whitening of the static MFCCs (full covariance, shrunk towards its diagonal
     # with this many pseudo-frames): undoes linear, speaker-specific cepstral transforms such as
-    # vocal-tract-length warping, which a per-dimension CMVN cannot. None = off.
+    # vocal-tract-length warping, which a per-dimension CMVN cannot. Default: 50 for mfcc;
+    # None = off. See docs/units.md "Unit quality" for the measurements behind the defaults.
     whiten_static: float | None = Field(default=None, ge=0)
     checkpoint: str | None = None  # absolute path of a local transformers model dir (hubert)
     checkpoint_sha256: str | None = None
@@ -43,6 +49,17 @@ class EncoderConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> "EncoderConfig":
+        if self.name == "mfcc":
+            if "whiten_static" not in self.model_fields_set:
+                self.whiten_static = MFCC_WHITEN_DEFAULT
+            if self.context is None:
+                self.context = MFCC_CONTEXT_DEFAULT
+        elif self.whiten_static is not None or self.drop_c0:
+            raise ValueError(f"whiten_static and drop_c0 apply to mfcc features, not {self.name}")
+        if self.context is None:
+            self.context = 0
+        if self.name == "hubert" and self.context:
+            raise ValueError("context stacking applies to mfcc/logmel features, not hubert")
         if self.name in SPECTRAL:
             if self.frame_rate is None:
                 self.frame_rate = 50
@@ -133,7 +150,7 @@ class SpectralEncoder(Encoder):
             self.dim = (cfg.n_mfcc - cfg.drop_c0) * (3 if cfg.deltas else 1)
         else:
             self.dim = cfg.n_mels
-        self.dim *= 2 * cfg.context + 1
+        self.dim *= 2 * int(cfg.context or 0) + 1
 
     def features(self, wav: np.ndarray) -> np.ndarray:
         return self._post(self._raw(wav))
@@ -142,7 +159,7 @@ class SpectralEncoder(Encoder):
         """Utterance-level steps: mean/variance normalisation, then context stacking."""
         if self.cfg.cmvn:
             out = _cmvn(out)
-        return stack_context(out, self.cfg.context)
+        return stack_context(out, int(self.cfg.context or 0))
 
     def features_stream(self, pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
         # Frames are cut from a rolling buffer in the coordinates of the whole (centre-padded)
