@@ -9,6 +9,8 @@ Fits a unit recipe on a synthetic corpus (or loads a fitted TOKDIR) and reports:
                (mean log-prob per token incl. EOS, like `slmscale eval`; and sum).
   usage        units used, units per second, normalised mutual information I(unit; voice) / H(voice)
                over the corpus (0 = units say nothing about the voice).
+  corpus_words edit distances between word segments cut from the stories (manifest word timings):
+               same word / same voice, same word / other voice, other word / same voice.
 
     slmscale synth corpus --out /tmp/unitq/c --hours 0.5 --seed 0
     slmscale synth bench --out /tmp/unitq/b --task swuggy --matched --n 200
@@ -113,7 +115,8 @@ def bench_units(tok: SpeechTokenizer, bench: Path) -> list[dict]:
     folder = bench / "lexical" / "dev"
     rows = list(csv.DictReader(open(folder / "gold.csv")))
     for r in rows:
-        r["frames"] = frames_of(tok, load_audio(folder / (r["filename"] if r["filename"].endswith(".wav") else r["filename"] + ".wav")))
+        name = r["filename"] if r["filename"].endswith(".wav") else r["filename"] + ".wav"
+        r["frames"] = frames_of(tok, load_audio(folder / name))
         r["units"] = dedup(r["frames"])[0]
     return rows
 
@@ -237,7 +240,7 @@ def main() -> None:
     ap.add_argument("--bench", type=Path, action="append", required=True)
     ap.add_argument("--tokdir", type=Path, help="evaluate this fitted tokenizer instead of fitting")
     ap.add_argument("--encoder", default='{"name": "mfcc"}', help="EncoderConfig fields as JSON")
-    ap.add_argument("--projection", type=int, default=None, help="fit option `projection` (0 = none)")
+    ap.add_argument("--projection", type=int, default=None, help="FitConfig.projection: PCA-whiten frames to this many dims before k-means")
     ap.add_argument("--k", type=int, default=100)
     ap.add_argument("--max-frames", type=int, default=60_000)
     ap.add_argument("--order", type=int, default=3)
@@ -245,7 +248,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/unitq/tok"))
     ap.add_argument("--name", default=None)
-    ap.add_argument("--smooth", type=int, default=0)
+    ap.add_argument("--smooth", type=int, default=0, help="prototype: passes of one-frame blip removal")
     args = ap.parse_args()
     t0 = time.perf_counter()
     SMOOTH[0] = args.smooth

@@ -92,7 +92,7 @@ def test_pickle_import_needs_allow_pickle(manifest, tmp_path, capsys):
     import numpy as np
     from sklearn.cluster import KMeans
 
-    km = KMeans(n_clusters=6, n_init=1, random_state=0).fit(np.random.default_rng(0).normal(size=(100, 39)))
+    km = KMeans(n_clusters=6, n_init=1, random_state=0).fit(np.random.default_rng(0).normal(size=(100, 195)))
     joblib.dump(km, tmp_path / "km.bin")
     base = ["units", "fit", "--manifest", str(manifest), "--k", "6", "--out", str(tmp_path / "tok"),
             "--import-kmeans", str(tmp_path / "km.bin")]
@@ -122,3 +122,13 @@ def test_acceptance_same_seed_same_bytes(manifest, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     a = json.loads((tmp_path / "a" / "sh" / "docs.jsonl").read_text().splitlines()[0])
     assert a["split"] in ("train", "valid")
+
+
+def test_fit_recipe_options_reach_the_bundle(manifest, tmp_path, capsys):
+    base = ["units", "fit", "--manifest", str(manifest), "--encoder", "mfcc", "--k", "8", "--workers", "1"]
+    code, _, _ = run(capsys, *base, "--out", str(tmp_path / "plain"), "--context", "0", "--whiten-static", "off")
+    assert code == 0
+    cfg = json.loads((tmp_path / "plain" / "config.json").read_text())
+    assert cfg["dim"] == 39 and cfg["encoder"]["context"] == 0 and cfg["encoder"]["whiten_static"] is None
+    code, _, err = run(capsys, *base, "--out", str(tmp_path / "bad"), "--whiten-static", "lots")
+    assert code == 2 and "--whiten-static lots" in err

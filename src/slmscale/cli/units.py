@@ -26,6 +26,11 @@ def fit_cmd(
     max_frames: int = typer.Option(200_000, "--max-frames", help="Frames sampled for k-means."),
     seed: int = typer.Option(0, "--seed", help="Seed for frame sampling and k-means."),
     bf16: bool = typer.Option(False, "--bf16", help="Run the hubert model in bfloat16 autocast."),
+    context: Optional[int] = typer.Option(None, "--context",
+                                          help="Stack +-N neighbouring frames (default: 2 for mfcc, else 0)."),
+    whiten: Optional[str] = typer.Option(None, "--whiten-static",
+                                         help="mfcc: per-utterance whitening shrinkage in frames "
+                                              "(default 50), or 'off' for plain CMVN."),
     no_dedup: bool = typer.Option(False, "--no-dedup", help="Default the tokenizer to keep repeated units."),
     import_kmeans: Optional[Path] = typer.Option(None, "--import-kmeans",
                                                  help="Use these centroids (.safetensors/.npy, or a "
@@ -51,9 +56,17 @@ def fit_cmd(
             raise UserError("--frame-rate applies to mfcc/logmel; a hubert model's rate is set by its conv strides")
     elif checkpoint is not None or layer is not None:
         raise UserError(f"--checkpoint/--layer apply to --encoder hubert, not {encoder}")
-    enc = validate(EncoderConfig, {"name": encoder, "frame_rate": frame_rate, "bf16": bf16,
-                                   "checkpoint": None if checkpoint is None else str(checkpoint),
-                                   "layer": layer}, "units fit options")
+    fields = {"name": encoder, "frame_rate": frame_rate, "bf16": bf16,
+              "checkpoint": None if checkpoint is None else str(checkpoint), "layer": layer,
+              "context": context}
+    if whiten is not None:
+        if whiten != "off":
+            try:
+                float(whiten)
+            except ValueError:
+                raise UserError(f"--whiten-static {whiten}: give a number of frames or 'off'") from None
+        fields["whiten_static"] = None if whiten == "off" else float(whiten)
+    enc = validate(EncoderConfig, fields, "units fit options")
     if k < 2:
         raise UserError(f"--k {k}: need at least 2 units")
     cfg = make_fit_config(manifest, enc, k, max_frames=max_frames, seed=seed, import_path=import_kmeans)
