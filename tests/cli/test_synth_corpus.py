@@ -63,7 +63,9 @@ def test_say_writes_a_wav_and_prints_word_times(tmp_path, capsys):
 
     from slmscale.cli.main import main
 
-    main(["synth", "say", "Hello there, my friend.", "--voice", "gb-m1", "--out", str(tmp_path / "x.wav")])
+    with pytest.raises(SystemExit) as ex:  # the CLI ends every command with its exit code
+        main(["synth", "say", "Hello there, my friend.", "--voice", "gb-m1", "--out", str(tmp_path / "x.wav")])
+    assert ex.value.code == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r[0] for r in rows] == ["Hello", "there", "my", "friend"]
     info = sf.info(tmp_path / "x.wav")

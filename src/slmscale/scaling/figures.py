@@ -48,10 +48,11 @@ def loss_by_size(df: pd.DataFrame, env_fit: dict | None, out_dir: Path, name: st
     fig, ax = plt.subplots(figsize=(6, 4.2))
     sizes = np.sort(df["params"].unique())
     cmap = plt.get_cmap("viridis")
+    labelled = set(np.linspace(0, len(sizes) - 1, min(len(sizes), 8)).round().astype(int))
     for i, n in enumerate(sizes):
         sub = df[df["params"] == n].sort_values("flops")
         ax.plot(sub["flops"], sub["loss"], "o-", ms=3, lw=1, color=cmap(i / max(len(sizes) - 1, 1)),
-                label=f"N={n:.3g}")
+                label=f"N={n:.3g}" if i in labelled else None)
     if env_fit is not None:
         e = env_fit["envelope"]
         ax.plot(e["flops"], e["loss"], "k.", ms=7, label="envelope")
