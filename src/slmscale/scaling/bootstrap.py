@@ -21,6 +21,10 @@ def multiplicities(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval; (nan, nan) when no refit gave a finite value (reported, not raised)."""
+    samples = np.asarray(samples, dtype=float)
+    if not np.isfinite(samples).any():
+        return float("nan"), float("nan")
     lo, hi = np.nanpercentile(samples, [50 * (1 - level), 50 * (1 + level)])
     return float(lo), float(hi)
 

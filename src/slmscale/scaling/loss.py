@@ -54,7 +54,8 @@ def analyze(df: pd.DataFrame, form: str = "chinchilla", delta: float = chinchill
             cis, named, failed = bootstrap.generic(
                 len(df), lambda idx: data_constrained.refit_warm(model, df, idx), n_boot, seed,
                 level, show_progress)
-            sam = np.column_stack([named[k] for k in ("E", "A", "B", "alpha", "beta")])
+            sam = (np.column_stack([named[k] for k in ("E", "A", "B", "alpha", "beta")]) if named
+                   else np.full((0, 5), np.nan))  # every refit failed: intervals come out NaN
             out["ci"] = {**bootstrap.loss_ci(sam, level),
                          **{k: v for k, v in cis.items() if k.startswith("r_star")}}
         out["bootstrap"] = {"n": n_boot, "seed": seed, "failed": failed,

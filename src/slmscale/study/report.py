@@ -290,8 +290,10 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
     s.append(_table(["arm", "E", "A", "B", "α", "β", "a (N_opt∝C^a)", "b (D_opt∝C^b)", "runs", "R²",
                      "RMSE(log)", "hold-out: largest budget predicted, mean |rel err|"], body))
     for arm, f in fits["arms"].items():
-        if f.get("loss_fit", {}).get("ci_error"):
-            s.append(f"<p><small>{html.escape(arm)}: {html.escape(f['loss_fit']['ci_error'])}</small></p>")
+        failed = f.get("loss_fit", {}).get("bootstrap_failed")
+        if failed and not failed.startswith("0 "):
+            s.append(f"<p><small>{html.escape(arm)}: {html.escape(failed)} bootstrap refits did not converge "
+                     "and are left out of the intervals (blank intervals: none converged).</small></p>")
     s.append("<h2>Loss envelope (best loss per FLOP): L = k·C<sup>γ</sup></h2>")
     s.append(_table(["arm", "k", "γ", "R²", "points"],
                     [[a, *((f["loss_envelope"].get(k) for k in ("k", "gamma", "r2", "n_points"))
