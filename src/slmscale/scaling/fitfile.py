@@ -15,7 +15,8 @@ from slmscale.errors import UserError
 from slmscale.scaling import forms
 from slmscale.scaling.chinchilla import LossFit
 
-PUBLISHED_DIR = Path(__file__).resolve().parents[3] / "configs" / "published"
+# Shipped inside the package (configs/published links here) so a non-editable install has them.
+PUBLISHED_DIR = Path(__file__).resolve().parent / "published"
 
 
 def load(path: str | Path) -> dict:
@@ -67,7 +68,7 @@ def loss_samples(record: dict) -> np.ndarray | None:
 
 
 def published() -> dict[str, Path]:
-    """Name -> path of every published coefficient file shipped in configs/published."""
+    """Name -> path of every published coefficient file shipped with the package (also at configs/published)."""
     if not PUBLISHED_DIR.is_dir():
         return {}
     return {p.stem: p for p in sorted(PUBLISHED_DIR.iterdir()) if p.suffix in (".yaml", ".yml", ".json")}
