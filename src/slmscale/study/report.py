@@ -101,8 +101,12 @@ def fig_loss_curves(study_dir: Path, rows: list[dict], fits: dict) -> str | None
     return _fig_to_img(fig, "loss curves and envelope")
 
 
-def fig_metric_vs_compute(rows: list[dict], fits: dict) -> str | None:
-    """Paper Fig. 2: downstream accuracy vs compute per arm, envelope power laws."""
+def _metric_panels(rows: list[dict], fits: dict, x_key: str, draw_law, title: str, xlabel: str,
+                   log_x: bool) -> str | None:
+    """One panel per benchmark: accuracy of every arm's runs against `x_key`, plus that arm's law.
+
+    `draw_law(ax, arm_fits, metric, xs, color, arm)` draws the fitted law over the points' x range.
+    """
     import matplotlib.pyplot as plt
 
     metrics = [m for m in METRICS if any(r.get(m) is not None for r in rows)]
@@ -113,46 +117,42 @@ def fig_metric_vs_compute(rows: list[dict], fits: dict) -> str | None:
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.8), squeeze=False)
     for ax, m in zip(axes[0], metrics):
         for arm in arms:
-            pts = [(r["flops"], r[m]) for r in rows if r["arm"] == arm and r.get(m) is not None]
+            pts = [(r[x_key], r[m]) for r in rows if r["arm"] == arm and r.get(m) is not None]
             if not pts:
                 continue
             ax.scatter(*zip(*pts), color=colors[arm], s=16, label=arm)
-            law = fits["arms"].get(arm, {}).get("downstream", {}).get(m, {})
-            if "gamma" in law:
-                g = np.geomspace(min(p[0] for p in pts), max(p[0] for p in pts), 40)
-                ax.plot(g, law["k"] * g ** law["gamma"], color=colors[arm],
-                        label=f"{arm}: γ={law['gamma']:.3f}")
+            xs = [p[0] for p in pts]
+            draw_law(ax, fits["arms"].get(arm, {}), m, (min(xs), max(xs)), colors[arm], arm)
         ax.axhline(0.5, color="grey", lw=0.6, ls=":")
-        ax.set(xscale="log", xlabel="compute (FLOPs)", ylabel=f"{m} accuracy", title=f"{m} vs compute")
+        ax.set(xlabel=xlabel, ylabel=f"{m} accuracy", title=f"{m} vs {title}")
+        if log_x:
+            ax.set_xscale("log")
+        else:
+            ax.invert_xaxis()  # lower loss to the right, as compute grows
         _legend(ax)
-    return _fig_to_img(fig, "metric vs compute")
+    return _fig_to_img(fig, f"metric vs {title}")
+
+
+def fig_metric_vs_compute(rows: list[dict], fits: dict) -> str | None:
+    """Paper Fig. 2: downstream accuracy vs compute per arm, envelope power laws."""
+    def law(ax, arm_fits, m, span, color, arm):
+        fit = arm_fits.get("downstream", {}).get(m, {})
+        if "gamma" in fit:
+            g = np.geomspace(*span, 40)
+            ax.plot(g, fit["k"] * g ** fit["gamma"], color=color, label=f"{arm}: γ={fit['gamma']:.3f}")
+
+    return _metric_panels(rows, fits, "flops", law, "compute", "compute (FLOPs)", log_x=True)
 
 
 def fig_metric_vs_loss(rows: list[dict], fits: dict) -> str | None:
     """Paper Fig. 4: downstream accuracy vs held-out loss with linear fits."""
-    import matplotlib.pyplot as plt
+    def law(ax, arm_fits, m, span, color, arm):
+        lin = arm_fits.get("metric_vs_loss", {}).get(m)
+        if lin:
+            xs = np.linspace(*span, 10)
+            ax.plot(xs, lin["intercept"] + lin["slope"] * xs, color=color, label=f"{arm}: r={lin['pearson_r']:.2f}")
 
-    metrics = [m for m in METRICS if any(r.get(m) is not None for r in rows)]
-    if not metrics:
-        return None
-    arms = sorted({r["arm"] for r in rows})
-    colors = _arm_colors(arms)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.8), squeeze=False)
-    for ax, m in zip(axes[0], metrics):
-        for arm in arms:
-            pts = [(r["loss"], r[m]) for r in rows if r["arm"] == arm and r.get(m) is not None]
-            if not pts:
-                continue
-            ax.scatter(*zip(*pts), color=colors[arm], s=16)
-            lin = fits["arms"].get(arm, {}).get("metric_vs_loss", {}).get(m)
-            if lin:
-                xs = np.linspace(min(p[0] for p in pts), max(p[0] for p in pts), 10)
-                ax.plot(xs, lin["intercept"] + lin["slope"] * xs, color=colors[arm],
-                        label=f"{arm}: r={lin['pearson_r']:.2f}")
-        ax.set(xlabel="held-out loss (nats)", ylabel=f"{m} accuracy", title=f"{m} vs loss")
-        ax.invert_xaxis()
-        _legend(ax)
-    return _fig_to_img(fig, "metric vs loss")
+    return _metric_panels(rows, fits, "loss", law, "loss", "held-out loss (nats)", log_x=False)
 
 
 def fig_isoflop(rows: list[dict]) -> str | None:
