@@ -53,12 +53,12 @@ def preset_spec(name: str) -> dict[str, Any]:
         spec["fits"]["bootstrap"] = 50
         spec["questions"] = {"flops": [1e13]}
     elif name == "tiny":
-        spec = _base("tiny", hours=1.0, k=100, text_stories=3000,
+        spec = _base("tiny", hours=4.0, k=100, text_stories=3000,
                      tasks=["swuggy", "sblimp", "tstorycloze"], bench_n=50)
         spec["grid"] = {"sizes": ["cpu-50k", "cpu-100k", "cpu-250k"], "tokens_per_param": [2, 5, 10]}
         spec["questions"] = {"flops": [1e14, 1e15], "targets": {"sblimp": 0.6}}
     elif name == "small":
-        spec = _base("small", hours=4.0, k=100, text_stories=20000,
+        spec = _base("small", hours=12.0, k=100, text_stories=20000,
                      tasks=["swuggy", "sblimp", "sstorycloze", "tstorycloze"], bench_n=None)
         spec["arms"].append({"name": "unigram", "kind": "unigram",
                              "tasks": ["swuggy", "sblimp", "sstorycloze", "tstorycloze"]})
