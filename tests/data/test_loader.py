@@ -75,3 +75,19 @@ def test_validation_windows_are_fixed_and_cover_the_split(shards):
     assert short.shape == (1, len(flat))
     with pytest.raises(UserError, match="no 'test' documents"):
         validation_sequences(shards, "test", 10, None)
+
+
+def test_max_tokens_trains_on_a_nested_prefix_of_documents(shards):
+    ids = shards.indices("train")
+    cum = np.cumsum(shards.lengths[ids])
+    limit = int(cum[9])  # exactly the first 10 documents
+    stream = PackedStream(shards, "train", seed=3, max_tokens=limit)
+    assert list(stream.doc_ids) == list(ids[:10])
+    assert stream.epoch_tokens == limit + 10  # each document plus its EOS
+    two_epochs = stream.read(0, 2 * stream.epoch_tokens)
+    allowed = np.concatenate([shards.doc(i) for i in ids[:10]])
+    assert set(np.unique(two_epochs)) <= set(allowed.tolist()) | {EOS}
+    smaller = PackedStream(shards, "train", seed=3, max_tokens=limit - 1)
+    assert set(smaller.doc_ids) < set(stream.doc_ids)  # a smaller budget is a subset
+    tiny = PackedStream(shards, "train", seed=3, max_tokens=1)
+    assert len(tiny.doc_ids) == 1  # at least one document, never an empty stream

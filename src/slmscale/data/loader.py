@@ -21,7 +21,8 @@ from slmscale.errors import UserError
 class PackedStream:
     """The shuffled, EOS-separated, epoch-repeating token stream of one split."""
 
-    def __init__(self, shards: Shards, split: str = "train", seed: int = 0, shuffle: bool = True):
+    def __init__(self, shards: Shards, split: str = "train", seed: int = 0, shuffle: bool = True,
+                 max_tokens: int | None = None):
         self.shards = shards
         self.seed = int(seed)
         self.shuffle = shuffle
@@ -30,6 +31,10 @@ class PackedStream:
         if len(self.doc_ids) == 0 or shards.lengths[self.doc_ids].sum() == 0:
             raise UserError(f"{shards.path}: no '{split}' tokens to train on; "
                             "check data.train_split or rebuild the shards")
+        if max_tokens is not None:
+            # A prefix in stored order, so smaller unique-data budgets are nested subsets of larger ones.
+            keep = max(1, int(np.searchsorted(np.cumsum(shards.lengths[self.doc_ids]), max_tokens, side="right")))
+            self.doc_ids = self.doc_ids[:keep]
         # One epoch: every document plus its EOS separator.
         self.epoch_tokens = int(shards.lengths[self.doc_ids].sum() + len(self.doc_ids))
         self._order = lru_cache(maxsize=4)(self._epoch_order)

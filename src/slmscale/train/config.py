@@ -14,6 +14,9 @@ class DataConfig(StrictModel):
     shards: str = Field(description="token shards directory (slmscale units encode / data shards)")
     train_split: str = "train"
     valid_split: str = "valid"
+    max_tokens: Optional[PositiveInt] = Field(
+        None, description="unique training tokens: train on the first training documents (stored "
+                          "order) holding at most this many tokens, repeated for epochs (data-constrained runs)")
 
 
 class ModelConfig(StrictModel):

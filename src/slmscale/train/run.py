@@ -174,7 +174,7 @@ def run_training(config: TrainConfig, resume: bool | None = None) -> dict[str, A
     shards_path = Path(cfg.data.shards).resolve()
     shards = Shards(shards_path)
     valid_windows = validation_sequences(shards, cfg.data.valid_split, cfg.train.seq_len, cfg.eval.max_tokens)
-    stream = PackedStream(shards, cfg.data.train_split, seed=cfg.seed)
+    stream = PackedStream(shards, cfg.data.train_split, seed=cfg.seed, max_tokens=cfg.data.max_tokens)
     done = _check_run_dir(run, cfg)
     if done is not None:
         say(f"{run}: already finished with this config (loss {done.get('loss')}); nothing to do")
