@@ -83,3 +83,10 @@ def test_percentile_ci():
     assert np.isnan(lo) and np.isnan(hi)
     ci = bootstrap.loss_ci(np.zeros((0, 5)))
     assert set(ci) == {"E", "A", "B", "alpha", "beta", "a", "b", "G"} and all(np.isnan(v[0]) for v in ci.values())
+
+
+def test_theta_stays_finite_when_a_coefficient_underflowed():
+    fit = chinchilla.LossFit(E=0.0, A=1e3, B=1e2, alpha=0.3, beta=0.3)
+    assert np.all(np.isfinite(fit.theta))
+    back = chinchilla.LossFit.from_theta(fit.theta)
+    assert back.E == 0.0 and back.A == pytest.approx(1e3) and back.alpha == 0.3

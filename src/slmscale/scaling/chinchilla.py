@@ -106,7 +106,9 @@ class LossFit:
 
     @property
     def theta(self) -> np.ndarray:
-        return np.array([np.log(self.A), np.log(self.B), np.log(self.E), self.alpha, self.beta])
+        # A fit whose E (or A, B) underflowed to 0 keeps a finite log, so refits can warm-start from it.
+        logs = np.log(np.maximum([self.A, self.B, self.E], np.finfo(float).tiny))
+        return np.array([*logs, self.alpha, self.beta])
 
     @property
     def params(self) -> dict:
