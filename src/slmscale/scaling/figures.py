@@ -84,6 +84,10 @@ def frontier(df: pd.DataFrame, fit: dict, out_dir: Path, name: str = "frontier",
     ax.scatter(df["params"], df["tokens"], s=10, c="k", label="runs")
     ax.set(xscale="log", yscale="log", xlabel="parameters N", ylabel="tokens D", xlim=(n_lo, n_hi),
            ylim=(d_lo, d_hi))
+    # A range under a decade would otherwise label every minor tick and the labels collide.
+    from matplotlib.ticker import NullFormatter
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=7, loc="upper left")
     return _save(fig, out_dir, name)
 
