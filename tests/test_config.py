@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-from slmscale.config import StrictModel, apply_overrides, load_config
+from slmscale.config import StrictModel, apply_overrides, load_config, set_dotted
 from slmscale.errors import UserError
 
 
@@ -56,3 +56,11 @@ def test_missing_and_malformed_files(tmp_path: Path):
     lst.write_text("- 1\n")
     with pytest.raises(UserError, match="mapping"):
         load_config(Outer, lst)
+
+
+def test_set_dotted_copies_shared_levels():
+    shared = {"lr": 1.0}
+    data = {"inner": shared}
+    set_dotted(data, "inner.lr", 2.0)
+    set_dotted(data, "a.b.c", 3)
+    assert data == {"inner": {"lr": 2.0}, "a": {"b": {"c": 3}}} and shared == {"lr": 1.0}

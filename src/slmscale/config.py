@@ -36,6 +36,18 @@ def _parse_scalar(text: str) -> Any:
     return value
 
 
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set `a.b.c` in a nested dict, copying each touched level so shared sub-dicts stay unchanged."""
+    parts = key.strip().split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        child = dict(child) if isinstance(child, dict) else {}
+        node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
     """Apply `a.b.c=value` overrides to a nested dict (copying the touched levels)."""
     out = dict(data)
@@ -43,14 +55,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
         if "=" not in item:
             raise UserError(f"--set {item!r}: expected key=value, e.g. --set model.preset=cpu-1m")
         key, _, raw = item.partition("=")
-        parts = key.strip().split(".")
-        node = out
-        for part in parts[:-1]:
-            child = node.get(part)
-            child = dict(child) if isinstance(child, dict) else {}
-            node[part] = child
-            node = child
-        node[parts[-1]] = _parse_scalar(raw)
+        set_dotted(out, key, _parse_scalar(raw))
     return out
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from slmscale.config import set_dotted
 from slmscale.data.shards import ShardWriter
 
 VOCAB = 48  # 46 units + bos + eos
@@ -47,11 +48,7 @@ def tiny_config(shards: Path, out: Path, **over) -> dict:
         "checkpoint": {"interval_steps": 3, "keep": 2},
     }
     for key, val in over.items():
-        node = cfg
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = val
+        set_dotted(cfg, key, val)
     return cfg
 
 

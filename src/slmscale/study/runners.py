@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable
 import yaml
 
 from slmscale.artifacts import atomic_write_text, read_json, write_json
+from slmscale.config import set_dotted
 from slmscale.study.expand import RunSpec
 
 SUMMARY = "summary.json"
@@ -73,11 +74,7 @@ class RunPaths:
 def nest(dotted: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in dotted.items():
-        node = out
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
+        set_dotted(out, key, value)
     return out
 
 
