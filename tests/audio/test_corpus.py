@@ -95,3 +95,12 @@ def test_refuses_foreign_folders_and_bad_configs(tmp_path):
     with pytest.raises(UserError, match="unknown voice"):
         _cfg(stories=1, voices=["nobody"])
     json.dumps(_cfg(stories=1).model_dump())  # config is plain JSON for meta.json
+
+
+def test_manifest_carries_phone_spans(tmp_path):
+    build_corpus(_cfg(stories=2, seed=3), tmp_path / "c", workers=1)
+    for e in read_manifest(tmp_path / "c" / "manifest.jsonl"):
+        assert len(e.phones) > 2 * len(e.words)  # several phones per word
+        assert all(0 <= s < end <= e.duration + 1e-6 for _, s, end in e.phones)
+        first_word = e.words[0]
+        assert e.phones[0][1] < first_word[2]  # the first phone sits in the first word

@@ -177,3 +177,22 @@ def test_same_bytes_in_a_fresh_process():
                                    for v in ("gb-f2", "nyc-f3"))).hexdigest()
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert there.stdout.strip() == here
+
+
+def test_phone_spans_follow_the_words_and_cover_only_speech():
+    """espeak-ng's phoneme events become (phone, start, end) spans: ordered, non-overlapping,
+    inside the audio; each word's span holds that word's phones (stress marks kept)."""
+    text = "The little dog ran home. A quiet fox slept."
+    (res,) = synthesize_batch([(text, "us-m3")], phones=True)
+    wav, words, phones = res
+    assert [p for p, _, _ in phones][:3] == ["D", "@2", "l"]  # "the little" in espeak's mnemonics
+    ends = [e for _, _, e in phones]
+    starts = [s for _, s, _ in phones]
+    assert all(a < b for a, b in zip(starts, ends)) and all(b <= c for b, c in zip(ends, starts[1:]))
+    assert ends[-1] <= len(wav) / SR + 1e-6
+    home = next((s, e) for w, s, e in words if w == "home")
+    inside = [p for p, s, e in phones if s >= home[0] - 1e-3 and e <= home[1] + 1e-3]
+    assert [p.lstrip("',") for p in inside] == ["h", "oU", "m"]
+    # The same request without phones gives the same audio and words.
+    wav2, words2 = synthesize_batch([(text, "us-m3")])[0]
+    assert np.array_equal(wav, wav2) and words == words2

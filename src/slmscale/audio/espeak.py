@@ -72,6 +72,16 @@ class SynthEvent:
     length: int  # characters (words only)
     sample: int  # native-rate sample where espeak starts the word or phoneme
     kind: int = WORD
+    phone: str = ""  # espeak's phoneme mnemonic (PHONE and PAUSE events), e.g. "aI", "_:"
+
+
+def pack_phone(name: bytes) -> int:
+    """A phoneme mnemonic (at most 8 bytes) as one int64, so events cross the pipe as numbers."""
+    return int.from_bytes(name[:8].ljust(8, b"\0"), "little", signed=True)
+
+
+def unpack_phone(code: int) -> str:
+    return int(code).to_bytes(8, "little", signed=True).rstrip(b"\0").decode("ascii", "replace")
 
 
 class EspeakError(UserError):
@@ -139,8 +149,10 @@ class Espeak:
             if ev.type == EVENT_WORD:
                 self._events.append(SynthEvent(ev.text_position - 1, ev.length, ev.sample, WORD))
             elif ev.type == EVENT_PHONEME:
-                kind = PAUSE if ev.id.string.startswith(b"_") else PHONE
-                self._events.append(SynthEvent(ev.text_position - 1, 0, ev.sample, kind))
+                name = bytes(ev.id.string)
+                kind = PAUSE if name.startswith(b"_") else PHONE
+                self._events.append(SynthEvent(ev.text_position - 1, 0, ev.sample, kind,
+                                               name.decode("ascii", "replace")))
             i += 1
         return 0  # 0 = continue synthesis
 
@@ -176,6 +188,7 @@ class Espeak:
 
 Job = tuple[tuple[str, int, int, int, int], str]  # (Voice.key, text)
 _HEAD = struct.Struct("<qqq")  # status (0 ok, 1 error), n_samples | n_message_bytes, n_events
+_EVENT_FIELDS = 5  # text_position, length, sample, kind, packed phoneme name
 
 
 def _run_jobs(engine: Espeak, jobs: list[Job], out: BinaryIO) -> None:
@@ -191,8 +204,8 @@ def _run_jobs(engine: Espeak, jobs: list[Job], out: BinaryIO) -> None:
             msg = (str(err) or type(err).__name__).encode()
             out.write(_HEAD.pack(1, len(msg), 0) + msg)
             continue
-        ev = np.array([(e.text_position, e.length, e.sample, e.kind) for e in events],
-                      np.int64).reshape(-1, 4)
+        ev = np.array([(e.text_position, e.length, e.sample, e.kind, pack_phone(e.phone.encode()))
+                       for e in events], np.int64).reshape(-1, _EVENT_FIELDS)
         out.write(_HEAD.pack(0, len(wav), len(ev)))
         out.write(wav.astype("<i2", copy=False).tobytes())
         out.write(ev.astype("<i8").tobytes())
@@ -210,9 +223,10 @@ def _parse(data: bytes, n_jobs: int) -> list[tuple[np.ndarray, list[SynthEvent]]
             continue
         wav = np.frombuffer(data, "<i2", n, pos).astype(np.int16)
         pos += 2 * n
-        ev = np.frombuffer(data, "<i8", 4 * n_ev, pos).reshape(-1, 4)
-        pos += 32 * n_ev
-        results.append((wav, [SynthEvent(int(a), int(b), int(c), int(d)) for a, b, c, d in ev]))
+        ev = np.frombuffer(data, "<i8", _EVENT_FIELDS * n_ev, pos).reshape(-1, _EVENT_FIELDS)
+        pos += 8 * _EVENT_FIELDS * n_ev
+        results.append((wav, [SynthEvent(int(a), int(b), int(c), int(d), unpack_phone(e) if d != WORD else "")
+                              for a, b, c, d, e in ev]))
     return results
 
 

@@ -14,6 +14,9 @@ Timing rules (all times in seconds from the start of the returned audio):
   punctuation; a token espeak-ng speaks as several words (e.g. "42") is one word, and tokens it
   speaks as part of a neighbour (function words: "on the", "of a") join that word's item, so
   every token of the text is in exactly one item.
+- A phone (espeak-ng's phoneme mnemonic, stress marks included, e.g. "'aI") starts at its PHONEME
+  event and ends where the next phoneme or pause starts (or at the cut sentence end). Pauses are
+  not listed: time outside every phone is silence.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Utterance:
 
     samples: np.ndarray  # int16, native rate
     words: list[tuple[str, int, int]]  # (word, start sample, end sample)
+    phones: list[tuple[str, int, int]] = dataclasses.field(default_factory=list)  # same, per phone
 
 
 def split_sentences(text: str) -> list[str]:
@@ -129,31 +133,47 @@ def align_words(text: str, samples: np.ndarray, events: list[SynthEvent],
             if len(after) and after[0] < limit:
                 end = int(after[0])
         words.append((word, start, max(start, min(end, audio_end))))
-    return Utterance(samples=samples[:audio_end], words=words)
+    return Utterance(samples=samples[:audio_end], words=words, phones=phone_spans(events, audio_end))
+
+
+def phone_spans(events: list[SynthEvent], audio_end: int) -> list[tuple[str, int, int]]:
+    """(phone, start, end) sample spans of the PHONE events; each ends at the next phone or pause."""
+    marks = sorted((e for e in events if e.kind in (PHONE, PAUSE)), key=lambda e: e.sample)
+    spans = []
+    for i, ev in enumerate(marks):
+        if ev.kind != PHONE or ev.sample >= audio_end:
+            continue
+        end = min(marks[i + 1].sample if i + 1 < len(marks) else audio_end, audio_end)
+        if end > ev.sample:
+            spans.append((ev.phone, max(ev.sample, 0), end))
+    return spans
 
 
 def _assemble(utterances: list[Utterance], native_sr: int,
-              sample_rate: int) -> tuple[np.ndarray, list[Word]]:
+              sample_rate: int) -> tuple[np.ndarray, list[Word], list[Word]]:
     pause = np.zeros(int(round(PAUSE_S * native_sr)), np.int16)
     parts: list[np.ndarray] = []
     words: list[Word] = []
+    phones: list[Word] = []
     offset = 0
     for i, utt in enumerate(utterances):
         if i:
             parts.append(pause)
             offset += len(pause)
         parts.append(utt.samples)
-        words.extend((w, round((offset + s) / native_sr, 4), round((offset + e) / native_sr, 4))
-                     for w, s, e in utt.words)
+        for spans, out in ((utt.words, words), (utt.phones, phones)):
+            out.extend((w, round((offset + s) / native_sr, 4), round((offset + e) / native_sr, 4))
+                       for w, s, e in spans)
         offset += len(utt.samples)
     native = np.concatenate(parts).astype(np.float32) / 32768.0
     wav = native if sample_rate == native_sr else soxr.resample(native, native_sr, sample_rate, quality="HQ")
-    return np.clip(wav, -1.0, 1.0).astype(np.float32, copy=False), words
+    return np.clip(wav, -1.0, 1.0).astype(np.float32, copy=False), words, phones
 
 
-def synthesize_batch(requests: list[tuple[str, str | Voice]], sample_rate: int = SAMPLE_RATE
-                     ) -> list[tuple[np.ndarray, list[Word]] | str]:
-    """Speak several texts in one pristine engine run; per text (wav, words) or an error reason.
+def synthesize_batch(requests: list[tuple[str, str | Voice]], sample_rate: int = SAMPLE_RATE,
+                     phones: bool = False) -> list[tuple | str]:
+    """Speak several texts in one pristine engine run; per text (wav, words) or an error reason;
+    with `phones=True`, (wav, words, phones) where phones are (phone, start s, end s).
 
     The result for each text depends only on the request list, never on earlier calls.
     """
@@ -162,7 +182,7 @@ def synthesize_batch(requests: list[tuple[str, str | Voice]], sample_rate: int =
     native_sr = Espeak.get().sample_rate
     plan: list[tuple[int, str]] = []
     jobs = []
-    out: list[tuple[np.ndarray, list[Word]] | str] = []
+    out: list[tuple | str] = []
     for idx, (text, voice) in enumerate(requests):
         key = get_voice(voice).key
         sentences = split_sentences(text)
@@ -189,7 +209,8 @@ def synthesize_batch(requests: list[tuple[str, str | Voice]], sample_rate: int =
         grouped.setdefault(idx, []).append(utt)
     for idx, utts in grouped.items():
         if out[idx] == "":
-            out[idx] = _assemble(utts, native_sr, sample_rate)
+            wav, words, spans = _assemble(utts, native_sr, sample_rate)
+            out[idx] = (wav, words, spans) if phones else (wav, words)
     return out
 
 
@@ -254,18 +275,19 @@ def _run_batch(batch: list[TTSItem], out_dir: str, sample_rate: int) -> list[dic
     """Synthesise one batch and write its wavs; returns manifest rows (dicts) or skips."""
     from slmscale.artifacts import atomic_write_bytes
 
-    results = synthesize_batch([(it.text, it.voice) for it in batch], sample_rate)
+    results = synthesize_batch([(it.text, it.voice) for it in batch], sample_rate, phones=True)
     rows: list[dict | Skipped] = []
     for item, res in zip(batch, results):
         if isinstance(res, str):
             rows.append(Skipped(item.id, res))
             continue
-        wav, words = res
+        wav, words, phones = res
         atomic_write_bytes(Path(out_dir) / item.relpath, _encode_wav(wav, sample_rate))
         rows.append({"id": item.id, "audio": Path(item.relpath).as_posix(),
                      "duration": len(wav) / sample_rate, "sample_rate": sample_rate,
                      "text": " ".join(item.text.split()), "voice": get_voice(item.voice).name,
-                     "split": item.split, "words": [list(w) for w in words]})
+                     "split": item.split, "words": [list(w) for w in words],
+                     "phones": [list(p) for p in phones]})
     return rows
 
 

@@ -16,11 +16,14 @@ units_app = typer.Typer(help="Speech units: fit a tokenizer (features + k-means)
 @units_app.command("fit")
 def fit_cmd(
     manifest: Path = typer.Option(..., "--manifest", help="Utterance manifest (JSONL)."),
-    encoder: str = typer.Option("mfcc", "--encoder", help="Feature encoder: mfcc, logmel or hubert."),
+    encoder: str = typer.Option("mfcc", "--encoder", help="Feature encoder: mfcc, logmel, hubert, or phone (posteriors of a "
+                                       "phone classifier trained on a synthetic corpus's alignments)."),
     k: int = typer.Option(..., "--k", help="Number of units (k-means clusters)."),
     out: Path = typer.Option(..., "--out", help="Tokenizer directory to write (TOKDIR)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint",
-                                              help="Local transformers HuBERT/wav2vec2 model dir (hubert)."),
+                                              help="Local transformers HuBERT/wav2vec2 model dir (hubert), or a "
+                                                   "`units phonenet` dir (phone; default: train one "
+                                                   "into OUT/phonenet from this manifest)."),
     layer: Optional[int] = typer.Option(None, "--layer", help="Transformer layer to take (1-based; hubert)."),
     frame_rate: Optional[int] = typer.Option(None, "--frame-rate", help="25 or 50 Hz (mfcc/logmel; default 50)."),
     max_frames: int = typer.Option(200_000, "--max-frames", help="Frames sampled for k-means."),
@@ -47,9 +50,17 @@ def fit_cmd(
     from slmscale.units.encoders import EncoderConfig
     from slmscale.units.fit import fit_tokenizer, make_fit_config
 
-    if encoder not in ("mfcc", "logmel", "hubert"):
-        raise UserError(f"--encoder {encoder}: choose mfcc, logmel or hubert")
-    if encoder == "hubert":
+    if encoder not in ("mfcc", "logmel", "hubert", "phone"):
+        raise UserError(f"--encoder {encoder}: choose mfcc, logmel, hubert or phone")
+    if encoder == "phone":
+        if layer is not None or frame_rate is not None or context is not None or whiten is not None:
+            raise UserError("--layer/--frame-rate/--context/--whiten-static do not apply to --encoder phone")
+        if checkpoint is None:
+            from slmscale.units.phonenet import train_phonenet
+
+            checkpoint = out / "phonenet"
+            train_phonenet(manifest, checkpoint, force=force)
+    elif encoder == "hubert":
         if checkpoint is None or layer is None:
             raise UserError("--encoder hubert needs --checkpoint DIR and --layer L")
         if frame_rate is not None:
@@ -76,6 +87,21 @@ def fit_cmd(
 
 def _parse_voices(text: Optional[str]) -> list[str]:
     return [v.strip() for v in (text or "").split(",") if v.strip()]
+
+
+@units_app.command("phonenet")
+def phonenet_cmd(
+    manifest: Path = typer.Option(..., "--manifest", help="Manifest of a synthesised corpus (with phone spans)."),
+    out: Path = typer.Option(..., "--out", help="Directory for the classifier (NETDIR)."),
+    steps: int = typer.Option(500, "--steps", help="Training steps (batches of 32 x 4 s windows)."),
+    hidden: int = typer.Option(192, "--hidden", help="Channels per convolution."),
+    seed: int = typer.Option(0, "--seed", help="Seed for initialisation and batches."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
+) -> None:
+    """Train the frame phone classifier behind `units fit --encoder phone` (espeak-ng phone labels)."""
+    from slmscale.units.phonenet import PhoneNetConfig, train_phonenet
+
+    train_phonenet(manifest, out, PhoneNetConfig(steps=steps, hidden=hidden, seed=seed), force=force)
 
 
 @units_app.command("encode")

@@ -29,13 +29,16 @@ class ManifestEntry(StrictModel):
     voice: str = ""
     split: str = "train"
     words: list[Word] = Field(default_factory=list)
+    # Phone spans (espeak-ng mnemonics) where the audio was synthesised; they train the `phone`
+    # unit encoder (slmscale.units.phonenet). Real corpora leave this empty.
+    phones: list[Word] = Field(default_factory=list)
 
-    @field_validator("words")
+    @field_validator("words", "phones")
     @classmethod
     def _ordered(cls, words: list[Word]) -> list[Word]:
         for w, start, end in words:
             if end < start:
-                raise ValueError(f"word {w!r} ends ({end}) before it starts ({start})")
+                raise ValueError(f"{w!r} ends ({end}) before it starts ({start})")
         return words
 
 

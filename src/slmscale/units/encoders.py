@@ -28,7 +28,7 @@ HUBERT_TYPES = ("hubert", "wav2vec2", "data2vec-audio", "wavlm")
 
 
 class EncoderConfig(StrictModel):
-    name: Literal["mfcc", "logmel", "hubert"] = "mfcc"
+    name: Literal["mfcc", "logmel", "hubert", "phone"] = "mfcc"
     frame_rate: int | None = Field(default=None, description="Hz; 25 or 50 for mfcc/logmel")
     n_mfcc: int = Field(default=13, ge=1, le=80)
     n_mels: int = Field(default=40, ge=8, le=256)
@@ -42,7 +42,8 @@ class EncoderConfig(StrictModel):
     # vocal-tract-length warping, which a per-dimension CMVN cannot. Default: 50 for mfcc;
     # None = off. See docs/units.md "Unit quality" for the measurements behind the defaults.
     whiten_static: float | None = Field(default=None, ge=0)
-    checkpoint: str | None = None  # absolute path of a local transformers model dir (hubert)
+    # Absolute path of a local transformers model dir (hubert) or a phone classifier dir (phone).
+    checkpoint: str | None = None
     checkpoint_sha256: str | None = None
     layer: int | None = Field(default=None, ge=1)
     bf16: bool = False
@@ -58,8 +59,16 @@ class EncoderConfig(StrictModel):
             raise ValueError(f"whiten_static and drop_c0 apply to mfcc features, not {self.name}")
         if self.context is None:
             self.context = 0
-        if self.name == "hubert" and self.context:
-            raise ValueError("context stacking applies to mfcc/logmel features, not hubert")
+        if self.name in ("hubert", "phone") and self.context:
+            raise ValueError(f"context stacking applies to mfcc/logmel features, not {self.name}")
+        if self.name == "phone":
+            if self.checkpoint is None:
+                raise ValueError("the phone encoder needs a phone classifier directory (checkpoint)")
+            if self.frame_rate is None:
+                self.frame_rate = 50
+            elif self.frame_rate != 50:
+                raise ValueError(f"the phone encoder runs at 50 Hz, got frame_rate {self.frame_rate}")
+            return self
         if self.name in SPECTRAL:
             if self.frame_rate is None:
                 self.frame_rate = 50
@@ -372,7 +381,41 @@ def _wants_normalized_input(path: Path) -> bool:
         return False
 
 
+class PhoneEncoder(Encoder):
+    """Phone posteriors (softmax of a units.phonenet classifier) over MFCC frames, 50 Hz."""
+
+    def __init__(self, cfg: EncoderConfig):
+        from slmscale.units.phonenet import feature_config, load_phonenet
+
+        self.net, info = load_phonenet(cfg.checkpoint or "")
+        self.mfcc = SpectralEncoder(feature_config())
+        if info.feature_dim != self.mfcc.dim or info.frame_rate != self.mfcc.frame_rate:
+            raise UserError(f"{cfg.checkpoint}: the phone classifier expects {info.feature_dim}-dim features "
+                            f"at {info.frame_rate} Hz; retrain it with this version")
+        self.frame_rate = self.mfcc.frame_rate
+        self.dim = len(info.phones)
+        self.phones = info.phones
+
+    def _posteriors(self, feats: np.ndarray) -> np.ndarray:
+        import torch
+
+        if len(feats) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        with torch.no_grad():
+            logits = self.net(torch.from_numpy(np.ascontiguousarray(feats)).T[None])[0].T
+            return torch.softmax(logits, dim=-1).numpy().astype(np.float32)
+
+    def features(self, wav: np.ndarray) -> np.ndarray:
+        return self._posteriors(self.mfcc.features(wav))
+
+    def features_stream(self, pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
+        feats, n = self.mfcc.features_stream(pieces)
+        return self._posteriors(feats), n
+
+
 def build_encoder(cfg: EncoderConfig, device: str = "auto") -> Encoder:
     if cfg.name in SPECTRAL:
         return SpectralEncoder(cfg)
+    if cfg.name == "phone":
+        return PhoneEncoder(cfg)
     return HubertEncoder(cfg, device=device)

@@ -60,7 +60,7 @@ class _SampleJob:
 
 def make_fit_config(manifest: str | Path, encoder: EncoderConfig, k: int, max_frames: int = 200_000,
                     seed: int = 0, import_path: str | Path | None = None, max_iter: int = 100) -> FitConfig:
-    if encoder.name == "hubert":
+    if encoder.name in ("hubert", "phone"):
         ckpt = Path(encoder.checkpoint or "").resolve()
         if not ckpt.is_dir():
             raise UserError(f"--checkpoint {encoder.checkpoint}: not a directory")
