@@ -70,6 +70,7 @@ def _fmt_loss(r: dict) -> str:
     lines.append(f"  hold-out of the largest budget: {ho['skipped']}" if "skipped" in ho else
                  f"  hold-out of the largest budget ({ho['n_heldout']} run(s) at {ho['heldout_flops']:.3g} "
                  f"FLOPs): mean |rel err| {ho['mean_abs_rel_err']:.4f}")
+    lines.extend(f"  warning: {w}" for w in r.get("warnings", []))
     return "\n".join(lines)
 
 

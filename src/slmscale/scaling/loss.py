@@ -62,7 +62,38 @@ def analyze(df: pd.DataFrame, form: str = "chinchilla", delta: float = chinchill
                             "samples": {k: np.asarray(v).tolist() for k, v in named.items()}}
     out["source"] = df.attrs.get("source")
     out["n_dropped_not_finished"] = int(df.attrs.get("dropped", 0))
+    out["warnings"] = fit_warnings(out, N, D, L)
     return out
+
+
+# Exponents outside this range have not been reported for language models (text or speech);
+# a fit landing there is being driven by the ladder's shape, not by a power law.
+EXPONENT_RANGE = (0.05, 2.0)
+
+
+def fit_warnings(record: dict, N: np.ndarray, D: np.ndarray, L: np.ndarray) -> list[str]:
+    """Plain-language reasons not to trust a loss fit: parameters at their limits, intervals that
+    span orders of magnitude, a ladder too narrow to separate the terms."""
+    notes = []
+    E = record.get("E")
+    if E is not None and np.isfinite(E) and E < 1e-3 * float(np.min(L)):
+        notes.append(f"E = {E:.3g} (irreducible loss ~0): the runs do not reach the flattening part of "
+                     "the curve, so E is unconstrained and extrapolation is unreliable; add larger "
+                     "budgets or compare exponents only")
+    for name in ("alpha", "beta"):
+        v = record.get(name)
+        if v is not None and np.isfinite(v) and not EXPONENT_RANGE[0] <= v <= EXPONENT_RANGE[1]:
+            notes.append(f"{name} = {v:.3g} is outside the usual {EXPONENT_RANGE[0]}-{EXPONENT_RANGE[1]} "
+                         "range: the fit is driven by the ladder's shape, not a power law")
+        lo, hi = ((record.get("ci") or {}).get(name) or [np.nan, np.nan])[:2]
+        if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi) and lo > 0 and hi / lo > 10:
+            notes.append(f"{name}'s {record.get('ci_level', 0.95):.0%} interval [{lo:.3g}, {hi:.3g}] spans "
+                         f"{hi / lo:.0f}x: the data barely constrain it")
+    n_span, d_span = float(np.max(N) / np.min(N)), float(np.max(D) / np.min(D))
+    if min(n_span, d_span) < 10:
+        notes.append(f"the ladder spans {n_span:.1f}x in parameters and {d_span:.1f}x in tokens; "
+                     "power-law terms are only separable over about a decade or more of each")
+    return notes
 
 
 def _goodness(pred: np.ndarray, L: np.ndarray, df: pd.DataFrame) -> dict:
