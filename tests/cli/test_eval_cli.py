@@ -70,6 +70,8 @@ def test_eval_one_task_and_all(text_run, capsys):
     (["--task", "nope"], "unknown task"),
     (["--task", "ssc"], "text.jsonl"),
     (["--task", "sblimp", "--normalize", "median"], "normalize"),
+    (["--task", "sstorycloze_t2s"], "needs an interleaved speech-text run"),
+    (["--task", "sblimp", "--modality", "speech"], "text run cannot score the speech"),
 ])
 def test_eval_errors_are_one_line(text_run, capsys, args, needle):
     run, bench = text_run
@@ -105,3 +107,51 @@ def test_synth_bench_cli_writes_layouts_and_rejects_bad_options(tmp_path, monkey
             main(["synth", "bench", "--out", str(tmp_path / "x"), *args])
         err = capsys.readouterr().err
         assert ex.value.code == 2 and needle in err
+
+
+def _eval_kit():
+    """tests/eval/conftest.py's builders (importlib import mode: test folders are not packages)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "eval" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("slmscale_eval_test_kit", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def interleaved_run(tmp_path_factory):
+    kit = _eval_kit()
+    root = tmp_path_factory.mktemp("ilv")
+    model, _, _, info = kit.make_interleaved(root)
+    bench = kit.build_small_bench(root / "bench", n=1, voices=("us-f1",))
+    return kit.make_run(root, model, info), bench
+
+
+def test_eval_interleaved_text_version_and_all(interleaved_run, capsys):
+    run, bench = interleaved_run
+    main(["eval", "--run", str(run), "--task", "sblimp", "--bench", str(bench), "--modality", "text"])
+    printed = json.loads(capsys.readouterr().out)
+    scores = json.loads((run / "eval" / "sblimp_text" / "scores.json").read_text())
+    assert printed == {"sblimp_text": scores["macro_accuracy"]} and scores["variant"] == "text"
+    assert not (run / "eval" / "sblimp").exists()
+
+    main(["eval", "--run", str(run), "--all", "--bench", str(bench)])
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    keys = {"sblimp", "ssc", "sblimp_text", "sstorycloze_text", "sstorycloze_t2s", "sstorycloze_s2t"}
+    assert set(printed) == keys
+    summary = json.loads((run / "summary.json").read_text())
+    assert {k: summary[k] for k in keys} == printed
+    for k in keys:
+        assert (run / "eval" / k / "meta.json").is_file()
+    assert "sstorycloze_s2t:" in captured.err
+
+    main(["eval", "--run", str(run), "--all", "--bench", str(bench), "--modality", "speech"])
+    assert set(json.loads(capsys.readouterr().out)) == {"sblimp", "ssc"}
+    with pytest.raises(SystemExit) as ex:
+        main(["eval", "--run", str(run), "--task", "ssc_t2s", "--bench", str(bench), "--modality", "text"])
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and "drop --modality" in err and "Traceback" not in err

@@ -9,18 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from slmscale.cli.main import main
 from slmscale.units.synthetic import write_babble_corpus
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as ex:
-        code = int(ex.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, " ".join(out.err.split())
 
 
 @pytest.fixture(scope="module")
@@ -28,42 +18,42 @@ def manifest(tmp_path_factory) -> Path:
     return write_babble_corpus(tmp_path_factory.mktemp("c"), 24, seconds=(1.0, 2.0), seed=7)
 
 
-def test_fit_encode_unigram_inspect(manifest, tmp_path, capsys):
+def test_fit_encode_unigram_inspect(manifest, tmp_path, cli):
     tok, shards, uni = tmp_path / "tok", tmp_path / "shards", tmp_path / "uni"
     fit = ["units", "fit", "--manifest", str(manifest), "--encoder", "mfcc", "--k", "24", "--out", str(tok),
            "--frame-rate", "25", "--workers", "1"]
-    code, _, err = run(capsys, *fit)
+    code, _, err = cli(*fit)
     assert code == 0 and "k=24" in err
-    code, _, err = run(capsys, *fit)
+    code, _, err = cli(*fit)
     assert code == 0 and "up to date" in err
     enc = ["units", "encode", "--tokenizer", str(tok), "--manifest", str(manifest), "--out", str(shards),
            "--valid-voices", "child", "--workers", "1"]
-    code, _, err = run(capsys, *enc)
+    code, _, err = cli(*enc)
     assert code == 0 and "tokens/s of audio" in err and "0 skipped" in err
     meta = json.loads((shards / "meta.json").read_text())
     assert meta["splits"]["valid"]["documents"] >= 6  # every "child" utterance plus the seeded fraction
     docs = [json.loads(line) for line in (shards / "docs.jsonl").read_text().splitlines()]
     assert all(d["split"] == "valid" for d in docs if d["voice"] == "child")
-    code, _, err = run(capsys, *enc)
+    code, _, err = cli(*enc)
     assert code == 0 and "up to date" in err
-    code, _, err = run(capsys, "units", "unigram", "--shards", str(shards), "--vocab-size", "60", "--out", str(uni))
+    code, _, err = cli("units", "unigram", "--shards", str(shards), "--vocab-size", "60", "--out", str(uni))
     assert code == 0 and "compression" in err
-    code, out, _ = run(capsys, "data", "inspect", str(shards), "--verify")
+    code, out, _ = cli("data", "inspect", str(shards), "--verify")
     assert code == 0 and "tokens / s of audio" in out and "token usage" in out and "MISMATCH" not in out
-    code, out, _ = run(capsys, "data", "inspect", str(uni), "--json")
+    code, out, _ = cli("data", "inspect", str(uni), "--json")
     summary = json.loads(out)
     assert summary["modality"] == "unigram" and summary["compression_ratio"] > 1
 
 
-def test_hubert_encoder_from_a_local_checkpoint(manifest, tmp_path, capsys):
+def test_hubert_encoder_from_a_local_checkpoint(manifest, tmp_path, cli):
     """Acceptance 4: a tiny random HuBERT saved with save_pretrained works as --encoder hubert."""
     from slmscale.units.synthetic import make_tiny_hubert
 
     ckpt = make_tiny_hubert(tmp_path / "hubert")
-    code, _, err = run(capsys, "units", "fit", "--manifest", str(manifest), "--encoder", "hubert",
+    code, _, err = cli("units", "fit", "--manifest", str(manifest), "--encoder", "hubert",
                        "--checkpoint", str(ckpt), "--layer", "2", "--k", "10", "--out", str(tmp_path / "tok"))
     assert code == 0, err
-    code, _, err = run(capsys, "units", "encode", "--tokenizer", str(tmp_path / "tok"), "--manifest", str(manifest),
+    code, _, err = cli("units", "encode", "--tokenizer", str(tmp_path / "tok"), "--manifest", str(manifest),
                        "--out", str(tmp_path / "shards"))
     assert code == 0, err
     meta = json.loads((tmp_path / "shards" / "meta.json").read_text())
@@ -81,13 +71,13 @@ def test_hubert_encoder_from_a_local_checkpoint(manifest, tmp_path, capsys):
      "--valid-fraction"),
     (["data", "inspect", "nowhere"], "meta.json"),
 ])
-def test_bad_input_is_one_line_error(argv, message, tmp_path, capsys, monkeypatch):
+def test_bad_input_is_one_line_error(argv, message, tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, _, err = run(capsys, *argv)
+    code, _, err = cli(*argv)
     assert code == 2 and message in err and "Traceback" not in err
 
 
-def test_pickle_import_needs_allow_pickle(manifest, tmp_path, capsys):
+def test_pickle_import_needs_allow_pickle(manifest, tmp_path, cli):
     import joblib
     import numpy as np
     from sklearn.cluster import KMeans
@@ -96,9 +86,9 @@ def test_pickle_import_needs_allow_pickle(manifest, tmp_path, capsys):
     joblib.dump(km, tmp_path / "km.bin")
     base = ["units", "fit", "--manifest", str(manifest), "--k", "6", "--out", str(tmp_path / "tok"),
             "--import-kmeans", str(tmp_path / "km.bin")]
-    code, _, err = run(capsys, *base)
+    code, _, err = cli(*base)
     assert code == 2 and "--allow-pickle" in err
-    code, _, err = run(capsys, *base, "--allow-pickle")
+    code, _, err = cli(*base, "--allow-pickle")
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "tok").iterdir()) == ["centroids.safetensors", "config.json",
                                                                      "meta.json"]
@@ -124,11 +114,11 @@ def test_acceptance_same_seed_same_bytes(manifest, tmp_path):
     assert a["split"] in ("train", "valid")
 
 
-def test_fit_recipe_options_reach_the_bundle(manifest, tmp_path, capsys):
+def test_fit_recipe_options_reach_the_bundle(manifest, tmp_path, cli):
     base = ["units", "fit", "--manifest", str(manifest), "--encoder", "mfcc", "--k", "8", "--workers", "1"]
-    code, _, _ = run(capsys, *base, "--out", str(tmp_path / "plain"), "--context", "0", "--whiten-static", "off")
+    code, _, _ = cli(*base, "--out", str(tmp_path / "plain"), "--context", "0", "--whiten-static", "off")
     assert code == 0
     cfg = json.loads((tmp_path / "plain" / "config.json").read_text())
     assert cfg["dim"] == 39 and cfg["encoder"]["context"] == 0 and cfg["encoder"]["whiten_static"] is None
-    code, _, err = run(capsys, *base, "--out", str(tmp_path / "bad"), "--whiten-static", "lots")
+    code, _, err = cli(*base, "--out", str(tmp_path / "bad"), "--whiten-static", "lots")
     assert code == 2 and "--whiten-static lots" in err

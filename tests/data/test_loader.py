@@ -91,3 +91,23 @@ def test_max_tokens_trains_on_a_nested_prefix_of_documents(shards):
     assert set(smaller.doc_ids) < set(stream.doc_ids)  # a smaller budget is a subset
     tiny = PackedStream(shards, "train", seed=3, max_tokens=1)
     assert len(tiny.doc_ids) == 1  # at least one document, never an empty stream
+
+
+@pytest.mark.parametrize("max_tokens", [None, 200])
+def test_count_prefix_matches_counting_the_stream(shards, max_tokens):
+    """Marked tokens (here: ids below 10) in stream[0:n], from per-document counts, for prefixes that
+    end inside a document, on an EOS, at epoch boundaries and several epochs in."""
+    stream = PackedStream(shards, "train", seed=5, max_tokens=max_tokens)
+    per_doc = np.array([int((shards.doc(i) < 10).sum()) for i in range(len(shards))])
+    calls = []
+
+    def in_doc(i, n):
+        calls.append((i, n))
+        return int((shards.doc(i)[:n] < 10).sum())
+
+    e = stream.epoch_tokens
+    flat = stream.read(0, 3 * e + 7)
+    for n in [0, 1, 2, 17, e - 1, e, e + 1, 2 * e + 3, 3 * e + 7]:
+        calls.clear()
+        assert stream.count_prefix(n, per_doc, in_doc) == int((flat[:n] < 10).sum()), n
+        assert len(calls) <= 1

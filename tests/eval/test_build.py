@@ -19,10 +19,11 @@ from slmscale.eval.formats import load_benchmark
 
 def fake_tts(fail=()):
     """Writes a short silent wav per item instead of speaking; items in `fail` are skipped."""
-    calls = []
+    calls, spoken = [], []
 
     def synthesize_many(items, out_dir, workers=None, split=None, description=""):
         calls.append(len(items))
+        spoken.extend(items)
         skipped = []
         for it in items:
             if it.id in fail:
@@ -34,6 +35,7 @@ def fake_tts(fail=()):
         return [], skipped
 
     synthesize_many.calls = calls
+    synthesize_many.items = spoken
     return synthesize_many
 
 
@@ -132,3 +134,60 @@ def test_real_speech_small(tmp_path):
     for path in b.audio.values():
         wav, sr = sf.read(path)
         assert sr == 16000 and wav.ndim == 1 and 0.1 < len(wav) / sr < 3 and np.abs(wav).max() > 0.01
+
+
+def test_storycloze_gets_crossmodal_audio_and_the_layout_is_versioned(tmp_path, monkeypatch):
+    from slmscale.artifacts import read_json, write_json
+    from slmscale.eval.crossmodal import read_crossmodal
+
+    tts = fake_tts(fail={"crossmodal/us-f1/ssc-00001_context"})
+    monkeypatch.setattr("slmscale.audio.tts.synthesize_many", tts)
+    meta = build_bench(BenchConfig(n=2, tasks=["sstorycloze_t2s"], voices=["us-f1", "gb-m1"]), tmp_path)
+    assert set(meta["tasks"]) == {"ssc"}  # a cross-modal task name builds its StoryCloze folder
+    folder = tmp_path / "sStoryCloze"
+    with open(folder / "crossmodal" / "index.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    # the row whose context failed is dropped alone (its endings deleted), the full-story pair stays
+    assert [(r["id"], r["voice"]) for r in rows] == [("ssc-00000", "us-f1"), ("ssc-00000", "gb-m1"),
+                                                     ("ssc-00001", "gb-m1")]
+    assert rows[0]["context"] == "us-f1/ssc-00000_context.wav"
+    assert rows[0]["correct"] == "us-f1/ssc-00000_ending_correct.wav"
+    assert not list((folder / "crossmodal" / "us-f1").glob("ssc-00001_*"))
+    part = read_json(folder / "meta.json")
+    assert part["dropped_crossmodal"] == ["ssc-00001/us-f1"] and part["dropped_pairs"] == []
+    assert part["config"]["layout"] == 2
+    assert len(load_benchmark(tmp_path, "ssc").pairs) == 4
+    assert len(read_crossmodal(folder / "crossmodal", "sstorycloze_s2t").pairs) == 3
+    # what each utterance says: the context alone, each ending alone
+    spoken = {it.id: it.text for it in tts.items}
+    texts = {r["id"]: r for r in map(json.loads, (folder / "text.jsonl").read_text().splitlines())}
+    assert spoken["crossmodal/gb-m1/ssc-00000_context"] == texts["ssc-00000"]["context"]
+    assert spoken["crossmodal/gb-m1/ssc-00000_ending_incorrect"] == texts["ssc-00000"]["bad_ending"]
+    # a folder built by the previous layout (no crossmodal/) is rebuilt, not trusted
+    n_calls = len(tts.calls)
+    build_bench(BenchConfig(n=2, tasks=["ssc"], voices=["us-f1", "gb-m1"]), tmp_path)
+    assert len(tts.calls) == n_calls
+    old = read_json(folder / "meta.json")
+    old_cfg = {k: v for k, v in old["config"].items() if k != "layout"}
+    write_json(folder / "meta.json", {**old, "config": old_cfg,
+                                      "fingerprint": build.fingerprint("synthetic-bench", old_cfg)})
+    build_bench(BenchConfig(n=2, tasks=["ssc"], voices=["us-f1", "gb-m1"]), tmp_path)
+    assert len(tts.calls) == n_calls + 1
+
+
+@pytest.mark.slow
+def test_real_speech_crossmodal_parts(tmp_path):
+    """espeak-ng: a story's context and ending spoken apart last about as long as the whole story."""
+    build_bench(BenchConfig(n=1, tasks=["ssc"], voices=["us-f1"]), tmp_path, workers=1)
+    folder = tmp_path / "sStoryCloze"
+
+    def seconds(rel):
+        info = sf.info(folder / rel)
+        assert info.samplerate == 16000
+        return info.frames / info.samplerate
+
+    whole = seconds("us-f1/ssc-00000_correct.wav")
+    parts = seconds("crossmodal/us-f1/ssc-00000_context.wav") + \
+        seconds("crossmodal/us-f1/ssc-00000_ending_correct.wav")
+    assert 0.7 * whole < parts < 1.3 * whole
+    assert seconds("crossmodal/us-f1/ssc-00000_ending_incorrect.wav") < 0.6 * whole

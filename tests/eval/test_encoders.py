@@ -98,3 +98,28 @@ def test_unknown_modality_and_missing_paths(tmp_path):
         encoder_from_run({"modality": "units", "tokenizer": {}}, tmp_path / "slmscale.json")
     with pytest.raises(UserError, match="unigram_path"):
         encoder_from_run({"modality": "unigram", "tokenizer": {"path": "x"}}, Path("s.json"))
+
+
+def test_interleaved_run_as_the_shards_describe_it(interleaved, tmp_path):
+    """tokenizer.units (nested, as data/interleave.py writes it) gives the speech side; text=True
+    the text side: <text> frame, the original vocabulary as the softmax subset."""
+    from slmscale.eval.encoders import InterleavedTextEncoder
+    from slmscale.text.bpe import load_tokenizer
+
+    iv, v = interleaved, interleaved.vocab
+    speech = encoder_from_run(iv.info, tmp_path / "slmscale.json")
+    assert isinstance(speech, UnitsEncoder) and speech.offset == v.unit_offset
+    assert speech.switch_token == v.speech_token_id and speech.dedup == iv.st.dedup
+    text = encoder_from_run(iv.info, tmp_path / "slmscale.json", text=True)
+    assert isinstance(text, InterleavedTextEncoder) and text.modality == "text"
+    assert text.prefix == [v.eos_id, v.text_token_id] and text.suffix == [v.eos_id]
+    assert text.allowed_tokens == list(range(v.original_size)) and text.switch_token == v.text_token_id
+    tok = load_tokenizer(iv.info["tokenizer"]["path"])
+    ids = text.encode(["The cat sat."])[0]
+    assert ids.tolist() == tok("The cat sat.", add_special_tokens=False)["input_ids"] and ids.max() < v.original_size
+    assert text.key != speech.key
+    nested = {**iv.info, "tokenizer": {k: val for k, val in iv.info["tokenizer"].items() if k != "units"}}
+    with pytest.raises(UserError, match="tokenizer.units.path"):
+        encoder_from_run(nested, tmp_path / "slmscale.json")
+    with pytest.raises(UserError, match="has no text vocabulary"):
+        encoder_from_run({"modality": "units", "tokenizer": {"path": "x"}}, tmp_path, text=True)

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 
 from slmscale.errors import UserError
-from slmscale.eval.formats import (GOLD_COLUMNS, frequency_band, load_benchmark, read_storycloze,
-                                   read_text_pairs, read_zerospeech, write_csv)
+from slmscale.eval.formats import (EVAL_TASKS, GOLD_COLUMNS, canonical_task, frequency_band, load_benchmark,
+                                   read_storycloze, read_text_pairs, read_zerospeech, task_parts, write_csv)
 
 
 def wav(path, seconds=0.05):
@@ -139,3 +139,29 @@ def test_frequency_band_and_unknown_task():
         ["", "oov", "1-5", "5-20", "20-100", "100+", "high"]
     with pytest.raises(UserError, match="unknown task"):
         load_benchmark(".", "nope")
+
+
+def test_task_registry_names_and_aliases():
+    assert EVAL_TASKS[:4] == ("swuggy", "sblimp", "ssc", "tsc")
+    assert {t for t in EVAL_TASKS if t.endswith(("_t2s", "_s2t"))} == {
+        "sstorycloze_t2s", "sstorycloze_s2t", "tstorycloze_t2s", "tstorycloze_s2t"}
+    assert [task_parts(t) for t in ("sstorycloze", "sblimp_text", "ssc_text", "tsc_s2t", "SStoryCloze_T2S")] == \
+        [("ssc", "speech"), ("sblimp", "text"), ("ssc", "text"), ("tsc", "s2t"), ("ssc", "t2s")]
+    assert canonical_task("tsc_t2s") == "tstorycloze_t2s" and canonical_task("ssc_text") == "sstorycloze_text"
+    with pytest.raises(UserError, match="unknown task 'ssc_x'"):
+        canonical_task("ssc_x")
+
+
+def test_storycloze_pair_reader_ignores_the_crossmodal_folder(tmp_path):
+    d = tmp_path / "sStoryCloze"
+    for i in ("s1", "s2"):
+        wav(d / "v1" / f"{i}_correct.wav")
+        wav(d / "v1" / f"{i}_incorrect.wav")
+        for name in ("context", "ending_correct", "ending_incorrect"):
+            wav(d / "crossmodal" / "v1" / f"{i}_{name}.wav")
+    b = read_storycloze(d, "ssc")  # by names: crossmodal/*_correct.wav would otherwise pair up
+    assert sorted(b.audio) == ["v1/s1_correct", "v1/s1_incorrect", "v1/s2_correct", "v1/s2_incorrect"]
+    write_csv(d / "index.csv", ["id", "voice", "correct", "incorrect"],
+              [dict(id=i, voice="v1", correct=f"v1/{i}_correct.wav", incorrect=f"v1/{i}_incorrect.wav")
+               for i in ("s1", "s2")])
+    assert len(read_storycloze(d, "ssc").pairs) == 2  # by index: no "extra wav" error

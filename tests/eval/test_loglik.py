@@ -104,3 +104,30 @@ def test_truncation_keeps_the_end(llama):
 def test_out_of_range_ids_fail(llama):
     with pytest.raises(ValueError, match="out of range"):
         sequence_loglik(llama, [[1, 2, 50]])
+
+
+def test_contexts_condition_but_are_not_scored(llama):
+    seqs = random_seqs(7, seed=4, lo=1, hi=10)
+    ctxs = random_seqs(7, seed=5, lo=0, hi=20)
+    res = sequence_loglik(llama, seqs, prefix=[48], contexts=ctxs, suffix=[49], batch_size=3)
+    for i, (s, c) in enumerate(zip(seqs, ctxs)):
+        tot, cnt = reference(llama, s, [48] + c, [49])
+        assert res.count[i] == cnt == len(s) + 1
+        assert res.total[i] == pytest.approx(tot, abs=1e-4)
+    # restricted: context tokens may lie outside the subset, scored ones may not
+    allowed = list(range(0, 20)) + [49]
+    small = random_seqs(4, seed=6, vocab=20)
+    res = sequence_loglik(llama, small, prefix=[48], contexts=[[30, 40, 45]] * 4, suffix=[49],
+                          allowed_tokens=allowed)
+    for i, s in enumerate(small):
+        assert res.total[i] == pytest.approx(reference(llama, s, [48, 30, 40, 45], [49], allowed)[0], abs=1e-4)
+    with pytest.raises(ValueError, match="one entry per sequence"):
+        sequence_loglik(llama, seqs, contexts=ctxs[:2])
+
+
+def test_truncation_cuts_the_context_first(llama):
+    ending, context = [1, 2, 3, 4], list(range(10, 40))
+    res = sequence_loglik(llama, [ending], prefix=[48], contexts=[context], suffix=[49], max_length=12)
+    assert res.truncated == 1 and res.count[0] == 5  # the whole ending and EOS are still scored
+    tot, _ = reference(llama, ending, [48] + context[-6:], [49])
+    assert res.total[0] == pytest.approx(tot, abs=1e-5)

@@ -142,3 +142,44 @@ def test_context_length_follows_the_training_window(tmp_path, llama, kit):
     build_sblimp(kit, bench, n_pairs=1)
     s = evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder())
     assert s["max_length"] == 8 and s["truncated_items"] > 0
+
+
+@pytest.mark.parametrize("task,modality,run_kind,expect", [
+    ("sblimp", None, "units", ("sblimp", "speech", "sblimp")),
+    ("sblimp", None, "text", ("sblimp", "text", "sblimp")),          # a text run's own version
+    ("sblimp", "text", "text", ("sblimp", "text", "sblimp")),
+    ("sblimp_text", None, "text", ("sblimp", "text", "sblimp_text")),  # asked by name
+    ("sstorycloze", None, "interleaved", ("ssc", "speech", "ssc")),
+    ("sstorycloze", "text", "interleaved", ("ssc", "text", "sstorycloze_text")),
+    ("ssc_text", None, "interleaved", ("ssc", "text", "sstorycloze_text")),
+    ("swuggy", "speech", "interleaved", ("swuggy", "speech", "swuggy")),
+    ("tsc_t2s", None, "interleaved", ("tsc", "t2s", "tstorycloze_t2s")),
+])
+def test_resolve_task_keys(task, modality, run_kind, expect):
+    from slmscale.eval.run import resolve_task
+
+    assert resolve_task(task, modality, run_kind) == expect
+
+
+def test_resolve_task_rejects_impossible_combinations():
+    from slmscale.eval.run import resolve_task
+
+    for args, needle in ((("sblimp", "speech", "text"), "text run cannot score the speech"),
+                         (("sstorycloze_s2t", None, "unigram"), "needs an interleaved"),
+                         (("swuggy_text", None, "unigram"), "needs a text or interleaved run")):
+        with pytest.raises(UserError, match=needle):
+            resolve_task(*args)
+
+
+def test_run_tasks_for_each_kind_of_run(interleaved):
+    from slmscale.eval.run import run_tasks
+
+    b = interleaved.bench  # sblimp + sStoryCloze with cross-modal files
+    assert run_tasks(b, "units") == ["sblimp", "ssc"]
+    assert run_tasks(b, "text") == ["sblimp", "ssc"]
+    assert run_tasks(b, "interleaved") == ["sblimp", "ssc", "sblimp_text", "sstorycloze_text",
+                                           "sstorycloze_t2s", "sstorycloze_s2t"]
+    assert run_tasks(b, "interleaved", modality="text") == ["sblimp_text", "sstorycloze_text"]
+    assert run_tasks(b, "interleaved", modality="speech") == ["sblimp", "ssc"]
+    with pytest.raises(UserError, match="no text versions"):
+        run_tasks(b, "units", modality="text")

@@ -163,3 +163,57 @@ def test_extension_is_deterministic_and_guards_inputs(tmp_path):
         extend_vocabulary(src, tmp_path / "c", 0)
     with pytest.raises(UserError, match="speech_vocab.json"):
         speech_token_ids(src)
+
+
+def test_tokenizer_only_extension_matches_the_model_extension_and_is_checked(tmp_path):
+    from slmscale.model.extend import check_same_vocabulary, extend_tokenizer
+
+    src = tmp_path / "lm"
+    src.mkdir()
+    make_text_lm(src, "llama")
+    model_vocab = extend_vocabulary(src, tmp_path / "m", K)
+    tok_vocab = extend_tokenizer(src, tmp_path / "t", K)
+    assert (tmp_path / "t" / "tokenizer.json").read_bytes() == (tmp_path / "m" / "tokenizer.json").read_bytes()
+    assert tok_vocab.embedding_rows == tok_vocab.vocab_size == model_vocab.vocab_size
+    assert json.loads((tmp_path / "t" / "meta.json").read_text())["kind"] == "extended-tokenizer"
+    assert not (tmp_path / "t" / "model.safetensors").exists()
+    assert check_same_vocabulary(tmp_path / "m", tmp_path / "t") == model_vocab
+    # Another K, or another text tokenizer, gives other ids: refused with the reason.
+    extend_tokenizer(src, tmp_path / "k", K + 1)
+    with pytest.raises(UserError, match="different token layouts \\(k 6 vs 7\\)"):
+        check_same_vocabulary(tmp_path / "m", tmp_path / "k")
+    other = tmp_path / "other"
+    other.mkdir()
+    tok = train_bpe([t.upper() for t in TEXTS], other, vocab_size=len(load_tok(src)))
+    assert len(tok) == len(load_tok(src))
+    extend_tokenizer(other, tmp_path / "o", K)
+    with pytest.raises(UserError, match="different ids"):
+        check_same_vocabulary(tmp_path / "m", tmp_path / "o")
+
+
+def load_tok(path):
+    from slmscale.text.bpe import load_tokenizer
+
+    return load_tokenizer(path)
+
+
+def test_extension_is_cached_forced_and_never_trusts_a_half_written_output(tmp_path, capsys):
+    src = tmp_path / "lm"
+    src.mkdir()
+    make_text_lm(src, "llama")
+    out = tmp_path / "ext"
+    extend_vocabulary(src, out, K)
+    stamp = (out / "model.safetensors").stat().st_mtime_ns
+    extend_vocabulary(src, out, K)
+    assert (out / "model.safetensors").stat().st_mtime_ns == stamp
+    assert "up to date" in capsys.readouterr().err
+    extend_vocabulary(src, out, K, force=True)
+    assert (out / "model.safetensors").stat().st_mtime_ns != stamp
+    # Another K is other work; and an output without meta.json (a crash mid-write) is redone.
+    assert extend_vocabulary(src, out, K + 1).k == K + 1
+    (out / "meta.json").unlink()
+    (out / "model.safetensors").write_bytes(b"garbage")
+    assert extend_vocabulary(src, out, K + 1).k == K + 1
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(str(out))  # loads again

@@ -21,9 +21,29 @@ def test_presets_validate_and_match_their_yaml(name):
 
 def test_ci_preset_is_small_enough_for_two_minutes():
     runs = expand(load_preset("ci"))
-    assert len(runs) == 12
+    assert len(runs) == 14
     assert max(r.params for r in runs) < 100_000
     assert sum(r.tokens for r in runs) < 2_000_000  # ~30 s of training at ~50k tokens/s x 2 workers
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_has_a_small_interleaved_arm_at_the_textless_budgets(name):
+    spec = load_preset(name)
+    runs = expand(spec)
+    il = [r for r in runs if r.arm == "interleaved"]
+    speech = {(r.preset, r.tokens): r for r in runs if r.arm == "speech"}
+    text = {r.run_id: r for r in runs if r.arm == "text"}
+    assert 2 <= len(il) <= 4 and spec.init_arm_of(spec.arms[-1]) == "text"
+    for r in il:
+        # Equal training compute with the textless run of that size and budget...
+        assert speech[(r.preset, r.tokens)].flops == r.flops
+        # ...starting from the text run of that size with the largest budget.
+        init = text[r.init_run]
+        assert init.preset == r.preset
+        assert init.tokens == max(t.tokens for t in text.values() if t.preset == r.preset)
+    # Kept small: the interleaved arm adds at most ~35% to the training tokens x params of the study.
+    cost = lambda rs: sum(r.flops for r in rs)  # noqa: E731
+    assert cost(il) < 0.35 * cost([r for r in runs if r.arm != "interleaved"])
 
 
 def test_unknown_preset_is_a_user_error():
@@ -43,13 +63,19 @@ def test_ci_demo_end_to_end(tmp_path):
     res = run_demo("ci", str(tmp_path))
     study = tmp_path / "ci"
     df = pd.read_csv(study / "results.csv")
-    assert len(df) == 12 and set(df["status"]) == {"finished"}, df[["run_id", "status", "error"]]
+    assert len(df) == 14 and set(df["status"]) == {"finished"}, df[["run_id", "status", "error"]]
     assert df["loss"].gt(0).all() and df[["swuggy", "sblimp"]].notna().all().all()
     fits = json.loads((study / "fits.json").read_text())
-    assert set(fits["arms"]) == {"speech", "text"}
+    assert set(fits["arms"]) == {"speech", "text", "interleaved"}
     assert "gamma" in fits["arms"]["speech"]["loss_envelope"]
+    assert "not fitted" in fits["arms"]["interleaved"]["loss_fit"]["error"]
+    il = df[df["arm"] == "interleaved"]
+    assert (il["flops_total"] > il["flops"]).all() and il["speech_token_share"].between(0.2, 0.9).all()
+    [comp] = fits["interleaved"]
+    assert comp["n_pairs"] == 2 and set(comp["summary"]) == {"swuggy", "sblimp"}
     html = (study / "report.html").read_text()
     assert "data:image/png;base64" in html and "Text vs speech" in html
+    assert "Interleaved (initialised from text) vs textless" in html
     # A second run reuses every stage and every finished run.
     again = run_demo("ci", str(tmp_path))
     assert again["ran"] == 0 and set(again["states"]) == set()

@@ -28,7 +28,10 @@ def test_relative_paths_resolve_against_the_yaml_folder(tmp_path, shards):
     (lambda d: d["grid"].update(tokens_per_param=[], flops=[]), "give tokens_per_param, flops"),
     (lambda d: d["grid"].update(tokens_per_param=[-2]), "budgets must be positive"),
     (lambda d: d["arms"].append(dict(d["arms"][0])), "arm names must be unique"),
-    (lambda d: d["arms"][0].update(kind="interleaved", shards=None), "interleaved arms need"),
+    (lambda d: d["arms"][0].update(kind="interleaved", shards=None), "interleaved arms start from the text arm"),
+    (lambda d: d["arms"][0].update(init_arm="text"), "init_arm applies to interleaved arms only"),
+    (lambda d: d["arms"][0].update(kind="interleaved", init_arm="speech"), "is not an enabled text arm"),
+    (lambda d: d["arms"][0].update(tasks=["sstorycloze_t2s"]), "interleaved arms only"),
     (lambda d: d["arms"][0].update(shards=None), "no shards given and no data.corpus"),
     (lambda d: d["data"].update(corpus={"synth": {"hours": 1, "stories": 3}}), "exactly one of hours"),
 ])
@@ -54,7 +57,8 @@ def test_shipped_example_study_validates():
 
     root = Path(__file__).resolve().parents[2]
     spec = load_config(StudySpec, root / "configs" / "studies" / "own-data.yaml")
-    assert [a.kind for a in spec.arms] == ["units", "text", "unigram"]
+    assert [a.kind for a in spec.arms] == ["units", "text", "unigram", "interleaved"]
+    assert spec.init_arm_of(spec.arms[3]) == "text" and spec.data.interleave.span_lambda == 10
     assert spec.grid.tokens_per_param == [2, 4, 8, 10, 20, 32, 64, 100]
 
 
@@ -62,3 +66,25 @@ def test_task_aliases_are_accepted(tmp_path, shards):
     d = make_spec(tmp_path, shards)
     d["arms"][0]["tasks"] = ["ssc", "tsc"]
     assert load_spec(write_spec(tmp_path, d)).arms[0].tasks == ["sstorycloze", "tstorycloze"]
+
+
+def test_interleaved_arm_defaults_to_the_text_arm_and_needs_a_corpus(tmp_path, shards):
+    text = {"name": "text", "kind": "text", "shards": str(shards)}
+    d = make_spec(tmp_path, shards, arms=[text, {"name": "il", "kind": "interleaved",
+                                                 "tasks": ["sblimp", "ssc_t2s", "tsc_text"]}])
+    with pytest.raises(UserError, match="needs data.corpus"):
+        load_spec(write_spec(tmp_path, d))
+    d["data"]["corpus"] = {"path": str(tmp_path / "manifest.jsonl")}
+    d["data"]["interleave"] = {"speech_ratio": 0.5, "mix": {"text": 0.1}}
+    spec = load_spec(write_spec(tmp_path, d))
+    il = spec.arms[1]
+    assert spec.init_arm_of(il) == "text" and il.tasks == ["sblimp", "sstorycloze_t2s", "tstorycloze_text"]
+    assert spec.data.interleave.speech_ratio == 0.5 and spec.data.interleave.mix.interleaved == 0.54
+    # Prebuilt interleaved shards train from scratch unless an init arm is named.
+    d["arms"][1]["shards"] = str(shards)
+    assert load_spec(write_spec(tmp_path, d)).init_arm_of(load_spec(write_spec(tmp_path, d)).arms[1]) is None
+    d["arms"][1]["init_arm"] = "text"
+    assert load_spec(write_spec(tmp_path, d)).init_arm_of(load_spec(write_spec(tmp_path, d)).arms[1]) == "text"
+    d["data"]["interleave"] = {"span_lambda": 0}
+    with pytest.raises(UserError, match="data.interleave.span_lambda"):
+        load_spec(write_spec(tmp_path, d))

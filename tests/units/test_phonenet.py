@@ -80,25 +80,13 @@ def test_encoder_gives_phone_posteriors_that_match_the_alignment(net_dir: Path, 
     assert n == len(wav) and np.allclose(streamed, post, atol=1e-4)
 
 
-def _cli(capsys, *argv: str) -> tuple[int, str]:
-    from slmscale.cli.main import main
-
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as ex:
-        code = int(ex.code or 0)
-    out = capsys.readouterr()
-    return code, " ".join((out.out + out.err).split())
-
-
-def test_fit_with_the_phone_encoder_trains_its_classifier(spoken: Path, tmp_path: Path, monkeypatch, capsys):
+def test_fit_with_the_phone_encoder_trains_its_classifier(spoken: Path, tmp_path: Path, monkeypatch, cli):
     from slmscale.units.bundle import SpeechTokenizer
 
     monkeypatch.setattr(phonenet, "PhoneNetConfig", functools.partial(PhoneNetConfig, steps=20, hidden=16))
-    code, out = _cli(capsys, "units", "fit", "--manifest", str(spoken), "--encoder", "phone",
-                     "--k", "12", "--out", str(tmp_path / "tok"))
-    assert code == 0, out
+    code, _, err = cli("units", "fit", "--manifest", str(spoken), "--encoder", "phone",
+                       "--k", "12", "--out", str(tmp_path / "tok"))
+    assert code == 0, err
     tok = SpeechTokenizer.load(tmp_path / "tok")
     assert tok.config.encoder.name == "phone" and tok.k == 12
     assert Path(tok.config.encoder.checkpoint) == (tmp_path / "tok" / "phonenet").resolve()
@@ -107,9 +95,9 @@ def test_fit_with_the_phone_encoder_trains_its_classifier(spoken: Path, tmp_path
 
     units, durations = tok.encode_file(spoken.parent / read_manifest(spoken)[0].audio)
     assert len(units) and durations.sum() > 0 and units.max() < 12
-    code, out = _cli(capsys, "units", "fit", "--manifest", str(spoken), "--encoder", "phone",
-                     "--layer", "3", "--k", "12", "--out", str(tmp_path / "tok2"))
-    assert code == 2 and "do not apply to --encoder phone" in out
+    code, _, err = cli("units", "fit", "--manifest", str(spoken), "--encoder", "phone",
+                       "--layer", "3", "--k", "12", "--out", str(tmp_path / "tok2"))
+    assert code == 2 and "do not apply to --encoder phone" in err
 
 
 def test_errors_name_the_problem(tmp_path: Path):

@@ -16,8 +16,14 @@ def eval_cmd(
     bench: Path = typer.Option(..., "--bench", help="Benchmark root (lexical/, syntactic/, "
                                "sStoryCloze/, tStoryCloze/) or one task's folder."),
     task: Optional[str] = typer.Option(None, "--task", help="swuggy | sblimp | ssc (sstorycloze) | "
-                                       "tsc (tstorycloze)."),
-    all_tasks: bool = typer.Option(False, "--all", help="Every task found under --bench."),
+                                       "tsc (tstorycloze); text versions <task>_text; cross-modal "
+                                       "sstorycloze_t2s | sstorycloze_s2t | tstorycloze_t2s | "
+                                       "tstorycloze_s2t (interleaved runs)."),
+    all_tasks: bool = typer.Option(False, "--all", help="Every task found under --bench (interleaved "
+                                   "runs: speech, text and cross-modal)."),
+    modality: Optional[str] = typer.Option(None, "--modality", help="speech | text: which version of "
+                                           "the task (default: the run's own; interleaved: speech). "
+                                           "With --all, only that version."),
     normalize: str = typer.Option("mean", "--normalize", help="mean (per-token, default) or sum."),
     split: str = typer.Option("dev", "--split", help="ZeroSpeech split folder for sWUGGY/sBLIMP."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Sequences per forward pass."),
@@ -25,23 +31,27 @@ def eval_cmd(
                                              "(default: BENCH/.slmscale-cache)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
 ) -> None:
-    """Score RUN on TASK: writes RUN/eval/<task>/scores.json and <split>.txt, updates summary.json."""
-    from slmscale.eval.run import available_tasks, evaluate_run, read_run_info
+    """Score RUN on TASK: writes RUN/eval/<key>/scores.json and <split>.txt, updates summary.json."""
+    from slmscale.eval.run import (evaluate_run, load_model, read_run_info, resolve_task, run_modality,
+                                   run_tasks)
 
     if all_tasks == (task is not None):
         raise UserError("give exactly one of --task T or --all")
+    final, info = read_run_info(run)
     if all_tasks:
-        _, info = read_run_info(run)
-        tasks = available_tasks(bench, text=info.get("modality") == "text", split=split)
+        tasks = run_tasks(bench, run_modality(info), split=split, modality=modality)
         if not tasks:
             raise UserError(f"{bench}: no benchmark task folders found (lexical/, syntactic/, "
-                            "sStoryCloze/, tStoryCloze/)")
+                            "sStoryCloze/, tStoryCloze/) for this run")
+        modality = None  # --all lists each version under its own task name
     else:
+        resolve_task(task, modality, run_modality(info), final)  # bad combinations fail before loading
         tasks = [task]
+    model = load_model(final, device)  # once for every task
     results = {}
     for t in tasks:
-        s = evaluate_run(run, t, bench, normalize, split=split, batch_size=batch_size,
-                         cache_dir=cache_dir, device=device)
+        s = evaluate_run(run, t, bench, normalize, modality=modality, split=split, batch_size=batch_size,
+                         cache_dir=cache_dir, device=device, model=model)
         results[s["task"]] = s["headline"]
         typer.secho(f"{s['task']}: {s['headline']:.4f} ({s['n_pairs']} pairs x {s['n_voices']} voices, "
                     f"voice-pair {s['voice_pair_accuracy']:.4f}, {s['utterances_per_s']} utt/s) "
@@ -51,4 +61,5 @@ def eval_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
-    app.command("eval", help="Score a run on sWUGGY / sBLIMP / sStoryCloze / tStoryCloze.")(eval_cmd)
+    app.command("eval", help="Score a run on sWUGGY / sBLIMP / sStoryCloze / tStoryCloze (speech, text "
+                "and cross-modal versions).")(eval_cmd)

@@ -12,7 +12,9 @@ def bench_cmd(
     out: Path = typer.Option(..., "--out", help="Benchmark root (lexical/, syntactic/, sStoryCloze/, "
                              "tStoryCloze/, meta.json)."),
     task: str = typer.Option("all", "--task", help="swuggy | sblimp | sstorycloze | tstorycloze | all "
-                             "(comma-separated list allowed)."),
+                             "(comma-separated list allowed; a text or cross-modal task name builds "
+                             "its benchmark). StoryCloze folders include crossmodal/ (context and "
+                             "endings spoken apart)."),
     voices: Optional[str] = typer.Option(None, "--voices", help="Comma-separated voices (default: the "
                                          "held-out test voices; see `slmscale synth voices`)."),
     matched: bool = typer.Option(False, "--matched", help="Use training voices (matched speakers)."),
@@ -22,7 +24,8 @@ def bench_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", help="Synthesis processes (default: all cores)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when up to date."),
 ) -> None:
-    """Speak benchmark items in several voices, written as ZeroSpeech / StoryCloze folders + text.jsonl."""
+    """Speak benchmark items in several voices, written as ZeroSpeech / StoryCloze folders + text.jsonl
+    (+ crossmodal/ audio for the cross-modal StoryCloze tasks)."""
     from slmscale.config import validate
     from slmscale.errors import UserError
     from slmscale.eval.build import BenchConfig, build_bench

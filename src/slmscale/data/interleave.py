@@ -124,8 +124,10 @@ def units_from_tokenizer(entries: Sequence[ManifestEntry], manifest_path: str | 
     for e in track(entries, "encoding units", unit="utt"):
         u, d = speech_tokenizer.encode(load_audio(audio_path(manifest_path, e)))
         units[e.id] = (np.asarray(u, np.int64), np.asarray(d, np.int64))
-    return UnitTable(units, int(speech_tokenizer.k), float(speech_tokenizer.frame_rate),
-                     {"kind": "units", "k": int(speech_tokenizer.k), "frame_rate": float(speech_tokenizer.frame_rate)})
+    info = {"kind": "units", "k": int(speech_tokenizer.k), "frame_rate": float(speech_tokenizer.frame_rate)}
+    if getattr(speech_tokenizer, "path", None) is not None and hasattr(speech_tokenizer, "shard_info"):
+        info = speech_tokenizer.shard_info()  # a saved bundle: its path lets evaluation re-encode audio
+    return UnitTable(units, int(speech_tokenizer.k), float(speech_tokenizer.frame_rate), info)
 
 
 def unit_times(durations: np.ndarray, frame_rate: float, rule: str = "midpoint") -> np.ndarray:
@@ -241,10 +243,12 @@ def build_documents(entries: Sequence[ManifestEntry], table: UnitTable, tokenize
     if table.k != vocab.k:
         raise UserError(f"units have k = {table.k} but the extended tokenizer has {vocab.k} unit tokens; "
                         "extend the text LM with the same k as the speech tokenizer")
+    from slmscale.progress import track
+
     planned: list[tuple[ManifestEntry, list[Segment], np.ndarray]] = []
     skipped: dict[str, str] = {}
     totals = {"words": 0, "speech_words": 0, "spans": 0, "reverted_spans": 0}
-    for e in entries:
+    for e in track(entries, "interleaving", unit="utt"):
         if e.id not in table.units:
             skipped[e.id] = "no units for this manifest id"
             continue
@@ -310,16 +314,17 @@ def split_seed(seed: int, split: str) -> int:
 
 def build_interleaved_shards(manifest: str | Path, units: str | Path | UnitTable, extended_dir: str | Path,
                              out_dir: str | Path, cfg: InterleaveConfig | None = None,
-                             extra_texts: Sequence[str] | None = None) -> dict[str, Any]:
+                             extra_texts: Sequence[str] | None = None, force: bool = False) -> dict[str, Any]:
     """Build the mixed text / interleaved / speech shards (modality "interleaved") in `out_dir`.
 
     `units`: unit shards directory (with durations) or a UnitTable; `extended_dir`: output of
     `slmscale.model.extend.extend_vocabulary` (its tokenizer and speech_vocab.json);
     `extra_texts`: more text-only documents for the train split (e.g. the text LM's corpus).
-    Skipped when `out_dir` already holds shards made from the same inputs and config.
-    Returns the shards' meta.
+    Skipped when `out_dir` already holds shards made from the same inputs and config (`force`
+    rebuilds). Returns the shards' meta.
     """
-    from slmscale.artifacts import fingerprint, is_fresh, read_meta, sha256_file, sha256_json
+    from slmscale.artifacts import META, fingerprint, is_fresh, read_meta, sha256_file, sha256_json
+    from slmscale.progress import info
     from slmscale.data.manifest import read_manifest
     from slmscale.data.shards import ShardWriter
     from slmscale.model.extend import read_speech_vocab
@@ -336,8 +341,11 @@ def build_interleaved_shards(manifest: str | Path, units: str | Path | UnitTable
     inputs = {"manifest": sha256_file(manifest), "units": units_fp,
               "extended": read_meta(extended_dir).get("fingerprint", ""), "extra_texts": sha256_json(extra)}
     config = cfg.model_dump(mode="json")
-    if is_fresh(out_dir, fingerprint("shards", config, inputs)):
+    if not force and is_fresh(out_dir, fingerprint("shards", config, inputs)):
+        info(f"{out_dir}: interleaved shards are up to date (same manifest, units, tokenizer and "
+             "config); skipped")
         return read_meta(out_dir, "shards")
+    (Path(out_dir) / META).unlink(missing_ok=True)
 
     tokenizer = load_tokenizer(extended_dir)
     entries = read_manifest(manifest)
@@ -352,7 +360,10 @@ def build_interleaved_shards(manifest: str | Path, units: str | Path | UnitTable
         raise UserError(f"{manifest}: no usable train utterances to interleave "
                         f"({len(stats['skipped'])} skipped)")
     units_info = dict(table.info)
-    tok_meta = {"kind": "interleaved", "path": str(Path(extended_dir).resolve()), "k": vocab.k,
+    # `path` (the extended tokenizer, with speech_vocab.json) and `units_path` (the speech tokenizer
+    # bundle) are what evaluation needs to tokenise benchmarks the way training saw them.
+    tok_meta = {"kind": "interleaved", "path": str(Path(extended_dir).resolve()),
+                "units_path": units_info.get("path"), "dedup": units_info.get("dedup"), "k": vocab.k,
                 "unit_offset": vocab.unit_offset, "speech_token": vocab.speech_token,
                 "text_token": vocab.text_token, "original_size": vocab.original_size,
                 "fingerprint": inputs["extended"], "units": units_info}

@@ -11,6 +11,7 @@ exact (the data position is just the step) and DDP sharding trivial.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -75,6 +76,26 @@ class PackedStream:
                     within += 1
                 i += 1
         return out
+
+
+    def count_prefix(self, length: int, per_doc: np.ndarray, in_doc: Callable[[int, int], int]) -> int:
+        """How many of stream[0 : length] are "marked" tokens, exactly, without reading the stream.
+
+        `per_doc[i]` is the number of marked tokens in shards document i (EOS separators are never
+        marked); `in_doc(i, n)` counts them in the first n tokens of document i (called at most
+        once, for the document the prefix ends in). Used for the speech-token share of a run."""
+        full, rest = divmod(int(length), self.epoch_tokens)
+        total = full * int(per_doc[self.doc_ids].sum())
+        if rest:
+            docs, ends = self._order(full)
+            i = int(np.searchsorted(ends, rest, side="right"))
+            total += int(per_doc[docs[:i]].sum())
+            if i < len(docs):
+                start = int(ends[i] - self.shards.lengths[docs[i]] - 1)
+                n = min(rest - start, int(self.shards.lengths[docs[i]]))
+                if n > 0:
+                    total += int(in_doc(int(docs[i]), n))
+        return total
 
 
 class TrainBatches:

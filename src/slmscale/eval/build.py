@@ -4,6 +4,8 @@
   lexical/dev/ + gold.csv + lexical/text.jsonl          sWUGGY-like   (text.pairs.swuggy_pairs)
   syntactic/dev/ + gold.csv + syntactic/text.jsonl      sBLIMP-like   (text.pairs.sblimp_pairs)
   sStoryCloze/<voice>/<id>_(in)correct.wav + index.csv  (text.pairs.storycloze_items kind "s")
+  sStoryCloze/crossmodal/<voice>/<id>_context.wav, <id>_ending_(in)correct.wav + index.csv
+                                                        context and endings spoken apart (cross-modal)
   tStoryCloze/...                                       (kind "t")
 Every item is spoken by every voice: the held-out TEST_VOICES by default (speakers never heard in
 training), the first as many TRAIN_VOICES with `matched`, or an explicit list. sWUGGY/sBLIMP file
@@ -24,12 +26,16 @@ from pydantic import Field, field_validator
 from slmscale.artifacts import fingerprint, is_fresh, write_meta
 from slmscale.config import StrictModel
 from slmscale.errors import UserError
-from slmscale.eval.formats import (GOLD_COLUMNS, TASK_DIRS, TEXT_FILE, canonical_task, write_csv,
+from slmscale.eval.formats import (CROSS_DIR, GOLD_COLUMNS, TASK_DIRS, TEXT_FILE, task_parts, write_csv,
                                    write_text_pairs)
 from slmscale.progress import info
 
 DEFAULT_N = {"swuggy": 300, "sblimp": 100, "ssc": 100, "tsc": 100}
 SPLIT = "dev"
+# Layout version per task, part of the cache fingerprint: a folder built by an older layout is
+# rebuilt (2: StoryCloze folders gained crossmodal/).
+LAYOUT = {"swuggy": 1, "sblimp": 1, "ssc": 2, "tsc": 2}
+CROSS_COLUMNS = ["id", "voice", "context", "correct", "incorrect", "kind", "story_id"]
 
 
 class BenchConfig(StrictModel):
@@ -44,7 +50,7 @@ class BenchConfig(StrictModel):
     def _tasks(cls, tasks: list[str]) -> list[str]:
         out = []
         for t in tasks:
-            c = canonical_task(t)
+            c = task_parts(t)[0]  # a text or cross-modal task name builds its benchmark's folder
             if c not in out:
                 out.append(c)
         return out
@@ -89,8 +95,10 @@ def _zerospeech_rows(task: str, items: list[Any], voices: list[str], seed: int
     return rows, texts
 
 
-def _cloze_rows(items: list[Any], voices: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    rows, texts = [], []
+def _cloze_rows(items: list[Any], voices: list[str]
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Full-story pair rows, cross-modal rows (context and endings spoken apart) and text records."""
+    rows, cross, texts = [], [], []
     for it in items:
         good = f"{it.context} {it.good_ending}"
         bad = f"{it.context} {it.bad_ending}"
@@ -101,7 +109,12 @@ def _cloze_rows(items: list[Any], voices: list[str]) -> tuple[list[dict[str, Any
             rows.append({"id": it.id, "voice": voice, "correct": f"{voice}/{it.id}_correct.wav",
                          "incorrect": f"{voice}/{it.id}_incorrect.wav", "kind": it.bad_kind,
                          "story_id": it.story_id, "_good": good, "_bad": bad})
-    return rows, texts
+            cross.append({"id": it.id, "voice": voice, "context": f"{voice}/{it.id}_context.wav",
+                          "correct": f"{voice}/{it.id}_ending_correct.wav",
+                          "incorrect": f"{voice}/{it.id}_ending_incorrect.wav", "kind": it.bad_kind,
+                          "story_id": it.story_id, "_context": it.context, "_good": it.good_ending,
+                          "_bad": it.bad_ending})
+    return rows, cross, texts
 
 
 def _items(task: str, n: int, seed: int) -> list[Any]:
@@ -121,7 +134,8 @@ def build_task(task: str, cfg: BenchConfig, voices: list[str], out: Path, worker
 
     n = cfg.n or DEFAULT_N[task]
     folder = out / TASK_DIRS[task]
-    task_cfg = {"task": task, "n": n, "seed": cfg.seed, "voices": voices, "split": SPLIT}
+    task_cfg = {"task": task, "n": n, "seed": cfg.seed, "voices": voices, "split": SPLIT,
+                "layout": LAYOUT[task]}
     if not force and is_fresh(folder, fingerprint("synthetic-bench", task_cfg)):
         info(f"{folder}: up to date, skipped")
         from slmscale.artifacts import read_meta
@@ -135,13 +149,17 @@ def build_task(task: str, cfg: BenchConfig, voices: list[str], out: Path, worker
         audio_dir = folder / SPLIT
         tts = [TTSItem(r["filename"], r["_text"], r["voice"], f"{r['filename']}.wav") for r in rows]
     else:
-        rows, texts = _cloze_rows(items, voices)
+        rows, cross, texts = _cloze_rows(items, voices)
         audio_dir = folder
         tts = [TTSItem(r[k][:-4], r[t], r["voice"], r[k])
                for r in rows for k, t in (("correct", "_good"), ("incorrect", "_bad"))]
+        tts += [TTSItem(f"{CROSS_DIR}/{r[k][:-4]}", r[t], r["voice"], f"{CROSS_DIR}/{r[k]}")
+                for r in cross for k, t in (("context", "_context"), ("correct", "_good"),
+                                            ("incorrect", "_bad"))]
     _, skipped = synthesize_many(tts, audio_dir, workers=workers, split="test",
                                  description=f"speaking {task}")
     failed = {s.id for s in skipped}
+    extra: dict[str, Any] = {}
     if task in ("swuggy", "sblimp"):
         bad_groups = {(r["id"], r["voice"]) for r in rows if r["filename"] in failed}
         kept = [r for r in rows if (r["id"], r["voice"]) not in bad_groups]
@@ -158,12 +176,21 @@ def build_task(task: str, cfg: BenchConfig, voices: list[str], out: Path, worker
         kept = [r for r in rows if r not in bad]
         write_csv(audio_dir / "index.csv", ["id", "voice", "correct", "incorrect", "kind", "story_id"], kept)
         dropped = sorted(f"{r['id']}/{r['voice']}" for r in bad)
+        # Cross-modal rows need all three of their files; a row missing one is dropped alone.
+        cross_dir = folder / CROSS_DIR
+        cbad = [r for r in cross if any(f"{CROSS_DIR}/{r[k][:-4]}" in failed
+                                        for k in ("context", "correct", "incorrect"))]
+        for r in cbad:
+            for k in ("context", "correct", "incorrect"):
+                (cross_dir / r[k]).unlink(missing_ok=True)
+        write_csv(cross_dir / "index.csv", CROSS_COLUMNS, [r for r in cross if r not in cbad])
+        extra["dropped_crossmodal"] = sorted(f"{r['id']}/{r['voice']}" for r in cbad)
     write_text_pairs(folder / TEXT_FILE, texts)
     if skipped:
         info(f"{task}: {len(skipped)} utterance(s) failed to synthesise; {len(dropped)} pair-voice(s) dropped")
     return write_meta(folder, "synthetic-bench", task_cfg, pairs=len(items), voices=voices,
                       utterances=len(tts) - len(skipped), dropped_pairs=dropped,
-                      skipped=[{"id": s.id, "reason": s.reason} for s in skipped])
+                      skipped=[{"id": s.id, "reason": s.reason} for s in skipped], **extra)
 
 
 def build_bench(cfg: BenchConfig, out: str | Path, workers: int | None = None, force: bool = False

@@ -6,9 +6,14 @@ in the model's vocabulary), and the scoring frame: `prefix`, `suffix`, `allowed_
 
 Scoring frame (BOS/EOS). Training streams are documents each followed by EOS (slmscale.data.loader),
 so a document always starts right after an EOS: the prefix is `[EOS]` (or `[BOS]` when a vocabulary
-has no EOS), and EOS is appended and scored as the end of the utterance. Interleaved models see
-`<speech>` before speech content, so their speech prefix is `[EOS, <speech>]` and the softmax is
-restricted to the unit tokens + EOS.
+has no EOS), and EOS is appended and scored as the end of the utterance. Interleaved models frame a
+span as slmscale.data.interleave does: its modality switch token, then its content. Speech:
+`[EOS, <speech>]` + unit ids (offset into the extended vocabulary), softmax restricted to the unit
+tokens + EOS. Text: `[EOS, <text>]` + the text encoded on its own, softmax restricted to the
+original text vocabulary (EOS included), the mirror of the speech restriction: mass the model puts
+on `<speech>` or unit tokens is a decision to switch modality, not a judgement of the sentence, and
+with it excluded the score is a distribution over the same tokens a text LM scores.
+Interleaved encoders carry `switch_token` (their modality's switch token id) for cross-modal use.
 
 Built from `RUN/final/slmscale.json` (see CONTRACTS.md) by `encoder_from_run`; tests pass their own
 object with the same attributes.
@@ -58,6 +63,7 @@ class UnitsEncoder:
         self.batch = batch
         self.prefix, self.suffix = frame(special)
         self.allowed_tokens = None
+        self.switch_token = None if speech_token is None else int(speech_token)
         if speech_token is not None:
             self.prefix = self.prefix + [int(speech_token)]
             self.allowed_tokens = list(range(self.offset, self.offset + tokenizer.k)) + self.suffix
@@ -119,11 +125,49 @@ class TextEncoder:
         return list(encode_texts(self.tokenizer, list(items)))
 
 
-def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = None) -> Encoder:
-    """The encoder that reproduces a run's tokenisation (`info` = RUN/final/slmscale.json)."""
+class InterleavedTextEncoder:
+    """Text -> ids of an interleaved model's extended tokenizer, framed as a text span in training:
+    `<text>` then the text encoded on its own; scored over the original text vocabulary + EOS."""
+
+    modality = "text"
+
+    def __init__(self, tokenizer: Any, vocab: Any, special: dict[str, int], fingerprint: str = ""):
+        self.tokenizer = tokenizer
+        self.switch_token = int(vocab.text_token_id)
+        doc_prefix, self.suffix = frame(special)
+        self.prefix = doc_prefix + [self.switch_token]
+        self.allowed_tokens = sorted(set(range(int(vocab.original_size))) | set(self.suffix))
+        self.key = sha256_json({"kind": "interleaved-text", "text_token": self.switch_token,
+                                "fingerprint": fingerprint or tokenizer.name_or_path})
+
+    def encode(self, items: Sequence[str]) -> list[np.ndarray | None]:
+        from slmscale.text.bpe import encode_texts
+
+        return list(encode_texts(self.tokenizer, list(items)))
+
+
+def _interleaved_parts(tok: dict[str, Any], where: Path) -> tuple[str, dict[str, Any]]:
+    """(extended tokenizer dir, unit tokenizer info) of an interleaved run's tokenizer entry.
+    Shards written by slmscale.data.interleave nest the unit tokenizer under `units`."""
+    units = dict(tok.get("units") or tok.get("speech") or {})
+    if tok.get("units_path"):
+        units["path"] = tok["units_path"]
+    if tok.get("dedup") is not None:
+        units["dedup"] = tok["dedup"]
+    vocab_dir = tok.get("text_path") or tok.get("path") or str(where.parent)
+    return vocab_dir, units
+
+
+def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = None, *,
+                     text: bool = False) -> Encoder:
+    """The encoder that reproduces a run's tokenisation (`info` = RUN/final/slmscale.json).
+    `text=True` asks for the text side of an interleaved run (text runs are text anyway)."""
     tok = info.get("tokenizer") or {}
     special = info.get("special_tokens") or {}
     kind = modality or info.get("modality") or tok.get("kind")
+    if text and kind not in ("text", "interleaved"):
+        raise UserError(f"{where}: a {kind!r} run has no text vocabulary; text versions of the tasks "
+                        "need a text or interleaved run")
     if kind == "units":
         from slmscale.units.bundle import SpeechTokenizer
 
@@ -145,17 +189,20 @@ def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = N
 
         return TextEncoder(load_tokenizer(tok["path"]), special, tok.get("fingerprint", ""))
     if kind == "interleaved":
-        # Speech tasks on an interleaved model: units through its speech tokenizer, mapped into the
-        # extended vocabulary; the extended tokenizer directory holds speech_vocab.json.
+        # The extended tokenizer directory holds speech_vocab.json (unit offset, switch tokens).
         from slmscale.model.extend import read_speech_vocab
+
+        vocab_dir, units = _interleaved_parts(tok, where)
+        sv = read_speech_vocab(vocab_dir)
+        special = special or sv.special_tokens()
+        if text:
+            from slmscale.text.bpe import load_tokenizer
+
+            return InterleavedTextEncoder(load_tokenizer(vocab_dir), sv, special, tok.get("fingerprint", ""))
         from slmscale.units.bundle import SpeechTokenizer
 
-        units_path = tok.get("units_path") or (tok.get("speech") or {}).get("path")
-        vocab_dir = tok.get("text_path") or tok.get("path") or str(where.parent)
-        if not units_path:
-            raise UserError(f"{where}: interleaved run lacks tokenizer.units_path (speech tokenizer)")
-        sv = read_speech_vocab(vocab_dir)
-        return UnitsEncoder(SpeechTokenizer.load(units_path), special or sv.special_tokens(),
-                            dedup=tok.get("dedup"), unit_offset=sv.unit_offset,
-                            speech_token=sv.speech_token_id)
+        if not units.get("path"):
+            raise UserError(f"{where}: interleaved run lacks tokenizer.units.path (the speech tokenizer)")
+        return UnitsEncoder(SpeechTokenizer.load(units["path"]), special, dedup=units.get("dedup"),
+                            unit_offset=sv.unit_offset, speech_token=sv.speech_token_id)
     raise UserError(f"{where}: cannot evaluate modality {kind!r} (supported: units, unigram, text, interleaved)")

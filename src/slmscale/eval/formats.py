@@ -9,6 +9,8 @@ One layout serves real and synthetic sets (the synthetic builder writes these sa
                                              (id,voice,correct,incorrect[,kind]) when available
   <task folder>/text.jsonl                   text versions: sentence_good, sentence_bad (+ id,
                                              phenomenon/type, subtype, frequency, ...)
+  <StoryCloze folder>/crossmodal/            cross-modal parts, read by eval/crossmodal.py (the
+                                             pair readers here skip it)
 
 In gold.csv, rows sharing (id, voice) form a pair: `correct` 1 rows against `correct` 0 rows.
 A file named in the gold but absent, or present but not named, is an error listing both sides.
@@ -23,11 +25,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from slmscale.artifacts import iter_jsonl
 from slmscale.errors import UserError
 
+# Benchmark tasks (one folder each). Their speech versions keep these names as results keys.
 TASKS = ("swuggy", "sblimp", "ssc", "tsc")
-ALIASES = {"sstorycloze": "ssc", "tstorycloze": "tsc", "lexical": "swuggy", "syntactic": "sblimp"}
+# Text versions scored by interleaved runs (results key = task name; text runs keep the plain key).
+TEXT_TASKS = {"swuggy": "swuggy_text", "sblimp": "sblimp_text", "ssc": "sstorycloze_text",
+              "tsc": "tstorycloze_text"}
+# Cross-modal StoryCloze (SIMS): t2s = text context, spoken ending; s2t = spoken context, text ending.
+CROSS_TASKS = {("ssc", "t2s"): "sstorycloze_t2s", ("ssc", "s2t"): "sstorycloze_s2t",
+               ("tsc", "t2s"): "tstorycloze_t2s", ("tsc", "s2t"): "tstorycloze_s2t"}
+EVAL_TASKS = TASKS + tuple(TEXT_TASKS.values()) + tuple(CROSS_TASKS.values())
+ALIASES = {"sstorycloze": "ssc", "tstorycloze": "tsc", "lexical": "swuggy", "syntactic": "sblimp",
+           "ssc_text": "sstorycloze_text", "tsc_text": "tstorycloze_text",
+           **{f"{base}_{d}": name for (base, d), name in CROSS_TASKS.items()}}
 TASK_DIRS = {"swuggy": "lexical", "sblimp": "syntactic", "ssc": "sStoryCloze", "tsc": "tStoryCloze"}
+CROSS_DIR = "crossmodal"  # inside a StoryCloze task folder
 GOLD_COLUMNS = {
     "swuggy": ["id", "filename", "voice", "frequency", "word", "phones", "length", "correct"],
     "sblimp": ["id", "filename", "voice", "type", "subtype", "correct", "transcription"],
@@ -40,11 +54,24 @@ GROUP_FIELDS = {"swuggy": ("frequency",), "sblimp": ("type", "subtype"), "ssc": 
 
 
 def canonical_task(task: str) -> str:
-    t = ALIASES.get(task.lower(), task.lower())
-    if t not in TASKS:
-        raise UserError(f"unknown task {task!r}; choose one of {', '.join(TASKS)} "
+    """The registered name of a task (speech: swuggy, sblimp, ssc, tsc; plus the text and
+    cross-modal names of EVAL_TASKS); aliases such as sstorycloze or ssc_t2s are accepted."""
+    t = ALIASES.get(task.strip().lower(), task.strip().lower())
+    if t not in EVAL_TASKS:
+        raise UserError(f"unknown task {task!r}; choose one of {', '.join(EVAL_TASKS)} "
                         "(aliases: sstorycloze, tstorycloze)")
     return t
+
+
+def task_parts(task: str) -> tuple[str, str]:
+    """(benchmark task, variant) of a task name; variant is speech, text, t2s or s2t."""
+    t = canonical_task(task)
+    if t in TASKS:
+        return t, "speech"
+    for base, name in TEXT_TASKS.items():
+        if name == t:
+            return base, "text"
+    return next(key for key, name in CROSS_TASKS.items() if name == t)
 
 
 @dataclass(frozen=True)
@@ -167,7 +194,9 @@ def read_zerospeech(folder: str | Path, task: str, split: str = "") -> Benchmark
 def read_storycloze(folder: str | Path, task: str) -> Benchmark:
     """Read a Spoken StoryCloze folder: index.csv if present, else `*_correct/_incorrect.wav` pairs."""
     folder = Path(folder)
-    wav_keys = {p.relative_to(folder).with_suffix("").as_posix(): p for p in folder.rglob("*.wav")}
+    # The cross-modal sub-folder (context / ending-only audio) is not part of the pair task.
+    wav_keys = {p.relative_to(folder).with_suffix("").as_posix(): p for p in folder.rglob("*.wav")
+                if p.relative_to(folder).parts[0] != CROSS_DIR}
     index = folder / "index.csv"
     pairs: list[Pair] = []
     if index.is_file():
@@ -207,29 +236,22 @@ def read_text_pairs(path: str | Path, task: str) -> Benchmark:
     if not path.is_file():
         raise UserError(f"{path}: text benchmark not found (expected a {TEXT_FILE} next to the audio)")
     pairs, texts = [], {}
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}:{n}: not valid JSON ({err.msg})") from None
-            if not isinstance(rec, dict) or not all(isinstance(rec.get(k), str)
-                                                    for k in ("sentence_good", "sentence_bad")):
-                raise UserError(f"{path}:{n}: needs string fields sentence_good and sentence_bad")
-            pid = str(rec.get("id", rec.get("pairID", n)))
-            group = {"type": str(rec.get("phenomenon", rec.get("type", rec.get("linguistics_term", "")))),
-                     "subtype": str(rec.get("subtype", rec.get("UID", ""))),
-                     "frequency": str(rec.get("frequency", "")), "kind": str(rec.get("kind", ""))}
-            group = {k: v for k, v in group.items() if v and k in GROUP_FIELDS[task]}
-            if "frequency" in group:
-                group["frequency"] = frequency_band(group["frequency"])
-            good, bad = f"{pid}_good", f"{pid}_bad"
-            if good in texts:
-                raise UserError(f"{path}:{n}: id {pid!r} repeats")
-            texts[good], texts[bad] = rec["sentence_good"], rec["sentence_bad"]
-            pairs.append(Pair(pid, "text", good, bad, group))
+    for n, rec in iter_jsonl(path):
+        if not isinstance(rec, dict) or not all(isinstance(rec.get(k), str)
+                                                for k in ("sentence_good", "sentence_bad")):
+            raise UserError(f"{path}:{n}: needs string fields sentence_good and sentence_bad")
+        pid = str(rec.get("id", rec.get("pairID", n)))
+        group = {"type": str(rec.get("phenomenon", rec.get("type", rec.get("linguistics_term", "")))),
+                 "subtype": str(rec.get("subtype", rec.get("UID", ""))),
+                 "frequency": str(rec.get("frequency", "")), "kind": str(rec.get("kind", ""))}
+        group = {k: v for k, v in group.items() if v and k in GROUP_FIELDS[task]}
+        if "frequency" in group:
+            group["frequency"] = frequency_band(group["frequency"])
+        good, bad = f"{pid}_good", f"{pid}_bad"
+        if good in texts:
+            raise UserError(f"{path}:{n}: id {pid!r} repeats")
+        texts[good], texts[bad] = rec["sentence_good"], rec["sentence_bad"]
+        pairs.append(Pair(pid, "text", good, bad, group))
     if not pairs:
         raise UserError(f"{path}: no pairs")
     return Benchmark(task=task, split=path.stem, source=path, pairs=pairs, texts=texts)
@@ -263,7 +285,8 @@ def locate_text(bench: str | Path, task: str) -> Path:
 
 
 def load_benchmark(bench: str | Path, task: str, split: str = "dev", text: bool = False) -> Benchmark:
-    task = canonical_task(task)
+    task, variant = task_parts(task)
+    text = text or variant == "text"
     if text:
         return read_text_pairs(locate_text(bench, task), task)
     folder = locate(bench, task, split)

@@ -7,8 +7,12 @@ Each scored sequence is `prefix + content + suffix`:
   and is not scored.
 - `suffix` is normally `[EOS]`: scoring it asks "does the utterance end here?", which matters for
   sWUGGY (a non-word is often a plausible prefix of a word). It is counted as one scored token.
+- `contexts` (optional, one per sequence) sit between the prefix and the content and are not
+  scored: the conditioning part of a cross-modal item (a story's context before its ending).
 Score of a sequence: the sum of log p(token | previous) over scored tokens (`normalize="sum"`), or
-that sum divided by the number of scored tokens (`"mean"`, the default).
+that sum divided by the number of scored tokens (`"mean"`, the default). A sequence longer than
+`max_length` loses tokens from the left of its context first, then of its content; the prefix and
+the suffix stay.
 
 Sequences are sorted by length and cut into batches (at most `batch_size` sequences and
 `max_batch_tokens` padded tokens), right-padded; a padding mask selects the scored positions.
@@ -65,7 +69,8 @@ def make_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int 
 
 
 def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: Sequence[int] = (),
-                    suffix: Sequence[int] = (), batch_size: int = 64,
+                    suffix: Sequence[int] = (), contexts: Sequence[Sequence[int]] | None = None,
+                    batch_size: int = 64,
                     max_batch_tokens: int | None = 16384, allowed_tokens: Sequence[int] | None = None,
                     max_length: int | None = None, pad_id: int = 0, progress: str | None = None,
                     model_mask: bool = False) -> Loglik:
@@ -77,15 +82,23 @@ def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: S
     device = next(model.parameters()).device
     vocab = int(model.get_output_embeddings().weight.shape[0])
     prefix, suffix = list(prefix), list(suffix)
+    if contexts is not None and len(contexts) != len(sequences):
+        raise ValueError("contexts must have one entry per sequence")
     full: list[list[int]] = []
+    starts: list[int] = []  # first scored position of each sequence
     truncated = 0
-    for seq in sequences:
+    for n_seq, seq in enumerate(sequences):
         content = [int(t) for t in seq]
-        if max_length is not None and len(prefix) + len(content) + len(suffix) > max_length:
-            keep = max(max_length - len(prefix) - len(suffix), 1)
-            content = content[-keep:]  # keep the end: StoryCloze endings decide the task
+        context = [int(t) for t in contexts[n_seq]] if contexts is not None else []
+        if max_length is not None and len(prefix) + len(context) + len(content) + len(suffix) > max_length:
+            # Keep the end: StoryCloze endings decide the task; a context is cut before its ending.
+            excess = len(prefix) + len(context) + len(content) + len(suffix) - max_length
+            context = context[min(excess, len(context)):]
+            if len(prefix) + len(content) + len(suffix) > max_length:
+                content = content[-max(max_length - len(prefix) - len(suffix), 1):]
             truncated += 1
-        full.append(prefix + content + suffix)
+        full.append(prefix + context + content + suffix)
+        starts.append(max(len(prefix) + len(context), 1))
     for seq in full:
         if seq and (min(seq) < 0 or max(seq) >= vocab):
             raise ValueError(f"token id out of range [0, {vocab}) in a scored sequence")
@@ -101,7 +114,6 @@ def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: S
     n = len(full)
     total = np.zeros(n, dtype=np.float64)
     count = np.zeros(n, dtype=np.int64)
-    first_scored = max(len(prefix), 1)  # target positions start here
     lengths = [len(s) for s in full]
     batches = make_batches(lengths, batch_size, max_batch_tokens)
     if progress:
@@ -113,26 +125,29 @@ def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: S
     with torch.inference_mode():
         for batch in batches_iter:
             width = max(lengths[i] for i in batch)
+            first_scored = min(starts[i] for i in batch)  # target positions start here
             if width <= first_scored:
                 continue  # nothing to score (empty content, no prefix)
             ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)  # real tokens
+            scored = torch.zeros((len(batch), width), dtype=torch.long)  # real tokens to score
             for row, i in enumerate(batch):
                 ids[row, :lengths[i]] = torch.as_tensor(full[i])
                 mask[row, :lengths[i]] = 1
-            ids, mask = ids.to(device), mask.to(device)
+                scored[row, starts[i]:lengths[i]] = 1
+            ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
             out = model(input_ids=ids, attention_mask=mask if model_mask else None, use_cache=False)
             logits = out.logits[:, first_scored - 1:-1].float()
             targets = ids[:, first_scored:]
             if lookup is not None:
                 logits = logits.index_select(-1, allowed)
                 targets = lookup[targets]
-                bad = (targets < 0) & mask[:, first_scored:].bool()
+                bad = (targets < 0) & scored[:, first_scored:].bool()
                 if bad.any():
                     raise ValueError("a scored token lies outside allowed_tokens")
                 targets = targets.clamp_min(0)
             logp = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
-            valid = mask[:, first_scored:].to(logp.dtype)
+            valid = scored[:, first_scored:].to(logp.dtype)
             sums = (logp * valid).sum(-1).double().cpu().numpy()
             counts = valid.sum(-1).long().cpu().numpy()
             total[batch] = sums

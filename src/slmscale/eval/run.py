@@ -2,10 +2,12 @@
 
 `evaluate_run(RUN, task, BENCH)`:
   1. loads `RUN/final` (AutoModelForCausalLM) and `RUN/final/slmscale.json`;
-  2. reads the benchmark (audio for speech runs, the `text.jsonl` version for text runs);
+  2. reads the benchmark (audio for speech runs, the `text.jsonl` version for text runs and for the
+     text versions on interleaved runs, crossmodal/ for cross-modal StoryCloze, see crossmodal.py);
   3. tokenises every item once per tokenizer (cached), scores it (eval.loglik), compares pairs;
-  4. writes `RUN/eval/<task>/scores.json`, the ZeroSpeech submission `RUN/eval/<task>/<split>.txt`
-     and `meta.json`, then merges `{task: accuracy}` into `RUN/summary.json` under a file lock.
+  4. writes `RUN/eval/<key>/scores.json`, the ZeroSpeech submission `RUN/eval/<key>/<split>.txt`
+     and `meta.json`, then merges `{key: accuracy}` into `RUN/summary.json` under a file lock
+     (key: the task's results name, see resolve_task).
 The headline number is the pair accuracy, except sBLIMP whose headline is the macro average over
 phenomena (as reported in the papers).
 """
@@ -23,12 +25,14 @@ from slmscale.artifacts import read_json, write_json, write_meta
 from slmscale.errors import UserError
 from slmscale.eval.cache import default_cache_dir, encode_benchmark
 from slmscale.eval.encoders import Encoder, encoder_from_run
-from slmscale.eval.formats import Benchmark, canonical_task, load_benchmark
+from slmscale.eval.formats import (CROSS_TASKS, TEXT_TASKS, Benchmark, canonical_task, load_benchmark,
+                                   task_parts)
 from slmscale.eval.loglik import NORMALIZE, sequence_loglik
-from slmscale.eval.scoring import Comparison, summarize
+from slmscale.eval.scoring import summarize_pairs
 from slmscale.eval.submission import write_submission
 
 RUN_INFO = "slmscale.json"
+MODALITIES = ("speech", "text")
 
 
 def load_model(final: Path, device: str = "auto") -> Any:
@@ -84,18 +88,11 @@ def score_benchmark(model: Any, bench: Benchmark, encoder: Encoder, normalize: s
                          max_length=max_len, progress=f"scoring {bench.task}")
     score_s = time.perf_counter() - t0
     scores = dict(zip(keys, ll.scores(normalize).tolist()))
-    usable = [p for p in bench.pairs if p.good in scores and p.bad in scores]
-    skipped = sorted({f"{p.pair_id}/{p.voice}" for p in bench.pairs
-                      if p.good not in scores or p.bad not in scores})
-    if not usable:
-        raise UserError(f"{bench.source}: no pair could be scored ({len(failed)} unreadable item(s), "
-                        f"e.g. {', '.join(failed[:5])})")
-    comps = [Comparison(p.pair_id, p.voice, scores[p.good], scores[p.bad], p.group) for p in usable]
-    summary = summarize(bench.task, comps)
+    summary = summarize_pairs(bench.task, bench.source, bench.pairs, scores, failed)
     summary.update({
         "normalize": normalize, "split": bench.split, "modality": bench.modality,
         "bench": str(bench.source), "n_items": len(keys), "unreadable_items": sorted(failed),
-        "skipped_pairs": skipped, "truncated_items": ll.truncated, "max_length": max_len,
+        "truncated_items": ll.truncated, "max_length": max_len,
         "tokens_cached": cached,
         "scored_tokens": int(ll.count.sum()), "score_seconds": round(score_s, 3),
         "utterances_per_s": round(len(keys) / score_s, 1) if score_s > 0 else None,
@@ -132,40 +129,109 @@ def read_run_info(run_dir: Path) -> tuple[Path, dict[str, Any]]:
     return final, read_json(final / RUN_INFO)
 
 
+def run_modality(info: dict[str, Any]) -> str:
+    """units | unigram | text | interleaved (RUN/final/slmscale.json)."""
+    return str(info.get("modality") or (info.get("tokenizer") or {}).get("kind") or "")
+
+
+def resolve_task(task: str, modality: str | None, run_kind: str, where: Path | str = "",
+                 encoder_modality: str | None = None) -> tuple[str, str, str]:
+    """(benchmark task, variant, results key) for TASK asked of a run of modality RUN_KIND.
+
+    variant: speech | text | t2s | s2t. Keys: the speech task's own name; `<task>_text` names
+    (TEXT_TASKS) for text versions on an interleaved run or when asked by that name; a text run's
+    text version keeps the plain name (it is that run's only version); cross-modal names as they are.
+    """
+    name = canonical_task(task)
+    base, variant = task_parts(name)
+    at = f"{where}: " if str(where) else ""
+    if modality is not None and modality not in MODALITIES:
+        raise UserError(f"--modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
+    if variant in ("t2s", "s2t"):
+        if modality is not None:
+            raise UserError(f"{name} is cross-modal (fixed modalities); drop --modality")
+        if run_kind != "interleaved":
+            raise UserError(f"{at}cross-modal task {name} needs an interleaved speech-text run, "
+                            f"this run's modality is {run_kind!r}")
+        return base, variant, name
+    if variant == "text":
+        if modality == "speech":
+            raise UserError(f"{name} is the text version of {base}; it cannot be scored with --modality speech")
+    elif modality is not None:
+        variant = modality
+    elif encoder_modality is not None:  # an encoder passed in decides, as before
+        variant = "text" if encoder_modality == "text" else "speech"
+        return base, variant, base
+    elif run_kind == "text":
+        variant = "text"
+    if variant == "speech" and run_kind == "text":
+        raise UserError(f"{at}a text run cannot score the speech version of {base}; drop --modality speech")
+    if variant == "text" and run_kind not in ("text", "interleaved") and encoder_modality is None:
+        raise UserError(f"{at}{TEXT_TASKS[base]} needs a text or interleaved run, this run's "
+                        f"modality is {run_kind!r} (speech only)")
+    if variant == "speech":
+        return base, variant, base
+    return base, variant, base if (run_kind == "text" and name == base) else TEXT_TASKS[base]
+
+
 def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normalize: str = "mean", *,
-                 split: str = "dev", batch_size: int = 64, encoder: Encoder | None = None,
-                 cache_dir: str | Path | None = None, device: str = "auto", model: Any = None
-                 ) -> dict[str, Any]:
-    """Score RUN on TASK from BENCH; returns the summary dict also written to scores.json."""
+                 modality: str | None = None, split: str = "dev", batch_size: int = 64,
+                 encoder: Any = None, cache_dir: str | Path | None = None, device: str = "auto",
+                 model: Any = None) -> dict[str, Any]:
+    """Score RUN on TASK from BENCH; returns the summary dict also written to scores.json.
+
+    TASK: a speech task (swuggy, sblimp, ssc, tsc), a text version (`<task>_text`, or the speech
+    name with `modality="text"`), or a cross-modal StoryCloze task (`sstorycloze_t2s`, ...; only
+    interleaved runs). Results go to RUN/eval/<key>/ and summary.json under <key> (resolve_task).
+    `encoder` overrides the run's tokenisation (a CrossEncoders for cross-modal tasks)."""
     run_dir = Path(run_dir)
-    task = canonical_task(task)
     if normalize not in NORMALIZE:
         raise UserError(f"--normalize must be one of {', '.join(NORMALIZE)}, got {normalize!r}")
     if batch_size < 1:
         raise UserError("--batch-size must be at least 1")
+    canonical_task(task)  # an unknown task fails before the run is read
     final, info = read_run_info(run_dir)
-    if encoder is None:
-        encoder = encoder_from_run(info, final / RUN_INFO)
-    bench = load_benchmark(bench_dir, task, split, text=encoder.modality == "text")
-    if model is None:
-        model = load_model(final, device)
+    where = final / RUN_INFO
+    enc_modality = getattr(encoder, "modality", None) if modality is None else None
+    base, variant, key = resolve_task(task, modality, run_modality(info), where, enc_modality)
     cache = Path(cache_dir) if cache_dir else default_cache_dir(Path(bench_dir))
-    result = score_benchmark(model, bench, encoder, normalize, batch_size, cache,
-                             max_length=context_length(run_dir, model))
-    out = run_dir / "eval" / task
+    if variant in ("t2s", "s2t"):
+        from slmscale.eval.crossmodal import (CrossEncoders, locate_crossmodal, read_crossmodal,
+                                              score_crossmodal)
+
+        bench: Any = read_crossmodal(locate_crossmodal(bench_dir, key), key)
+        encs = encoder if isinstance(encoder, CrossEncoders) else CrossEncoders()
+        encs = CrossEncoders(encs.speech or encoder_from_run(info, where),
+                             encs.text or encoder_from_run(info, where, text=True))
+        enc_key = [encs.speech.key, encs.text.key]
+        if model is None:
+            model = load_model(final, device)
+        result = score_crossmodal(model, bench, encs, normalize, batch_size, cache,
+                                  max_length=context_length(run_dir, model))
+    else:
+        if encoder is None:
+            encoder = encoder_from_run(info, where, text=variant == "text")
+        enc_key = encoder.key
+        bench = load_benchmark(bench_dir, base, split, text=variant == "text")
+        if model is None:
+            model = load_model(final, device)
+        result = score_benchmark(model, bench, encoder, normalize, batch_size, cache,
+                                 max_length=context_length(run_dir, model))
+    out = run_dir / "eval" / key
     summary = result["summary"]
-    summary["run"] = str(run_dir.resolve())
+    summary.update(task=key, benchmark=base, variant=variant, run=str(run_dir.resolve()))
     write_json(out / "scores.json", summary)
     write_submission(out / f"{bench.split}.txt", result["scores"])
-    write_meta(out, "eval", {"task": task, "bench": str(Path(bench_dir).resolve()), "split": split,
-                             "normalize": normalize, "encoder": encoder.key},
+    write_meta(out, "eval", {"task": key, "benchmark": base, "variant": variant,
+                             "bench": str(Path(bench_dir).resolve()), "split": split,
+                             "normalize": normalize, "encoder": enc_key},
                accuracy=summary["headline"])
-    merge_summary(run_dir, {task: summary["headline"]})
+    merge_summary(run_dir, {key: summary["headline"]})
     return summary
 
 
 def available_tasks(bench_dir: str | Path, text: bool = False, split: str = "dev") -> list[str]:
-    """Tasks whose folders exist under a benchmark root (for `--all`)."""
+    """Benchmark tasks whose folders exist under a benchmark root (speech, or text with `text`)."""
     from slmscale.eval.formats import TASK_DIRS, TASKS, locate, locate_text
 
     found = []
@@ -179,3 +245,34 @@ def available_tasks(bench_dir: str | Path, text: bool = False, split: str = "dev
             continue
         found.append(task)
     return found
+
+
+def run_tasks(bench_dir: str | Path, run_kind: str, split: str = "dev", modality: str | None = None
+              ) -> list[str]:
+    """Every task a run of modality RUN_KIND can be scored on from BENCH (`slmscale eval --all`):
+    speech runs the speech tasks, text runs the text versions (plain keys), interleaved runs the
+    speech tasks, the `<task>_text` versions and the cross-modal tasks (all three unless
+    `modality` picks speech or text)."""
+    from slmscale.eval.crossmodal import locate_crossmodal
+
+    if modality is not None and modality not in MODALITIES:
+        raise UserError(f"--modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
+    if run_kind == "text":
+        if modality == "speech":
+            raise UserError("a text run has no speech versions of the tasks; drop --modality speech")
+        return available_tasks(bench_dir, text=True)
+    if run_kind != "interleaved":
+        if modality == "text":
+            raise UserError(f"a {run_kind!r} run has no text versions of the tasks; drop --modality text")
+        return available_tasks(bench_dir, split=split)
+    tasks = available_tasks(bench_dir, split=split) if modality in (None, "speech") else []
+    if modality in (None, "text"):
+        tasks += [TEXT_TASKS[t] for t in available_tasks(bench_dir, text=True)]
+    if modality is None:
+        for name in CROSS_TASKS.values():
+            try:
+                locate_crossmodal(bench_dir, name)
+            except UserError:
+                continue
+            tasks.append(name)
+    return tasks

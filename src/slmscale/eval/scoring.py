@@ -120,3 +120,20 @@ def summarize(task: str, comparisons: list[Comparison]) -> dict[str, Any]:
             if len(sub) > 1:
                 out["by_subtype"] = sub
     return out
+
+
+def summarize_pairs(task: str, source: Any, pairs: list[Any], scores: dict[str, float],
+                    failed: list[str]) -> dict[str, Any]:
+    """Compare every pair whose two items were scored (`pairs`: .pair_id, .voice, .good, .bad,
+    .group); pairs missing an item are listed in `skipped_pairs`. Raises when none is usable."""
+    from slmscale.errors import UserError
+
+    usable = [p for p in pairs if p.good in scores and p.bad in scores]
+    skipped = sorted({f"{p.pair_id}/{p.voice}" for p in pairs if p.good not in scores or p.bad not in scores})
+    if not usable:
+        raise UserError(f"{source}: no pair could be scored ({len(failed)} unreadable item(s), "
+                        f"e.g. {', '.join(sorted(failed)[:5])})")
+    out = summarize(task, [Comparison(p.pair_id, p.voice, scores[p.good], scores[p.bad], p.group)
+                           for p in usable])
+    out["skipped_pairs"] = skipped
+    return out

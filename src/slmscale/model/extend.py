@@ -22,6 +22,11 @@ text input the logits over the original vocabulary are identical (bit for bit) t
 model's, and so is the loss computed over the original vocabulary. The loss over the full, larger
 vocabulary is higher by exactly log(1 + sum_new exp(l_new) / Z_orig) per token, because the new
 tokens join the softmax normaliser; with the mean rule each l_new is the mean original logit.
+
+`extend_tokenizer(tokenizer_dir, out_dir, k)` does the tokenizer half alone (same ids, same
+`speech_vocab.json`): interleaved data can be built before any model exists, and every model later
+extended from the same text tokenizer gets exactly these ids (`check_same_vocabulary` asserts it).
+Both functions skip work when `out_dir` already holds their output for the same inputs and settings.
 """
 
 from __future__ import annotations
@@ -32,10 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from slmscale.artifacts import read_json, read_meta, sha256_file, write_json, write_meta
+from slmscale.artifacts import (META, fingerprint, is_fresh, read_json, read_meta, sha256_file, write_json,
+                                write_meta)
 from slmscale.errors import UserError
+from slmscale.progress import info
 
 KIND = "extended-lm"
+TOKENIZER_KIND = "extended-tokenizer"
 VOCAB_FILE = "speech_vocab.json"
 UNIT_FORMAT = "<u{}>"
 SPEECH_TOKEN = "<speech>"
@@ -103,9 +111,11 @@ def speech_token_ids(tokenizer_dir: str | Path) -> np.ndarray:
 
 def _load(model_dir: Path, tokenizer_dir: Path) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
     from slmscale.text.bpe import load_tokenizer
 
+    hf_logging.disable_progress_bar()  # one-second loads of local files: our own messages only
     if not (model_dir / "config.json").is_file():
         raise UserError(f"{model_dir}: no config.json; give a local Hugging Face causal LM directory")
     tokenizer = load_tokenizer(tokenizer_dir)
@@ -117,25 +127,11 @@ def _load(model_dir: Path, tokenizer_dir: Path) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def extend_vocabulary(model_dir: str | Path, out_dir: str | Path, k: int,
-                      unit_format: str = UNIT_FORMAT, speech_token: str = SPEECH_TOKEN,
-                      text_token: str = TEXT_TOKEN, tokenizer_dir: str | Path | None = None) -> SpeechVocab:
-    """Add K unit tokens and two switch tokens to the LM in `model_dir`; save to `out_dir`.
-
-    The tokenizer is read from `tokenizer_dir` (default: `model_dir`), e.g. when a training run's
-    `final/` model and its text tokenizer live in different folders; `out_dir` gets both.
-
-    Deterministic (no random draws). Returns the new token layout, also saved as `speech_vocab.json`.
-    """
-    import torch
-
-    model_dir, out = Path(model_dir), Path(out_dir)
-    tok_dir = Path(tokenizer_dir) if tokenizer_dir is not None else model_dir
+def _add_speech_tokens(tokenizer: Any, where: Path, k: int, unit_format: str, speech_token: str,
+                       text_token: str) -> int:
+    """Add `<u0>..<u{k-1}>`, `<speech>`, `<text>` after the tokenizer's `n` tokens; returns n."""
     if k < 1:
         raise UserError(f"k = {k}: need at least one unit token")
-    if (model_dir / VOCAB_FILE).is_file():
-        raise UserError(f"{model_dir}: already extended with speech tokens; start from the text LM")
-    tokenizer, model = _load(model_dir, tok_dir)
     n = len(tokenizer)
     new_tokens = [unit_format.format(u) for u in range(k)] + [speech_token, text_token]
     if len(set(new_tokens)) != len(new_tokens):
@@ -143,14 +139,105 @@ def extend_vocabulary(model_dir: str | Path, out_dir: str | Path, k: int,
     vocab = tokenizer.get_vocab()
     clash = [t for t in new_tokens if t in vocab]
     if clash:
-        raise UserError(f"{model_dir}: tokenizer already has {clash[0]!r}; choose another unit_format "
+        raise UserError(f"{where}: tokenizer already has {clash[0]!r}; choose another unit_format "
                         "or switch-token name")
     # Special tokens: matched whole, never split or normalised, in any tokenizer backend.
     added = tokenizer.add_tokens(new_tokens, special_tokens=True)
     ids = tokenizer.convert_tokens_to_ids(new_tokens)
     if added != len(new_tokens) or ids != list(range(n, n + len(new_tokens))):
-        raise UserError(f"{model_dir}: tokenizer did not give the new tokens consecutive ids after its "
+        raise UserError(f"{where}: tokenizer did not give the new tokens consecutive ids after its "
                         f"{n} tokens; its vocabulary has holes, which is not supported")
+    if tokenizer.eos_token_id is None:
+        raise UserError(f"{where}: tokenizer has no end-of-sequence token; set eos_token")
+    return n
+
+
+def _vocab_info(tokenizer: Any, n: int, k: int, unit_format: str, speech_token: str, text_token: str,
+                rows: int) -> SpeechVocab:
+    eos = tokenizer.eos_token_id
+    return SpeechVocab(
+        k=k, unit_offset=n, unit_format=unit_format, speech_token=speech_token,
+        speech_token_id=n + k, text_token=text_token, text_token_id=n + k + 1, original_size=n,
+        vocab_size=len(tokenizer), embedding_rows=int(rows), eos_id=int(eos),
+        bos_id=None if tokenizer.bos_token_id is None else int(tokenizer.bos_token_id),
+        pad_id=int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos))
+
+
+def _settings(k: int, unit_format: str, speech_token: str, text_token: str) -> dict[str, Any]:
+    return {"k": k, "unit_format": unit_format, "speech_token": speech_token, "text_token": text_token,
+            "init": "mean"}
+
+
+def _refuse_extended(path: Path, what: str) -> None:
+    if (path / VOCAB_FILE).is_file():
+        raise UserError(f"{path}: already extended with speech tokens; start from the text {what}")
+
+
+def _cached(out: Path, kind: str, config: dict[str, Any], inputs: dict[str, str], force: bool) -> bool:
+    if not force and is_fresh(out, fingerprint(kind, config, inputs)) and (out / VOCAB_FILE).is_file():
+        info(f"{out}: extended {'model' if kind == KIND else 'tokenizer'} is up to date; skipped")
+        return True
+    # Unfinished from here on: a crash while writing must not leave an old meta.json vouching for it.
+    (out / META).unlink(missing_ok=True)
+    return False
+
+
+def extend_tokenizer(tokenizer_dir: str | Path, out_dir: str | Path, k: int,
+                     unit_format: str = UNIT_FORMAT, speech_token: str = SPEECH_TOKEN,
+                     text_token: str = TEXT_TOKEN, force: bool = False) -> SpeechVocab:
+    """The tokenizer half of `extend_vocabulary`: same new tokens, same ids, same speech_vocab.json
+    (`embedding_rows` = the tokenizer size, as no model is involved); meta kind "extended-tokenizer".
+
+    Token ids depend only on the original tokenizer and the settings, so shards built with this
+    tokenizer serve every model later extended from the same text tokenizer."""
+    from slmscale.text.bpe import load_tokenizer
+
+    tok_dir, out = Path(tokenizer_dir), Path(out_dir)
+    _refuse_extended(tok_dir, "tokenizer")
+    config = _settings(k, unit_format, speech_token, text_token)
+    inputs = {"tokenizer": _dir_fingerprint(tok_dir)}
+    if _cached(out, TOKENIZER_KIND, config, inputs, force):
+        return read_speech_vocab(out)
+    tokenizer = load_tokenizer(tok_dir)
+    n = _add_speech_tokens(tokenizer, tok_dir, k, unit_format, speech_token, text_token)
+    vocab_info = _vocab_info(tokenizer, n, k, unit_format, speech_token, text_token, len(tokenizer))
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(str(out))
+    write_json(out / VOCAB_FILE, asdict(vocab_info))
+    write_meta(out, TOKENIZER_KIND, config, inputs, tokenizer_source=str(tok_dir.resolve()),
+               speech_vocab=asdict(vocab_info))
+    return vocab_info
+
+
+def extend_vocabulary(model_dir: str | Path, out_dir: str | Path, k: int,
+                      unit_format: str = UNIT_FORMAT, speech_token: str = SPEECH_TOKEN,
+                      text_token: str = TEXT_TOKEN, tokenizer_dir: str | Path | None = None,
+                      force: bool = False) -> SpeechVocab:
+    """Add K unit tokens and two switch tokens to the LM in `model_dir`; save to `out_dir`.
+
+    The tokenizer is read from `tokenizer_dir` (default: `model_dir`), e.g. when a training run's
+    `final/` model and its text tokenizer live in different folders; `out_dir` gets both.
+
+    Deterministic (no random draws). Returns the new token layout, also saved as `speech_vocab.json`.
+    Skipped when `out_dir` already holds the extension of the same model and tokenizer (`force`
+    redoes it).
+    """
+    import torch
+
+    model_dir, out = Path(model_dir), Path(out_dir)
+    tok_dir = Path(tokenizer_dir) if tokenizer_dir is not None else model_dir
+    if k < 1:
+        raise UserError(f"k = {k}: need at least one unit token")
+    _refuse_extended(model_dir, "LM")
+    _refuse_extended(tok_dir, "tokenizer")
+    if not (model_dir / "config.json").is_file():
+        raise UserError(f"{model_dir}: no config.json; give a local Hugging Face causal LM directory")
+    config = _settings(k, unit_format, speech_token, text_token)
+    inputs = {"model": _dir_fingerprint(model_dir), "tokenizer": _dir_fingerprint(tok_dir)}
+    if _cached(out, KIND, config, inputs, force):
+        return read_speech_vocab(out)
+    tokenizer, model = _load(model_dir, tok_dir)
+    n = _add_speech_tokens(tokenizer, model_dir, k, unit_format, speech_token, text_token)
 
     emb_in = model.get_input_embeddings()
     emb_out = model.get_output_embeddings()
@@ -166,7 +253,7 @@ def extend_vocabulary(model_dir: str | Path, out_dir: str | Path, k: int,
         mean_out = emb_out.weight[:n].float().mean(0)
         bias = getattr(emb_out, "bias", None)
         mean_bias = bias[:n].float().mean() if bias is not None else None
-    total = n + len(new_tokens)
+    total = n + k + 2
     if total > rows:
         model.resize_token_embeddings(total, mean_resizing=False)
         emb_in, emb_out = model.get_input_embeddings(), model.get_output_embeddings()
@@ -181,27 +268,44 @@ def extend_vocabulary(model_dir: str | Path, out_dir: str | Path, k: int,
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
-    eos = tokenizer.eos_token_id
-    if eos is None:
-        raise UserError(f"{model_dir}: tokenizer has no end-of-sequence token; set eos_token")
-    vocab_info = SpeechVocab(
-        k=k, unit_offset=n, unit_format=unit_format, speech_token=speech_token,
-        speech_token_id=n + k, text_token=text_token, text_token_id=n + k + 1, original_size=n,
-        vocab_size=len(tokenizer), embedding_rows=int(model.get_input_embeddings().weight.shape[0]),
-        eos_id=int(eos), bos_id=None if tokenizer.bos_token_id is None else int(tokenizer.bos_token_id),
-        pad_id=int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos))
+    vocab_info = _vocab_info(tokenizer, n, k, unit_format, speech_token, text_token,
+                             model.get_input_embeddings().weight.shape[0])
     write_json(out / VOCAB_FILE, asdict(vocab_info))
-    write_meta(out, KIND, {"k": k, "unit_format": unit_format, "speech_token": speech_token,
-                           "text_token": text_token, "init": "mean"},
-               {"model": _dir_fingerprint(model_dir), "tokenizer": _dir_fingerprint(tok_dir)},
+    write_meta(out, KIND, config, inputs,
                source=str(model_dir.resolve()), tokenizer_source=str(tok_dir.resolve()), tied=bool(tied),
                **{"speech_vocab": asdict(vocab_info)})
     return vocab_info
 
 
+# Fields that fix which id every token gets (embedding_rows may differ: padding rows, no model).
+LAYOUT_FIELDS = ("k", "unit_offset", "unit_format", "speech_token", "speech_token_id", "text_token",
+                 "text_token_id", "original_size", "vocab_size", "eos_id", "bos_id", "pad_id")
+
+
+def check_same_vocabulary(a: str | Path, b: str | Path) -> SpeechVocab:
+    """Raise a UserError unless two extended directories give every token the same id (text tokens
+    and the added speech tokens alike); returns `a`'s layout. This is what lets one set of
+    interleaved shards serve every model extended from the same text tokenizer."""
+    from slmscale.text.bpe import load_tokenizer
+
+    va, vb = read_speech_vocab(a), read_speech_vocab(b)
+    for f in LAYOUT_FIELDS:
+        if getattr(va, f) != getattr(vb, f):
+            raise UserError(f"{a} and {b}: different token layouts ({f} {getattr(va, f)!r} vs "
+                            f"{getattr(vb, f)!r}); extend the same text tokenizer with the same k")
+    ta, tb = load_tokenizer(a).get_vocab(), load_tokenizer(b).get_vocab()
+    if ta != tb:
+        bad = sorted(set(ta.items()) ^ set(tb.items()), key=lambda kv: kv[1])[0]
+        raise UserError(f"{a} and {b}: token {bad[0]!r} has different ids; they were extended from "
+                        "different text tokenizers")
+    return va
+
+
 def _dir_fingerprint(path: Path) -> str:
     """The source model's identity: its meta fingerprint when it is an slmscale artifact, else the
     hash of its config and weight files."""
+    if not path.is_dir():
+        raise UserError(f"{path}: directory not found (give a local Hugging Face model/tokenizer directory)")
     try:
         return str(read_meta(path).get("fingerprint"))
     except UserError:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from slmscale.artifacts import iter_jsonl
 from slmscale.errors import UserError
 
 LOSS_KEYS = ("valid_loss", "val_loss", "eval_loss", "loss")
@@ -60,13 +61,7 @@ def read_curves(run_dirs: list[str | Path], loss_key: str | None = None) -> pd.D
         if "params" not in info:
             raise UserError(f"{summary}: no 'params' field")
         n = float(info["params"])
-        for lineno, line in enumerate(metrics.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                raise UserError(f"{metrics}:{lineno}: not valid JSON") from None
+        for _, rec in iter_jsonl(metrics):
             keys = [loss_key] if loss_key else LOSS_KEYS
             key = next((k for k in keys if rec.get(k) is not None), None)
             if key is None or ("flops" not in rec and "tokens" not in rec):

@@ -6,6 +6,13 @@ Runs that did not finish (failed, diverged, interrupted) are excluded and listed
 with their status and error, so the report says exactly what the fits stand on.
 Every fit that cannot be made (too few points, no metric) is recorded with its reason, never
 silently dropped.
+
+Interleaved arms that start from a text arm's models get no L(N, D) fit: their loss is over a mixed
+text/speech token stream and their models did not start from scratch, so neither the law's form
+nor a comparison with speech-unit losses applies (the loss envelope is kept, per arm, labelled).
+Instead `interleaved` compares them with each textless (units) arm run by run at equal training
+compute (same N, same D), stating the compute both ways: training only, and training + the text
+run's pre-training (see `compare_interleaved`).
 """
 
 from __future__ import annotations
@@ -18,10 +25,15 @@ from typing import Any
 import numpy as np
 
 from slmscale.errors import UserError
-from slmscale.study.spec import TASK_COLUMNS, StudySpec
+from slmscale.study.spec import CROSS_TASKS, SPEECH_TASKS, TASK_COLUMNS, TEXT_TASKS, StudySpec
 from slmscale.study.store import finished_rows
 
 METRICS = list(TASK_COLUMNS.values())
+SPEECH_METRICS = [TASK_COLUMNS[t] for t in SPEECH_TASKS]
+# Scores only a model that reads text and speech has: cross-modal StoryCloze and text versions.
+MIXED_METRICS = [TASK_COLUMNS[t] for t in CROSS_TASKS + TEXT_TASKS]
+MIXED_LOSS_NOTE = ("loss over a mixed text/speech token stream of a model started from a text LM: "
+                   "not comparable with speech-unit losses, and no L(N, D) law from scratch applies")
 
 
 def power_fit(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -149,8 +161,15 @@ def analyse(spec: StudySpec, study_dir: Path, rows: list[dict[str, Any]]) -> dic
     for arm in spec.enabled_arms():
         ar = [r for r in done if r["arm"] == arm.name]
         res: dict[str, Any] = {"kind": arm.kind, "n_runs": len(ar)}
-        res["loss_fit"] = _try(loss_fit, ar, spec.fits.huber_delta, spec.fits.bootstrap, spec.seed) \
-            if spec.fits.loss else {"error": "disabled in spec"}
+        from_text = spec.init_arm_of(arm) is not None
+        if from_text:
+            res["init_arm"] = spec.init_arm_of(arm)
+            res["loss_note"] = MIXED_LOSS_NOTE
+            res["loss_fit"] = {"error": "not fitted: " + MIXED_LOSS_NOTE}
+        elif spec.fits.loss:
+            res["loss_fit"] = _try(loss_fit, ar, spec.fits.huber_delta, spec.fits.bootstrap, spec.seed)
+        else:
+            res["loss_fit"] = {"error": "disabled in spec"}
         cx, cy = curve_points(study_dir, [r["run_id"] for r in ar])
         fx = np.array([r["flops"] for r in ar], float)
         fy = np.array([r["loss"] for r in ar], float)
@@ -171,7 +190,8 @@ def analyse(spec: StudySpec, study_dir: Path, rows: list[dict[str, Any]]) -> dic
         res["downstream"], res["metric_vs_loss"] = down, vs_loss
         arms[arm.name] = res
     out: dict[str, Any] = {"arms": arms, "excluded": excluded, "stale": stale, "n_finished": len(done),
-                           "n_runs": len(rows), "ratios": exponent_ratios(spec, arms)}
+                           "n_runs": len(rows), "ratios": exponent_ratios(spec, arms),
+                           "interleaved": compare_interleaved(spec, done, arms)}
     qarm = spec.questions.arm or next((a.name for a in spec.enabled_arms() if a.kind == "units"),
                                       spec.enabled_arms()[0].name)
     if qarm in arms:
@@ -185,7 +205,7 @@ def exponent_ratios(spec: StudySpec, arms: dict[str, Any]) -> list[dict[str, Any
     out = []
     kinds = {a.name: a.kind for a in spec.enabled_arms()}
     texts = [a for a in arms if kinds[a] == "text"]
-    speech = [a for a in arms if kinds[a] != "text"]
+    speech = [a for a in arms if kinds[a] in ("units", "unigram")]  # the papers' textless SLMs
     for t in texts:
         for s in speech:
             for m in METRICS:
@@ -198,6 +218,65 @@ def exponent_ratios(spec: StudySpec, arms: dict[str, Any]) -> list[dict[str, Any
                                 "note": f"a {10}x compute gain for text needs {10 ** ratio:.3g}x "
                                         "for speech (k^(gamma_text/gamma_speech))"
                                         if math.isfinite(ratio) else "speech exponent is 0"})
+    return out
+
+
+def _law_at(law: dict[str, Any], c: float | None) -> float | None:
+    if c is None or "gamma" not in law:
+        return None
+    return float(law["k"] * c ** law["gamma"])
+
+
+def compare_interleaved(spec: StudySpec, done: list[dict[str, Any]], arms: dict[str, Any]) -> list[dict]:
+    """Each interleaved arm that starts from a text arm against each textless (units) arm.
+
+    Runs are matched on (preset, budget, seed): same N and D, hence the same training compute
+    C = 6·N·D (FLOPs over every trained token, text and speech alike). Each pair also carries the
+    interleaved run's compute including the text run's pre-training (`flops_total`) and, for every
+    speech metric, what the textless arm's metric-vs-compute envelope law gives at that total
+    compute (`textless_law_at_total`; `extrapolated` when beyond the textless arm's largest run).
+    Metrics that were not evaluated are None (cross-modal tasks may not exist in EVAL yet)."""
+    enabled = spec.enabled_arms()
+    out = []
+    for arm in enabled:
+        if arm.kind != "interleaved" or spec.init_arm_of(arm) is None:
+            continue
+        ir = sorted((r for r in done if r["arm"] == arm.name), key=lambda r: (r["flops"], r["preset"]))
+        for base in (a.name for a in enabled if a.kind == "units"):
+            br = {(r["preset"], r["budget"], r["seed"]): r for r in done if r["arm"] == base}
+            max_c = max((r["flops"] for r in br.values()), default=None)
+            laws = arms.get(base, {}).get("downstream", {})
+            pairs = []
+            for r in ir:
+                m = br.get((r["preset"], r["budget"], r["seed"]))
+                total = r.get("flops_total")
+                pair = {"run_id": r["run_id"], "textless_run_id": m["run_id"] if m else None,
+                        "preset": r["preset"], "budget": r["budget"], "seed": r["seed"], "params": r["params"],
+                        "tokens": r["tokens"], "flops": r["flops"], "textless_flops": m["flops"] if m else None,
+                        "init_flops": r.get("init_flops"), "flops_total": total,
+                        "speech_token_share": r.get("speech_token_share"),
+                        "interleaved": {k: r.get(k) for k in SPEECH_METRICS},
+                        "textless": {k: (m.get(k) if m else None) for k in SPEECH_METRICS},
+                        "mixed": {k: r.get(k) for k in MIXED_METRICS},
+                        "textless_law_at_total": {k: _law_at(laws.get(k, {}), total) for k in SPEECH_METRICS},
+                        "extrapolated": bool(total is not None and max_c is not None and total > max_c)}
+                pair["delta"] = {k: (pair["interleaved"][k] - pair["textless"][k]
+                                     if pair["interleaved"][k] is not None and pair["textless"][k] is not None
+                                     else None) for k in SPEECH_METRICS}
+                pairs.append(pair)
+            summary = {}
+            for k in SPEECH_METRICS:
+                ds = [p["delta"][k] for p in pairs if p["delta"][k] is not None]
+                if ds:
+                    summary[k] = {"n_pairs": len(ds), "mean_delta": float(np.mean(ds)),
+                                  "interleaved_better": int(sum(d > 0 for d in ds)),
+                                  "mean_interleaved": float(np.mean([p["interleaved"][k] for p in pairs
+                                                                     if p["delta"][k] is not None])),
+                                  "mean_textless": float(np.mean([p["textless"][k] for p in pairs
+                                                                  if p["delta"][k] is not None]))}
+            out.append({"arm": arm.name, "textless_arm": base, "init_arm": spec.init_arm_of(arm),
+                        "n_pairs": sum(p["textless_run_id"] is not None for p in pairs), "pairs": pairs,
+                        "summary": summary})
     return out
 
 

@@ -2,13 +2,17 @@
 
 Each preset synthesises a spoken corpus (espeak-ng), fits MFCC + k-means units, builds unit shards
 and text shards (transcripts + extra generated stories), synthesises the benchmarks, trains a
-textless-SLM arm and a text-LM arm over a small model ladder at tokens-per-parameter budgets,
-evaluates, fits and writes the report.
+textless-SLM arm and a text-LM arm over a small model ladder at tokens-per-parameter budgets, and
+an interleaved arm (SIMS): the text arm's models of the largest sizes, extended with the units and
+trained on interleaved speech-text data at the textless arm's budgets (equal training compute);
+then evaluates, fits and writes the report.
 
-  ci     ~1-2 min on 2 cores: 3 sizes (13k-53k params) x 2 budgets per arm; exercises every stage.
-  tiny   the default, <= 15 min on 2 cores: 3 sizes (53k-222k) x 3 budgets (D/N = 2, 5, 10).
+  ci     ~2 min on 2 cores: 3 sizes (13k-53k params) x 2 budgets for the speech and text arms,
+         2 sizes x 1 budget interleaved; exercises every stage.
+  tiny   the default, <= 15 min on 2 cores: 3 sizes (53k-222k) x 3 budgets (D/N = 2, 5, 10);
+         interleaved: the 2 largest sizes at D/N = 10.
   small  a longer study (~1 h estimated): 4 sizes up to 400k params, 4 budgets, an IsoFLOP slice
-         (C = 1e12), and the unigram-unit arm.
+         (C = 1e12), the unigram-unit arm; interleaved: the 2 largest sizes at D/N = 10, 20.
 The presets are also written out as YAML in configs/demo/ (kept equal to these by a test).
 """
 
@@ -44,24 +48,36 @@ def _base(name: str, hours: float, k: int, text_stories: int, tasks: list[str],
     }
 
 
+def _interleaved_arm(tasks: list[str], sizes: list[str], budgets: list[float], cross: list[str]) -> dict[str, Any]:
+    """Speech tasks (scored on speech tokens only), cross-modal StoryCloze and the text versions."""
+    return {"name": "interleaved", "kind": "interleaved", "init_arm": "text",
+            "tasks": [*tasks, *cross, *(f"{t}_text" for t in tasks)],
+            "grid": {"sizes": list(sizes), "tokens_per_param": list(budgets)}}
+
+
 def preset_spec(name: str) -> dict[str, Any]:
     """The raw (YAML-shaped) spec of a demo preset."""
     if name == "ci":
-        spec = _base("ci", hours=0.1, k=50, text_stories=300, tasks=["swuggy", "sblimp"],
-                     bench_n=20)
+        tasks = ["swuggy", "sblimp"]
+        spec = _base("ci", hours=0.1, k=50, text_stories=300, tasks=tasks, bench_n=20)
+        spec["arms"].append(_interleaved_arm(tasks, ["auto-25k", "auto-50k"], [2], []))
         spec["grid"] = {"sizes": ["auto-10k", "auto-25k", "auto-50k"], "tokens_per_param": [2, 6]}
         spec["fits"]["bootstrap"] = 50
         spec["questions"] = {"flops": [1e13]}
     elif name == "tiny":
-        spec = _base("tiny", hours=4.0, k=100, text_stories=3000,
-                     tasks=["swuggy", "sblimp", "tstorycloze"], bench_n=50)
+        tasks = ["swuggy", "sblimp", "tstorycloze"]
+        spec = _base("tiny", hours=4.0, k=100, text_stories=3000, tasks=tasks, bench_n=50)
+        spec["arms"].append(_interleaved_arm(tasks, ["cpu-100k", "cpu-250k"], [10],
+                                             ["tstorycloze_t2s", "tstorycloze_s2t"]))
         spec["grid"] = {"sizes": ["cpu-50k", "cpu-100k", "cpu-250k"], "tokens_per_param": [2, 5, 10]}
         spec["questions"] = {"flops": [1e14, 1e15], "targets": {"sblimp": 0.6}}
     elif name == "small":
-        spec = _base("small", hours=12.0, k=100, text_stories=20000,
-                     tasks=["swuggy", "sblimp", "sstorycloze", "tstorycloze"], bench_n=None)
-        spec["arms"].append({"name": "unigram", "kind": "unigram",
-                             "tasks": ["swuggy", "sblimp", "sstorycloze", "tstorycloze"]})
+        tasks = ["swuggy", "sblimp", "sstorycloze", "tstorycloze"]
+        spec = _base("small", hours=12.0, k=100, text_stories=20000, tasks=tasks, bench_n=None)
+        spec["arms"].append({"name": "unigram", "kind": "unigram", "tasks": list(tasks)})
+        spec["arms"].append(_interleaved_arm(tasks, ["cpu-250k", "cpu-500k"], [10, 20],
+                                             ["sstorycloze_t2s", "sstorycloze_s2t", "tstorycloze_t2s",
+                                              "tstorycloze_s2t"]))
         spec["grid"] = {"sizes": ["cpu-50k", "cpu-100k", "cpu-250k", "cpu-500k"],
                         "tokens_per_param": [2, 5, 10, 20], "flops": [1e12]}
         spec["train"]["train"]["seq_len"] = 256

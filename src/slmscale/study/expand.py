@@ -3,6 +3,10 @@
 The id hashes what determines a run's result: arm kind, model preset, token budget, seed, the
 resolved TRAIN overrides and the fingerprint of the shards it trains on (not their path, so a study
 folder can move). Same spec + same data = same ids, which is how finished runs are found again.
+
+An interleaved arm that starts from a text arm gets, per run, `init_run`: the text arm's run of the
+same size (same seed when there is one) with the largest budget, i.e. the largest compute at that
+size. That id enters the run's own id, and the runner starts the run only once it has finished.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class RunSpec:
     budget: str  # how the budget was given, e.g. "tpp=20", "flops=1e15", "epochs=4"
     train: dict[str, Any] = field(default_factory=dict)  # dotted TRAIN keys (without data/out)
     tasks: tuple[str, ...] = ()
+    init_run: str = ""  # run id whose final model this run starts from (interleaved arms)
 
     @property
     def flops(self) -> float:
@@ -77,18 +82,48 @@ def _short(n: float) -> str:
     return f"{n:.3g}"
 
 
+InitFor = Callable[[str, int], str]  # (preset, seed) -> run id to start from
+
+
 def _make(arm: ArmSpec, preset: str, params: int, tokens: int, seed: int, budget: str,
-          train: dict[str, Any], shards_fp: str) -> RunSpec:
+          train: dict[str, Any], shards_fp: str, init_for: InitFor | None = None) -> RunSpec:
     ident = {"kind": arm.kind, "preset": preset, "tokens": tokens, "seed": seed, "train": train,
              "shards": shards_fp}
+    init_run = init_for(preset, seed) if init_for is not None else ""
+    if init_run:  # only then, so the ids of runs from scratch stay what they were
+        ident["init"] = init_run
     h = sha256_json(ident)[:10]
     run_id = f"{arm.name}_{preset}_{_short(tokens)}_s{seed}_{h}"
     return RunSpec(run_id=run_id, arm=arm.name, kind=arm.kind, preset=preset, params=params,
-                   tokens=tokens, seed=seed, budget=budget, train=train, tasks=tuple(arm.tasks))
+                   tokens=tokens, seed=seed, budget=budget, train=train, tasks=tuple(arm.tasks),
+                   init_run=init_run)
+
+
+def init_picker(arm: str, init_arm: str, init_runs: list[RunSpec]) -> InitFor:
+    """Per (preset, seed): the init arm's run of that size with the largest compute (budget), from
+    the same seed when the init arm has one, else from its lowest seed."""
+    best: dict[tuple[str, int], RunSpec] = {}
+    for r in init_runs:
+        key = (r.preset, r.seed)
+        if key not in best or r.tokens > best[key].tokens:
+            best[key] = r
+
+    def pick(preset: str, seed: int) -> str:
+        if (preset, seed) in best:
+            return best[(preset, seed)].run_id
+        seeds = sorted(s for p, s in best if p == preset)
+        if not seeds:
+            sizes = sorted({p for p, _ in best})
+            raise UserError(f"arm {arm!r}: size {preset!r} has no run in init_arm {init_arm!r} to start "
+                            f"from (its sizes: {sizes}); add the size to that arm's grid or drop it here")
+        return best[(preset, seeds[0])].run_id
+
+    return pick
 
 
 def expand_arm(spec: StudySpec, arm: ArmSpec, shards_fp: str = "",
-               count_params: ParamCounter = default_param_counter) -> list[RunSpec]:
+               count_params: ParamCounter = default_param_counter,
+               init_for: InitFor | None = None) -> list[RunSpec]:
     grid: GridSpec = arm.grid or spec.grid
     base = {**flatten(spec.train), **flatten(arm.train)}
     for reserved in ("data.shards", "out", "seed", "model.preset", "budget.tokens",
@@ -102,18 +137,19 @@ def expand_arm(spec: StudySpec, arm: ArmSpec, shards_fp: str = "",
             n = params[size.preset]
             for r in grid.tokens_per_param:
                 runs.append(_make(arm, size.preset, n, max(1, round(r * n)), seed, f"tpp={r:g}",
-                                  base, shards_fp))
+                                  base, shards_fp, init_for))
             for c in grid.flops:
                 d = round(c / (6.0 * n))
                 if d >= grid.min_tokens:
-                    runs.append(_make(arm, size.preset, n, d, seed, f"flops={c:.3g}", base, shards_fp))
+                    runs.append(_make(arm, size.preset, n, d, seed, f"flops={c:.3g}", base, shards_fp,
+                                      init_for))
         for me in grid.multi_epoch:
             if me.size not in params:
                 raise UserError(f"grid.multi_epoch: size {me.size!r} is not in grid.sizes")
             for ep in me.epochs:
                 train = {**base, me.key: me.unique_tokens}
                 runs.append(_make(arm, me.size, params[me.size], round(ep * me.unique_tokens), seed,
-                                  f"epochs={ep:g}", train, shards_fp))
+                                  f"epochs={ep:g}", train, shards_fp, init_for))
     # IsoFLOP and ratio budgets may coincide: keep one run per id.
     unique: dict[str, RunSpec] = {}
     for r in runs:
@@ -123,9 +159,23 @@ def expand_arm(spec: StudySpec, arm: ArmSpec, shards_fp: str = "",
 
 def expand(spec: StudySpec, shards_fp: dict[str, str] | None = None,
            count_params: ParamCounter = default_param_counter) -> list[RunSpec]:
-    """All runs of all enabled arms, in a deterministic order (arm, seed, size, budget)."""
+    """All runs of all enabled arms, in a deterministic order (arm, seed, size, budget).
+
+    Arms that start from another arm's models are expanded after it, whatever the spec's order."""
     shards_fp = shards_fp or {}
-    runs: list[RunSpec] = []
-    for arm in spec.enabled_arms():
-        runs.extend(expand_arm(spec, arm, shards_fp.get(arm.name, ""), count_params))
-    return runs
+    per_arm: dict[str, list[RunSpec]] = {}
+    arms = spec.enabled_arms()
+    for arm in arms:
+        if spec.init_arm_of(arm) is None:
+            per_arm[arm.name] = expand_arm(spec, arm, shards_fp.get(arm.name, ""), count_params)
+    for arm in arms:
+        init = spec.init_arm_of(arm)
+        if init is not None:
+            pick = init_picker(arm.name, init, per_arm[init])
+            per_arm[arm.name] = expand_arm(spec, arm, shards_fp.get(arm.name, ""), count_params, pick)
+    return [r for arm in arms for r in per_arm[arm.name]]
+
+
+def dependencies(runs: list[RunSpec]) -> dict[str, list[str]]:
+    """run id -> the run ids that must finish before it starts."""
+    return {r.run_id: [r.init_run] for r in runs if r.init_run}

@@ -2,7 +2,11 @@
 
 Data stages run in order, each through its `slmscale` command in a subprocess (the CLI is the
 stable contract between stages, and a crash in one stage cannot corrupt the study runner):
-  synth corpus -> units fit -> units encode (-> units unigram) -> text shards -> synth bench.
+  synth corpus -> units fit -> units encode (-> units unigram) -> text shards
+  (-> model extend --tokenizer: the text tokenizer + K units -> data interleave) -> synth bench.
+Interleaved shards are built once per text tokenizer: the extended tokenizer gives text tokens the
+text tokenizer's ids, so one shard set serves every model size (checked per run when its starting
+model is made, slmscale.study.init).
 Each stage is skipped when its output holds a meta.json and the study's record of the stage
 (`DIR/data/.stages/<name>.json`: the command's arguments and input hashes) is unchanged.
 """
@@ -20,7 +24,7 @@ from slmscale.artifacts import META, read_json, sha256_file, sha256_json, write_
 from slmscale.data.shards import is_shards
 from slmscale.errors import UserError
 from slmscale.progress import info
-from slmscale.study.spec import StudySpec
+from slmscale.study.spec import StudySpec, bench_task
 
 
 @dataclass
@@ -29,6 +33,8 @@ class StudyData:
     shards: dict[str, Path] = field(default_factory=dict)  # arm name -> shards dir
     bench: dict[str, Path] = field(default_factory=dict)  # task -> folder given to `slmscale eval`
     stages: dict[str, str] = field(default_factory=dict)  # stage -> "built" | "cached" | "given"
+    # interleaved arm -> {"arm": text arm, "tokenizer": text tokenizer dir, "k": K} (starts from text)
+    init: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def slmscale_cmd() -> list[str]:
@@ -88,9 +94,11 @@ def prepare_data(spec: StudySpec, study_dir: Path) -> StudyData:
     log = data_dir / "stages.log"
     out = StudyData()
     kinds = {a.kind for a in arms if a.shards is None}
+    interleave = [a for a in arms if a.kind == "interleaved" and a.shards is None]
     need_units = ("units" in kinds and d.units.shards is None) or \
-                 ("unigram" in kinds and d.unigram.path is None and d.units.shards is None)
-    need_manifest = need_units or ("text" in kinds and d.text.shards is None)
+                 ("unigram" in kinds and d.unigram.path is None and d.units.shards is None) or \
+                 (bool(interleave) and d.units.shards is None)
+    need_manifest = need_units or ("text" in kinds and d.text.shards is None) or bool(interleave)
 
     if need_manifest:
         if d.corpus is None:
@@ -151,17 +159,30 @@ def prepare_data(spec: StudySpec, study_dir: Path) -> StudyData:
                out.stages)
     by_kind = {"units": units_shards, "unigram": unigram, "text": text}
     for arm in arms:
+        if arm.kind == "interleaved" and arm.shards is None:
+            continue  # built below, from the text arm's tokenizer
         src = arm.shards or by_kind.get(arm.kind)
         if src is None:
             raise UserError(f"arm {arm.name!r}: no shards for kind {arm.kind!r}")
         out.shards[arm.name] = find_shards(Path(src))
+    for arm in arms:
+        init = spec.init_arm_of(arm)
+        if init is None:
+            continue
+        text_tok, tok_fp = _text_tokenizer(out.shards[init], init)
+        units_dir = find_shards(Path(units_shards)) if units_shards is not None else None
+        if arm.shards is None:
+            out.shards[arm.name] = _interleave_stages(spec, data_dir, log, out, init, text_tok, tok_fp, units_dir)
+        k = _shards_k(out.shards[arm.name])
+        out.init[arm.name] = {"arm": init, "tokenizer": str(text_tok), "k": k}
 
     tasks = sorted({t for a in arms for t in a.tasks})
     if tasks and d.bench is not None:
         if d.bench.path is not None:  # EVAL finds each task's folder under a benchmark root
             out.bench, out.stages["bench"] = {t: d.bench.path for t in tasks}, "given"
         else:
-            for task in tasks:
+            # Cross-modal and text versions of a task read the same folder as the task itself.
+            for task in sorted({bench_task(t) for t in tasks}):
                 tdir = out.bench[task] = data_dir / "bench" / task
                 args = ["synth", "bench", "--out", str(tdir), "--task", task, "--seed", str(d.bench.seed)]
                 if d.bench.voices:
@@ -172,13 +193,67 @@ def prepare_data(spec: StudySpec, study_dir: Path) -> StudyData:
                     args += ["--matched"]
                 args += list(d.bench.extra_args)
                 try:
-                    _stage(data_dir, f"bench-{task}", tdir, {"args": args[4:]},
-                           lambda a=args: _run_cli(a, log), out.stages)
+                    key = {"args": args[4:], **_bench_layout(task)}
+                    _stage(data_dir, f"bench-{task}", tdir, key, lambda a=args: _run_cli(a, log), out.stages)
                 except UserError as err:  # the runs still train; their evals report the gap
                     info(f"[study] warning: benchmark {task} could not be built: {err}")
                     out.stages[f"bench-{task}"] = f"failed: {err}"
                     del out.bench[task]
+            out.bench.update({t: out.bench[bench_task(t)] for t in tasks if bench_task(t) in out.bench})
     return out
+
+
+def _bench_layout(task: str) -> dict[str, Any]:
+    """The benchmark builder's layout version of a task (e.g. StoryCloze folders gained crossmodal/),
+    so a study rebuilds a benchmark folder made by an older layout instead of calling it cached."""
+    try:
+        from slmscale.eval.build import LAYOUT
+        from slmscale.eval.formats import canonical_task
+
+        return {"layout": LAYOUT[canonical_task(task)]}
+    except (ImportError, KeyError, UserError):
+        return {}
+
+
+def _text_tokenizer(text_shards: Path, arm: str) -> tuple[Path, str]:
+    """The text tokenizer dir a text arm's shards were made with, and its fingerprint."""
+    tok = read_json(text_shards / META).get("tokenizer") or {}
+    if tok.get("kind") != "text" or not tok.get("path"):
+        raise UserError(f"arm {arm!r}: its shards {text_shards} do not name a text tokenizer "
+                        "(meta.json tokenizer.path); interleaved arms extend it")
+    return Path(tok["path"]), str(tok.get("fingerprint", ""))
+
+
+def _shards_k(shards: Path) -> int:
+    tok = read_json(shards / META).get("tokenizer") or {}
+    if tok.get("kind") != "interleaved" or not tok.get("k"):
+        raise UserError(f"{shards}: not interleaved shards (meta.json tokenizer.kind/k); an interleaved "
+                        "arm with init_arm trains on `slmscale data interleave` output")
+    return int(tok["k"])
+
+
+def _interleave_stages(spec: StudySpec, data_dir: Path, log: Path, out: StudyData, init: str, text_tok: Path,
+                       tok_fp: str, units: Path | None) -> Path:
+    """The text tokenizer extended with the study's K units, then the interleaved shards (cached)."""
+    if units is None or out.manifest is None:
+        raise UserError("interleaved shards need the corpus manifest and unit shards (data.corpus, data.units)")
+    k = int(read_json(units / META).get("tokenizer", {}).get("k", 0))
+    root = data_dir / "interleaved" / init
+    ext, shards = root / "tokenizer", root / "shards"
+    args = ["model", "extend", "--tokenizer", str(text_tok), "--units", str(k), "--out", str(ext)]
+    _stage(data_dir, f"interleave-tokenizer-{init}", ext, {"args": args[2:], "tokenizer": tok_fp},
+           lambda: _run_cli(args, log), out.stages)
+    c = spec.data.interleave
+    mix = f"{c.mix.text:g},{c.mix.interleaved:g},{c.mix.speech:g}"
+    args = ["data", "interleave", "--manifest", str(out.manifest), "--units", str(units), "--tokenizer", str(ext),
+            "--out", str(shards), "--speech-ratio", f"{c.speech_ratio:g}", "--span-lambda", f"{c.span_lambda:g}",
+            "--mix", mix, "--time-rule", c.time_rule, "--seed", str(c.seed)]
+    if not c.mark_single_modality:
+        args.append("--no-single-modality-marks")
+    _stage(data_dir, f"interleaved-{init}", shards,
+           {"args": args[2:], "manifest": _file_hash(out.manifest), "units": _meta_fp(units),
+            "tokenizer": _meta_fp(ext)}, lambda: _run_cli(args, log), out.stages)
+    return shards
 
 
 def shards_fingerprints(data: StudyData) -> dict[str, str]:
@@ -207,7 +282,8 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
     from slmscale.artifacts import atomic_write_text
     from slmscale.progress import make_progress
     from slmscale.study import analysis, store
-    from slmscale.study.expand import default_param_counter, expand
+    from slmscale.study.expand import default_param_counter, dependencies, expand
+    from slmscale.study.init import init_model_dir
     from slmscale.study.runners import RunPaths, needs_work, prepare_run
 
     study_dir = Path(study_dir).resolve()
@@ -224,13 +300,22 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
     jobs = jobs or ex.jobs
     threads = ex.threads_per_run or max(1, (os.cpu_count() or 1) // jobs)
     todo = []
+    deps = dependencies(runs)
     for r in runs:
         root = study_dir / "runs" / r.run_id
-        prepare_run(root, r, data.shards[r.arm], data.bench)
+        init = None
+        if r.init_run:
+            k = data.init[r.arm]["k"]
+            init = {"run_id": r.init_run, "root": str(study_dir / "runs" / r.init_run), **data.init[r.arm],
+                    "model": str(init_model_dir(study_dir, r.init_run, k))}
+        prepare_run(root, r, data.shards[r.arm], data.bench, init)
         if needs_work(RunPaths(root), ex.retry_failed):
             todo.append((r.run_id, dict(root=str(root), trainer=ex.trainer, evaluator=ex.evaluator,
                                         threads=threads, retry_failed=ex.retry_failed,
-                                        timeout=ex.timeout_s)))
+                                        timeout=ex.timeout_s, extender=ex.extender)))
+    # Runs that others start from go first, so their dependents can start as early as possible.
+    needed = {d for ds in deps.values() for d in ds}
+    todo.sort(key=lambda item: item[0] not in needed)
     info(f"[study] {len(runs)} runs planned, {len(runs) - len(todo)} already done, {len(todo)} to run "
          f"({executor or ex.executor}, {jobs} worker(s), {threads} thread(s) each)")
     states: dict[str, str] = {}
@@ -244,7 +329,7 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
                 info(f"[study] {run_id}: {state}")
             store.write_results(study_dir)  # the table is always current, and always rebuildable
 
-        make_executor(spec, study_dir, executor or ex.executor, jobs).run_all(todo, on_done)
+        make_executor(spec, study_dir, executor or ex.executor, jobs).run_all(todo, on_done, deps)
     rows = store.write_results(study_dir)
     fits = analysis.analyse(spec, study_dir, rows)
     fits["wall_s"] = round(time.time() - t0, 2)

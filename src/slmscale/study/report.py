@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from slmscale.artifacts import atomic_write_text
-from slmscale.study.analysis import METRICS, curve_points, envelope
+from slmscale.study.analysis import METRICS, SPEECH_METRICS, curve_points, envelope
 from slmscale.study.spec import StudySpec
 from slmscale.study.store import finished_rows
 
@@ -95,8 +95,10 @@ def fig_loss_curves(study_dir: Path, rows: list[dict], fits: dict) -> str | None
             grid = np.geomspace(lo, xs.max(), 50)
             ax.plot(grid, env["k"] * grid ** env["gamma"], "k--",
                     label=f"envelope L = {env['k']:.3g}·C^{env['gamma']:.3f} (R²={env['r2']:.3f})")
-        ax.set(xscale="log", yscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="held-out loss (nats)",
-               title=f"{arm}: loss vs compute")
+        mixed = "loss_note" in fits["arms"].get(arm, {})
+        ax.set(xscale="log", yscale="log", xlabel="training compute C = 6ND (FLOPs)",
+               ylabel="held-out loss (nats)" + (", mixed text+speech tokens" if mixed else ""),
+               title=f"{arm}: loss vs compute" + (" (mixed-token loss)" if mixed else ""))
         _legend(ax)
     return _fig_to_img(fig, "loss curves and envelope")
 
@@ -152,6 +154,8 @@ def fig_metric_vs_loss(rows: list[dict], fits: dict) -> str | None:
             xs = np.linspace(*span, 10)
             ax.plot(xs, lin["intercept"] + lin["slope"] * xs, color=color, label=f"{arm}: r={lin['pearson_r']:.2f}")
 
+    # Mixed-token losses (interleaved arms from text) are on another scale: not on these axes.
+    rows = [r for r in rows if "loss_note" not in fits["arms"].get(r["arm"], {})]
     return _metric_panels(rows, fits, "loss", law, "loss", "held-out loss (nats)", log_x=False)
 
 
@@ -318,6 +322,9 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
     for img in (fig_metric_vs_compute(done, fits), fig_metric_vs_loss(done, fits)):
         if img:
             s.append(f"<figure>{img}</figure>")
+    from slmscale.study.report_interleaved import interleaved_section
+
+    s.extend(interleaved_section(fits.get("interleaved") or [], fits))
     s.append("<h2>Text vs speech: ratio of downstream exponents</h2>")
     if fits["ratios"]:
         s.append(_table(["metric", "text arm", "speech arm", "γ text", "γ speech", "ratio", "meaning"],
@@ -336,11 +343,13 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
                           " ".join(f"{k[:-3]}: [{v[0]:.3g}, {v[1]:.3g}]" for k, v in a.items() if k.endswith("_ci")),
                           a.get("error", a.get("via", ""))] for a in plan["answers"]]))
     s.append("<h2>Runs</h2>")
-    s.append(_table(["run", "arm", "preset", "budget", "N", "D", "C", "loss", *METRICS, "status",
-                     "train wall s", "job wall s (incl. start-up, eval)"],
+    shown = [m for m in METRICS if m in SPEECH_METRICS or any(r.get(m) is not None for r in rows)]
+    extra = any(r.get("init_run") for r in rows)
+    s.append(_table(["run", "arm", "preset", "budget", "N", "D", "C", *(["C + init"] if extra else []), "loss",
+                     *shown, "status", "train wall s", "job wall s (incl. start-up, eval)"],
                     [[r["run_id"], r["arm"], r["preset"], r["budget"], r["params"], r["tokens"], r["flops"],
-                      r["loss"], *(r.get(m) for m in METRICS), r["status"], r["wall_s"], r.get("run_wall_s")]
-                     for r in rows]))
+                      *([r.get("flops_total")] if extra else []), r["loss"], *(r.get(m) for m in shown),
+                      r["status"], r["wall_s"], r.get("run_wall_s")] for r in rows]))
     total = sum(r.get("run_wall_s") or r["wall_s"] or 0 for r in rows)
     prov = {"machine": f"{platform.node()} {platform.machine()} {platform.system()} {platform.release()}, "
                        f"{os.cpu_count()} CPUs", "versions": _versions(), "sum of job wall times (s)": round(total, 1),

@@ -10,6 +10,11 @@ command). The whole job is `execute_run(run_dir, ...)`, idempotent and resumable
 Trainer processes die with their runner (Linux PDEATHSIG), so a kill -9 of the study leaves no
 orphan writing into a run dir that the next invocation resumes.
 
+Runs that start from another run's model (interleaved runs: `init` in run.json) are started only
+once that run is resolved: the executors hold them back while it is queued or running, and
+`execute_run` checks it is finished (a failed one fails the dependent run; one still being worked on
+elsewhere leaves it "blocked", untouched, for the next invocation).
+
 Executors: `LocalExecutor` (a thread pool of N workers, each waiting on its run's subprocess) and
 `SubmititExecutor` (Slurm on a cluster; submitit's local executor elsewhere and in tests).
 """
@@ -36,6 +41,7 @@ from slmscale.config import set_dotted
 from slmscale.study.expand import RunSpec
 
 SUMMARY = "summary.json"
+UNSUPPORTED = "task not known to this installation's slmscale.eval; scored on a later run once it is"
 STATUS = "status.json"
 DONE = {"finished"}
 FINAL_BAD = {"failed", "diverged"}
@@ -78,19 +84,27 @@ def nest(dotted: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def prepare_run(root: Path, run: RunSpec, shards: Path, bench: dict[str, Path] | None = None) -> RunPaths:
-    """Write the run's spec and TRAIN config (idempotent: same RunSpec = same bytes)."""
+def prepare_run(root: Path, run: RunSpec, shards: Path, bench: dict[str, Path] | None = None,
+                init: dict[str, Any] | None = None) -> RunPaths:
+    """Write the run's spec and TRAIN config (idempotent: same RunSpec = same bytes).
+
+    `init` (interleaved runs): where the starting model comes from (see slmscale.study.init)."""
     paths = RunPaths(root)
     root.mkdir(parents=True, exist_ok=True)
-    config = nest({**run.train, "data.shards": str(shards), "model.preset": run.preset,
-                   "budget.tokens": int(run.tokens), "seed": int(run.seed), "out": str(paths.run),
-                   "run_id": run.run_id})
+    over = {**run.train, "data.shards": str(shards), "model.preset": run.preset,
+            "budget.tokens": int(run.tokens), "seed": int(run.seed), "out": str(paths.run),
+            "run_id": run.run_id}
+    if init is not None:
+        over["model.init_from"] = str(init["model"])
+    config = nest(over)
     text = yaml.safe_dump(config, sort_keys=True)
     if not paths.config.is_file() or paths.config.read_text() != text:
         atomic_write_text(paths.config, text)
     bench = bench or {}
     info = {**run.to_dict(), "shards": str(shards),
             "bench": {t: str(bench[t]) for t in run.tasks if t in bench}}
+    if init is not None:
+        info["init"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in init.items()}
     if not (root / "run.json").is_file() or read_json(root / "run.json") != info:
         write_json(root / "run.json", info)
     return paths
@@ -183,8 +197,11 @@ def needs_work(paths: RunPaths, retry_failed: bool = False) -> bool:
     """Whether a runner has anything left to do for this run (train, resume, or evaluate)."""
     state = run_state(paths)
     if state == "finished":
+        from slmscale.study.spec import eval_supports
+
         status = read_status(paths)
-        return status.get("status") != "finished" or bool(status.get("missing_evals"))
+        return (status.get("status") != "finished" or bool(status.get("missing_evals"))
+                or any(eval_supports(t) for t in status.get("unsupported_evals", [])))
     if state == "failed":
         return retry_failed
     return state != "diverged"
@@ -192,11 +209,12 @@ def needs_work(paths: RunPaths, retry_failed: bool = False) -> bool:
 
 def execute_run(root: str | Path, trainer: list[str] | None = None, evaluator: list[str] | None = None,
                 threads: int | None = None, retry_failed: bool = False,
-                timeout: float | None = None) -> str:
+                timeout: float | None = None, extender: list[str] | None = None) -> str:
     """Train and evaluate one prepared run dir; returns its final state. Never raises for run errors.
 
     With no `trainer`/`evaluator` the run goes through `slmscale.study.worker` (one process);
-    otherwise through the given command prefixes (e.g. `slmscale train` then `slmscale eval`).
+    otherwise through the given command prefixes (e.g. `slmscale train` then `slmscale eval`), and
+    an interleaved run's starting model through `extender` (default `slmscale model extend`).
     """
     paths = RunPaths(Path(root))
     run = read_json(paths.root / "run.json")
@@ -207,25 +225,46 @@ def execute_run(root: str | Path, trainer: list[str] | None = None, evaluator: l
         lock.close()
         return "busy"
     try:
-        return _execute_locked(paths, run, trainer, evaluator, threads, retry_failed, timeout)
+        return _execute_locked(paths, run, trainer, evaluator, threads, retry_failed, timeout, extender)
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
 
 
 def _task_done(summary: dict[str, Any], task: str) -> bool:
-    from slmscale.study.spec import TASK_COLUMNS
+    from slmscale.study.spec import summary_keys
 
-    return summary.get(TASK_COLUMNS.get(task, task)) is not None or summary.get(task) is not None
+    return any(summary.get(k) is not None for k in summary_keys(task))
+
+
+def _init_blocked(paths: RunPaths, run: dict[str, Any]) -> str | None:
+    """None when the run's init run has finished; else the state to report (and, when the init run
+    failed for good, this run is recorded as failed with the reason)."""
+    init = run.get("init")
+    if not init:
+        return None
+    state = run_state(RunPaths(Path(init["root"])))
+    if state == "finished":
+        return None
+    if state in FINAL_BAD:
+        write_json(paths.status, {**read_status(paths), "status": "failed", "ended": _now(),
+                                  "error": f"init run {init['run_id']} {state}; this run starts from its "
+                                           "model (fix it, then run again with --retry-failed)"})
+        return "failed"
+    return f"blocked: init run {init['run_id']} is {state}"
 
 
 def _execute_locked(paths: RunPaths, run: dict[str, Any], trainer: list[str] | None,
                     evaluator: list[str] | None, threads: int | None, retry_failed: bool,
-                    timeout: float | None) -> str:
+                    timeout: float | None, extender: list[str] | None = None) -> str:
     status = read_status(paths)
     summary = read_summary(paths)
     if summary.get("status") == "diverged" or (status.get("status") in FINAL_BAD and not retry_failed):
         return status.get("status", "diverged")
+    if summary.get("status") not in DONE:
+        blocked = _init_blocked(paths, run)
+        if blocked:
+            return blocked
     worker = trainer is None and evaluator is None
     if not worker:  # one command given: the other stage goes through its `slmscale` command
         trainer = trainer or [sys.executable, "-m", "slmscale.cli.main", "train"]
@@ -235,8 +274,16 @@ def _execute_locked(paths: RunPaths, run: dict[str, Any], trainer: list[str] | N
         status = {"status": "running", "attempts": attempts, "started": _now(), "pid": os.getpid()}
         write_json(paths.status, status)
         t0 = time.time()
+        rc = 0
+        if run.get("init") and not worker and summary.get("status") not in DONE:
+            from slmscale.study.init import extender_command, init_lock
+
+            with init_lock(Path(run["init"]["model"])):
+                rc = _run_cmd(extender_command(extender, run["init"], Path(run["shards"])), paths.log,
+                              threads, timeout)
         cmd = worker_command(paths.root) if worker else [*trainer, str(paths.config)]
-        rc = _run_cmd(cmd, paths.log, threads, timeout)
+        if rc == 0:
+            rc = _run_cmd(cmd, paths.log, threads, timeout)
         summary = read_summary(paths)
         status["wall_s"] = round(time.time() - t0, 3)
         if rc != 0 or summary.get("status") not in DONE:
@@ -246,12 +293,19 @@ def _execute_locked(paths: RunPaths, run: dict[str, Any], trainer: list[str] | N
             write_json(paths.status, status)
             return state
     # Evaluate the tasks whose accuracy is not yet in summary.json (EVAL merges it there).
+    from slmscale.study.spec import eval_supports
+
     missing: list[str] = []
+    unsupported: list[str] = []
     errors: dict[str, str] = {}
     if worker:
         reported = read_json(paths.root / "eval_errors.json") if (paths.root / "eval_errors.json").is_file() else {}
     for task in run.get("tasks", []):
         if _task_done(read_summary(paths), task):
+            continue
+        if not eval_supports(task):  # not an error of this run: scored once EVAL knows the task
+            errors[task] = UNSUPPORTED
+            unsupported.append(task)
             continue
         if worker:
             errors[task] = reported.get(task, "not evaluated (see train.log)")
@@ -267,7 +321,8 @@ def _execute_locked(paths: RunPaths, run: dict[str, Any], trainer: list[str] | N
         if rc != 0 or not _task_done(read_summary(paths), task):
             errors[task] = f"exit {rc}: {_tail(paths.log)}"
             missing.append(task)
-    status.update(status="finished", ended=_now(), eval_errors=errors, missing_evals=missing)
+    status.update(status="finished", ended=_now(), eval_errors=errors, missing_evals=missing,
+                  unsupported_evals=unsupported)
     write_json(paths.status, status)
     return "finished" if not missing else "finished (eval errors)"
 
@@ -278,31 +333,51 @@ Job = Callable[[], str]
 Callback = Callable[[str, str], None]  # (run_id, state)
 
 
+def _take_ready(queue: list[tuple[str, dict[str, Any]]], deps: dict[str, list[str]],
+                unresolved: set[str], slots: int) -> list[tuple[str, dict[str, Any]]]:
+    """Pop up to `slots` queued runs none of whose dependencies is still queued or running."""
+    ready = [item for item in queue if not any(d in unresolved for d in deps.get(item[0], ()))][:max(0, slots)]
+    for item in ready:
+        queue.remove(item)
+    return ready
+
+
 class LocalExecutor:
     """N workers on this machine; each waits on its run's subprocess."""
 
     def __init__(self, jobs: int = 1):
         self.jobs = jobs
 
-    def run_all(self, runs: Iterable[tuple[str, dict[str, Any]]], on_done: Callback) -> None:
+    def run_all(self, runs: Iterable[tuple[str, dict[str, Any]]], on_done: Callback,
+                deps: dict[str, list[str]] | None = None) -> None:
+        """Run everything, at most `jobs` at once; a run waits for the runs it depends on
+        (`deps`: run id -> run ids) that are part of this batch."""
+        queue, deps = list(runs), deps or {}
+        unresolved = {rid for rid, _ in queue}
+        active: dict[Any, str] = {}
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            futs = {pool.submit(execute_run, **kw): rid for rid, kw in runs}
-            pending = set(futs)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            while queue or active:
+                ready = _take_ready(queue, deps, unresolved, self.jobs - len(active))
+                if not ready and not active:  # a dependency cycle: let execute_run report it
+                    ready = [queue.pop(0)]
+                for rid, kw in ready:
+                    active[pool.submit(execute_run, **kw)] = rid
+                done, _ = wait(list(active), return_when=FIRST_COMPLETED)
                 for f in done:
+                    rid = active.pop(f)
+                    unresolved.discard(rid)
                     try:
                         state = f.result()
                     except Exception as err:  # runner bug or unreadable run dir: record, go on
                         state = f"error: {err}"
-                    on_done(futs[f], state)
+                    on_done(rid, state)
 
 
 class SubmititExecutor:
     """Submit each run as a submitit job (Slurm on clusters; `cluster="local"` runs locally).
 
     At most `jobs` are in flight at once, which on a laptop keeps the cores from being oversubscribed
-    and on Slurm is the array parallelism.
+    and on Slurm is the array parallelism. A run is submitted only once the runs it depends on are done.
     """
 
     def __init__(self, folder: Path, jobs: int = 1, cluster: str | None = None,
@@ -315,16 +390,21 @@ class SubmititExecutor:
         self.executor.update_parameters(**params)
         self.jobs = jobs
 
-    def run_all(self, runs: Iterable[tuple[str, dict[str, Any]]], on_done: Callback) -> None:
-        queue = list(runs)
+    def run_all(self, runs: Iterable[tuple[str, dict[str, Any]]], on_done: Callback,
+                deps: dict[str, list[str]] | None = None) -> None:
+        queue, deps = list(runs), deps or {}
+        unresolved = {rid for rid, _ in queue}
         active: dict[Any, str] = {}
         while queue or active:
-            while queue and len(active) < self.jobs:
-                rid, kw = queue.pop(0)
+            ready = _take_ready(queue, deps, unresolved, self.jobs - len(active))
+            if not ready and not active:
+                ready = [queue.pop(0)]
+            for rid, kw in ready:
                 active[self.executor.submit(_submitit_job, kw)] = rid
             time.sleep(0.2)
             for job in [j for j in active if j.done()]:
                 rid = active.pop(job)
+                unresolved.discard(rid)
                 try:
                     state = job.result()
                 except Exception as err:

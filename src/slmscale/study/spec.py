@@ -19,12 +19,54 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from slmscale.config import StrictModel, load_config
+from slmscale.data.interleave import InterleaveConfig
 
-TASKS = ("swuggy", "sblimp", "sstorycloze", "tstorycloze")
-# Column names of the results table for each benchmark task (DESIGN.md).
-TASK_COLUMNS = {"swuggy": "swuggy", "sblimp": "sblimp", "sstorycloze": "ssc", "tstorycloze": "tsc"}
-TASK_ALIASES = {"ssc": "sstorycloze", "tsc": "tstorycloze"}
+SPEECH_TASKS = ("swuggy", "sblimp", "sstorycloze", "tstorycloze")
+# Interleaved models only: StoryCloze with a text context and a spoken ending (t2s) or the reverse.
+CROSS_TASKS = ("sstorycloze_t2s", "sstorycloze_s2t", "tstorycloze_t2s", "tstorycloze_s2t")
+# Interleaved models only: the benchmarks' text versions, read after <text>.
+TEXT_TASKS = tuple(f"{t}_text" for t in SPEECH_TASKS)
+TASKS = SPEECH_TASKS + CROSS_TASKS + TEXT_TASKS
+_SHORT = {"sstorycloze": "ssc", "tstorycloze": "tsc"}
+# Column names of the results table for each benchmark task (DESIGN.md: swuggy, sblimp, ssc, tsc).
+# The new tasks keep their own names (EVAL's summary keys).
+TASK_COLUMNS = {**{t: _SHORT.get(t, t) for t in SPEECH_TASKS}, **{t: t for t in CROSS_TASKS + TEXT_TASKS}}
+TASK_ALIASES = {**{v: k for k, v in _SHORT.items()},
+                **{f"{v}_{m}": f"{k}_{m}" for k, v in _SHORT.items() for m in ("t2s", "s2t", "text")}}
 ArmKind = Literal["units", "text", "unigram", "interleaved"]
+
+
+def bench_task(task: str) -> str:
+    """The speech task whose benchmark folder serves `task` (cross-modal and text versions use the
+    same items: `sstorycloze_t2s` reads the sStoryCloze folder)."""
+    return task.split("_", 1)[0]
+
+
+def summary_keys(task: str) -> list[str]:
+    """Keys under which an evaluation of `task` may appear in a run's summary.json: the results
+    column, the study's task name and EVAL's canonical name (when EVAL knows the task)."""
+    keys = [TASK_COLUMNS.get(task, task), task]
+    try:
+        from slmscale.eval.formats import canonical_task
+
+        canonical = canonical_task(task)
+    except Exception:  # EVAL does not (yet) know this task: the other keys still work
+        return keys
+    others = (set(TASKS) | set(TASK_COLUMNS.values())) - set(keys)
+    if canonical not in others:  # never read another task's result as this one's
+        keys.append(canonical)
+    return list(dict.fromkeys(keys))
+
+
+def eval_supports(task: str) -> bool:
+    """Whether this installation's EVAL can score `task` (cross-modal/text tasks arrive separately)."""
+    try:
+        from slmscale.eval.formats import canonical_task
+
+        canonical_task(task)
+        return True
+    except Exception:
+        return False
 
 
 class SynthCorpus(StrictModel):
@@ -91,6 +133,8 @@ class DataSpec(StrictModel):
     units: UnitsSpec = Field(default_factory=UnitsSpec)
     unigram: UnigramSpec = Field(default_factory=UnigramSpec)
     text: TextSpec = Field(default_factory=TextSpec)
+    # Interleaved shards (SIMS mix), built once per study for every interleaved arm without `shards`.
+    interleave: InterleaveConfig = Field(default_factory=InterleaveConfig)
     bench: BenchSpec | None = None
 
 
@@ -143,6 +187,10 @@ class ArmSpec(StrictModel):
     shards: Path | None = None  # override the data section's shards for this arm
     grid: GridSpec | None = None  # override the study grid for this arm
     train: dict[str, Any] = Field(default_factory=dict)  # dotted TRAIN keys, e.g. train.lr: 1e-3
+    # Interleaved arms: the text arm whose trained models (per size, the largest-compute run) are
+    # extended and trained further. Default: the study's first text arm, unless `shards` is given
+    # (prebuilt shards train from scratch unless an init_arm is named).
+    init_arm: str | None = None
 
     @field_validator("tasks")
     @classmethod
@@ -176,6 +224,9 @@ class ExecutionSpec(StrictModel):
     trainer: list[str] | None = None
     # Command prefix that scores one run on one task; the runner appends --run/--task/--bench.
     evaluator: list[str] | None = None
+    # With trainer/evaluator commands: the prefix that makes an interleaved run's starting model;
+    # the runner appends --model/--tokenizer/--units/--out/--check-shards (default `slmscale model extend`).
+    extender: list[str] | None = None
     retry_failed: bool = False
     timeout_s: float | None = Field(default=None, gt=0)
     slurm: dict[str, Any] = Field(default_factory=dict)  # submitit parameters (partition, gpus…)
@@ -198,10 +249,29 @@ class StudySpec(StrictModel):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"arm names must be unique; repeated: {sorted(dup)}")
+        by_name = {a.name: a for a in self.arms}
         for arm in self.arms:
-            if arm.enabled and arm.kind == "interleaved" and arm.shards is None:
-                raise ValueError(f"arm {arm.name!r}: interleaved arms need `shards` (a prebuilt "
-                                 "interleaved shards dir) until the interleaving stage lands")
+            mixed = [t for t in arm.tasks if t in CROSS_TASKS + TEXT_TASKS]
+            if mixed and arm.kind != "interleaved":
+                raise ValueError(f"arm {arm.name!r}: task {mixed[0]!r} needs a model that reads both text "
+                                 "and speech (interleaved arms only)")
+            if arm.init_arm is not None and arm.kind != "interleaved":
+                raise ValueError(f"arm {arm.name!r}: init_arm applies to interleaved arms only")
+            if arm.enabled and arm.kind == "interleaved":
+                init = self.init_arm_of(arm)
+                if arm.init_arm is not None:
+                    other = by_name.get(arm.init_arm)
+                    if other is None or other.kind != "text" or not other.enabled:
+                        raise ValueError(f"arm {arm.name!r}: init_arm {arm.init_arm!r} is not an enabled "
+                                         "text arm of this study")
+                elif arm.shards is None and init is None:
+                    raise ValueError(f"arm {arm.name!r}: interleaved arms start from the text arm's models; "
+                                     "add an enabled text arm (or name one with init_arm), or give "
+                                     "prebuilt `shards`")
+                if arm.shards is None and self.data.corpus is None:
+                    raise ValueError(f"arm {arm.name!r}: building interleaved shards needs data.corpus "
+                                     "(a manifest with word alignments); or give prebuilt `shards`")
+                continue
             if arm.enabled and arm.shards is None and self.data.corpus is None:
                 needs = {"units": self.data.units.shards, "unigram": self.data.unigram.path,
                          "text": self.data.text.shards}.get(arm.kind)
@@ -216,6 +286,16 @@ class StudySpec(StrictModel):
 
     def enabled_arms(self) -> list[ArmSpec]:
         return [a for a in self.arms if a.enabled]
+
+    def init_arm_of(self, arm: ArmSpec) -> str | None:
+        """The text arm an interleaved arm starts from (None: trains from scratch)."""
+        if arm.kind != "interleaved":
+            return None
+        if arm.init_arm is not None:
+            return arm.init_arm
+        if arm.shards is not None:
+            return None
+        return next((a.name for a in self.arms if a.kind == "text" and a.enabled), None)
 
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> StudySpec:

@@ -19,11 +19,15 @@ from typing import Any
 
 from slmscale.artifacts import atomic_write_bytes, atomic_write_text, read_json
 from slmscale.study.runners import RunPaths, read_status, read_summary, run_state
-from slmscale.study.spec import TASK_COLUMNS
+from slmscale.study.spec import TASK_COLUMNS, summary_keys
 
+# `flops` is training compute (6·N·D over all trained tokens); `init_flops` the compute already in
+# the starting model (0 from scratch, the text run's for interleaved runs that start from one,
+# empty when unknown) and `flops_total` their sum; `speech_token_share` the share of trained tokens
+# that are speech units; `init_run` the run a run starts from.
 COLUMNS = ["run_id", "arm", "kind", "preset", "budget", "seed", "params", "params_total", "tokens",
-           "flops", "flops_full", "epochs", "loss", "status", *TASK_COLUMNS.values(), "wall_s",
-           "run_wall_s", "error"]
+           "flops", "flops_full", "epochs", "loss", "status", *TASK_COLUMNS.values(), "init_run",
+           "init_flops", "flops_total", "speech_token_share", "wall_s", "run_wall_s", "error"]
 
 
 def run_dirs(study_dir: str | Path) -> list[Path]:
@@ -50,11 +54,17 @@ def row_for(run_root: Path) -> dict[str, Any]:
                budget=spec["budget"], seed=spec["seed"], params=spec["params"],
                tokens=spec["tokens"], flops=spec["flops"])
     # The trainer's own counts win over the plan (tokens actually trained on, exact N).
-    for key in ("params", "params_total", "tokens", "flops", "flops_full", "epochs", "loss", "wall_s"):
+    for key in ("params", "params_total", "tokens", "flops", "flops_full", "epochs", "loss", "wall_s",
+                "init_flops", "flops_total", "speech_token_share"):
         if summary.get(key) is not None:
             row[key] = _num(summary[key])
+    row["init_run"] = spec.get("init_run") or None
+    if row["init_flops"] is None and not spec.get("init_run") and summary:
+        row["init_flops"] = 0.0  # a run from scratch (summaries older than init accounting)
+    if row["flops_total"] is None and row["init_flops"] is not None and row["flops"] is not None:
+        row["flops_total"] = row["flops"] + row["init_flops"]
     for task, col in TASK_COLUMNS.items():
-        v = summary.get(col, summary.get(task))
+        v = next((summary[k] for k in summary_keys(task) if summary.get(k) is not None), None)
         if isinstance(v, dict):  # an EVAL that stores a breakdown: take its headline accuracy
             v = v.get("accuracy")
         row[col] = _num(v)

@@ -1,7 +1,8 @@
 """One run in one process: `python -m slmscale.study.worker RUNROOT` trains (TRAIN's Python API,
 auto-resuming from a checkpoint) and then scores every task still missing from summary.json (EVAL's
 Python API), importing torch once instead of once per command. The study runner starts this as a
-subprocess, so a crash here costs only this run.
+subprocess, so a crash here costs only this run. An interleaved run first builds its starting
+model (the text run's model with the speech vocabulary, slmscale.study.init).
 
 Exit codes: 0 trained (evaluation errors, if any, are in RUNROOT/eval_errors.json), 2 bad
 config/input, 3 diverged, 1 unexpected failure.
@@ -18,9 +19,9 @@ from slmscale.errors import UserError
 
 
 def _task_done(summary: dict, task: str) -> bool:
-    from slmscale.study.spec import TASK_COLUMNS
+    from slmscale.study.spec import summary_keys
 
-    return summary.get(TASK_COLUMNS.get(task, task)) is not None or summary.get(task) is not None
+    return any(summary.get(k) is not None for k in summary_keys(task))
 
 
 def work(root: Path) -> int:
@@ -31,6 +32,10 @@ def work(root: Path) -> int:
     summary_path = root / "run" / "summary.json"
     summary = read_json(summary_path) if summary_path.is_file() else {}
     if summary.get("status") != "finished":
+        if run.get("init"):
+            from slmscale.study.init import build_init_model
+
+            build_init_model(run["init"], Path(run["shards"]))
         summary = run_training(load_train_config(root / "train.yaml"))
         if summary.get("status") == "diverged":
             print(f"error: diverged: {summary.get('message', summary.get('error', ''))}", file=sys.stderr)
@@ -40,9 +45,11 @@ def work(root: Path) -> int:
             return 1
     errors: dict[str, str] = {}
     model = None
+    from slmscale.study.spec import eval_supports
+
     for task in run.get("tasks", []):
-        if _task_done(read_json(summary_path), task):
-            continue
+        if _task_done(read_json(summary_path), task) or not eval_supports(task):
+            continue  # (the runner records tasks EVAL does not know yet)
         bench = (run.get("bench") or {}).get(task)
         if bench is None:
             errors[task] = "no benchmark folder for this task (data.bench)"

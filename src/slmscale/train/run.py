@@ -173,6 +173,7 @@ def run_training(config: TrainConfig, resume: bool | None = None) -> dict[str, A
     run = Path(cfg.out).resolve()
     shards_path = Path(cfg.data.shards).resolve()
     shards = Shards(shards_path)
+    run_tokenizer_info(shards.meta, shards_path)  # fail now, not after training, if eval could not use it
     valid_windows = validation_sequences(shards, cfg.data.valid_split, cfg.train.seq_len, cfg.eval.max_tokens)
     stream = PackedStream(shards, cfg.data.train_split, seed=cfg.seed, max_tokens=cfg.data.max_tokens)
     done = _check_run_dir(run, cfg)
@@ -223,10 +224,20 @@ def run_training(config: TrainConfig, resume: bool | None = None) -> dict[str, A
             say(f"resuming {run.name} from step {state.step}/{plan.steps}")
 
     tokens = plan.steps * plan.tokens_per_step
+    from slmscale.train.lineage import init_compute, speech_tokens_trained
+
+    # FLOPs count every trained token (text and speech alike); the speech share and the starting
+    # model's own compute let a study report interleaved runs both ways (docs/study.md).
+    speech = speech_tokens_trained(stream, shards, tokens)
+    init = init_compute(cfg.model.init_from)
+    flops = flops_6nd(n_params, tokens)
     base = {"run_id": cfg.run_id or run.name, "shards": str(shards_path), "params": n_params,
             "params_total": n_total, "tokens": tokens, "tokens_budget": budget,
-            "flops": flops_6nd(n_params, tokens),
+            "flops": flops,
             "flops_full": flops_full(model.config, plan.seq_len, tokens),
+            "modality": shards.meta.get("modality"), "speech_tokens": speech,
+            "speech_token_share": speech / tokens if tokens else None, **init,
+            "flops_total": None if init["init_flops"] is None else flops + init["init_flops"],
             "epochs": batches.epochs(plan.steps), "steps": plan.steps, "seq_len": plan.seq_len,
             "batch_tokens": plan.tokens_per_step, "warmup_steps": plan.warmup, "world_size": info.world_size,
             "device": str(device), "precision": precision, "peak_flops": plan.peak_flops,
@@ -292,7 +303,9 @@ def run_training(config: TrainConfig, resume: bool | None = None) -> dict[str, A
         write_json(run / "summary.json", summary)
         if status == "finished":
             write_meta(run, KIND, cfg, {"shards": shards.meta.get("fingerprint", "")},
-                       **{k: summary[k] for k in ("params", "tokens", "loss", "steps", "status")})
+                       **{k: summary[k] for k in ("params", "tokens", "loss", "steps", "status", "flops",
+                                                  "modality", "speech_token_share", "init_flops",
+                                                  "init_run", "flops_total")})
     D.barrier(info)
     D.shutdown(info)
     return summary
@@ -308,9 +321,25 @@ def _save_final(run: Path, model: Any, state_dict: dict[str, Any], shards: Shard
     model.save_pretrained(tmp, state_dict=state_dict)
     write_json(tmp / "slmscale.json", {"vocab_size": shards.vocab_size, "special_tokens": shards.special_tokens,
                                        "modality": shards.meta.get("modality"),
-                                       "tokenizer": shards.meta.get("tokenizer", {}),
+                                       "tokenizer": run_tokenizer_info(shards.meta, shards_path),
                                        "shards": str(shards_path)})
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
 
+
+def run_tokenizer_info(meta: dict[str, Any], where: str | Path = "shards") -> dict[str, Any]:
+    """The `tokenizer` entry of RUN/final/slmscale.json: the shards' own, plus for interleaved shards
+    `units_path` and `dedup` of the speech tokenizer (shards built before they carried them keep
+    it under `units`), which evaluation needs next to `path` (the extended tokenizer)."""
+    tok = dict(meta.get("tokenizer") or {})
+    if meta.get("modality") == "interleaved":
+        units = tok.get("units") or {}
+        if not tok.get("units_path") and units.get("path"):
+            tok["units_path"] = units["path"]
+        if tok.get("dedup") is None and units.get("dedup") is not None:
+            tok["dedup"] = units["dedup"]
+        if not tok.get("units_path"):
+            raise UserError(f"{where}/meta.json: interleaved shards do not name their speech tokenizer "
+                            "(tokenizer.units_path); rebuild them with `slmscale data interleave`")
+    return tok
