@@ -1,6 +1,7 @@
 """The built-in demo: study specs that need no data, no checkpoints and no network.
 
-Each preset synthesises a spoken corpus (espeak-ng), fits MFCC + k-means units, builds unit shards
+Each preset synthesises a spoken corpus (espeak-ng), fits units (phone-classifier posteriors + k-means,
+see docs/units.md; MFCC + k-means for `ci`), builds unit shards
 and text shards (transcripts + extra generated stories), synthesises the benchmarks, trains a
 textless-SLM arm and a text-LM arm over a small model ladder at tokens-per-parameter budgets, and
 an interleaved arm (SIMS): the text arm's models of the largest sizes, extended with the units and
@@ -26,13 +27,13 @@ PRESETS = ("ci", "tiny", "small")
 
 
 def _base(name: str, hours: float, k: int, text_stories: int, tasks: list[str],
-          bench_n: int | None) -> dict[str, Any]:
+          bench_n: int | None, encoder: str = "phone") -> dict[str, Any]:
     return {
         "name": f"demo-{name}",
         "seed": 0,
         "data": {
             "corpus": {"synth": {"hours": hours, "seed": 0}},
-            "units": {"encoder": "mfcc", "k": k},
+            "units": {"encoder": encoder, "k": k},
             "unigram": {"vocab_size": 4 * k},
             "text": {"vocab_size": 512, "stories": text_stories, "seed": 0},
             "bench": {"seed": 0, **({"n": bench_n} if bench_n else {})},
@@ -59,14 +60,15 @@ def preset_spec(name: str) -> dict[str, Any]:
     """The raw (YAML-shaped) spec of a demo preset."""
     if name == "ci":
         tasks = ["swuggy", "sblimp"]
-        spec = _base("ci", hours=0.1, k=50, text_stories=300, tasks=tasks, bench_n=20)
+        # MFCC units: training the phone classifier alone would take most of this preset's minutes.
+        spec = _base("ci", hours=0.1, k=50, text_stories=300, tasks=tasks, bench_n=20, encoder="mfcc")
         spec["arms"].append(_interleaved_arm(tasks, ["auto-25k", "auto-50k"], [2], []))
         spec["grid"] = {"sizes": ["auto-10k", "auto-25k", "auto-50k"], "tokens_per_param": [2, 6]}
         spec["fits"]["bootstrap"] = 50
         spec["questions"] = {"flops": [1e13]}
     elif name == "tiny":
         tasks = ["swuggy", "sblimp", "tstorycloze"]
-        spec = _base("tiny", hours=4.0, k=100, text_stories=3000, tasks=tasks, bench_n=50)
+        spec = _base("tiny", hours=6.0, k=100, text_stories=3000, tasks=tasks, bench_n=50)
         spec["arms"].append(_interleaved_arm(tasks, ["cpu-100k", "cpu-250k"], [10],
                                              ["tstorycloze_t2s", "tstorycloze_s2t"]))
         spec["grid"] = {"sizes": ["cpu-50k", "cpu-100k", "cpu-250k"], "tokens_per_param": [2, 5, 10]}

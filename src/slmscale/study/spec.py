@@ -97,8 +97,8 @@ class CorpusSpec(StrictModel):
 class UnitsSpec(StrictModel):
     """Speech tokenizer: an existing bundle (`path`) or the settings to fit one on the corpus."""
     path: Path | None = None
-    encoder: Literal["mfcc", "logmel", "hubert"] = "mfcc"
-    checkpoint: Path | None = None
+    encoder: Literal["mfcc", "logmel", "hubert", "phone"] = "mfcc"
+    checkpoint: Path | None = None  # hubert model dir, or a `units phonenet` dir (phone; optional)
     layer: int | None = None
     k: int = Field(default=100, ge=2)
     dedup: bool = True
