@@ -42,8 +42,10 @@ def test_report_is_self_contained_with_fits_ratio_planner_and_exclusions(tmp_pat
     assert fits["excluded"] == [{"run_id": "speech-broken", "status": "failed", "error": "exit 1: boom"}]
     answers = fits["planner"]["answers"]
     assert answers[0]["N"] > 0 and answers[1]["target"] == "sblimp=0.7" and answers[1]["flops"] > 0
+    fits["arms"]["speech"]["loss_fit"]["warnings"] = ["E = 0 (irreducible loss ~0): <unconstrained>"]
     path = write_report(tmp_path, spec, rows, fits)
     html = path.read_text()
+    assert "speech: E = 0 (irreducible loss ~0): &lt;unconstrained&gt;" in html  # escaped, per arm
     for needle in ("Loss laws", "Loss envelope", "Text vs speech", "Planner", "Provenance",
                    "published: speech units (Cuervo &amp; Marxer)", "speech-broken", "exit 1: boom"):
         assert needle in html, needle

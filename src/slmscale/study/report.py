@@ -294,6 +294,8 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
     s.append(_table(["arm", "E", "A", "B", "α", "β", "a (N_opt∝C^a)", "b (D_opt∝C^b)", "runs", "R²",
                      "RMSE(log)", "hold-out: largest budget predicted, mean |rel err|"], body))
     for arm, f in fits["arms"].items():
+        for note in f.get("loss_fit", {}).get("warnings", []):
+            s.append(f"<p class='warn'><small>{html.escape(arm)}: {html.escape(note)}</small></p>")
         failed = f.get("loss_fit", {}).get("bootstrap_failed")
         if failed and not failed.startswith("0 "):
             s.append(f"<p><small>{html.escape(arm)}: {html.escape(failed)} bootstrap refits did not converge "
@@ -364,7 +366,7 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
     style = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}"
              "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;"
              "padding:3px 6px;text-align:left}th{background:#f3f3f3}img{max-width:100%}"
-             "pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}")
+             "pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}.warn{color:#8a4b00}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>slmscale study {html.escape(spec.name)}"
             f"</title><style>{style}</style></head><body>{''.join(s)}</body></html>\n")
 
