@@ -134,3 +134,22 @@ def test_missing_shards_fail_before_any_work(train_config, tmp_path):
     with pytest.raises(UserError, match="no meta.json"):
         run_training(train_config(tmp_path / "nope", tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_text_run_saves_a_complete_hugging_face_directory(train_config, tmp_path):
+    """final/ of a text run holds the tokenizer too: AutoTokenizer + AutoModelForCausalLM load it."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from slmscale.text.bpe import encode_texts_to_shards, train_bpe
+
+    texts = [f"the {a} {b} ran to the {c}." for a in ("red", "big", "old") for b in ("dog", "cat", "fox")
+             for c in ("park", "barn", "lake", "hill")] * 3
+    tok = train_bpe(texts, tmp_path / "tok", vocab_size=300)
+    encode_texts_to_shards(texts, tok, tmp_path / "sh", splits=["valid" if i % 9 == 0 else "train"
+                                                               for i in range(len(texts))])
+    run_training(train_config(tmp_path / "sh", tmp_path / "run", **{"budget.tokens": 128 * 4}))
+    final = tmp_path / "run" / "final"
+    loaded = AutoTokenizer.from_pretrained(str(final))
+    assert loaded("the old fox ran")["input_ids"] == tok("the old fox ran")["input_ids"]
+    model = AutoModelForCausalLM.from_pretrained(str(final))
+    assert model.get_input_embeddings().weight.shape[0] == len(loaded)

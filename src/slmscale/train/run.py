@@ -319,6 +319,7 @@ def _save_final(run: Path, model: Any, state_dict: dict[str, Any], shards: Shard
 
     hf_logging.disable_progress_bar()
     model.save_pretrained(tmp, state_dict=state_dict)
+    _copy_text_tokenizer(shards.meta.get("tokenizer") or {}, tmp)
     write_json(tmp / "slmscale.json", {"vocab_size": shards.vocab_size, "special_tokens": shards.special_tokens,
                                        "modality": shards.meta.get("modality"),
                                        "tokenizer": run_tokenizer_info(shards.meta, shards_path),
@@ -326,6 +327,22 @@ def _save_final(run: Path, model: Any, state_dict: dict[str, Any], shards: Shard
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
+
+
+# A Hugging Face tokenizer directory's files (plus the unit map of an extended one).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+                   "merges.txt", "tokenizer.model", "added_tokens.json", "speech_vocab.json")
+
+
+def _copy_text_tokenizer(info: dict[str, Any], out: Path) -> None:
+    """Text and interleaved runs: put the tokenizer next to the weights, so `final/` is a complete
+    Hugging Face model directory (AutoTokenizer and AutoModelForCausalLM both load it)."""
+    if info.get("kind") not in ("text", "interleaved") or not info.get("path"):
+        return
+    src = Path(info["path"])
+    for name in TOKENIZER_FILES:
+        if (src / name).is_file():
+            shutil.copy2(src / name, out / name)
 
 
 def run_tokenizer_info(meta: dict[str, Any], where: str | Path = "shards") -> dict[str, Any]:
