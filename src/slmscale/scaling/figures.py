@@ -28,6 +28,15 @@ def _plt():
     return plt
 
 
+def major_ticks_only(ax, axes: str = "xy") -> None:
+    """Label only the decades of the given log axes: over less than a decade matplotlib labels
+    every minor tick, and side by side on a narrow panel those labels collide."""
+    from matplotlib.ticker import NullFormatter
+
+    for name in axes:
+        getattr(ax, f"{name}axis").set_minor_formatter(NullFormatter())
+
+
 def _save(fig, out_dir: Path, name: str) -> list[Path]:
     from slmscale.artifacts import atomic_open
 
@@ -84,10 +93,7 @@ def frontier(df: pd.DataFrame, fit: dict, out_dir: Path, name: str = "frontier",
     ax.scatter(df["params"], df["tokens"], s=10, c="k", label="runs")
     ax.set(xscale="log", yscale="log", xlabel="parameters N", ylabel="tokens D", xlim=(n_lo, n_hi),
            ylim=(d_lo, d_hi))
-    # A range under a decade would otherwise label every minor tick and the labels collide.
-    from matplotlib.ticker import NullFormatter
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_minor_formatter(NullFormatter())
+    major_ticks_only(ax)
     ax.legend(fontsize=7, loc="upper left")
     return _save(fig, out_dir, name)
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from slmscale.artifacts import atomic_write_text
+from slmscale.scaling.figures import major_ticks_only
 from slmscale.study.analysis import METRICS, SPEECH_METRICS, curve_points, envelope
 from slmscale.study.spec import StudySpec
 from slmscale.study.store import finished_rows
@@ -99,6 +100,7 @@ def fig_loss_curves(study_dir: Path, rows: list[dict], fits: dict) -> str | None
         ax.set(xscale="log", yscale="log", xlabel="training compute C = 6ND (FLOPs)",
                ylabel="held-out loss (nats)" + (", mixed text+speech tokens" if mixed else ""),
                title=f"{arm}: loss vs compute" + (" (mixed-token loss)" if mixed else ""))
+        major_ticks_only(ax, "x")  # y labels stack vertically and stay readable
         _legend(ax)
     return _fig_to_img(fig, "loss curves and envelope")
 
@@ -129,6 +131,7 @@ def _metric_panels(rows: list[dict], fits: dict, x_key: str, draw_law, title: st
         ax.set(xlabel=xlabel, ylabel=f"{m} accuracy", title=f"{m} vs {title}")
         if log_x:
             ax.set_xscale("log")
+            major_ticks_only(ax, "x")
         else:
             ax.invert_xaxis()  # lower loss to the right, as compute grows
         _legend(ax)
@@ -174,6 +177,7 @@ def fig_isoflop(rows: list[dict]) -> str | None:
             pts = sorted((r["params"], r["loss"]) for r in iso if r["arm"] == arm and r["budget"] == b)
             ax.plot(*zip(*pts), "o-", label=f"C={float(b[6:]):.2g}")
         ax.set(xscale="log", xlabel="non-embedding params N", ylabel="loss", title=f"{arm}: IsoFLOP")
+        major_ticks_only(ax, "x")
         _legend(ax)
     return _fig_to_img(fig, "isoflop curves")
 
@@ -287,7 +291,8 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
                          lf["n_points"], lf.get("goodness", {}).get("r2"),
                          lf.get("goodness", {}).get("rmse_log"), ho_txt])
         else:
-            body.append([arm, f"not fitted: {lf.get('error')}", "", "", "", "", "", "", f["n_runs"],
+            err = str(lf.get("error") or "")
+            body.append([arm, err if err.startswith("not fitted") else f"not fitted: {err}", "", "", "", "", "", "", f["n_runs"],
                          "", "", ""])
     for name, p in PUBLISHED.items():
         body.append([f"published: {name}", *p, p[4] / (p[3] + p[4]), p[3] / (p[3] + p[4]), "", "", "", ""])

@@ -8,6 +8,7 @@ import html
 
 import numpy as np
 
+from slmscale.scaling.figures import major_ticks_only
 from slmscale.study.analysis import MIXED_METRICS, SPEECH_METRICS
 from slmscale.study.report import _fig_to_img, _table
 
@@ -47,6 +48,7 @@ def fig_interleaved(comparison: list[dict], fits: dict) -> str | None:
                                 lw=0.6, ls=":")
         ax.axhline(0.5, color="grey", lw=0.6, ls=":")
         ax.set(xscale="log", xlabel="compute (FLOPs)", ylabel=f"{m} accuracy", title=f"{m}: interleaved vs textless")
+        major_ticks_only(ax, "x")
         handles, labels = ax.get_legend_handles_labels()
         uniq = dict(zip(labels, handles))
         if uniq:
