@@ -61,25 +61,20 @@ def envelope(x: np.ndarray, y: np.ndarray, better: str = "min") -> tuple[np.ndar
 
 
 def curve_points(study_dir: Path, run_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(flops, held-out loss) from each run's metrics.jsonl (validation entries when present)."""
+    """(flops, held-out loss) of every evaluation in the runs' metrics.jsonl (scaling.envelope's
+    reader); a run whose files are missing or unreadable contributes nothing."""
+    from slmscale.scaling.envelope import read_curves
+
     xs, ys = [], []
     for rid in run_ids:
-        path = study_dir / "runs" / rid / "run" / "metrics.jsonl"
-        if not path.is_file():
+        run = study_dir / "runs" / rid / "run"
+        try:
+            df = read_curves([run])
+        except UserError:
             continue
-        for line in path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            loss = next((rec[k] for k in ("valid_loss", "val_loss", "eval_loss") if k in rec), None)
-            if loss is None and "valid" not in line:
-                loss = rec.get("loss")
-            flops = rec.get("flops")
-            if loss is not None and flops and math.isfinite(loss) and loss > 0:
-                xs.append(float(flops))
-                ys.append(float(loss))
-    return np.array(xs), np.array(ys)
+        xs.extend(df["flops"].tolist())
+        ys.extend(df["loss"].tolist())
+    return np.array(xs, dtype=float), np.array(ys, dtype=float)
 
 
 def loss_fit(rows: list[dict[str, Any]], delta: float, n_boot: int, seed: int) -> dict[str, Any]:
