@@ -112,3 +112,24 @@ def test_errors_name_the_problem(tmp_path: Path):
         EncoderConfig(name="phone")
     with pytest.raises(UserError, match="not a phone classifier"):
         build_encoder(EncoderConfig(name="phone", checkpoint=str(tmp_path)))
+
+
+def test_a_moved_phone_bundle_uses_its_own_classifier(spoken: Path, tmp_path: Path, monkeypatch, cli):
+    import shutil
+
+    from slmscale.data.manifest import read_manifest
+    from slmscale.units.bundle import SpeechTokenizer
+
+    monkeypatch.setattr(phonenet, "PhoneNetConfig", functools.partial(PhoneNetConfig, steps=5, hidden=8))
+    code, _, err = cli("units", "fit", "--manifest", str(spoken), "--encoder", "phone", "--k", "6",
+                       "--out", str(tmp_path / "tok"))
+    assert code == 0, err
+    wav = spoken.parent / read_manifest(spoken)[0].audio
+    before = SpeechTokenizer.load(tmp_path / "tok").encode_file(wav)[0]
+    shutil.move(tmp_path / "tok", tmp_path / "moved")
+    moved = SpeechTokenizer.load(tmp_path / "moved")
+    assert Path(moved.config.encoder.checkpoint) == (tmp_path / "moved" / "phonenet").resolve()
+    assert np.array_equal(moved.encode_file(wav)[0], before)
+    (tmp_path / "moved" / "phonenet" / phonenet.WEIGHTS).write_bytes(b"changed")
+    with pytest.raises(UserError, match="differs from the one the tokenizer was fitted with"):
+        SpeechTokenizer.load(tmp_path / "moved")

@@ -161,6 +161,7 @@ class SpeechTokenizer:
         if isinstance(raw, dict) and isinstance(raw.get("encoder"), dict):
             raw["encoder"] = {**LEGACY_ENCODER, **raw["encoder"]}
         config = validate(TokenizerConfig, raw, str(path / "config.json"))
+        config = _relocate_phonenet(config, path)
         if not (path / CENTROIDS).is_file():
             raise UserError(f"{path}: {CENTROIDS} missing; refit the tokenizer with `slmscale units fit`")
         try:
@@ -185,6 +186,22 @@ class SpeechTokenizer:
         return {"kind": "units", "path": str(self.path), "k": self.k, "dedup": self.dedup,
                 "frame_rate": self.frame_rate, "fingerprint": self.fingerprint(),
                 "encoder": self.config.encoder.name}
+
+
+def _relocate_phonenet(config: TokenizerConfig, path: Path) -> TokenizerConfig:
+    """A phone bundle whose classifier was trained inside it (TOKDIR/phonenet) still loads after
+    TOKDIR is moved or copied to another machine: the stored absolute path is replaced by the
+    bundle's own copy when that copy has the recorded hash."""
+    enc = config.encoder
+    local = path / "phonenet"
+    if enc.name != "phone" or Path(enc.checkpoint or "").is_dir() or not local.is_dir():
+        return config
+    from slmscale.units.encoders import checkpoint_sha256
+
+    if enc.checkpoint_sha256 and checkpoint_sha256(local) != enc.checkpoint_sha256:
+        raise UserError(f"{local}: this phone classifier differs from the one the tokenizer was fitted "
+                        f"with ({enc.checkpoint} is gone); refit with `slmscale units fit --encoder phone`")
+    return config.model_copy(update={"encoder": enc.model_copy(update={"checkpoint": str(local)})})
 
 
 PICKLE_SUFFIXES = (".bin", ".pkl", ".pickle", ".joblib", ".pt", ".km")
