@@ -96,6 +96,18 @@ def test_t2s_score_is_the_spoken_ending_loglik_given_the_text_context(run, inter
     assert s["accuracy"] == pytest.approx(acc)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["sstorycloze_t2s"] == s["headline"] and summary["loss"] == 3.2
+    # The ending-only baseline: [EOS, <speech>] + ending + EOS, the same restricted softmax.
+    alone = {}
+    for key in sub:
+        voice, _, rest = key.partition("/")
+        sid, _, which = rest.rpartition("_")
+        units = iv.st.encode(load_audio(folder / voice / f"{sid}_ending_{which}.wav"))[0] + vocab.unit_offset
+        ids = [vocab.eos_id, vocab.speech_token_id] + units.tolist() + [vocab.eos_id]
+        alone.setdefault((sid, voice), {})[which] = float(np.mean(forward_logp(iv.model, ids, allowed)[1:]))
+    base = np.mean([np.mean([float(o["correct"] > o["incorrect"]) for (i, _), o in alone.items() if i == sid])
+                    for sid in {i for i, _ in alone}])
+    assert s["ending_only_accuracy"] == pytest.approx(base)
+    assert s["context_gain"] == pytest.approx(s["accuracy"] - base)
 
 
 def test_s2t_score_is_the_text_ending_loglik_given_the_spoken_context(run, interleaved, tmp_path):

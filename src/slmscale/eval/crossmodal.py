@@ -176,9 +176,19 @@ def score_crossmodal(model: Any, bench: CrossBench, encoders: CrossEncoders, nor
     ll = sequence_loglik(model, endings, prefix=prefix, contexts=contexts, suffix=suffix,
                          batch_size=batch_size, allowed_tokens=allowed, max_length=max_len,
                          progress=f"scoring {bench.task}")
+    # Baseline: the same endings with no context, framed as a document of the ending's modality
+    # ([EOS, switch] + ending + EOS). Accuracy above it is what the context contributes; an ending
+    # that is simply more probable on its own scores well on both.
+    alone = sequence_loglik(model, endings, prefix=prefix[:1], contexts=[[switch]] * len(keys), suffix=suffix,
+                            batch_size=batch_size, allowed_tokens=allowed, max_length=max_len,
+                            progress=f"scoring {bench.task} (endings alone)")
     score_s = time.perf_counter() - t0
     scores = dict(zip(keys, ll.scores(normalize).tolist()))
+    baseline = summarize_pairs(bench.base, bench.source, bench.pairs,
+                               dict(zip(keys, alone.scores(normalize).tolist())), failed)
     summary = summarize_pairs(bench.base, bench.source, bench.pairs, scores, failed)
+    summary["ending_only_accuracy"] = baseline["accuracy"]
+    summary["context_gain"] = summary["accuracy"] - baseline["accuracy"]
     summary.update({
         "normalize": normalize, "split": bench.split, "modality": "crossmodal",
         "direction": bench.direction, "bench": str(bench.source), "n_items": len(keys),
