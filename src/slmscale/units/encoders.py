@@ -381,41 +381,11 @@ def _wants_normalized_input(path: Path) -> bool:
         return False
 
 
-class PhoneEncoder(Encoder):
-    """Phone posteriors (softmax of a units.phonenet classifier) over MFCC frames, 50 Hz."""
-
-    def __init__(self, cfg: EncoderConfig):
-        from slmscale.units.phonenet import feature_config, load_phonenet
-
-        self.net, info = load_phonenet(cfg.checkpoint or "")
-        self.mfcc = SpectralEncoder(feature_config())
-        if info.feature_dim != self.mfcc.dim or info.frame_rate != self.mfcc.frame_rate:
-            raise UserError(f"{cfg.checkpoint}: the phone classifier expects {info.feature_dim}-dim features "
-                            f"at {info.frame_rate} Hz; retrain it with this version")
-        self.frame_rate = self.mfcc.frame_rate
-        self.dim = len(info.phones)
-        self.phones = info.phones
-
-    def _posteriors(self, feats: np.ndarray) -> np.ndarray:
-        import torch
-
-        if len(feats) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        with torch.no_grad():
-            logits = self.net(torch.from_numpy(np.ascontiguousarray(feats)).T[None])[0].T
-            return torch.softmax(logits, dim=-1).numpy().astype(np.float32)
-
-    def features(self, wav: np.ndarray) -> np.ndarray:
-        return self._posteriors(self.mfcc.features(wav))
-
-    def features_stream(self, pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
-        feats, n = self.mfcc.features_stream(pieces)
-        return self._posteriors(feats), n
-
-
 def build_encoder(cfg: EncoderConfig, device: str = "auto") -> Encoder:
     if cfg.name in SPECTRAL:
         return SpectralEncoder(cfg)
     if cfg.name == "phone":
+        from slmscale.units.phonenet import PhoneEncoder  # torch, only when asked for
+
         return PhoneEncoder(cfg)
     return HubertEncoder(cfg, device=device)

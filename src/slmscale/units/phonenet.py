@@ -14,6 +14,9 @@ Model: per-utterance MFCC features (the default recipe without context stacking,
 linear map to phone logits. Frames outside every phone are silence ("_"). Stress marks are
 dropped from espeak's mnemonics ("'aI" and ",aI" are one class).
 
+`PhoneEncoder` (built by units.encoders.build_encoder for `--encoder phone`) runs a trained
+classifier as a feature encoder: its phone posteriors per frame.
+
 NETDIR layout (a "checkpoint" for `units fit --encoder phone --checkpoint NETDIR`):
   config.json          PhoneNetConfig + phone inventory + feature settings
   model.safetensors    the weights
@@ -23,7 +26,7 @@ NETDIR layout (a "checkpoint" for `units fit --encoder phone --checkpoint NETDIR
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 from pydantic import Field
@@ -32,6 +35,7 @@ from slmscale.artifacts import META, fingerprint, is_fresh, read_json, read_meta
 from slmscale.config import StrictModel, validate
 from slmscale.errors import UserError
 from slmscale.progress import info, make_progress
+from slmscale.units.encoders import Encoder, EncoderConfig, SpectralEncoder, build_encoder
 from torch.nn import Module  # imported lazily by units.encoders, only for the phone encoder
 
 KIND = "phonenet"
@@ -72,8 +76,6 @@ def feature_config() -> Any:
     standardises with fixed statistics of its training frames (the first layer) and learns voice
     invariance from the several training voices. The convolutions supply the context.
     """
-    from slmscale.units.encoders import EncoderConfig
-
     return EncoderConfig(name="mfcc", context=0, cmvn=False, whiten_static=None)
 
 
@@ -152,7 +154,6 @@ def train_phonenet(manifest: str | Path, out: str | Path, cfg: PhoneNetConfig | 
 
     from slmscale.data.manifest import read_manifest
     from slmscale.units.corpus import features_for_items, manifest_inputs, manifest_items
-    from slmscale.units.encoders import build_encoder
 
     cfg = cfg or PhoneNetConfig()
     out = Path(out)
@@ -254,3 +255,33 @@ def load_phonenet(path: str | Path) -> tuple[Any, PhoneNetInfo]:
     except Exception as err:  # wrong shapes or a damaged file
         raise UserError(f"{path / WEIGHTS}: cannot load the phone classifier ({str(err).splitlines()[0]})") from None
     return net.eval(), net_info
+
+
+class PhoneEncoder(Encoder):
+    """Phone posteriors (softmax of a units.phonenet classifier) over MFCC frames, 50 Hz."""
+
+    def __init__(self, cfg: EncoderConfig):
+        self.net, net_info = load_phonenet(cfg.checkpoint or "")
+        self.mfcc = SpectralEncoder(feature_config())
+        if net_info.feature_dim != self.mfcc.dim or net_info.frame_rate != self.mfcc.frame_rate:
+            raise UserError(f"{cfg.checkpoint}: the phone classifier expects {net_info.feature_dim}-dim "
+                            f"features at {net_info.frame_rate} Hz; retrain it with this version")
+        self.frame_rate = self.mfcc.frame_rate
+        self.dim = len(net_info.phones)
+        self.phones = net_info.phones
+
+    def _posteriors(self, feats: np.ndarray) -> np.ndarray:
+        import torch
+
+        if len(feats) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        with torch.no_grad():
+            logits = self.net(torch.from_numpy(np.ascontiguousarray(feats)).T[None])[0].T
+            return torch.softmax(logits, dim=-1).numpy().astype(np.float32)
+
+    def features(self, wav: np.ndarray) -> np.ndarray:
+        return self._posteriors(self.mfcc.features(wav))
+
+    def features_stream(self, pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
+        feats, n = self.mfcc.features_stream(pieces)
+        return self._posteriors(feats), n
