@@ -12,9 +12,6 @@ from slmscale.errors import UserError
 model_app = typer.Typer(help="Prepare models: extend a text LM's vocabulary with speech units.",
                         no_args_is_help=True)
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
-
-
 def units_k(units: str) -> int:
     """K from `--units`: a number, a speech tokenizer dir (`units fit`) or unit shards (`units encode`)."""
     from slmscale.artifacts import read_json
@@ -45,6 +42,7 @@ def default_tokenizer(model: Path) -> Path:
     """The model dir itself when it holds a tokenizer; for a slmscale run's final/ model, the text
     tokenizer its training shards were made with (slmscale.json)."""
     from slmscale.artifacts import read_json
+    from slmscale.text.bpe import TOKENIZER_FILES
 
     if any((model / f).is_file() for f in TOKENIZER_FILES):
         return model
@@ -84,7 +82,11 @@ def extend_cmd(
     k = units_k(units)
     if k < 1:
         raise UserError(f"--units {units}: need at least one unit token")
-    shards_tok = _shards_tokenizer(check_shards) if check_shards is not None else None
+    shards_tok = None
+    if check_shards is not None:  # checked before any work
+        from slmscale.data.shards import interleaved_tokenizer
+
+        shards_tok = interleaved_tokenizer(check_shards, "--check-shards ")["path"]
     if model is None:
         if tokenizer is None:
             raise UserError("give --model (and optionally --tokenizer), or --tokenizer alone to extend "
@@ -101,17 +103,6 @@ def extend_cmd(
     info(f"{out}: extended {what}: {vocab.original_size} text tokens + {vocab.k} units (ids "
          f"{vocab.unit_offset}..{vocab.unit_offset + vocab.k - 1}), <speech> {vocab.speech_token_id}, "
          f"<text> {vocab.text_token_id}; {vocab.embedding_rows} embedding rows")
-
-
-def _shards_tokenizer(shards: Path) -> str:
-    """The extended tokenizer interleaved shards were built with (checked before any work)."""
-    from slmscale.artifacts import read_json
-
-    meta = shards / "meta.json"
-    tok = (read_json(meta).get("tokenizer") or {}) if meta.is_file() else {}
-    if tok.get("kind") != "interleaved" or not tok.get("path"):
-        raise UserError(f"--check-shards {shards}: not interleaved shards (meta.json tokenizer.kind)")
-    return str(tok["path"])
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from slmscale.artifacts import META, atomic_open, read_meta, sha256_file, write_meta
+from slmscale.artifacts import META, atomic_open, read_json, read_meta, sha256_file, write_meta
 from slmscale.errors import UserError
 
 KIND = "shards"
@@ -170,3 +170,14 @@ class Shards:
 
 def is_shards(path: str | Path) -> bool:
     return (Path(path) / META).is_file() and (Path(path) / "tokens.bin").is_file()
+
+
+def interleaved_tokenizer(path: str | Path, hint: str = "") -> dict:
+    """The `tokenizer` entry of interleaved shards' meta.json (path of the extended tokenizer, k, ...);
+    a UserError naming the shards when they are not interleaved. `hint` prefixes the message."""
+    meta = Path(path) / META
+    tok = (read_json(meta).get("tokenizer") or {}) if meta.is_file() else {}
+    if tok.get("kind") != "interleaved" or not tok.get("path") or not tok.get("k"):
+        raise UserError(f"{hint}{path}: not interleaved shards (meta.json tokenizer.kind is {tok.get('kind')!r}); "
+                        "build them with `slmscale data interleave`")
+    return tok

@@ -125,25 +125,17 @@ class TextEncoder:
         return list(encode_texts(self.tokenizer, list(items)))
 
 
-class InterleavedTextEncoder:
+class InterleavedTextEncoder(TextEncoder):
     """Text -> ids of an interleaved model's extended tokenizer, framed as a text span in training:
     `<text>` then the text encoded on its own; scored over the original text vocabulary + EOS."""
 
-    modality = "text"
-
     def __init__(self, tokenizer: Any, vocab: Any, special: dict[str, int], fingerprint: str = ""):
-        self.tokenizer = tokenizer
+        super().__init__(tokenizer, special)
         self.switch_token = int(vocab.text_token_id)
-        doc_prefix, self.suffix = frame(special)
-        self.prefix = doc_prefix + [self.switch_token]
+        self.prefix = self.prefix + [self.switch_token]
         self.allowed_tokens = sorted(set(range(int(vocab.original_size))) | set(self.suffix))
         self.key = sha256_json({"kind": "interleaved-text", "text_token": self.switch_token,
                                 "fingerprint": fingerprint or tokenizer.name_or_path})
-
-    def encode(self, items: Sequence[str]) -> list[np.ndarray | None]:
-        from slmscale.text.bpe import encode_texts
-
-        return list(encode_texts(self.tokenizer, list(items)))
 
 
 def _interleaved_parts(tok: dict[str, Any], where: Path) -> tuple[str, dict[str, Any]]:

@@ -116,8 +116,6 @@ def _load(model_dir: Path, tokenizer_dir: Path) -> tuple[Any, Any]:
     from slmscale.text.bpe import load_tokenizer
 
     hf_logging.disable_progress_bar()  # one-second loads of local files: our own messages only
-    if not (model_dir / "config.json").is_file():
-        raise UserError(f"{model_dir}: no config.json; give a local Hugging Face causal LM directory")
     tokenizer = load_tokenizer(tokenizer_dir)
     try:
         model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True, dtype="auto")

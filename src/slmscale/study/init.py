@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from slmscale.artifacts import read_json
 from slmscale.errors import UserError
 
 INIT_DIR = "init"
@@ -39,17 +38,9 @@ def init_lock(model_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def shards_tokenizer(shards: Path) -> str:
-    """The extended tokenizer dir interleaved shards were built with."""
-    tok = read_json(Path(shards) / "meta.json").get("tokenizer") or {}
-    if tok.get("kind") != "interleaved" or not tok.get("path"):
-        raise UserError(f"{shards}: not interleaved shards (meta.json tokenizer.kind is "
-                        f"{tok.get('kind')!r}); an interleaved arm trains on `slmscale data interleave` output")
-    return str(tok["path"])
-
-
 def build_init_model(init: dict[str, Any], shards: Path) -> Path:
     """Extend the init run's final model (cached) and check it against the shards; returns its dir."""
+    from slmscale.data.shards import interleaved_tokenizer
     from slmscale.model.extend import check_same_vocabulary, extend_vocabulary
 
     model = Path(init["model"])
@@ -58,7 +49,7 @@ def build_init_model(init: dict[str, Any], shards: Path) -> Path:
         raise UserError(f"{final}: the init run {init['run_id']} has no final model; it must finish first")
     with init_lock(model):
         extend_vocabulary(final, model, int(init["k"]), tokenizer_dir=init["tokenizer"])
-    check_same_vocabulary(model, shards_tokenizer(shards))
+    check_same_vocabulary(model, interleaved_tokenizer(shards)["path"])
     return model
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from slmscale.artifacts import META, read_json, sha256_file, sha256_json, write_json
-from slmscale.data.shards import is_shards
+from slmscale.data.shards import interleaved_tokenizer, is_shards
 from slmscale.errors import UserError
 from slmscale.progress import info
 from slmscale.study.spec import StudySpec, bench_task
@@ -173,7 +173,7 @@ def prepare_data(spec: StudySpec, study_dir: Path) -> StudyData:
         units_dir = find_shards(Path(units_shards)) if units_shards is not None else None
         if arm.shards is None:
             out.shards[arm.name] = _interleave_stages(spec, data_dir, log, out, init, text_tok, tok_fp, units_dir)
-        k = _shards_k(out.shards[arm.name])
+        k = int(interleaved_tokenizer(out.shards[arm.name], f"arm {arm.name!r}: ")["k"])
         out.init[arm.name] = {"arm": init, "tokenizer": str(text_tok), "k": k}
 
     tasks = sorted({t for a in arms for t in a.tasks})
@@ -222,14 +222,6 @@ def _text_tokenizer(text_shards: Path, arm: str) -> tuple[Path, str]:
         raise UserError(f"arm {arm!r}: its shards {text_shards} do not name a text tokenizer "
                         "(meta.json tokenizer.path); interleaved arms extend it")
     return Path(tok["path"]), str(tok.get("fingerprint", ""))
-
-
-def _shards_k(shards: Path) -> int:
-    tok = read_json(shards / META).get("tokenizer") or {}
-    if tok.get("kind") != "interleaved" or not tok.get("k"):
-        raise UserError(f"{shards}: not interleaved shards (meta.json tokenizer.kind/k); an interleaved "
-                        "arm with init_arm trains on `slmscale data interleave` output")
-    return int(tok["k"])
 
 
 def _interleave_stages(spec: StudySpec, data_dir: Path, log: Path, out: StudyData, init: str, text_tok: Path,

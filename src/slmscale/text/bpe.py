@@ -19,6 +19,9 @@ from slmscale.errors import UserError
 
 KIND = "text-tokenizer"
 SPECIAL_TOKENS = {"pad": "<pad>", "bos": "<s>", "eos": "</s>"}
+# The files a Hugging Face tokenizer directory may hold (fast, slow and SentencePiece backends).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+                   "merges.txt", "tokenizer.model", "added_tokens.json")
 
 
 def train_bpe(texts: Iterable[str], out_dir: str | Path, vocab_size: int = 4096,

@@ -329,18 +329,16 @@ def _save_final(run: Path, model: Any, state_dict: dict[str, Any], shards: Shard
     os.replace(tmp, final)
 
 
-# A Hugging Face tokenizer directory's files (plus the unit map of an extended one).
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
-                   "merges.txt", "tokenizer.model", "added_tokens.json", "speech_vocab.json")
-
-
 def _copy_text_tokenizer(info: dict[str, Any], out: Path) -> None:
     """Text and interleaved runs: put the tokenizer next to the weights, so `final/` is a complete
     Hugging Face model directory (AutoTokenizer and AutoModelForCausalLM both load it)."""
+    from slmscale.model.extend import VOCAB_FILE
+    from slmscale.text.bpe import TOKENIZER_FILES
+
     if info.get("kind") not in ("text", "interleaved") or not info.get("path"):
         return
     src = Path(info["path"])
-    for name in TOKENIZER_FILES:
+    for name in (*TOKENIZER_FILES, VOCAB_FILE):  # and the unit map of an extended tokenizer
         if (src / name).is_file():
             shutil.copy2(src / name, out / name)
 
