@@ -152,29 +152,18 @@ def test_interleaved_arm_rejects_prebuilt_shards_that_are_not_interleaved(tmp_pa
         run_study(spec, tmp_path / "out", report=False)
 
 
-def test_tasks_eval_does_not_know_are_recorded_then_scored_once_it_does(tmp_path, shards, monkeypatch):
+def test_every_task_a_spec_accepts_is_one_eval_scores_under_its_own_key():
+    """The study validates tasks against its list; EVAL must know each one and file it under a key
+    the results table reads (no task can be accepted and then never scored)."""
+    from slmscale.eval.formats import canonical_task
+    from slmscale.eval.run import resolve_task
     import slmscale.study.spec as spec_mod
 
-    d = interleaved_spec(tmp_path, shards)
-    d["arms"] = d["arms"][1:]  # text + interleaved, one size, one budget
-    d["grid"] = d["arms"][1]["grid"] = {"sizes": [{"preset": "fake-80000", "params": 80_000}],
-                                        "tokens_per_param": [2]}
-    spec = load_spec(write_spec(tmp_path, d))
-    spec.fits.loss = False
-    known = spec_mod.eval_supports
-    monkeypatch.setattr(spec_mod, "eval_supports", lambda t: t != "sstorycloze_t2s" and known(t))
-    res = run_study(spec, tmp_path / "out", report=False)
-    assert set(res["states"].values()) == {"finished"}
-    root = next((tmp_path / "out" / "runs").glob("il_*"))
-    status = json.loads((root / "status.json").read_text())
-    assert status["missing_evals"] == [] and status["unsupported_evals"] == ["sstorycloze_t2s"]
-    assert "not known to this installation" in status["eval_errors"]["sstorycloze_t2s"]
-    assert run_study(spec, tmp_path / "out", report=False)["ran"] == 0  # nothing to retry meanwhile
-    monkeypatch.setattr(spec_mod, "eval_supports", known)
-    assert run_study(spec, tmp_path / "out", report=False)["ran"] == 1
-    df = pd.read_csv(tmp_path / "out" / "results.csv").set_index("arm")
-    assert 0.5 <= df.loc["il", "sstorycloze_t2s"] <= 1 and pd.isna(df.loc["text", "sstorycloze_t2s"])
-    assert all(sum(e["event"] == "start" for e in _events(r)) == 1 for r in (tmp_path / "out" / "runs").iterdir())
+    for task in spec_mod.TASKS:
+        canonical_task(task)
+        kind = "interleaved" if task in spec_mod.CROSS_TASKS + spec_mod.TEXT_TASKS else "units"
+        _, _, key = resolve_task(task, None, kind)
+        assert key in spec_mod.summary_keys(task), (task, key)
 
 
 @pytest.mark.slow

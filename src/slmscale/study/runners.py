@@ -41,7 +41,6 @@ from slmscale.config import set_dotted
 from slmscale.study.expand import RunSpec
 
 SUMMARY = "summary.json"
-UNSUPPORTED = "task not known to this installation's slmscale.eval; scored on a later run once it is"
 STATUS = "status.json"
 DONE = {"finished"}
 FINAL_BAD = {"failed", "diverged"}
@@ -197,11 +196,8 @@ def needs_work(paths: RunPaths, retry_failed: bool = False) -> bool:
     """Whether a runner has anything left to do for this run (train, resume, or evaluate)."""
     state = run_state(paths)
     if state == "finished":
-        from slmscale.study.spec import eval_supports
-
         status = read_status(paths)
-        return (status.get("status") != "finished" or bool(status.get("missing_evals"))
-                or any(eval_supports(t) for t in status.get("unsupported_evals", [])))
+        return status.get("status") != "finished" or bool(status.get("missing_evals"))
     if state == "failed":
         return retry_failed
     return state != "diverged"
@@ -229,12 +225,6 @@ def execute_run(root: str | Path, trainer: list[str] | None = None, evaluator: l
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
-
-
-def _task_done(summary: dict[str, Any], task: str) -> bool:
-    from slmscale.study.spec import summary_keys
-
-    return any(summary.get(k) is not None for k in summary_keys(task))
 
 
 def _init_blocked(paths: RunPaths, run: dict[str, Any]) -> str | None:
@@ -293,19 +283,14 @@ def _execute_locked(paths: RunPaths, run: dict[str, Any], trainer: list[str] | N
             write_json(paths.status, status)
             return state
     # Evaluate the tasks whose accuracy is not yet in summary.json (EVAL merges it there).
-    from slmscale.study.spec import eval_supports
+    from slmscale.study.spec import task_done
 
     missing: list[str] = []
-    unsupported: list[str] = []
     errors: dict[str, str] = {}
     if worker:
         reported = read_json(paths.root / "eval_errors.json") if (paths.root / "eval_errors.json").is_file() else {}
     for task in run.get("tasks", []):
-        if _task_done(read_summary(paths), task):
-            continue
-        if not eval_supports(task):  # not an error of this run: scored once EVAL knows the task
-            errors[task] = UNSUPPORTED
-            unsupported.append(task)
+        if task_done(read_summary(paths), task):
             continue
         if worker:
             errors[task] = reported.get(task, "not evaluated (see train.log)")
@@ -318,11 +303,10 @@ def _execute_locked(paths: RunPaths, run: dict[str, Any], trainer: list[str] | N
             continue
         cmd = [*evaluator, "--run", str(paths.run), "--task", task, "--bench", str(bench)]
         rc = _run_cmd(cmd, paths.log, threads, timeout)
-        if rc != 0 or not _task_done(read_summary(paths), task):
+        if rc != 0 or not task_done(read_summary(paths), task):
             errors[task] = f"exit {rc}: {_tail(paths.log)}"
             missing.append(task)
-    status.update(status="finished", ended=_now(), eval_errors=errors, missing_evals=missing,
-                  unsupported_evals=unsupported)
+    status.update(status="finished", ended=_now(), eval_errors=errors, missing_evals=missing)
     write_json(paths.status, status)
     return "finished" if not missing else "finished (eval errors)"
 

@@ -44,29 +44,20 @@ def bench_task(task: str) -> str:
 
 def summary_keys(task: str) -> list[str]:
     """Keys under which an evaluation of `task` may appear in a run's summary.json: the results
-    column, the study's task name and EVAL's canonical name (when EVAL knows the task)."""
-    keys = [TASK_COLUMNS.get(task, task), task]
-    try:
-        from slmscale.eval.formats import canonical_task
+    column, the study's task name and EVAL's canonical name."""
+    from slmscale.eval.formats import canonical_task
 
-        canonical = canonical_task(task)
-    except Exception:  # EVAL does not (yet) know this task: the other keys still work
-        return keys
+    keys = [TASK_COLUMNS.get(task, task), task]
+    canonical = canonical_task(task)
     others = (set(TASKS) | set(TASK_COLUMNS.values())) - set(keys)
     if canonical not in others:  # never read another task's result as this one's
         keys.append(canonical)
     return list(dict.fromkeys(keys))
 
 
-def eval_supports(task: str) -> bool:
-    """Whether this installation's EVAL can score `task` (cross-modal/text tasks arrive separately)."""
-    try:
-        from slmscale.eval.formats import canonical_task
-
-        canonical_task(task)
-        return True
-    except Exception:
-        return False
+def task_done(summary: dict, task: str) -> bool:
+    """Whether a run's summary.json already holds a score for `task`."""
+    return any(summary.get(k) is not None for k in summary_keys(task))
 
 
 class SynthCorpus(StrictModel):

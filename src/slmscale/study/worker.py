@@ -18,12 +18,6 @@ from slmscale.artifacts import read_json, write_json
 from slmscale.errors import UserError
 
 
-def _task_done(summary: dict, task: str) -> bool:
-    from slmscale.study.spec import summary_keys
-
-    return any(summary.get(k) is not None for k in summary_keys(task))
-
-
 def work(root: Path) -> int:
     from slmscale.train import run_training
     from slmscale.train.config import load_train_config
@@ -45,11 +39,11 @@ def work(root: Path) -> int:
             return 1
     errors: dict[str, str] = {}
     model = None
-    from slmscale.study.spec import eval_supports
+    from slmscale.study.spec import task_done
 
     for task in run.get("tasks", []):
-        if _task_done(read_json(summary_path), task) or not eval_supports(task):
-            continue  # (the runner records tasks EVAL does not know yet)
+        if task_done(read_json(summary_path), task):
+            continue
         bench = (run.get("bench") or {}).get(task)
         if bench is None:
             errors[task] = "no benchmark folder for this task (data.bench)"
