@@ -1,11 +1,16 @@
 """Speed of the MFCC + k-means speech tokenizer: encoding in × real time, and k-means fit time.
 
-Prints one JSON object. Audio is synthetic speech-like babble (slmscale.units.synthetic), written
+Prints one JSON object. Audio is synthetic speech-like babble (support.babble), written
 as 16 kHz wavs so file decoding is part of the measurement, like `slmscale units encode`.
 Usage: python bench/units_speed.py [--minutes 10] [--k 500] [--workers 2]
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test-data generators live in tests/support
 
 import argparse
 import json
@@ -38,7 +43,7 @@ def main() -> None:
     from slmscale.units.encode import encode_manifest
     from slmscale.units.encoders import EncoderConfig
     from slmscale.units.fit import fit_tokenizer, make_fit_config
-    from slmscale.units.synthetic import write_babble_corpus
+    from support.babble import write_babble_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -74,7 +79,7 @@ def main() -> None:
                                 "cpu_s": round(cpu, 2)}
         # Steady-state throughput of the in-process path (no process start-up, no file I/O).
         from slmscale.units.bundle import SpeechTokenizer
-        from slmscale.units.synthetic import babble
+        from support.babble import babble
 
         tok = SpeechTokenizer.load(root / "tok")
         wavs = [babble(args.utterance_seconds, seed=100 + i) for i in range(6)]

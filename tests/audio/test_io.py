@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from slmscale.audio.fixtures import make_audio_zoo, tone
+from support.audio_zoo import make_audio_zoo, tone
 from slmscale.audio.io import AudioError, iter_audio_chunks, load_audio, probe_audio, verify_audio
 from slmscale.errors import UserError
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from slmscale.data.manifest import read_manifest, write_manifest
-from slmscale.units.synthetic import write_babble_corpus
+from support.babble import write_babble_corpus
 
 WORDS = "the little cat sat on a warm mat and a brown dog ran to the park".split()
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import soundfile as sf
 
-from slmscale.audio.fixtures import make_audio_zoo, tone
+from support.audio_zoo import make_audio_zoo, tone
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

@@ -4,7 +4,7 @@ import sys
 
 import pandas as pd
 
-from slmscale.scaling import synthetic
+from support import scaling_tables as synthetic
 
 
 def _run(*args):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from slmscale.units.synthetic import write_babble_corpus
+from support.babble import write_babble_corpus
 
 
 
@@ -47,7 +47,7 @@ def test_fit_encode_unigram_inspect(manifest, tmp_path, cli):
 
 def test_hubert_encoder_from_a_local_checkpoint(manifest, tmp_path, cli):
     """Acceptance 4: a tiny random HuBERT saved with save_pretrained works as --encoder hubert."""
-    from slmscale.units.synthetic import make_tiny_hubert
+    from support.babble import make_tiny_hubert
 
     ckpt = make_tiny_hubert(tmp_path / "hubert")
     code, _, err = cli("units", "fit", "--manifest", str(manifest), "--encoder", "hubert",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from slmscale.audio.fixtures import make_audio_zoo, tone
+from support.audio_zoo import make_audio_zoo, tone
 from slmscale.audio.io import load_audio
 from slmscale.data.manifest import audio_path, read_manifest
 from slmscale.data.sources import build_folder_manifest

@@ -7,7 +7,7 @@ import json
 import pytest
 import soundfile as sf
 
-from slmscale.audio.fixtures import tone
+from support.audio_zoo import tone
 from slmscale.data.manifest import audio_path, read_manifest
 from slmscale.data.sources import build_librispeech_manifest
 from slmscale.data.sources.librispeech import split_role

@@ -101,7 +101,7 @@ def fake_speaker(seconds_per_word: float = 0.02):
 
         import soundfile as sf
 
-        from slmscale.units.synthetic import babble
+        from support.babble import babble
 
         for it in items:
             path = Path(out_dir) / it.relpath
@@ -120,7 +120,7 @@ def make_speech_tokenizer(path, k: int = K_UNITS):
     from slmscale.artifacts import write_meta
     from slmscale.units.bundle import KIND, SpeechTokenizer, TokenizerConfig
     from slmscale.units.encoders import EncoderConfig, build_encoder
-    from slmscale.units.synthetic import babble
+    from support.babble import babble
 
     ecfg = EncoderConfig(name="mfcc", frame_rate=50)
     feats = build_encoder(ecfg, device="cpu").features(babble(1.0, seed=9))
@@ -173,7 +173,7 @@ def build_small_bench(out, tasks=("sblimp", "ssc"), n=2, voices=("us-f1", "gb-m1
     """The real benchmark builder with fake_speaker in place of espeak-ng."""
     import pytest as _pytest
 
-    from slmscale.eval.build import BenchConfig, build_bench
+    from slmscale.eval.synth_bench import BenchConfig, build_bench
 
     with _pytest.MonkeyPatch.context() as mp:
         mp.setattr("slmscale.audio.tts.synthesize_many", fake_speaker())

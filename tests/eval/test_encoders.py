@@ -21,7 +21,7 @@ def tok(tmp_path_factory):
     from slmscale.artifacts import write_meta
     from slmscale.units.bundle import KIND, SpeechTokenizer, TokenizerConfig
     from slmscale.units.encoders import EncoderConfig, build_encoder
-    from slmscale.units.synthetic import babble
+    from support.babble import babble
 
     root = tmp_path_factory.mktemp("tok")
     wavs = []

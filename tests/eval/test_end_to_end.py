@@ -17,7 +17,7 @@ def test_spoken_benchmark_scored_through_a_real_tokenizer(tmp_path, kit):
     from slmscale.artifacts import write_meta
     from slmscale.audio.io import load_audio
     from slmscale.cli.main import main
-    from slmscale.eval.build import BenchConfig, build_bench
+    from slmscale.eval.synth_bench import BenchConfig, build_bench
     from slmscale.eval.formats import load_benchmark
     from slmscale.units.bundle import KIND, SpeechTokenizer, TokenizerConfig
     from slmscale.units.encoders import EncoderConfig, build_encoder

@@ -32,7 +32,7 @@ def test_isoflop_too_few_budgets():
 
 
 def test_downstream_gamma_and_comparison():
-    from slmscale.scaling import synthetic
+    from support import scaling_tables as synthetic
     df = table.prepare(pd.concat([synthetic.downstream_table(0.066, 0.03, arm="text", seed=1),
                                   synthetic.downstream_table(0.021, 0.25, arm="speech", seed=2)]),
                        target="sblimp")

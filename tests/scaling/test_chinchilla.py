@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from slmscale.errors import UserError
-from slmscale.scaling import bootstrap, chinchilla, forms, loss, synthetic, table
+from slmscale.scaling import bootstrap, chinchilla, forms, loss, table
+from support import scaling_tables as synthetic
 
 TRUE = dict(E=1.73, A=13.9, B=39.8, alpha=0.25, beta=0.24)
 

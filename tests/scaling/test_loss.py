@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from slmscale.scaling import loss, synthetic
+from slmscale.scaling import loss
+from support import scaling_tables as synthetic
 
 TRUE = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
 

@@ -88,7 +88,7 @@ def write_aligned_babble(root: Path, n: int = 16, seed: int = 3) -> Path:
     """A babble corpus whose entries carry transcripts and word timings (0.25 s per word) and a
     valid split, as interleaving needs; returns the manifest path."""
     from slmscale.data.manifest import read_manifest, write_manifest
-    from slmscale.units.synthetic import write_babble_corpus
+    from support.babble import write_babble_corpus
 
     words = "the little cat sat on a warm mat and a brown dog ran to the park".split()
     manifest = write_babble_corpus(root, n, seconds=(1.5, 2.5), seed=seed)

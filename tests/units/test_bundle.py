@@ -5,7 +5,7 @@ from slmscale.artifacts import read_meta
 from slmscale.errors import UserError
 from slmscale.units.bundle import SpeechTokenizer, TokenizerConfig, import_kmeans
 from slmscale.units.encoders import EncoderConfig
-from slmscale.units.synthetic import babble
+from support.babble import babble
 
 
 def test_saved_bundle_loads_and_encodes(tokdir):

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from slmscale.audio.fixtures import make_audio_zoo
+from support.audio_zoo import make_audio_zoo
 from slmscale.data.manifest import ManifestEntry, read_manifest, write_manifest
 from slmscale.data.shards import Shards
 from slmscale.errors import UserError
 from slmscale.units.encode import assign_splits, encode_manifest
-from slmscale.units.synthetic import write_babble_corpus
+from support.babble import write_babble_corpus
 
 
 def test_shards_hold_deduplicated_units_with_durations(shards_dir, corpus):
@@ -102,7 +102,7 @@ def test_all_bad_is_a_user_error_and_leaves_nothing(tokdir, tmp_path):
 
 
 def test_long_file_is_streamed(tokdir, tmp_path, monkeypatch):
-    import slmscale.units.corpus as corpus_mod
+    import slmscale.units.manifest_jobs as corpus_mod
 
     manifest = write_babble_corpus(tmp_path / "c", 1, seconds=(6.0, 6.0), seed=1)
     whole = encode_manifest(tokdir, manifest, tmp_path / "whole", valid_fraction=0, workers=1)

@@ -5,7 +5,7 @@ import pytest
 
 from slmscale.errors import UserError
 from slmscale.units.encoders import EncoderConfig, HubertEncoder, SpectralEncoder, build_encoder
-from slmscale.units.synthetic import babble
+from support.babble import babble
 
 
 @pytest.mark.parametrize("rate", [25, 50])
@@ -72,7 +72,7 @@ def test_hubert_layer_matches_transformers_hidden_states(tiny_hubert):
 
 
 def test_hubert_layer_norm_model_batches_like_single(tmp_path):
-    from slmscale.units.synthetic import make_tiny_hubert
+    from support.babble import make_tiny_hubert
 
     path = make_tiny_hubert(tmp_path / "ln", feat_extract_norm="layer")
     (path / "preprocessor_config.json").write_text(json.dumps({"do_normalize": True}))

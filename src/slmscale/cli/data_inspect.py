@@ -15,7 +15,7 @@ def inspect_cmd(
     verify: bool = typer.Option(False, "--verify", help="Recompute the files' sha256 and compare with meta."),
 ) -> None:
     """Print a shards summary and a token-usage histogram (ids ranked by frequency)."""
-    from slmscale.units.inspect import summarize
+    from slmscale.data.shard_summary import summarize
 
     summary = summarize(shards, verify=verify)
     if as_json:
@@ -30,7 +30,7 @@ def _render(s: dict, bins: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from slmscale.units.inspect import rank_buckets
+    from slmscale.data.shard_summary import rank_buckets
 
     console = Console()
     t = Table(title=f"shards: {s['path']}", show_header=False)

@@ -28,7 +28,7 @@ def bench_cmd(
     (+ crossmodal/ audio for the cross-modal StoryCloze tasks)."""
     from slmscale.config import validate
     from slmscale.errors import UserError
-    from slmscale.eval.build import BenchConfig, build_bench
+    from slmscale.eval.synth_bench import BenchConfig, build_bench
 
     if voices and matched:
         raise UserError("give --voices or --matched, not both")

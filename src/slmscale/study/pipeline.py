@@ -6,7 +6,7 @@ stable contract between stages, and a crash in one stage cannot corrupt the stud
   (-> model extend --tokenizer: the text tokenizer + K units -> data interleave) -> synth bench.
 Interleaved shards are built once per text tokenizer: the extended tokenizer gives text tokens the
 text tokenizer's ids, so one shard set serves every model size (checked per run when its starting
-model is made, slmscale.study.init).
+model is made, slmscale.study.warm_start).
 Each stage is skipped when its output holds a meta.json and the study's record of the stage
 (`DIR/data/.stages/<name>.json`: the command's arguments and input hashes) is unchanged.
 """
@@ -207,7 +207,7 @@ def _bench_layout(task: str) -> dict[str, Any]:
     """The benchmark builder's layout version of a task (e.g. StoryCloze folders gained crossmodal/),
     so a study rebuilds a benchmark folder made by an older layout instead of calling it cached."""
     try:
-        from slmscale.eval.build import LAYOUT
+        from slmscale.eval.synth_bench import LAYOUT
         from slmscale.eval.formats import canonical_task
 
         return {"layout": LAYOUT[canonical_task(task)]}
@@ -275,7 +275,7 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
     from slmscale.progress import make_progress
     from slmscale.study import analysis, store
     from slmscale.study.expand import default_param_counter, dependencies, expand
-    from slmscale.study.init import init_model_dir
+    from slmscale.study.warm_start import init_model_dir
     from slmscale.study.runners import RunPaths, needs_work, prepare_run
 
     study_dir = Path(study_dir).resolve()

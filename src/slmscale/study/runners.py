@@ -87,7 +87,7 @@ def prepare_run(root: Path, run: RunSpec, shards: Path, bench: dict[str, Path] |
                 init: dict[str, Any] | None = None) -> RunPaths:
     """Write the run's spec and TRAIN config (idempotent: same RunSpec = same bytes).
 
-    `init` (interleaved runs): where the starting model comes from (see slmscale.study.init)."""
+    `init` (interleaved runs): where the starting model comes from (see slmscale.study.warm_start)."""
     paths = RunPaths(root)
     root.mkdir(parents=True, exist_ok=True)
     over = {**run.train, "data.shards": str(shards), "model.preset": run.preset,
@@ -266,7 +266,7 @@ def _execute_locked(paths: RunPaths, run: dict[str, Any], trainer: list[str] | N
         t0 = time.time()
         rc = 0
         if run.get("init") and not worker and summary.get("status") not in DONE:
-            from slmscale.study.init import extender_command, init_lock
+            from slmscale.study.warm_start import extender_command, init_lock
 
             with init_lock(Path(run["init"]["model"])):
                 rc = _run_cmd(extender_command(extender, run["init"], Path(run["shards"])), paths.log,

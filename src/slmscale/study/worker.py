@@ -2,7 +2,7 @@
 auto-resuming from a checkpoint) and then scores every task still missing from summary.json (EVAL's
 Python API), importing torch once instead of once per command. The study runner starts this as a
 subprocess, so a crash here costs only this run. An interleaved run first builds its starting
-model (the text run's model with the speech vocabulary, slmscale.study.init).
+model (the text run's model with the speech vocabulary, slmscale.study.warm_start).
 
 Exit codes: 0 trained (evaluation errors, if any, are in RUNROOT/eval_errors.json), 2 bad
 config/input, 3 diverged, 1 unexpected failure.
@@ -27,7 +27,7 @@ def work(root: Path) -> int:
     summary = read_json(summary_path) if summary_path.is_file() else {}
     if summary.get("status") != "finished":
         if run.get("init"):
-            from slmscale.study.init import build_init_model
+            from slmscale.study.warm_start import build_init_model
 
             build_init_model(run["init"], Path(run["shards"]))
         summary = run_training(load_train_config(root / "train.yaml"))

@@ -127,7 +127,7 @@ class SpeechTokenizer:
 
     def encode_file(self, path: str | Path, dedup: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Units of an audio file (any rate/format; long files streamed); AudioError if it is bad."""
-        from slmscale.units.corpus import Item, features_for_items
+        from slmscale.units.manifest_jobs import Item, features_for_items
 
         outcome = features_for_items(self.encoder, [Item(0, str(path), str(path), 0.0)])[0]
         if outcome.reason is not None:

@@ -22,7 +22,7 @@ from slmscale.data.shards import ShardWriter
 from slmscale.errors import UserError
 from slmscale.progress import info
 from slmscale.units.bundle import SpeechTokenizer
-from slmscale.units.corpus import (Item, Outcome, default_workers, features_for_items, manifest_inputs,
+from slmscale.units.manifest_jobs import (Item, Outcome, default_workers, features_for_items, manifest_inputs,
                                    manifest_items, run_items)
 from slmscale.units.kmeans import utterance_rng
 

@@ -19,7 +19,7 @@ from slmscale.data.manifest import read_manifest
 from slmscale.errors import UserError
 from slmscale.progress import info
 from slmscale.units.bundle import KIND, SpeechTokenizer, TokenizerConfig, import_kmeans
-from slmscale.units.corpus import (Item, Outcome, default_workers, features_for_items, manifest_inputs,
+from slmscale.units.manifest_jobs import (Item, Outcome, default_workers, features_for_items, manifest_inputs,
                                    manifest_items, run_items)
 from slmscale.units.encoders import EncoderConfig, build_encoder, checkpoint_sha256
 from slmscale.units.kmeans import Assigner, cap_frames, fit_kmeans, fit_whitening, sample_frames

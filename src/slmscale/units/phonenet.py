@@ -153,7 +153,7 @@ def train_phonenet(manifest: str | Path, out: str | Path, cfg: PhoneNetConfig | 
     import torch
 
     from slmscale.data.manifest import read_manifest
-    from slmscale.units.corpus import features_for_items, manifest_inputs, manifest_items
+    from slmscale.units.manifest_jobs import features_for_items, manifest_inputs, manifest_items
 
     cfg = cfg or PhoneNetConfig()
     out = Path(out)

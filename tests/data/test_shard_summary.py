@@ -1,7 +1,7 @@
 import numpy as np
 
 from slmscale.data.shards import Shards
-from slmscale.units.inspect import rank_buckets, summarize
+from slmscale.data.shard_summary import rank_buckets, summarize
 
 
 def test_summary_counts_and_checksums(shards_dir):

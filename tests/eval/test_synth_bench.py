@@ -12,8 +12,8 @@ import soundfile as sf
 from slmscale.audio.tts import Skipped
 from slmscale.audio.voices import TEST_VOICES, TRAIN_VOICES
 from slmscale.errors import UserError
-from slmscale.eval import build
-from slmscale.eval.build import BenchConfig, _items, build_bench, resolve_voices
+from slmscale.eval import synth_bench as build
+from slmscale.eval.synth_bench import BenchConfig, _items, build_bench, resolve_voices
 from slmscale.eval.formats import load_benchmark
 
 
