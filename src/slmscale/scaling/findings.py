@@ -88,12 +88,12 @@ def summarize(records: list[Finding]) -> list[dict[str, Any]]:
             verdict = "contradicted"
         elif counts["reproduced"]:
             verdict = "reproduced"
-        elif rows and counts["not tested"] == len(rows):
+        elif counts["not tested"] == len(rows):  # also a finding without rows: not assessed
             verdict = "not tested"
         else:
             verdict = "inconclusive"
         out.append({"id": fid, "claim": claim, "verdict": verdict, "counts": counts,
-                    "reason": next((r.reason for r in rows if r.verdict == verdict), "")})
+                    "reason": next((r.reason for r in rows if r.verdict == verdict), "not assessed")})
     return out
 
 
