@@ -104,3 +104,23 @@ def test_manifest_carries_phone_spans(tmp_path):
         assert all(0 <= s < end <= e.duration + 1e-6 for _, s, end in e.phones)
         first_word = e.words[0]
         assert e.phones[0][1] < first_word[2]  # the first phone sits in the first word
+
+
+def test_no_story_corpus_same_sentences_voices_and_splits(tmp_path):
+    from collections import Counter
+
+    cfg = dict(stories=5, seed=4, voices=["us-f1", "gb-f2", "nyc-f3"])
+    story = build_corpus(_cfg(**cfg), tmp_path / "s", workers=1)
+    shuffled = build_corpus(_cfg(**cfg, no_story=True), tmp_path / "n", workers=1)
+    a = read_manifest(tmp_path / "s" / "manifest.jsonl")
+    b = read_manifest(tmp_path / "n" / "manifest.jsonl")
+    assert [(e.id, e.voice, e.split) for e in a] == [(e.id, e.voice, e.split) for e in b]
+    assert [e.text for e in a] != [e.text for e in b]
+    # Same words overall (the same sentences, regrouped), each utterance spoken with timings.
+    assert Counter(w for e in a for w, _, _ in e.words) == Counter(w for e in b for w, _, _ in e.words)
+    assert all(e.words and e.words[-1][2] <= e.duration for e in b)
+    assert shuffled["config"]["no_story"] is True and "shuffled" in shuffled["story_structure"]
+    # A story corpus records no no_story key, so corpora made before the option keep their cache.
+    assert "no_story" not in story["config"] and "story_structure" not in story
+    assert shuffled["fingerprint"] != story["fingerprint"]
+    assert build_corpus(_cfg(**cfg, no_story=True), tmp_path / "n", workers=1) == shuffled  # cached

@@ -70,3 +70,18 @@ def test_say_writes_a_wav_and_prints_word_times(tmp_path, capsys):
     assert [r[0] for r in rows] == ["Hello", "there", "my", "friend"]
     info = sf.info(tmp_path / "x.wav")
     assert (info.samplerate, info.channels) == (16000, 1) and info.duration >= rows[-1][2]
+
+
+def test_no_story_flag(tmp_path):
+    src = tmp_path / "stories.txt"
+    src.write_text("The cat sat. It was warm.\n\nA dog ran home. The sun set. Night came.\n")
+    out = _run("synth", "corpus", "--out", str(tmp_path / "n"), "--text", str(src), "--no-story",
+               "--seed", "3", "--workers", "1")
+    assert out.returncode == 0, out.stderr
+    meta = json.loads((tmp_path / "n" / "meta.json").read_text())
+    assert meta["config"]["no_story"] is True and "shuffled" in meta["story_structure"]
+    texts = [json.loads(line)["text"] for line in (tmp_path / "n" / "manifest.jsonl").read_text().splitlines()]
+    sentences = sorted(s for t in texts for s in t.replace(". ", ".|").split("|"))
+    assert sentences == sorted(["The cat sat.", "It was warm.", "A dog ran home.", "The sun set.",
+                                "Night came."])
+    assert [len(t.replace(". ", ".|").split("|")) for t in texts] == [2, 3]

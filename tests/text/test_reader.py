@@ -64,3 +64,12 @@ def test_json_array_files(tmp_path):
     p.write_text('[{"text": "ok"},\n oops]', "utf-8")
     with pytest.raises(UserError, match=r"data00\.json:2: not valid JSON"):
         read_texts(p)
+
+
+def test_split_sentences():
+    from slmscale.text.reader import split_sentences
+
+    text = 'The cat sat.  It was warm!\n"Go home," she said. "Yes!" He ran? and then'
+    assert split_sentences(text) == ["The cat sat.", "It was warm!", '"Go home," she said.', '"Yes!"',
+                                     "He ran?", "and then"]
+    assert split_sentences("no end mark") == ["no end mark"] and split_sentences("  ") == []

@@ -108,3 +108,55 @@ def test_bad_arguments_are_user_errors():
         next(iter_stories(0, partition="test"))  # type: ignore[arg-type]
     with pytest.raises(UserError):
         generate_stories(-1, 0)
+
+
+def test_no_story_keeps_sentences_ids_and_counts_but_not_stories():
+    from collections import Counter
+
+    from slmscale.text.stories import shuffle_across_stories
+
+    stories = generate_stories(40, seed=2)
+    pairs = [(s.id, s.sentences) for s in stories]
+    out = list(shuffle_across_stories(pairs, seed=2, block=16))
+    assert out == list(shuffle_across_stories(pairs, seed=2, block=16))  # seeded
+    assert [i for i, _ in out] == [s.id for s in stories]
+    assert out != list(shuffle_across_stories(pairs, seed=3, block=16))
+    originals = {sentence: s.id for s in stories for sentence in s.sentences}
+    got = [sent for _, text in out for sent in _sentences_of(text, originals)]
+    assert Counter(got) == Counter(sentence for s in stories for sentence in s.sentences)
+    # Each utterance has its story's number of sentences, drawn only from its own block of 16.
+    blocks: dict[str, set[int]] = {}
+    for k, story in enumerate(stories):
+        for sentence in story.sentences:
+            blocks.setdefault(sentence, set()).add(k // 16)
+    for k, ((_, text), story) in enumerate(zip(out, stories)):
+        sents = _sentences_of(text, originals)
+        assert len(sents) == len(story.sentences)
+        assert all(k // 16 in blocks[x] for x in sents)
+    # Story structure is gone: few neighbouring sentences come from one story.
+    same = sum(originals[a] == originals[b] for _, text in out
+               for a, b in zip(_sentences_of(text, originals), _sentences_of(text, originals)[1:]))
+    pairs_total = sum(len(s.sentences) - 1 for s in stories)
+    assert same / pairs_total < 0.2
+
+
+def _sentences_of(text: str, originals: dict) -> list[str]:
+    """Split a shuffled utterance back into known sentences (greedy longest match)."""
+    out, rest = [], text
+    while rest:
+        hit = max((s for s in originals if rest.startswith(s)), key=len)
+        out.append(hit)
+        rest = rest[len(hit):].lstrip()
+    return out
+
+
+def test_no_story_stream_is_lazy():
+    import itertools
+
+    from slmscale.text.stories import iter_stories, shuffle_across_stories
+
+    stream = shuffle_across_stories(((s.id, s.sentences) for s in iter_stories(0)), seed=0, block=8)
+    first = list(itertools.islice(stream, 10))
+    assert len(first) == 10 and first[0][0] == next(iter_stories(0)).id
+    with pytest.raises(UserError, match="block"):
+        list(shuffle_across_stories([], seed=0, block=0))

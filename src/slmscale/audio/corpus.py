@@ -12,6 +12,11 @@ Rules (all seeded, so the same config gives the same bytes):
   story with the smallest hash is valid. A story's split never depends on the corpus size.
 - `hours`: stories are synthesised in batches sized from the running speech rate until the
   total reaches the target; stories past the first one that reaches it are dropped.
+- `no_story`: the same sentences without story structure (`text.stories.shuffle_across_stories`:
+  shuffled across blocks of 64 stories, dealt back with each story's id and sentence count), so
+  voices, splits and sizes match the story corpus of the same seed. With `stories` (or `text`)
+  the sentences are exactly the story corpus's; with `hours` all but the last block's are.
+  meta.json records it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from slmscale.config import StrictModel
 from slmscale.data.manifest import ManifestEntry, write_manifest
 from slmscale.errors import UserError
 from slmscale.progress import info
+from slmscale.text.stories import NO_STORY_BLOCK
 from slmscale.data.sources.common import say
 
 KIND = "speech-corpus"
@@ -48,6 +54,7 @@ class CorpusConfig(StrictModel):
     seed: int = 0
     valid_fraction: float = Field(default=0.05, ge=0, lt=1)
     sample_rate: int = 16000
+    no_story: bool = False  # sentences shuffled across stories (the no-story control arm)
 
     @model_validator(mode="after")
     def _one_size(self) -> "CorpusConfig":
@@ -66,13 +73,27 @@ def _fraction(*parts: object) -> float:
 
 def _texts(cfg: CorpusConfig) -> Iterator[tuple[str, str]]:
     """(id, text) pairs in order; a text file is read (and checked) right away."""
+    from slmscale.text.stories import iter_stories, shuffle_across_stories
+
     if cfg.text is not None:
-        from slmscale.text.reader import read_texts
+        from slmscale.text.reader import read_texts, split_sentences
 
-        return iter([(f"t{i:07d}", text) for i, text in enumerate(read_texts(cfg.text))])
-    from slmscale.text.stories import iter_stories
-
+        texts = [(f"t{i:07d}", text) for i, text in enumerate(read_texts(cfg.text))]
+        if cfg.no_story:
+            texts = texts[: cfg.stories] if cfg.stories else texts
+            return shuffle_across_stories(((i, split_sentences(t)) for i, t in texts), cfg.seed)
+        return iter(texts)
+    if cfg.no_story:
+        # With --stories the stream stops at N, so the last block holds exactly the story corpus's rest.
+        stories = itertools.islice(iter_stories(cfg.seed), cfg.stories)
+        return shuffle_across_stories(((st.id, st.sentences) for st in stories), cfg.seed)
     return ((story.id, story.text) for story in iter_stories(cfg.seed))
+
+
+def config_record(cfg: CorpusConfig) -> dict:
+    """The config as meta.json records it; `no_story` only when set, so story corpora built before
+    the option existed keep their fingerprint (and their cache)."""
+    return cfg.model_dump(mode="json", exclude=None if cfg.no_story else {"no_story"})
 
 
 def _item(cfg: CorpusConfig, sid: str, text: str) -> TTSItem:
@@ -109,7 +130,7 @@ def build_corpus(cfg: CorpusConfig, out: str | Path, workers: int | None = None,
     inputs = {"text": sha256_file(cfg.text)} if cfg.text else {}
     from slmscale.artifacts import fingerprint
 
-    fp = fingerprint(KIND, cfg.model_dump(mode="json"), inputs)
+    fp = fingerprint(KIND, config_record(cfg), inputs)
     if not force and is_fresh(out, fp):
         meta = read_json(out / META)
         say(f"{out}: up to date ({meta['utterances']} utterances, {meta['hours']:.3f} h); nothing to do")
@@ -138,7 +159,10 @@ def build_corpus(cfg: CorpusConfig, out: str | Path, workers: int | None = None,
     for e in entries:
         voices[e.voice] = voices.get(e.voice, 0) + 1
         splits[e.split] = splits.get(e.split, 0) + 1
-    meta = write_meta(out, KIND, cfg, inputs, utterances=len(entries), hours=round(seconds / 3600, 6),
+    extra = {"story_structure": f"sentences shuffled across blocks of {NO_STORY_BLOCK} stories "
+                                f"(seed {cfg.seed})"} if cfg.no_story else {}
+    meta = write_meta(out, KIND, config_record(cfg), inputs, **extra, utterances=len(entries),
+                      hours=round(seconds / 3600, 6),
                       words=sum(len(e.words) for e in entries), sample_rate=cfg.sample_rate,
                       voices=voices, splits=splits, wall_s=round(wall, 2),
                       realtime_factor=round(seconds / max(wall, 1e-9), 1),

@@ -19,6 +19,10 @@ def corpus_cmd(
                                         "ones: plain text (one per paragraph) or JSONL with a \"text\" field."),
     seed: int = typer.Option(0, "--seed", help="Seed for stories, voice choice and the valid split."),
     valid_fraction: float = typer.Option(0.05, "--valid-fraction", help="Share of stories marked valid."),
+    no_story: bool = typer.Option(False, "--no-story",
+                                  help="Same sentences without story structure: shuffled across stories "
+                                       "(blocks of 64, seeded), same ids, voices and splits (the "
+                                       "control arm for the synthetic-stories finding)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Synthesis processes (default: all cores)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
 ) -> None:
@@ -36,7 +40,8 @@ def corpus_cmd(
         raise UserError("give --hours H or --stories N (or --text FILE to speak a whole file)")
     cfg = validate(CorpusConfig, {"hours": hours, "stories": stories, "voices": parse_voices(voices),
                                   "text": None if text is None else str(text), "seed": seed,
-                                  "valid_fraction": valid_fraction}, "synth corpus options")
+                                  "valid_fraction": valid_fraction, "no_story": no_story},
+                   "synth corpus options")
     build_corpus(cfg, out, workers=workers, force=force)
 
 

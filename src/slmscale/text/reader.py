@@ -17,11 +17,27 @@ from pathlib import Path
 from slmscale.errors import UserError
 
 _SPACES = re.compile(r"\s+")
+# A sentence ends at . ! or ? (optionally followed by a closing quote) before whitespace.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"\u201d']?\s+")
 
 
 def clean_text(text: str) -> str:
     """Collapse runs of whitespace (newlines, tabs, non-breaking spaces) into single spaces."""
     return _SPACES.sub(" ", text.replace("\u00a0", " ")).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """A cleaned story cut into sentences (for the no-story corpus); text without an end mark is
+    one sentence."""
+    out, start = [], 0
+    text = clean_text(text)
+    for m in _SENTENCE_END.finditer(text):
+        end = m.start() + len(m.group(0).rstrip())
+        out.append(text[start:end])
+        start = m.end()
+    if text[start:]:
+        out.append(text[start:])
+    return out
 
 
 def _looks_like_jsonl(path: Path, lines: list[str]) -> bool:

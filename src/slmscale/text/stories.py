@@ -10,6 +10,9 @@ Partitions (see `heldout.py`):
   "all"      every generated story.
 So no held-out story, and no held-out sentence (the sBLIMP-like benchmarks use only those), ever
 appears verbatim in a training corpus, for any seed.
+
+`shuffle_across_stories` removes story structure but keeps the sentences (the "no-story" control of
+Cuervo & Marxer's synthetic-stories finding): see its docstring.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, field
-from typing import Iterator, Literal
+from typing import Iterable, Iterator, Literal
 
 from slmscale.errors import UserError
 from slmscale.text.heldout import is_heldout_sentence, is_heldout_story
@@ -25,6 +28,10 @@ from slmscale.text.schemas import SCHEMAS, Ctx
 
 Partition = Literal["train", "heldout", "all"]
 PARTITIONS = ("train", "heldout", "all")
+# Stories whose sentences are shuffled together for the no-story control: big enough that two
+# neighbouring sentences almost never come from one story, small enough that a corpus cut at an
+# hours target holds (all but at most one block of) the sentences of the matching story corpus.
+NO_STORY_BLOCK = 64
 SCHEMA_NAMES = tuple(sorted(SCHEMAS))
 
 
@@ -86,3 +93,27 @@ def generate_stories(n: int, seed: int, partition: Partition = "train") -> list[
     if n < 0:
         raise UserError(f"number of stories must be >= 0, got {n}")
     return list(itertools.islice(iter_stories(seed, partition), n))
+
+
+def shuffle_across_stories(stories: Iterable[tuple[str, list[str]]], seed: int,
+                           block: int = NO_STORY_BLOCK) -> Iterator[tuple[str, str]]:
+    """(id, text) utterances without story structure, from (id, sentences) stories.
+
+    The sentences of each run of `block` consecutive stories are pooled, shuffled with
+    `random.Random(f"slmscale-nostory/{seed}/{block number}")` and dealt back in order: utterance i
+    keeps story i's id and its number of sentences, so lengths stay similar and anything keyed on
+    the id (voice, split) is unchanged. Lazy: an endless story stream gives an endless stream.
+    """
+    if block < 1:
+        raise UserError(f"no-story block size must be >= 1, got {block}")
+    it = iter(stories)
+    for number in itertools.count():
+        chunk = list(itertools.islice(it, block))
+        if not chunk:
+            return
+        pool = [sentence for _, sentences in chunk for sentence in sentences]
+        random.Random(f"slmscale-nostory/{seed}/{number}").shuffle(pool)
+        start = 0
+        for sid, sentences in chunk:
+            yield sid, " ".join(pool[start:start + len(sentences)])
+            start += len(sentences)
