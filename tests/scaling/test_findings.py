@@ -197,3 +197,14 @@ def test_unfinished_runs_are_left_out():
     df.loc[df.index[:20], "status"] = "failed"
     r = _get(findings.assess(df, n_boot=10), "C&M 2", "sblimp")
     assert r.n_points <= 8 and r.verdict in ("inconclusive", "reproduced")
+
+
+def test_no_metric_columns_and_hint():
+    df = arm_runs("speech", {}, seed=1)
+    recs = findings.assess(df, n_boot=10, hint="run `slmscale demo --preset small`")
+    assert [r.id for r in recs] == sorted((r.id for r in recs), key=list(findings.CLAIMS).index)
+    c3 = [r for r in recs if r.id == "C&M 3"]
+    assert len(c3) == 1 and c3[0].verdict == "not tested" and "no benchmark columns" in c3[0].reason
+    assert c3[0].reason.endswith("(run `slmscale demo --preset small`)")
+    assert _get(recs, "C&M 1").verdict == "reproduced"  # loss needs no benchmark
+    assert "preset small" not in _get(recs, "C&M 1").reason

@@ -55,23 +55,37 @@ from slmscale.scaling.findings_arms import _cm5, _cm6, _sims1, _sims2
 from slmscale.scaling.findings_checks import CLAIMS, VERDICTS, Finding, _cm1, _cm2, _cm3, _cm4, _Study
 
 CHECKS = (_cm1, _cm2, _cm3, _cm4, _cm5, _cm6, _sims1, _sims2)
+METRIC_FINDINGS = ("C&M 2", "C&M 3", "C&M 4", "C&M 6", "SIMS 1")
+NO_METRICS = "no benchmark columns (swuggy, sblimp, ssc, tsc) in the results table: evaluate the runs"
 
 __all__ = ["CLAIMS", "VERDICTS", "Finding", "assess", "summarize", "findings_to_json", "write_findings"]
 
 
 def assess(df: pd.DataFrame, roles: dict[str, str] | None = None, kinds: dict[str, str] | None = None,
            baselines: dict[str, Any] | None = None, n_boot: int = 200, seed: int = 0,
-           level: float = 0.95, huber_delta: float = 0.03) -> list[Finding]:
+           level: float = 0.95, huber_delta: float = 0.03, hint: str | None = None) -> list[Finding]:
     """Every finding's records for a results table.
 
     roles      role -> arm name (roles: speech, text, unigram, interleaved, no_story); missing roles
                come from `kinds` (arm name -> spec kind: units, text, unigram, interleaved), then
                from arm names (speech/units/textless, text, unigram, interleaved, no_story);
     baselines  metric column -> strongest surface-baseline accuracy, as a number or a mapping with
-               `accuracy` and optionally `ci` [lo, hi] or `n` (items), e.g. from `slmscale bench audit`.
+               `accuracy` and optionally `ci` [lo, hi] or `n` (items), e.g. from `slmscale bench audit`;
+    hint       appended to every "not tested" reason (e.g. "run `slmscale demo --preset small`").
+    The first arm of each role is used. Records come in the order of `CLAIMS`.
     """
     study = _Study(df, roles, kinds, baselines, n_boot, seed, level, huber_delta)
-    return [rec for check in CHECKS for rec in check(study)]
+    records = [rec for check in CHECKS for rec in check(study)]
+    if not study.metrics:
+        records += [Finding(fid, "downstream metrics", verdict="not tested", reason=NO_METRICS)
+                    for fid in METRIC_FINDINGS]
+    order = list(CLAIMS)
+    records.sort(key=lambda r: order.index(r.id))
+    if hint:
+        for r in records:
+            if r.verdict == "not tested":
+                r.reason = f"{r.reason} ({hint})"
+    return records
 
 
 def summarize(records: list[Finding]) -> list[dict[str, Any]]:
