@@ -208,3 +208,11 @@ def test_no_metric_columns_and_hint():
     assert c3[0].reason.endswith("(run `slmscale demo --preset small`)")
     assert _get(recs, "C&M 1").verdict == "reproduced"  # loss needs no benchmark
     assert "preset small" not in _get(recs, "C&M 1").reason
+
+
+def test_loss_findings_use_single_epoch_runs_only():
+    df = arm_runs("speech", SPEECH, seed=1).assign(epochs=3.0)
+    r = _get(findings.assess(df, n_boot=10), "C&M 1")
+    assert r.verdict == "inconclusive" and "only multi-epoch runs" in r.reason
+    assert _get(findings.assess(df, n_boot=0), "C&M 2", "sblimp").reason == \
+        "no bootstrap interval (bootstrap disabled)"

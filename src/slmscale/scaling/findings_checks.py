@@ -75,7 +75,8 @@ def _decide(f: Finding, null: float, claim_above: bool, failed: int, n_boot: int
         f.verdict, f.reason = "inconclusive", f"{failed} of {n_boot} bootstrap refits failed"
         return
     if f.ci is None:
-        f.verdict, f.reason = "inconclusive", "no bootstrap interval (every refit failed)"
+        f.verdict = "inconclusive"
+        f.reason = "no bootstrap interval (" + ("every refit failed)" if n_boot else "bootstrap disabled)")
         return
     lo, hi = f.ci
     if lo > null or hi < null:
@@ -116,6 +117,9 @@ class _Study:
             sub = sub[sub[column].notna() & (sub[column] > 0)]
         if single_epoch and "epochs" in sub.columns:
             sub = sub[~(sub["epochs"] > 1 + 1e-9)]
+            if sub.empty:
+                raise _Stop("inconclusive", f"arm {name!r} has only multi-epoch runs; the loss "
+                                            "findings use single-epoch runs")
         return sub.reset_index(drop=True)
 
     def envelope_law(self, role: str, column: str) -> dict:
