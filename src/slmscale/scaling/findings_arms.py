@@ -36,7 +36,7 @@ def _gap(st: _Study, treat: str, base: str, m: str) -> dict:
         c, gap = fs.envelope_gap(ca, qa, cb, qb)
     except ValueError:
         raise _Stop("inconclusive", f"too few points: arms {na!r} and {nb!r} share no compute "
-                                    "range") from None
+                                    f"range (equal {col})") from None
     if len(c) < 2:
         raise _Stop("inconclusive", f"too few points: 1 envelope point of {na!r} inside {nb!r}'s "
                                     "compute range; need 2")
@@ -54,7 +54,7 @@ def _gap(st: _Study, treat: str, base: str, m: str) -> dict:
 
 def _cm5(st: _Study) -> list[Finding]:
     out = []
-    for m in [m for m in st.metrics if m in SEMANTIC] or list(SEMANTIC):
+    for m in SEMANTIC:  # both semantic rows always: the finding is about them
         f = Finding("C&M 5", f"{m}: story arm − no-story arm at equal compute (mean envelope gap)",
                     metric=m, paper_note="positive: sTinyStories helps semantics (Fig. 3)")
 
@@ -62,7 +62,8 @@ def _cm5(st: _Study) -> list[Finding]:
             f.arms = [st.roles.get("speech", "speech"), st.roles.get("no_story", "no_story")]
             st.arm("no_story")
             if m not in st.metrics:
-                raise _Stop("not tested", f"no {m!r} column (add the StoryCloze tasks to both arms)")
+                raise _Stop("not tested", f"no run has {m!r} scores (add the StoryCloze tasks to "
+                                          "both arms)")
             g = _gap(st, "speech", "no_story", m)
             f.value, f.n_points = g["stats"]["mean_gap"], len(g["c"])
             f.ci = fs.interval(g["samples"].get("mean_gap"), st.level)
@@ -112,10 +113,10 @@ def _sims1(st: _Study) -> list[Finding]:
             f.arms = g_rec.arms = [st.roles.get("interleaved", "interleaved"),
                                    st.roles.get("speech", "speech")]
             g = _gap(st, "interleaved", "speech", m)
-        except _Stop as stop:
-            for r in (f, g_rec):
-                r.verdict, r.reason = stop.verdict, stop.reason
-            out += [f, g_rec]
+        except _Stop as stop:  # one row stands for both statistics
+            f.statistic += " and its growth with compute"
+            f.verdict, f.reason = stop.verdict, stop.reason
+            out.append(f)
             continue
         f.value, f.n_points = g["stats"]["mean_gap"], len(g["c"])
         f.ci = fs.interval(g["samples"].get("mean_gap"), st.level)

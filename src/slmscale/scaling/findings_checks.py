@@ -96,7 +96,8 @@ class _Study:
         self.roles = fs.resolve_roles(sorted(self.df["arm"].unique()), roles, kinds)
         self.baselines, self.n_boot, self.seed, self.level = baselines, n_boot, seed, level
         self.huber_delta = huber_delta
-        self.metrics = [m for m in METRICS if m in self.df.columns]
+        # Benchmarks scored on at least one run (a column left empty by every arm is not a finding).
+        self.metrics = [m for m in METRICS if m in self.df.columns and self.df[m].notna().any()]
         self._laws: dict = {}
 
     def seed_of(self, role: str, salt: int = 0) -> int:

@@ -184,6 +184,6 @@ def at_floor(best: float, metric: str, baselines: dict | None) -> str | None:
     """A reason string when the best score is within the floor's interval, else None."""
     level, half, source = floor_of(metric, baselines)
     if best <= level + half:
-        return (f"metric at its surface baseline: best {metric} {best:.3f} is within {half:.3f} of "
-                f"{source} {level:.3f}")
+        return (f"metric at its surface baseline ({source} {level:.3f}): best {metric} {best:.3f} is "
+                f"within {half:.3f} of it")
     return None
