@@ -191,6 +191,8 @@ def test_roles_from_kinds_and_explicit_roles():
     df = findings_table({"units_a": {"gammas": SPEECH, "seed": 1}, "lm": {"gammas": TEXT, "seed": 2}})
     by_kind = findings.assess(df, kinds={"units_a": "units", "lm": "text"}, n_boot=20)
     assert _get(by_kind, "C&M 3", "sblimp").arms == ["lm", "units_a"]
+    from_column = findings.assess(df.assign(kind=df["arm"].map({"units_a": "units", "lm": "text"})), n_boot=20)
+    assert _get(from_column, "C&M 3", "sblimp").arms == ["lm", "units_a"]
     explicit = findings.assess(df, roles={"speech": "units_a", "text": "lm"}, n_boot=20)
     assert _get(explicit, "C&M 3", "sblimp").verdict == "reproduced"
     with pytest.raises(UserError, match="unknown role"):

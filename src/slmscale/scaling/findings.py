@@ -67,8 +67,9 @@ def assess(df: pd.DataFrame, roles: dict[str, str] | None = None, kinds: dict[st
     """Every finding's records for a results table.
 
     roles      role -> arm name (roles: speech, text, unigram, interleaved, no_story); missing roles
-               come from `kinds` (arm name -> spec kind: units, text, unigram, interleaved), then
-               from arm names (speech/units/textless, text, unigram, interleaved, no_story);
+               come from `kinds` (arm name -> spec kind: units, text, unigram, interleaved; default:
+               the table's `kind` column), then from arm names (speech/units/textless, text, unigram,
+               interleaved, no_story/nostory);
     baselines  metric column -> strongest surface-baseline accuracy, as a number or a mapping with
                `accuracy` and optionally `ci` [lo, hi] or `n` (items), e.g. from `slmscale bench audit`;
     hint       appended to every "not tested" reason (e.g. "run `slmscale demo --preset small`").

@@ -93,6 +93,8 @@ class _Study:
 
     def __init__(self, df, roles, kinds, baselines, n_boot, seed, level, huber_delta):
         self.df = fs.clean_table(df, METRICS)
+        if kinds is None and "kind" in self.df.columns:  # the study's results table names each arm's kind
+            kinds = dict(zip(self.df["arm"], self.df["kind"].astype(str)))
         self.roles = fs.resolve_roles(sorted(self.df["arm"].unique()), roles, kinds)
         self.baselines, self.n_boot, self.seed, self.level = baselines, n_boot, seed, level
         self.huber_delta = huber_delta
