@@ -63,6 +63,7 @@ def test_planted_claims_reproduced(planted):
     growth = _get(recs, "SIMS 1", "sblimp", "growth")
     assert gap.verdict == growth.verdict == "reproduced"
     assert gap.details["compute"] == "flops_full"
+    assert gap.details["mean_gap_at_equal_6nd"] == pytest.approx(gap.value, abs=0.01)
     assert _get(recs, "C&M 6", "ssc").verdict == "reproduced"  # unigram not better downstream
     assert _get(recs, "C&M 2", "sblimp").details["paper_in_ci"] is True
     sims2 = _get(recs, "SIMS 2")

@@ -14,7 +14,6 @@ from slmscale.scaling import findings_stats as fs
 from slmscale.scaling.findings_checks import (DECADE, MIN_POINTS, SEMANTIC, Finding, _decide,
                                               _exponent_ratio, _guard, _published, _Stop, _Study)
 
-# --- C&M 5, C&M 6, SIMS 1, SIMS 2 ----------------------------------------------------------------
 
 def _compute_column(a: pd.DataFrame, b: pd.DataFrame) -> str:
     """Equal compute means equal full FLOPs when both arms report them (DESIGN), else 6ND."""
@@ -48,8 +47,15 @@ def _gap(st: _Study, treat: str, base: str, m: str) -> dict:
 
     samples, failed = fs.stratified_bootstrap({"a": len(ca), "b": len(cb)}, refit, st.n_boot,
                                               st.seed_of(treat, zlib.crc32(m.encode()) % 997))
-    return {"c": c, "gap": gap, "stats": fs.gap_stats(c, gap), "samples": samples, "failed": failed,
-            "column": col, "a": a, "b": b}
+    out = {"c": c, "gap": gap, "stats": fs.gap_stats(c, gap), "samples": samples, "failed": failed,
+           "column": col, "a": a, "b": b, "details": {"compute": col}}
+    if col == "flops_full":  # at CPU scale embeddings weigh a lot: also give the papers' 6ND view
+        try:
+            _, g6 = fs.envelope_gap(a["flops"].to_numpy(), qa, b["flops"].to_numpy(), qb)
+            out["details"]["mean_gap_at_equal_6nd"] = float(np.mean(g6))
+        except ValueError:
+            out["details"]["mean_gap_at_equal_6nd"] = None
+    return out
 
 
 def _cm5(st: _Study) -> list[Finding]:
@@ -67,7 +73,7 @@ def _cm5(st: _Study) -> list[Finding]:
             g = _gap(st, "speech", "no_story", m)
             f.value, f.n_points = g["stats"]["mean_gap"], len(g["c"])
             f.ci = fs.interval(g["samples"].get("mean_gap"), st.level)
-            f.details = {"compute": g["column"]}
+            f.details = g["details"]
             _decide(f, 0.0, True, g["failed"], st.n_boot)
         out.append(_guard(f, run))
     return out
@@ -120,7 +126,7 @@ def _sims1(st: _Study) -> list[Finding]:
             continue
         f.value, f.n_points = g["stats"]["mean_gap"], len(g["c"])
         f.ci = fs.interval(g["samples"].get("mean_gap"), st.level)
-        f.details = {"compute": g["column"], "text_pretraining": "not counted (as in SIMS)"}
+        f.details = {**g["details"], "text_pretraining": "not counted (as in SIMS)"}
         a = g["a"]
         if "flops_total" in a.columns and a["flops_total"].notna().all():
             try:
