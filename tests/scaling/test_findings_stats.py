@@ -51,6 +51,7 @@ def test_floor_of_chance_and_baselines():
     assert level == 0.5 and half == pytest.approx(1.96 * 0.025)
     assert fs.at_floor(0.53, "swuggy", {"swuggy": {"accuracy": 0.5, "n": 400}})
     assert fs.at_floor(0.56, "swuggy", {"swuggy": {"accuracy": 0.5, "n": 400}}) is None
+    assert fs.floor_of("ssc", {"sstorycloze": {"best": 0.58}})[0] == 0.58  # an audit's task name
 
 
 def test_resolve_roles_precedence():

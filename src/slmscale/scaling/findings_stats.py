@@ -32,6 +32,8 @@ ROLE_HINT = {
 KIND_ROLE = {"units": "speech", "text": "text", "unigram": "unigram", "interleaved": "interleaved"}
 NUMERIC = ("params", "params_total", "tokens", "flops", "flops_full", "epochs", "loss",
            "init_flops", "flops_total")
+# Benchmark audits key results by task name; the results table by column.
+TASK_NAMES = {"ssc": "sstorycloze", "tsc": "tstorycloze"}
 FAILURES = (ValueError, RuntimeError, FloatingPointError, np.linalg.LinAlgError, UserError)
 
 
@@ -159,9 +161,9 @@ def gap_stats(c: np.ndarray, gap: np.ndarray) -> dict[str, float]:
 
 def floor_of(metric: str, baselines: dict | None) -> tuple[float, float, str]:
     """(level, half-width, source) of a metric's floor: chance (0.5) or its strongest surface
-    baseline when higher. The half-width is the baseline's interval (`ci`), else a binomial 95%
+    baseline when higher (keyed by results column or task name, e.g. ssc or sstorycloze). The half-width is the baseline's interval (`ci`), else a binomial 95%
     interval from `n` items, else `downstream.MARGIN`."""
-    entry = (baselines or {}).get(metric)
+    entry = (baselines or {}).get(metric, (baselines or {}).get(TASK_NAMES.get(metric, metric)))
     if entry is None:
         return CHANCE, MARGIN, "chance"
     if isinstance(entry, dict):
