@@ -39,12 +39,13 @@ def _legend(ax) -> None:
 def drawable(law: dict | None) -> str | None:
     """None when a fitted law may be drawn, else why not (no fit, < 3 points, degenerate)."""
     if not law or "error" in law or "skipped" in law:
-        return (law or {}).get("error") or (law or {}).get("skipped") or "not fitted"
+        text = str((law or {}).get("error") or (law or {}).get("skipped") or "")
+        return "too few points" if "need" in text else "not fitted"
     n = law.get("n_envelope", law.get("n_used", law.get("n_points", 0)))
     if n is not None and n < 3:
         return f"{n} point(s)"
     if law.get("degenerate"):
-        return "degenerate: " + "; ".join(law.get("warnings", []))
+        return "degenerate fit"
     return None
 
 
@@ -77,7 +78,7 @@ def loss_vs_compute(arms: dict[str, dict], colors: dict, out_dir: Path, name: st
             ax.plot(g, envelope.predict(env, g), "--", color="k", lw=1.2,
                     label=f"envelope L ∝ C^{env['gamma']:.3f}{ci_txt}")
         else:
-            ax.plot([], [], " ", label=f"no envelope law: {why[:60]}")
+            ax.plot([], [], " ", label=f"no envelope law ({why})")
         ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="held-out loss (nats/token)")
         ax.set_title(f"{arm}{(': ' + d['note']) if d.get('note') else ''}", fontsize=9, color=colors[arm])
         major_ticks_only(ax)
@@ -102,8 +103,10 @@ def metric_panels(points: pd.DataFrame, x: str, metrics: list[str], laws: dict[s
             if x == "loss":
                 lin = (law or {}).get("vs_loss") or {}
                 why = drawable(lin) if "slope" in lin else (lin.get("skipped") or "not fitted")
-                if why is None:
-                    xs = np.linspace(lo, hi, 20)
+                if why is None:  # over the runs the map was fitted on (above the chance cut-off)
+                    cut = lin.get("cutoff", {})
+                    used = sub[sub[m] > cut.get("chance", CHANCE) + cut.get("margin", 0.0)][x]
+                    xs = np.linspace(float(used.min()), float(used.max()), 20) if len(used) else np.array([])
                     ci = ((law.get("ci") or {}).get("pearson_r")) or None
                     ci_txt = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and None not in ci else ""
                     ax.plot(xs, capped(lin["slope"] * xs + lin["intercept"]), color=color,
@@ -117,7 +120,7 @@ def metric_panels(points: pd.DataFrame, x: str, metrics: list[str], laws: dict[s
                     ax.plot(g, capped(forms.power_law(g, law["k"], law["gamma"])), color=color,
                             label=f"{arm}: γ={law['gamma']:.3f}{ci_txt}")
             if why is not None:
-                ax.plot([], [], " ", label=f"{arm}: no law ({why[:50]})")
+                ax.plot([], [], " ", label=f"{arm}: no law ({why})")
         ax.axhline(CHANCE, color="grey", lw=0.6, ls=":")
         ax.set(xlabel=xlabel, ylabel=f"{m} accuracy", title=m)
         if x == "loss":

@@ -32,7 +32,7 @@ def major_ticks_only(ax, axes: str = "xy") -> None:
     """Readable labels on log axes: decades only (minor labels collide on narrow panels); an axis
     spanning less than a decade, which may hold no decade at all, is labelled at 1, 2 and 5 x 10^k
     so it never loses its labels. Call after the data are drawn (it reads the axis limits)."""
-    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     for name in axes:
         axis = getattr(ax, f"{name}axis")
@@ -40,7 +40,18 @@ def major_ticks_only(ax, axes: str = "xy") -> None:
         lo, hi = getattr(ax, f"get_{name}lim")()
         if lo > 0 and hi / lo < 10:
             axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            axis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False))
+            axis.set_major_formatter(FuncFormatter(_one_two_five))
+
+
+def _one_two_five(v: float, _pos=None) -> str:
+    """2, 5, 20 as plain numbers; 2e11 as 2×10^11."""
+    if v <= 0:
+        return ""
+    e = int(np.floor(np.log10(v) + 1e-9))
+    m = v / 10**e
+    if -2 <= e <= 3:
+        return f"{v:g}"
+    return f"${m:g}\\times10^{{{e}}}$" if abs(m - 1) > 1e-9 else f"$10^{{{e}}}$"
 
 
 ARM_PALETTE = "tab10"

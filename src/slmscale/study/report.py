@@ -128,7 +128,8 @@ def downstream_section(fits: dict, imgs: list[str]) -> list[str]:
             lin = law.get("vs_loss", {})
             vc = law.get("vs_compute", {})
             body.append([arm, m, with_ci(law, "gamma"), vc.get("power", {}).get("r2"), law.get("n_envelope"),
-                         vc.get("preferred"), with_ci(law, "pearson_r", 3) if "slope" in lin else lin.get("skipped", ""),
+                         vc.get("preferred"),
+                         with_ci({**lin, "ci": law.get("ci")}, "pearson_r", 3) if "slope" in lin else lin.get("skipped", ""),
                          lin.get("slope"), f"{lin['n_used']} / {lin['n_excluded']}" if "slope" in lin else "",
                          "; ".join(law.get("warnings", []))])
     s.append(table(["arm", "metric", "γ [95% CI]", "R² (log)", "envelope points", "preferred form",

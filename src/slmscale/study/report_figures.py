@@ -104,8 +104,9 @@ def metric_figures(out: Path, done: list[dict], fits: dict, metrics: list[str]) 
                    "than 3 envelope points or when degenerate (the legend says why), nor above accuracy 1.")]
     mixed = {a for a, f in fits["arms"].items() if "loss_note" in f}
     own = pts[~pts["arm"].isin(mixed)] if len(pts) else pts
-    if len(own):
-        imgs.append(figure(arm_figures.metric_panels(own, "loss", metrics, laws, colors(fits), out, "metric_vs_loss",
+    own_metrics = [m for m in metrics if len(own) and own[m].notna().any()]
+    if own_metrics:
+        imgs.append(figure(arm_figures.metric_panels(own, "loss", own_metrics, laws, colors(fits), out, "metric_vs_loss",
                                                      "held-out loss (nats/token)"),
                            "metrics vs loss",
                            "Accuracy vs held-out loss (C&M Fig. 4) with the linear map fitted on the runs above "
