@@ -61,7 +61,7 @@ def isoflop_figures(out: Path, done: list[dict], fits: dict) -> list[str]:
         rows = [r for r in done if r["arm"] == arm and str(r["budget"]).startswith("flops=")]
         paths = figures.isoflop_curves(_frame(rows), iso, out, name=f"isoflop_{arm}", title=f"{arm}: IsoFLOP profiles")
         imgs.append(figure(paths, f"IsoFLOP {arm}", f"Arm {arm}: loss vs N at each compute budget, the parabola "
-                                                     "in log N and its optimum (*)."))
+                                                     "in log N and its optimum (*).", half=True))
     return imgs
 
 
@@ -84,7 +84,7 @@ def frontier_figures(out: Path, done: list[dict], fits: dict) -> tuple[list[str]
                                  title=f"{arm}: fitted L(N, D)")
         ov = f"; dashed: {', '.join(overlay)} (another vocabulary: compare the slope)" if overlay else ""
         imgs.append(figure(paths, f"frontier {arm}", f"Arm {arm}: contours of the fitted L(N, D), its "
-                                                      f"compute-optimal frontier N_opt(C), D_opt(C) and the runs{ov}."))
+                                                      f"compute-optimal frontier N_opt(C), D_opt(C) and the runs{ov}.", half=True))
     return imgs, notes
 
 

@@ -39,13 +39,13 @@ def with_ci(rec: dict, key: str, digits: int = 4) -> str:
     return num(v, digits)
 
 
-def figure(paths: list[Path], alt: str, caption: str) -> str:
+def figure(paths: list[Path], alt: str, caption: str, half: bool = False) -> str:
     """The PNG of a figure embedded (the report opens offline, alone) with its caption; the PNG
     and SVG files stay next to the report under figures/."""
     png = next(p for p in paths if p.suffix == ".png")
     data = base64.b64encode(png.read_bytes()).decode()
     files = ", ".join(f"figures/{p.name}" for p in paths)
-    return (f'<figure><img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
+    return (f'<figure{" class=half" if half else ""}><img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{esc(caption)} <small>({esc(files)})</small></figcaption></figure>")
 
 
@@ -56,7 +56,7 @@ def note(text: str, cls: str = "note") -> str:
 STYLE = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}"
          "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;"
          "padding:3px 6px;text-align:left;vertical-align:top}th{background:#f3f3f3}img{max-width:100%}"
-         "figure{margin:1em 0}figcaption{font-size:13px;color:#444}"
+         "figure{margin:1em 0}figure.half{display:inline-block;width:48%;margin-right:1%;vertical-align:top}figcaption{font-size:13px;color:#444}"
          "pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}.warn{color:#8a4b00}"
          ".lead{background:#fff6e5;border-left:4px solid #e0a030;padding:.5em 1em}")
 
