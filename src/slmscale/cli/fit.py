@@ -178,12 +178,12 @@ def fit_envelope(
 def fit_isoflop(
     results: Path = typer.Argument(..., help="Results table with runs of several sizes per FLOP budget."),
     tol_dex: float = typer.Option(0.05, "--tol-dex", help="Runs within this many decades of FLOPs share a budget."),
-    as_json: bool = _JSON, out: Optional[Path] = _OUT, plot: Optional[Path] = _PLOT,
+    arm: Optional[str] = _ARM, as_json: bool = _JSON, out: Optional[Path] = _OUT, plot: Optional[Path] = _PLOT,
 ) -> None:
     """Approach 2: per-budget parabola in log N, optimum, then N_opt(C), D_opt(C) power laws."""
     from slmscale.scaling import isoflop, table
 
-    df = table.load(results, "loss", min_points=6)
+    df = table.select_arm(table.load(results, "loss", min_points=6), arm)
     record = isoflop.fit(df, tol_dex)
     if plot is not None:
         from slmscale.scaling import figures
@@ -195,7 +195,7 @@ def fit_isoflop(
 
 
 def plan(
-    fit: Path = typer.Option(..., "--fit", help="A loss fit (fit loss --out) or a downstream fit (fit downstream --out)."),
+    fit: Path = typer.Option(..., "--fit", help="A loss fit (fit loss --out/--json), a downstream fit (fit downstream --out), or a study's DIR/fits.json with --arm."),
     flops: Optional[float] = typer.Option(None, "--flops", help="Compute budget C in FLOPs (C = 6ND)."),
     target: Optional[str] = typer.Option(None, "--target", help="METRIC=VALUE, e.g. sblimp=0.70."),
     downstream: Optional[Path] = typer.Option(None, "--downstream", help="Downstream fit giving the metric-vs-loss map (with a loss --fit)."),

@@ -227,7 +227,8 @@ def loss_figures(df: pd.DataFrame, record: dict, out_dir: Path) -> list[Path]:
         env = envelope.fit(df)
     except Exception:  # too few frontier points: plot the runs without the law
         env = None
-    paths = loss_by_size(df, env, out_dir) + frontier(df, record, out_dir)
+    title = "degenerate fit: not for extrapolation" if record.get("degenerate") else None
+    paths = loss_by_size(df, env, out_dir) + frontier(df, record, out_dir, title=title)
     from slmscale.scaling import isoflop
 
     try:
