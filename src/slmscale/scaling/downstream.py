@@ -15,6 +15,8 @@ breaks, and are left out; so are runs with loss above `max_loss` when given.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
@@ -198,8 +200,12 @@ def analyze(df: pd.DataFrame, metric: str, arm_col: str | None = "arm", n_boot: 
         sub = sub.reset_index(drop=True)
         sub.attrs.update(df.attrs)
         try:
-            arms[name] = _arm(sub, metric, n_boot, seed, level, chance, margin, max_loss, ceiling,
-                              show_progress, compute)
+            # Refits of resamples may overflow or leave a covariance undefined: counted, not printed.
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                warnings.simplefilter("ignore", optimize.OptimizeWarning)
+                arms[name] = _arm(sub, metric, n_boot, seed, level, chance, margin, max_loss, ceiling,
+                                  show_progress, compute)
         except UserError as err:
             skipped[name] = str(err)
     if not arms:
