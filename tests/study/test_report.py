@@ -30,14 +30,17 @@ def _rows():
     return rows
 
 
-@pytest.fixture
-def fitted(tmp_path, shards):
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """Fitted once for the module (the fits take seconds); each test writes its own report."""
+    tmp = tmp_path_factory.mktemp("fitted")
+    shards = tmp / "shards"  # the spec needs a path; the fits read only the rows
     arms = [{"name": "speech", "kind": "units", "shards": str(shards), "tasks": ["sblimp"]},
             {"name": "text", "kind": "text", "shards": str(shards), "tasks": ["sblimp"]}]
-    spec = load_spec(write_spec(tmp_path, make_spec(tmp_path, shards, arms=arms, fits={"bootstrap": 20},
-                                                    questions={"flops": [1e15], "targets": {"sblimp": 0.7}})))
+    spec = load_spec(write_spec(tmp, make_spec(tmp, shards, arms=arms, fits={"bootstrap": 20},
+                                               questions={"flops": [1e15], "targets": {"sblimp": 0.7}})))
     rows = _rows()
-    return spec, rows, analyse(spec, tmp_path, rows)
+    return spec, rows, analyse(spec, tmp, rows)
 
 
 def test_report_is_self_contained_with_fits_ratio_planner_and_exclusions(tmp_path, fitted):

@@ -18,6 +18,7 @@ from slmscale.artifacts import atomic_write_text
 from slmscale.study import report_figures as figs
 from slmscale.study.analysis import METRICS, MIXED_METRICS, SPEECH_METRICS
 from slmscale.study.report_html import esc, note, num, page, table, with_ci
+from slmscale.study.report_interleaved import interleaved_section
 from slmscale.study.spec import StudySpec
 from slmscale.study.store import finished_rows
 
@@ -234,8 +235,6 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
     env = envelope_section(fits, figs.loss_figure(out, done, fits), figs.isoflop_figures(out, done, fits))
     down = downstream_section(fits, figs.metric_figures(out, done, fits, metrics))
     ratios = ratio_section(fits)
-    from slmscale.study.report_interleaved import interleaved_section
-
     inter = interleaved_section(out, fits, SPEECH_METRICS, MIXED_METRICS)
     order = ([env, ratios, down, inter, loss] if fits.get("degenerate") else [loss, env, down, inter, ratios])
     for part in order:
