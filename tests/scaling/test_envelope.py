@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from slmscale.config import validate
@@ -70,3 +71,21 @@ def test_missing_files_and_bad_lines_are_named(runs, tmp_path):
     (broken / "metrics.jsonl").write_text('{"step": 1}\n{not json\n')
     with pytest.raises(UserError, match=r"metrics.jsonl:2: not valid JSON"):
         envelope.read_curves([broken])
+
+
+def test_envelope_bootstrap_resamples_runs_and_brackets_the_exponent():
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, n in enumerate(np.geomspace(1e5, 1e8, 8)):
+        for frac in (0.25, 0.5, 1.0):  # three curve points per run
+            c = 6 * n * 20 * n * frac
+            rows.append((f"run{i}", n, c, 5.0 * c ** -0.05 * np.exp(rng.normal(0, 0.005))))
+    df = pd.DataFrame(rows, columns=["run_id", "params", "flops", "loss"])
+    rec = envelope.fit(df, n_boot=60, seed=1)
+    lo, hi = rec["ci"]["gamma"]
+    assert lo <= rec["gamma"] <= hi and lo > -0.06 and hi < -0.04
+    assert rec["bootstrap"]["unit"] == "run" and rec["bootstrap"]["n"] == 60
+
+
+def test_a_power_law_through_two_points_has_no_r2():
+    assert envelope.loglog_fit([1, 10], [2, 3])["r2"] is None

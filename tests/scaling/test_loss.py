@@ -43,3 +43,13 @@ def test_exponents_and_intervals_out_of_range():
     assert any("alpha's 95% interval [0.02, 32.9] spans 1645x" in n for n in notes)
     assert any("beta's 95% interval [0.07, 1.5] spans 21x" in n for n in notes)
     assert not any(n.startswith("beta = ") or "irreducible" in n or "ladder spans" in n for n in notes)
+
+
+def test_split_repeated_counts_and_names_the_runs():
+    df = pd.DataFrame({"run_id": ["r1", "r2", "r3", "r4"], "params": 1.0, "tokens": [10.0, 20, 30, 40],
+                       "epochs": [1.0, 1.04, 1.2, None]})
+    kept, left = loss.split_repeated(df)
+    assert kept["run_id"].tolist() == ["r1", "r2", "r4"]  # within tolerance; unknown = not repeated
+    assert left["n"] == 1 and left["runs"] == ["r3"] and "1.05 epochs" in left["reason"]
+    kept, left = loss.split_repeated(df.drop(columns="epochs"))
+    assert left is None and len(kept) == 4  # no epoch information: nothing to leave out

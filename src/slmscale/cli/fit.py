@@ -16,9 +16,10 @@ fit_app = typer.Typer(help="Fit scaling laws to a results table (CSV/Parquet).",
 
 _BOOT = typer.Option(0, "--bootstrap", min=0, help="Bootstrap refits for CIs (e.g. 1000); 0 = none.")
 _SEED = typer.Option(0, "--seed", help="Seed of the bootstrap resampling.")
-_JSON = typer.Option(False, "--json", help="Print the fit as JSON on stdout (bootstrap samples left out).")
+_JSON = typer.Option(False, "--json", help="Print the full fit record as JSON on stdout (intervals and bootstrap samples, as --out writes).")
 _OUT = typer.Option(None, "--out", help="Write the full fit record (with bootstrap samples) to this JSON file.")
 _PLOT = typer.Option(None, "--plot", help="Write figures (PNG and SVG) into this folder.")
+_ARM = typer.Option(None, "--arm", help="Fit the runs of this arm (column 'arm'); required when the table has several.")
 
 
 def _clean(obj):
@@ -34,20 +35,14 @@ def _clean(obj):
     return obj
 
 
-def _strip_samples(obj):
-    if isinstance(obj, dict):
-        return {k: ("(in --out file)" if k == "samples" else _strip_samples(v)) for k, v in obj.items()}
-    return obj
-
-
 def _emit(record: dict, as_json: bool, out: Optional[Path], summary: str) -> None:
     from slmscale.artifacts import write_json
 
     record = _clean(record)
     if out is not None:
         write_json(out, record)
-    if as_json:
-        typer.echo(json.dumps(_strip_samples(record), indent=2, sort_keys=True, allow_nan=False))
+    if as_json:  # the same record as --out: a file saved from stdout plans with intervals too
+        typer.echo(json.dumps(record, indent=2, sort_keys=True, allow_nan=False))
     else:
         typer.echo(summary)
         if out is not None:
@@ -61,6 +56,8 @@ def _ci_text(record: dict, key: str) -> str:
 
 def _fmt_loss(r: dict) -> str:
     lines = [f"{r['form']} fit on {r['n_points']} runs (huber delta {r['huber_delta']:g})"]
+    if r.get("excluded_repeated", {}).get("n"):
+        lines.append(f"  left out: {r['excluded_repeated']['reason']}")
     for k in ("E", "A", "B", "alpha", "beta", "a", "b", "G", "r_star_n", "r_star_d"):
         if r.get(k) is not None:
             lines.append(f"  {k:8s} = {r[k]:.4g}{_ci_text(r, k)}")
@@ -76,12 +73,16 @@ def _fmt_loss(r: dict) -> str:
 
 def fit_loss(
     results: Path = typer.Argument(..., help="Results table: CSV or Parquet with params, tokens, loss."),
-    form: str = typer.Option("chinchilla", "--form", help="chinchilla | data-constrained"),
+    form: str = typer.Option("chinchilla", "--form", help="chinchilla (single-epoch runs only) | data-constrained"),
     huber_delta: float = typer.Option(1e-3, "--huber-delta", help="Huber delta on log loss (1e-3 Chinchilla, 0.03 C&M)."),
+    arm: Optional[str] = _ARM,
     bootstrap: int = _BOOT, seed: int = _SEED, as_json: bool = _JSON,
     out: Optional[Path] = _OUT, plot: Optional[Path] = _PLOT,
 ) -> None:
-    """Fit L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3) or its data-constrained form."""
+    """Fit L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3) or its data-constrained form.
+
+    The Chinchilla form leaves out runs over more than one epoch (it assumes unique data) and says so.
+    """
     from slmscale.errors import UserError
     from slmscale.scaling import loss, table
 
@@ -90,7 +91,7 @@ def fit_loss(
     if not huber_delta > 0:
         raise UserError("--huber-delta must be positive (1e-3 or 0.03 are the papers' values)")
     extra = ("epochs",) if form == "data-constrained" and not _has_unique(results) else ()
-    df = table.load(results, "loss", min_points=6, extra=extra)
+    df = table.select_arm(table.load(results, "loss", min_points=6, extra=extra), arm)
     record = loss.analyze(df, form=form, delta=huber_delta, n_boot=bootstrap, seed=seed)
     if plot is not None:
         from slmscale.scaling import figures
@@ -112,15 +113,16 @@ def fit_downstream(
     chance: float = typer.Option(0.5, "--chance", help="Chance level of the metric (saturation cut-off)."),
     margin: float = typer.Option(0.02, "--margin", help="Runs within this of chance are left out of metric-vs-loss."),
     max_loss: Optional[float] = typer.Option(None, "--max-loss", help="Also leave out runs with loss above this."),
+    compute: str = typer.Option("flops", "--compute", help="Compute column: flops (6ND, non-embedding N) or flops_full (embeddings, head, attention; arms compared at equal full FLOPs)."),
     bootstrap: int = _BOOT, seed: int = _SEED, as_json: bool = _JSON,
     out: Optional[Path] = _OUT, plot: Optional[Path] = _PLOT,
 ) -> None:
     """Metric vs compute (best-per-FLOP envelope, Q = k C^gamma vs a saturating law) and vs loss."""
     from slmscale.scaling import downstream, table
 
-    df = table.load(results, metric, min_points=2)
+    df = table.load(results, metric, min_points=3, skip_empty_target=True)
     record = downstream.analyze(df, metric, arm_col=arm_col, n_boot=bootstrap, seed=seed,
-                                chance=chance, margin=margin, max_loss=max_loss)
+                                chance=chance, margin=margin, max_loss=max_loss, compute=compute)
     if plot is not None:
         from slmscale.scaling import figures
 
@@ -129,7 +131,7 @@ def fit_downstream(
 
 
 def _fmt_downstream(r: dict) -> str:
-    lines = [f"{r['metric']} vs compute and loss"]
+    lines = [f"{r['metric']} vs compute ({r.get('compute', 'flops')}) and loss"]
     for name, arm in r["arms"].items():
         vc = arm["vs_compute"]
         lines.append(f"  [{name}] gamma = {arm['gamma']:.4g}{_ci_text(arm, 'gamma')}  (k = {arm['k']:.4g}, "
@@ -139,6 +141,8 @@ def _fmt_downstream(r: dict) -> str:
             lines.append(f"  [{name}] {r['metric']} = {vl['slope']:.4g} * loss + {vl['intercept']:.4g}, "
                          f"r = {vl['pearson_r']:.3f}, R² = {vl['r2']:.3f} ({vl['n_used']} runs, "
                          f"{vl['n_excluded']} at chance left out)")
+        lines.extend(f"  [{name}] warning: {w}" for w in arm.get("warnings", []))
+    lines.extend(f"  [{name}] not fitted: {why}" for name, why in r.get("skipped", {}).items())
     for c in r.get("comparisons", []):
         lines.append(f"  {c.get('paper_statement', c.get('skipped'))}")
         if "exact_statement" in c:
@@ -149,22 +153,23 @@ def _fmt_downstream(r: dict) -> str:
 def fit_envelope(
     inputs: list[Path] = typer.Argument(..., help="A results table, or run directories (metrics.jsonl curves)."),
     loss_key: Optional[str] = typer.Option(None, "--loss-key", help="Loss field in metrics.jsonl (default: valid_loss, val_loss, eval_loss, loss)."),
-    as_json: bool = _JSON, out: Optional[Path] = _OUT, plot: Optional[Path] = _PLOT,
+    arm: Optional[str] = _ARM, bootstrap: int = _BOOT, seed: int = _SEED, as_json: bool = _JSON, out: Optional[Path] = _OUT, plot: Optional[Path] = _PLOT,
 ) -> None:
     """Approach 1: envelope of minimal loss per FLOP and its power law L = k C^gamma."""
     from slmscale.scaling import envelope, table
 
     if len(inputs) == 1 and inputs[0].is_file():
-        df = table.load(inputs[0], "loss", min_points=3)
+        df = table.select_arm(table.load(inputs[0], "loss", min_points=3), arm)
     else:
         df = table.prepare(envelope.read_curves(inputs, loss_key), source="training curves")
-    record = envelope.fit(df)
+    record = envelope.fit(df, n_boot=bootstrap, seed=seed)
     if plot is not None:
         from slmscale.scaling import figures
 
         record["figures"] = [str(p) for p in figures.envelope_figures(df, record, plot)]
-    summary = (f"loss envelope: L = {record['k']:.4g} C^{record['gamma']:.4f} over {record['n_envelope']} "
-               f"frontier points (R² {record['r2']:.3f})")
+    r2 = "n/a" if record["r2"] is None else f"{record['r2']:.3f}"
+    summary = (f"loss envelope: L = {record['k']:.4g} C^{record['gamma']:.4f}{_ci_text(record, 'gamma')} over "
+               f"{record['n_envelope']} frontier points (R² {r2})")
     if "a" in record:
         summary += f"\n  N_opt ∝ C^{record['a']:.3f}, D_opt ∝ C^{record['b']:.3f}"
     _emit(record, as_json, out, summary)
@@ -173,12 +178,12 @@ def fit_envelope(
 def fit_isoflop(
     results: Path = typer.Argument(..., help="Results table with runs of several sizes per FLOP budget."),
     tol_dex: float = typer.Option(0.05, "--tol-dex", help="Runs within this many decades of FLOPs share a budget."),
-    as_json: bool = _JSON, out: Optional[Path] = _OUT, plot: Optional[Path] = _PLOT,
+    arm: Optional[str] = _ARM, as_json: bool = _JSON, out: Optional[Path] = _OUT, plot: Optional[Path] = _PLOT,
 ) -> None:
     """Approach 2: per-budget parabola in log N, optimum, then N_opt(C), D_opt(C) power laws."""
     from slmscale.scaling import isoflop, table
 
-    df = table.load(results, "loss", min_points=6)
+    df = table.select_arm(table.load(results, "loss", min_points=6), arm)
     record = isoflop.fit(df, tol_dex)
     if plot is not None:
         from slmscale.scaling import figures
@@ -190,11 +195,11 @@ def fit_isoflop(
 
 
 def plan(
-    fit: Path = typer.Option(..., "--fit", help="A loss fit (fit loss --out) or a downstream fit (fit downstream --out)."),
+    fit: Path = typer.Option(..., "--fit", help="A loss fit (fit loss --out/--json), a downstream fit (fit downstream --out), or a study's DIR/fits.json with --arm."),
     flops: Optional[float] = typer.Option(None, "--flops", help="Compute budget C in FLOPs (C = 6ND)."),
     target: Optional[str] = typer.Option(None, "--target", help="METRIC=VALUE, e.g. sblimp=0.70."),
     downstream: Optional[Path] = typer.Option(None, "--downstream", help="Downstream fit giving the metric-vs-loss map (with a loss --fit)."),
-    arm: Optional[str] = typer.Option(None, "--arm", help="Arm of the downstream fit to use."),
+    arm: Optional[str] = typer.Option(None, "--arm", help="Arm to use: of a downstream fit, or of a study's fits.json."),
     level: float = typer.Option(0.95, "--level", help="Confidence level of the intervals."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON."),
 ) -> None:
@@ -206,7 +211,8 @@ def plan(
         raise UserError("give exactly one of --flops C or --target METRIC=VALUE")
     if not 0 < level < 1:
         raise UserError("--level must be between 0 and 1 (e.g. 0.95)")
-    record = fitfile.load(fit)
+    metric = planner.parse_target(target)[0] if target is not None and downstream is None else None
+    record = fitfile.load(fit, arm=arm, metric=metric)
     if flops is not None:
         if record.get("form") == "downstream":
             raise UserError(f"{fit}: --flops needs a loss fit (slmscale fit loss ... --out FIT.json)")

@@ -56,3 +56,27 @@ def compare_arms(arms: dict, level: float = 0.95) -> list[dict]:
         except ValueError as err:
             out.append({"fast": fast, "slow": slow, "skipped": str(err)})
     return out
+
+
+MATCH_TOLERANCE = 0.02  # equal compute: within 2% (DESIGN: arms compared at equal full FLOPs)
+
+
+def match_equal_compute(runs: list[dict], partners: list[dict], key: str = "flops_full",
+                        tol: float = MATCH_TOLERANCE, same: tuple[str, ...] = ("seed",)) -> list[dict]:
+    """Pair each run with the partner run of the nearest compute `key` (log distance), among
+    partners that agree on the `same` fields. A pair is `matched` when the two computes differ by
+    at most `tol` (relative); otherwise the nearest partner is still named, with its ratio, so a
+    table shows how far from equal compute it is. Runs without the key get no partner."""
+    out = []
+    for r in runs:
+        c = r.get(key)
+        cands = [p for p in partners if p.get(key) and all(p.get(f) == r.get(f) for f in same)]
+        if not c or not cands:
+            out.append({"run": r, "partner": None, "ratio": None, "matched": False})
+            continue
+        # Nearest compute; among equally near partners, the same model size.
+        p = min(cands, key=lambda q: (round(abs(float(np.log(q[key] / c))), 9),
+                                      q.get("preset") != r.get("preset")))
+        ratio = float(c / p[key])
+        out.append({"run": r, "partner": p, "ratio": ratio, "matched": bool(abs(ratio - 1.0) <= tol)})
+    return out

@@ -15,6 +15,8 @@ breaks, and are left out; so are runs with loss above `max_loss` when given.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
@@ -25,6 +27,8 @@ from slmscale.scaling.envelope import frontier, loglog_fit
 
 CHANCE = 0.5
 MARGIN = 0.02
+MIN_ENVELOPE = 3  # a power law through 2 points always fits (R² = 1) and says nothing
+COMPUTE_COLUMNS = ("flops", "flops_full")  # C = 6ND (non-embedding N), or the full count
 
 
 def fit_power(C, Q) -> dict:
@@ -114,14 +118,31 @@ def fit_vs_loss(loss, Q, chance: float = CHANCE, margin: float = MARGIN,
             "cutoff": {"chance": chance, "margin": margin, "max_loss": max_loss}}
 
 
+def law_warnings(law: dict) -> list[str]:
+    """Reasons not to extrapolate a metric-vs-compute law (the planner refuses when there are any)."""
+    notes = []
+    g = law.get("gamma")
+    if g is not None and g <= 0:
+        notes.append(f"gamma = {g:.3g}: the metric does not improve with compute on this envelope")
+    lo, hi = ((law.get("ci") or {}).get("gamma") or [None, None])[:2]
+    if lo is not None and hi is not None and np.isfinite([lo, hi]).all():
+        if lo <= 0 < hi:
+            notes.append(f"gamma's {law.get('ci_level', 0.95):.0%} interval [{lo:.3g}, {hi:.3g}] includes 0")
+        elif lo > 0 and hi / lo > 10:
+            notes.append(f"gamma's {law.get('ci_level', 0.95):.0%} interval [{lo:.3g}, {hi:.3g}] spans "
+                         f"{hi / lo:.0f}x: the data barely constrain it")
+    return notes
+
+
 def _arm(df: pd.DataFrame, metric: str, n_boot: int, seed: int, level: float, chance: float,
-         margin: float, max_loss: float | None, ceiling: float | None, show_progress: bool) -> dict:
-    C, Q = df["flops"].to_numpy(dtype=float), df[metric].to_numpy(dtype=float)
+         margin: float, max_loss: float | None, ceiling: float | None, show_progress: bool,
+         compute: str = "flops") -> dict:
+    C, Q = df[compute].to_numpy(dtype=float), df[metric].to_numpy(dtype=float)
     env = frontier(C, Q, maximize=True)
-    if len(env) < 2:
+    if len(env) < MIN_ENVELOPE:
         raise UserError(f"{df.attrs.get('source', 'results')}: metric '{metric}' has {len(env)} "
-                        "envelope point(s); a law vs compute needs at least 2 (more budgets)")
-    out = {"n_points": int(len(df)),
+                        f"envelope point(s); a law vs compute needs at least {MIN_ENVELOPE} (more budgets)")
+    out = {"n_points": int(len(df)), "n_envelope": int(len(env)), "compute": compute,
            "envelope": {"flops": C[env].tolist(), metric: Q[env].tolist()},
            "vs_compute": compare_forms(C[env], Q[env], ceiling)}
     out["gamma"] = out["vs_compute"]["power"]["gamma"]
@@ -137,6 +158,8 @@ def _arm(df: pd.DataFrame, metric: str, n_boot: int, seed: int, level: float, ch
 
         def refit(idx):
             e = frontier(C[idx], Q[idx], maximize=True)
+            if len(e) < MIN_ENVELOPE:
+                raise ValueError("too few envelope points in the resample")
             p = fit_power(C[idx][e], Q[idx][e])
             row = {"gamma": p["gamma"], "k": p["k"]}
             if loss_arr is not None and "slope" in out.get("vs_loss", {}):
@@ -148,30 +171,50 @@ def _arm(df: pd.DataFrame, metric: str, n_boot: int, seed: int, level: float, ch
         out["ci"] = cis
         out["bootstrap"] = {"n": n_boot, "seed": seed, "failed": failed,
                             "samples": {k: v.tolist() for k, v in samples.items()}}
+        out["ci_level"] = level
+    out["warnings"] = law_warnings(out)
+    out["degenerate"] = bool(out["warnings"])
     return out
 
 
 def analyze(df: pd.DataFrame, metric: str, arm_col: str | None = "arm", n_boot: int = 0,
             seed: int = 0, level: float = 0.95, chance: float = CHANCE, margin: float = MARGIN,
             max_loss: float | None = None, ceiling: float | None = 1.0,
-            show_progress: bool = True) -> dict:
-    """Per-arm downstream laws; with two or more arms, exponent ratios against the first arm."""
+            show_progress: bool = True, compute: str = "flops") -> dict:
+    """Per-arm downstream laws against `compute` (a column: flops = 6ND, or flops_full); with two
+    or more arms, exponent ratios between every pair. An arm that cannot be fitted (too few
+    envelope points) is kept with its reason under `skipped`; when no arm can be, a UserError."""
     from slmscale.scaling.compare import compare_arms
 
+    source = df.attrs.get("source", "results")
+    if compute not in COMPUTE_COLUMNS:
+        raise UserError(f"--compute {compute!r}: choose one of {', '.join(COMPUTE_COLUMNS)}")
+    if compute not in df.columns or df[compute].isna().any() or (df[compute] <= 0).any():
+        raise UserError(f"{source}: compute column '{compute}' is missing or not positive for every run")
     if (df[metric] <= 0).any():
-        raise UserError(f"{df.attrs.get('source', 'results')}: metric '{metric}' must be positive")
-    arms = {}
-    if arm_col and arm_col in df.columns:
-        for name, sub in df.groupby(df[arm_col].astype(str), sort=True):
-            sub = sub.reset_index(drop=True)
-            sub.attrs.update(df.attrs)
-            arms[name] = _arm(sub, metric, n_boot, seed, level, chance, margin, max_loss,
-                              ceiling, show_progress)
-    else:
-        arms["all"] = _arm(df, metric, n_boot, seed, level, chance, margin, max_loss, ceiling,
-                           show_progress)
-    out = {"form": "downstream", "metric": metric, "arm_col": arm_col if len(arms) > 1 else None,
-           "arms": arms, "ci_level": level, "source": df.attrs.get("source")}
+        raise UserError(f"{source}: metric '{metric}' must be positive")
+    arms, skipped = {}, {}
+    groups = (df.groupby(df[arm_col].astype(str), sort=True) if arm_col and arm_col in df.columns
+              else [("all", df)])
+    for name, sub in groups:
+        sub = sub.reset_index(drop=True)
+        sub.attrs.update(df.attrs)
+        try:
+            # Refits of resamples may overflow or leave a covariance undefined: counted, not printed.
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                warnings.simplefilter("ignore", optimize.OptimizeWarning)
+                arms[name] = _arm(sub, metric, n_boot, seed, level, chance, margin, max_loss, ceiling,
+                                  show_progress, compute)
+        except UserError as err:
+            skipped[name] = str(err)
+    if not arms:
+        raise UserError("; ".join(skipped.values()))
+    out = {"form": "downstream", "metric": metric, "compute": compute,
+           "arm_col": arm_col if len(arms) + len(skipped) > 1 else None,
+           "arms": arms, "ci_level": level, "source": source}
+    if skipped:
+        out["skipped"] = skipped
     if len(arms) >= 2:
         out["comparisons"] = compare_arms(arms)
     return out

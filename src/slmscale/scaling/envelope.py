@@ -29,7 +29,7 @@ def loglog_fit(x, y) -> dict:
     res = stats.linregress(lx, ly)
     resid = ly - (res.intercept + res.slope * lx)
     return {"k": float(np.exp(res.intercept)), "exponent": float(res.slope),
-            "r2": float(res.rvalue**2) if len(lx) > 2 else 1.0,
+            "r2": float(res.rvalue**2) if len(lx) > 2 else None,  # two points: a line, no fit quality
             "rmse_log": float(np.sqrt(np.mean(resid**2))), "n": int(len(lx))}
 
 
@@ -75,8 +75,37 @@ def read_curves(run_dirs: list[str | Path], loss_key: str | None = None) -> pd.D
     return df[(df["flops"] > 0) & (df["loss"] > 0)].reset_index(drop=True)
 
 
-def fit(df: pd.DataFrame, min_points: int = 3) -> dict:
-    """Envelope of minimal loss per FLOP and its power law (+ N_opt, D_opt laws if sizes vary)."""
+def fit(df: pd.DataFrame, min_points: int = 3, n_boot: int = 0, seed: int = 0,
+        level: float = 0.95, show_progress: bool = False) -> dict:
+    """Envelope of minimal loss per FLOP and its power law (+ N_opt, D_opt laws if sizes vary).
+
+    With n_boot > 0, percentile intervals of gamma and k: whole runs are resampled (all of a run's
+    curve points together, since they are not independent), the frontier rebuilt and refitted.
+    """
+    out = _fit(df, min_points)
+    if n_boot > 0:
+        from slmscale.scaling import bootstrap
+
+        groups = df["run_id"].astype(str).to_numpy() if "run_id" in df.columns else np.arange(len(df)).astype(str)
+        names = np.unique(groups)
+        members = [np.flatnonzero(groups == g) for g in names]
+
+        def refit(idx):
+            rows = np.concatenate([members[i] for i in idx])
+            e = frontier(df["flops"].to_numpy()[rows], df["loss"].to_numpy()[rows])
+            if len(e) < min_points:
+                raise ValueError("too few envelope points in the resample")
+            law = loglog_fit(df["flops"].to_numpy()[rows][e], df["loss"].to_numpy()[rows][e])
+            return {"gamma": law["exponent"], "k": law["k"]}
+
+        cis, samples, failed = bootstrap.generic(len(names), refit, n_boot, seed, level, show_progress)
+        out["ci"], out["ci_level"] = cis, level
+        out["bootstrap"] = {"n": n_boot, "seed": seed, "failed": failed, "unit": "run",
+                            "samples": {k: v.tolist() for k, v in samples.items()}}
+    return out
+
+
+def _fit(df: pd.DataFrame, min_points: int) -> dict:
     idx = frontier(df["flops"], df["loss"])
     if len(idx) < min_points:
         raise UserError(f"{df.attrs.get('source', 'results')}: the loss envelope has {len(idx)} "

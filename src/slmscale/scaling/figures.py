@@ -29,12 +29,52 @@ def _plt():
 
 
 def major_ticks_only(ax, axes: str = "xy") -> None:
-    """Label only the decades of the given log axes: over less than a decade matplotlib labels
-    every minor tick, and side by side on a narrow panel those labels collide."""
-    from matplotlib.ticker import NullFormatter
+    """Readable labels on log axes: decades only (minor labels collide on narrow panels); an axis
+    spanning less than a decade, which may hold no decade at all, is labelled at 1, 2 and 5 x 10^k
+    so it never loses its labels. Call after the data are drawn (it reads the axis limits)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     for name in axes:
-        getattr(ax, f"{name}axis").set_minor_formatter(NullFormatter())
+        axis = getattr(ax, f"{name}axis")
+        axis.set_minor_formatter(NullFormatter())
+        lo, hi = getattr(ax, f"get_{name}lim")()
+        if lo > 0 and hi / lo < 10:
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(_one_two_five))
+
+
+def _one_two_five(v: float, _pos=None) -> str:
+    """2, 5, 20 as plain numbers; 2e11 as 2×10^11."""
+    if v <= 0:
+        return ""
+    e = int(np.floor(np.log10(v) + 1e-9))
+    m = v / 10**e
+    if -2 <= e <= 3:
+        return f"{v:g}"
+    return f"${m:g}\\times10^{{{e}}}$" if abs(m - 1) > 1e-9 else f"$10^{{{e}}}$"
+
+
+ARM_PALETTE = "tab10"
+
+
+def arm_colors(arms) -> dict:
+    """One colour per arm, fixed by the arms' order, for every figure of a study or a table."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps[ARM_PALETTE]
+    return {a: cmap(i % cmap.N) for i, a in enumerate(arms)}
+
+
+def panel_grid(n: int, ncols: int = 3, size=(4.6, 3.6)):
+    """A figure with n panels in rows of at most `ncols` (unused cells hidden); returns (fig, axes)."""
+    plt = _plt()
+    cols = max(1, min(ncols, n))
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
 
 
 def _save(fig, out_dir: Path, name: str) -> list[Path]:
@@ -74,7 +114,7 @@ def loss_by_size(df: pd.DataFrame, env_fit: dict | None, out_dir: Path, name: st
 
 
 def frontier(df: pd.DataFrame, fit: dict, out_dir: Path, name: str = "frontier",
-             overlay: dict[str, dict] | None = None):
+             overlay: dict[str, dict] | None = None, title: str | None = None):
     """Contours of the fitted L(N, D) in (N, D); the optimal frontier N_opt(C), D_opt(C)."""
     plt = _plt()
     p = {k: fit[k] for k in forms.LOSS_PARAMS}
@@ -82,7 +122,11 @@ def frontier(df: pd.DataFrame, fit: dict, out_dir: Path, name: str = "frontier",
     d_lo, d_hi = df["tokens"].min() / 3, df["tokens"].max() * 3
     N, D = np.meshgrid(np.geomspace(n_lo, n_hi, 120), np.geomspace(d_lo, d_hi, 120))
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    cs = ax.contourf(N, D, forms.chinchilla_loss(N, D, **p), levels=20, cmap="magma_r")
+    Z = forms.chinchilla_loss(N, D, **p)
+    # Levels over the central range of the surface, so a steep corner cannot flatten the rest.
+    lo, hi = np.nanpercentile(Z, [2, 98])
+    levels = np.linspace(lo, hi, 21) if hi > lo else 20
+    cs = ax.contourf(N, D, Z, levels=levels, cmap="magma_r", extend="both")
     fig.colorbar(cs, ax=ax, label="fitted loss")
     C = np.geomspace(6 * n_lo * d_lo, 6 * n_hi * d_hi, 60)
     curves = {"fit": p, **{k: {q: v[q] for q in forms.LOSS_PARAMS} for k, v in (overlay or {}).items()}}
@@ -94,11 +138,13 @@ def frontier(df: pd.DataFrame, fit: dict, out_dir: Path, name: str = "frontier",
     ax.set(xscale="log", yscale="log", xlabel="parameters N", ylabel="tokens D", xlim=(n_lo, n_hi),
            ylim=(d_lo, d_hi))
     major_ticks_only(ax)
+    if title:
+        ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
     return _save(fig, out_dir, name)
 
 
-def isoflop_curves(df: pd.DataFrame, iso: dict, out_dir: Path, name: str = "isoflop"):
+def isoflop_curves(df: pd.DataFrame, iso: dict, out_dir: Path, name: str = "isoflop", title: str | None = None):
     from slmscale.scaling.table import budget_groups
 
     plt = _plt()
@@ -116,7 +162,8 @@ def isoflop_curves(df: pd.DataFrame, iso: dict, out_dir: Path, name: str = "isof
         x = np.linspace(np.log(sub["params"].min()), np.log(sub["params"].max()), 50)
         ax.plot(np.exp(x), np.polyval(b["coef"], x), "-", color=color, label=f"C={b['flops']:.2g}")
         ax.plot(b["n_opt"], b["loss_opt"], "k*", ms=9)
-    ax.set(xscale="log", xlabel="parameters N", ylabel="loss", title="IsoFLOP profiles")
+    ax.set(xscale="log", xlabel="parameters N", ylabel="loss", title=title or "IsoFLOP profiles")
+    major_ticks_only(ax, "x")
     ax.legend(fontsize=7)
     return _save(fig, out_dir, name)
 
@@ -126,22 +173,31 @@ def metric_vs_compute(df: pd.DataFrame, ds: dict, out_dir: Path, name: str | Non
     metric = ds["metric"]
     fig, ax = plt.subplots(figsize=(6, 4.2))
     col = ds.get("arm_col")
-    for i, (arm, fit) in enumerate(ds["arms"].items()):
-        color = f"C{i}"
+    compute = ds.get("compute", "flops")
+    colors = arm_colors(ds["arms"])
+    for arm, fit in ds["arms"].items():
+        color = colors[arm]
         sub = df[df[col].astype(str) == arm] if col else df
-        ax.scatter(sub["flops"], sub[metric], s=10, alpha=0.4, color=color)
+        ax.scatter(sub[compute], sub[metric], s=10, alpha=0.4, color=color)
         e = fit["envelope"]
         ax.plot(e["flops"], e[metric], "o", color=color, ms=5)
-        c = np.geomspace(min(e["flops"]), max(e["flops"]) * 100, 60)
-        ax.plot(c, forms.power_law(c, fit["k"], fit["gamma"]), "-", color=color,
+        c = np.geomspace(min(e["flops"]), max(e["flops"]) * 10, 60)
+        ax.plot(c, capped(forms.power_law(c, fit["k"], fit["gamma"])), "-", color=color,
                 label=f"{arm}: {metric} ∝ C^{fit['gamma']:.3f}")
         sat = fit["vs_compute"].get("saturating", {})
         if "q_inf" in sat:
             ax.plot(c, forms.saturating(c, sat["q_inf"], sat["k"], sat["lam"]), ":", color=color,
                     label=f"{arm}: saturating (q∞={sat['q_inf']:.2f})")
-    ax.set(xscale="log", yscale="log", xlabel="compute C (FLOPs)", ylabel=metric)
+    ax.set(xscale="log", yscale="log", xlabel=f"compute ({compute}, FLOPs)", ylabel=metric)
+    major_ticks_only(ax)
     ax.legend(fontsize=7)
     return _save(fig, out_dir, name or f"{metric}_vs_compute")
+
+
+def capped(q, top: float = 1.0):
+    """An accuracy law drawn no higher than `top` (1.0): beyond it the curve is not drawn."""
+    q = np.asarray(q, dtype=float)
+    return np.where(q <= top, q, np.nan)
 
 
 def metric_vs_loss(df: pd.DataFrame, ds: dict, out_dir: Path, name: str | None = None):
@@ -149,13 +205,14 @@ def metric_vs_loss(df: pd.DataFrame, ds: dict, out_dir: Path, name: str | None =
     metric = ds["metric"]
     fig, ax = plt.subplots(figsize=(6, 4.2))
     col = ds.get("arm_col")
-    for i, (arm, fit) in enumerate(ds["arms"].items()):
+    colors = arm_colors(ds["arms"])
+    for arm, fit in ds["arms"].items():
         sub = df[df[col].astype(str) == arm] if col else df
-        ax.scatter(sub["loss"], sub[metric], s=10, color=f"C{i}", label=arm)
+        ax.scatter(sub["loss"], sub[metric], s=10, color=colors[arm], label=arm)
         lin = fit.get("vs_loss", {})
         if "slope" in lin:
             x = np.linspace(sub["loss"].min(), sub["loss"].max(), 20)
-            ax.plot(x, lin["slope"] * x + lin["intercept"], "-", color=f"C{i}",
+            ax.plot(x, lin["slope"] * x + lin["intercept"], "-", color=colors[arm],
                     label=f"{arm}: r={lin['pearson_r']:.3f}, R²={lin['r2']:.3f}")
     ax.axhline(0.5, color="gray", lw=0.8, ls=":")
     ax.set(xlabel="loss (nats/token)", ylabel=metric)
@@ -170,7 +227,8 @@ def loss_figures(df: pd.DataFrame, record: dict, out_dir: Path) -> list[Path]:
         env = envelope.fit(df)
     except Exception:  # too few frontier points: plot the runs without the law
         env = None
-    paths = loss_by_size(df, env, out_dir) + frontier(df, record, out_dir)
+    title = "degenerate fit: not for extrapolation" if record.get("degenerate") else None
+    paths = loss_by_size(df, env, out_dir) + frontier(df, record, out_dir, title=title)
     from slmscale.scaling import isoflop
 
     try:

@@ -8,6 +8,8 @@ The bootstrap samples are kept so `plan` can put intervals on predictions.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -15,6 +17,36 @@ from slmscale.scaling import bootstrap, chinchilla, data_constrained
 from slmscale.scaling.holdout import holdout
 
 FORMS = ("chinchilla", "data-constrained")
+# A run counts as single-epoch up to this many extra epochs (a partial last pass, rounding).
+EPOCH_TOLERANCE = 0.05
+
+
+def epochs_of(df: pd.DataFrame) -> np.ndarray | None:
+    """Epochs per run from `epochs`, or tokens / `unique_tokens`; None when the table has neither."""
+    if "epochs" in df.columns:
+        ep = pd.to_numeric(df["epochs"], errors="coerce").to_numpy(dtype=float)
+    elif "unique_tokens" in df.columns:
+        ep = df["tokens"].to_numpy(dtype=float) / pd.to_numeric(df["unique_tokens"], errors="coerce").to_numpy(float)
+    else:
+        return None
+    return np.where(np.isfinite(ep), ep, 1.0)  # unknown = not known to repeat
+
+
+def split_repeated(df: pd.DataFrame, tol: float = EPOCH_TOLERANCE) -> tuple[pd.DataFrame, dict | None]:
+    """(single-epoch runs, what was left out) for the Chinchilla form, which assumes every token
+    is new: runs over more than 1 + tol epochs are left out, counted and named."""
+    ep = epochs_of(df)
+    if ep is None:
+        return df, None
+    rep = ep > 1.0 + tol
+    kept = df[~rep].reset_index(drop=True)
+    kept.attrs.update(df.attrs)
+    ids = df["run_id"].astype(str) if "run_id" in df.columns else pd.Series(range(len(df))).astype(str)
+    left = {"n": int(rep.sum()), "runs": ids[rep].tolist(), "max_epochs": float(ep.max()),
+            "reason": f"the Chinchilla form assumes unique data; {int(rep.sum())} run(s) repeat their data "
+                      f"more than {1 + tol:g} epochs (up to {ep.max():.3g}) and are left out "
+                      "(fits.form: data-constrained fits them with Muennighoff's law)"}
+    return kept, left
 
 
 def _predict_chinchilla(model: chinchilla.LossFit, df: pd.DataFrame) -> np.ndarray:
@@ -24,7 +56,24 @@ def _predict_chinchilla(model: chinchilla.LossFit, df: pd.DataFrame) -> np.ndarr
 def analyze(df: pd.DataFrame, form: str = "chinchilla", delta: float = chinchilla.DEFAULT_DELTA,
             n_boot: int = 0, seed: int = 0, level: float = 0.95,
             show_progress: bool = True) -> dict:
-    """Fit, goodness of fit, hold-out of the largest budget, and (n_boot > 0) bootstrap CIs."""
+    """Fit, goodness of fit, hold-out of the largest budget, and (n_boot > 0) bootstrap CIs.
+
+    The Chinchilla form is fitted on single-epoch runs only (`split_repeated`); the record says how
+    many runs it left out and why (`excluded_repeated`). numpy's overflow warnings from the start
+    grid and from refits that wander off are expected and not printed (failed refits are counted).
+    """
+    excluded = None
+    if form == "chinchilla":
+        df, excluded = split_repeated(df)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = _analyze(df, form, delta, n_boot, seed, level, show_progress)
+    if excluded is not None:
+        out["excluded_repeated"] = excluded
+    return out
+
+
+def _analyze(df, form, delta, n_boot, seed, level, show_progress) -> dict:
     N, D, L = (df[c].to_numpy(dtype=float) for c in ("params", "tokens", "loss"))
     if form == "chinchilla":
         model = chinchilla.fit(df, delta=delta)
@@ -63,6 +112,7 @@ def analyze(df: pd.DataFrame, form: str = "chinchilla", delta: float = chinchill
     out["source"] = df.attrs.get("source")
     out["n_dropped_not_finished"] = int(df.attrs.get("dropped", 0))
     out["warnings"] = fit_warnings(out, N, D, L)
+    out["degenerate"] = bool(out["warnings"])
     return out
 
 

@@ -22,10 +22,19 @@ def _ci(values, level):
     return list(percentile_ci(v, level)) if len(v) else None
 
 
+def refuse_degenerate(record: dict, what: str) -> None:
+    """A fit that trips its own warnings (E ~ 0, exponents out of range, intervals > 10x, a ladder
+    under a decade) is not extrapolated from: one line saying why."""
+    notes = record.get("warnings") or []
+    if notes:
+        raise UserError(f"not extrapolating from {what}: it is degenerate ({'; '.join(notes)})")
+
+
 def plan_flops(record: dict, flops: float, level: float = 0.95) -> dict:
     """N_opt, D_opt, tokens per parameter and predicted loss at budget `flops` (C = 6ND)."""
     if not flops > 0:
         raise UserError("--flops must be positive (e.g. 1e21)")
+    refuse_degenerate(record, "this loss fit")
     p = {k: float(record[k]) for k in forms.LOSS_PARAMS}
     n = float(forms.n_opt(flops, p["A"], p["B"], p["alpha"], p["beta"]))
     d = float(forms.d_opt(flops, p["A"], p["B"], p["alpha"], p["beta"]))
@@ -85,12 +94,14 @@ def target_via_compute(downstream: dict, metric: str, value: float, arm: str | N
     """Compute for metric = value from the metric-vs-compute law Q = k C^gamma."""
     _check_metric(downstream, metric)
     arm, law = _arm(downstream, arm)
+    refuse_degenerate(law, f"the {metric} law of arm {arm!r}")
     if "k" not in law:
         raise UserError(f"the downstream fit for arm {arm!r} has only the exponent (published "
                         "numbers); absolute compute needs a fit of your own runs")
     flops = (value / law["k"]) ** (1.0 / law["gamma"])
     out = {"metric": metric, "value": value, "arm": arm, "via": "metric-vs-compute power law",
-           "flops": float(flops), "ci_level": level, "ci": {}}
+           "flops": float(flops), "compute": law.get("compute", downstream.get("compute", "flops")),
+           "ci_level": level, "ci": {}}
     sat = law.get("vs_compute", {}).get("saturating", {})
     if "q_inf" in sat and value >= sat["q_inf"]:
         out["warning"] = (f"the saturating alternative levels off at {sat['q_inf']:.3f}; "
@@ -108,6 +119,7 @@ def target_via_loss(loss_record: dict, downstream: dict, metric: str, value: flo
     """Compute for metric = value: metric -> loss by the linear map, loss -> compute by L(N, D)."""
     _check_metric(downstream, metric)
     arm, law = _arm(downstream, arm)
+    refuse_degenerate(loss_record, "this loss fit")
     lin = law.get("vs_loss", {})
     if "slope" not in lin:
         raise UserError(f"the downstream fit for arm {arm!r} has no metric-vs-loss map "

@@ -43,11 +43,13 @@ def _rows(mask: np.ndarray, df: pd.DataFrame) -> str:
 
 
 def prepare(df: pd.DataFrame, target: str = "loss", source: str = "results",
-            min_points: int = 1, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+            min_points: int = 1, extra: tuple[str, ...] = (), skip_empty_target: bool = False) -> pd.DataFrame:
     """Validate columns and values; return a clean copy with float `params, tokens, flops, target`.
 
     `extra` names further required numeric positive columns (e.g. `epochs` for multi-epoch fits).
-    Drops rows whose `status` is not "finished" (the count is kept in `df.attrs["dropped"]`).
+    Drops rows whose `status` is not "finished" (the count is kept in `df.attrs["dropped"]`), and,
+    with `skip_empty_target`, rows with no value in `target` (a study's arms are not all evaluated
+    on every benchmark; counted in `df.attrs["not_evaluated"]`).
     """
     needed = (*REQUIRED, target, *extra)
     missing = [c for c in needed if c not in df.columns]
@@ -61,6 +63,11 @@ def prepare(df: pd.DataFrame, target: str = "loss", source: str = "results",
         keep = out["status"].astype(str).str.strip().str.lower().isin(["finished", "nan", ""])
         dropped = int((~keep).sum())
         out = out[keep]
+    not_evaluated = 0
+    if skip_empty_target:
+        empty = out[target].isna()
+        not_evaluated = int(empty.sum())
+        out = out[~empty]
     out = out.reset_index(drop=True)
     cols = [*needed] + (["flops"] if "flops" in out.columns else [])
     for col in cols:
@@ -91,15 +98,16 @@ def prepare(df: pd.DataFrame, target: str = "loss", source: str = "results",
         raise UserError(f"{source}: {len(out)} usable run(s) (after dropping {dropped} not finished); "
                         f"this fit needs at least {min_points}")
     out.attrs["dropped"] = dropped
+    out.attrs["not_evaluated"] = not_evaluated
     out.attrs["source"] = source
     return out
 
 
 def load(path: str | Path, target: str = "loss", min_points: int = 1,
-         extra: tuple[str, ...] = ()) -> pd.DataFrame:
+         extra: tuple[str, ...] = (), skip_empty_target: bool = False) -> pd.DataFrame:
     """`read_table` + `prepare`, with messages naming the file."""
     return prepare(read_table(path), target=target, source=str(path), min_points=min_points,
-                   extra=extra)
+                   extra=extra, skip_empty_target=skip_empty_target)
 
 
 def budget_groups(flops: np.ndarray, tol_dex: float = 0.05) -> np.ndarray:
@@ -117,3 +125,25 @@ def budget_groups(flops: np.ndarray, tol_dex: float = 0.05) -> np.ndarray:
         labels[i] = group
         prev = logc[i]
     return labels
+
+
+def select_arm(df: pd.DataFrame, arm: str | None, arm_col: str = "arm") -> pd.DataFrame:
+    """The runs of one arm. A table with several arms and no `arm` is refused: a scaling law fitted
+    to the pooled runs of different models (speech, text, interleaved) describes none of them."""
+    source = df.attrs.get("source", "results")
+    if arm_col not in df.columns:
+        if arm is not None:
+            raise UserError(f"{source}: --arm {arm!r} given but the table has no '{arm_col}' column")
+        return df
+    names = sorted(df[arm_col].dropna().astype(str).unique())
+    if arm is None:
+        if len(names) > 1:
+            raise UserError(f"{source}: the table has arms {', '.join(names)}; choose one with --arm NAME "
+                            "(arms are never pooled into one fit)")
+        return df
+    if arm not in names:
+        raise UserError(f"{source}: arm {arm!r} not in the table (have: {', '.join(names) or 'none'})")
+    out = df[df[arm_col].astype(str) == arm].reset_index(drop=True)
+    out.attrs.update(df.attrs)
+    out.attrs["source"] = f"{source} [arm {arm}]"
+    return out

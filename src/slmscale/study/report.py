@@ -1,255 +1,28 @@
-"""The study report: one self-contained HTML file (figures embedded as base64 PNG, no external
-assets) with the fitted laws and their intervals, the papers' figures, published-law overlays, the
-text-vs-speech exponent ratio, the planner's answers and provenance (spec, versions, machine,
-wall time per run, runs excluded from the fits and why).
+"""The study report: one self-contained HTML file (figures embedded as PNG; the PNG and SVG files
+also under DIR/figures/) laid out from the fits document. It computes nothing: the numbers come
+from fits.json (slmscale.scaling), the figures from slmscale.scaling's figure functions, the
+published coefficients from the package data (scaling/published).
 
-Figures are drawn here with matplotlib (Agg backend) from the results table and the runs'
-metrics.jsonl, so the report needs nothing but the study folder.
+Fits that trip their own warnings lead to a different page: the envelope and exponent comparisons
+come first, and the degenerate coefficients leave the headline table (it says withheld, and why).
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
-import math
+import os
 import platform
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from slmscale.artifacts import atomic_write_text
-from slmscale.scaling.figures import major_ticks_only
-from slmscale.study.analysis import METRICS, SPEECH_METRICS, curve_points, envelope
+from slmscale.study import report_figures as figs
+from slmscale.study.analysis import METRICS, MIXED_METRICS, SPEECH_METRICS
+from slmscale.study.report_html import esc, note, num, page, table, with_ci
+from slmscale.study.report_interleaved import interleaved_section
 from slmscale.study.spec import StudySpec
 from slmscale.study.store import finished_rows
 
-# Published loss laws (DESIGN.md facts): name -> (E, A, B, alpha, beta).
-PUBLISHED = {
-    "speech units (Cuervo & Marxer)": (1.73, 13.9, 39.8, 0.25, 0.24),
-    "speech, unigram units (C&M)": (1.42, 3.85, 8.90, 0.15, 0.16),
-    "text (Chinchilla)": (1.69, 406.4, 410.7, 0.34, 0.28),
-    "text (Muennighoff)": (1.87, 521.0, 1488.0, 0.35, 0.35),
-}
-# Published downstream exponents gamma of the metric-vs-compute envelope (C&M).
-PUBLISHED_GAMMA = {"sblimp": (0.066, 0.021), "tsc": (0.039, 0.025), "ssc": (0.046, 0.017)}
-
-
-def _legend(ax: Any) -> None:
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-
-
-def _fig_to_img(fig: Any, alt: str) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _opt_law(C: np.ndarray, E: float, A: float, B: float, alpha: float, beta: float) -> np.ndarray:
-    G = (alpha * A / (beta * B)) ** (1 / (alpha + beta))
-    a, b = beta / (alpha + beta), alpha / (alpha + beta)
-    N = G * (C / 6) ** a
-    D = (C / 6) ** b / G
-    return E + A / N ** alpha + B / D ** beta
-
-
-def _arm_colors(arms: list[str]) -> dict[str, Any]:
-    import matplotlib
-
-    cmap = matplotlib.colormaps["tab10"]
-    return {a: cmap(i % 10) for i, a in enumerate(arms)}
-
-
-def fig_loss_curves(study_dir: Path, rows: list[dict], fits: dict) -> str | None:
-    """Paper Fig. 1: held-out loss vs compute per run (log-log), envelope and its power law."""
-    import matplotlib.pyplot as plt
-
-    arms = sorted({r["arm"] for r in rows})
-    if not arms:
-        return None
-    fig, axes = plt.subplots(1, len(arms), figsize=(5 * len(arms), 4), squeeze=False)
-    for ax, arm in zip(axes[0], arms):
-        ar = [r for r in rows if r["arm"] == arm]
-        presets = sorted({r["preset"] for r in ar}, key=lambda p: min(r["params"] for r in ar if r["preset"] == p))
-        cmap = plt.get_cmap("viridis")
-        for i, p in enumerate(presets):
-            color = cmap(i / max(1, len(presets) - 1))
-            for r in (r for r in ar if r["preset"] == p):
-                x, y = curve_points(study_dir, [r["run_id"]])
-                if len(x):
-                    ax.plot(x, y, color=color, alpha=0.5, lw=1)
-            pts = [(r["flops"], r["loss"]) for r in ar if r["preset"] == p]
-            n = int(next(r["params"] for r in ar if r["preset"] == p))
-            ax.scatter(*zip(*pts), color=color, s=18, label=f"{p} (N={n:,})")
-        env = fits["arms"].get(arm, {}).get("loss_envelope", {})
-        if "gamma" in env:
-            xs = np.array([r["flops"] for r in ar], float)
-            cx, _ = curve_points(study_dir, [r["run_id"] for r in ar])
-            lo = min(xs.min(), cx.min() if len(cx) else xs.min())
-            grid = np.geomspace(lo, xs.max(), 50)
-            ax.plot(grid, env["k"] * grid ** env["gamma"], "k--",
-                    label=f"envelope L = {env['k']:.3g}·C^{env['gamma']:.3f} (R²={env['r2']:.3f})")
-        mixed = "loss_note" in fits["arms"].get(arm, {})
-        ax.set(xscale="log", yscale="log", xlabel="training compute C = 6ND (FLOPs)",
-               ylabel="held-out loss (nats)" + (", mixed text+speech tokens" if mixed else ""),
-               title=f"{arm}: loss vs compute" + (" (mixed-token loss)" if mixed else ""))
-        major_ticks_only(ax, "x")  # y labels stack vertically and stay readable
-        _legend(ax)
-    return _fig_to_img(fig, "loss curves and envelope")
-
-
-def _metric_panels(rows: list[dict], fits: dict, x_key: str, draw_law, title: str, xlabel: str,
-                   log_x: bool) -> str | None:
-    """One panel per benchmark: accuracy of every arm's runs against `x_key`, plus that arm's law.
-
-    `draw_law(ax, arm_fits, metric, xs, color, arm)` draws the fitted law over the points' x range.
-    """
-    import matplotlib.pyplot as plt
-
-    metrics = [m for m in METRICS if any(r.get(m) is not None for r in rows)]
-    if not metrics:
-        return None
-    arms = sorted({r["arm"] for r in rows})
-    colors = _arm_colors(arms)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.8), squeeze=False)
-    for ax, m in zip(axes[0], metrics):
-        for arm in arms:
-            pts = [(r[x_key], r[m]) for r in rows if r["arm"] == arm and r.get(m) is not None]
-            if not pts:
-                continue
-            ax.scatter(*zip(*pts), color=colors[arm], s=16, label=arm)
-            xs = [p[0] for p in pts]
-            draw_law(ax, fits["arms"].get(arm, {}), m, (min(xs), max(xs)), colors[arm], arm)
-        ax.axhline(0.5, color="grey", lw=0.6, ls=":")
-        ax.set(xlabel=xlabel, ylabel=f"{m} accuracy", title=f"{m} vs {title}")
-        if log_x:
-            ax.set_xscale("log")
-            major_ticks_only(ax, "x")
-        else:
-            ax.invert_xaxis()  # lower loss to the right, as compute grows
-        _legend(ax)
-    return _fig_to_img(fig, f"metric vs {title}")
-
-
-def fig_metric_vs_compute(rows: list[dict], fits: dict) -> str | None:
-    """Paper Fig. 2: downstream accuracy vs compute per arm, envelope power laws."""
-    def law(ax, arm_fits, m, span, color, arm):
-        fit = arm_fits.get("downstream", {}).get(m, {})
-        if "gamma" in fit:
-            g = np.geomspace(*span, 40)
-            ax.plot(g, fit["k"] * g ** fit["gamma"], color=color, label=f"{arm}: γ={fit['gamma']:.3f}")
-
-    return _metric_panels(rows, fits, "flops", law, "compute", "compute (FLOPs)", log_x=True)
-
-
-def fig_metric_vs_loss(rows: list[dict], fits: dict) -> str | None:
-    """Paper Fig. 4: downstream accuracy vs held-out loss with linear fits."""
-    def law(ax, arm_fits, m, span, color, arm):
-        lin = arm_fits.get("metric_vs_loss", {}).get(m)
-        if lin:
-            xs = np.linspace(*span, 10)
-            ax.plot(xs, lin["intercept"] + lin["slope"] * xs, color=color, label=f"{arm}: r={lin['pearson_r']:.2f}")
-
-    # Mixed-token losses (interleaved arms from text) are on another scale: not on these axes.
-    rows = [r for r in rows if "loss_note" not in fits["arms"].get(r["arm"], {})]
-    return _metric_panels(rows, fits, "loss", law, "loss", "held-out loss (nats)", log_x=False)
-
-
-def fig_isoflop(rows: list[dict]) -> str | None:
-    """IsoFLOP curves: loss vs N at each fixed compute budget (runs given as flops budgets)."""
-    import matplotlib.pyplot as plt
-
-    iso = [r for r in rows if str(r["budget"]).startswith("flops=")]
-    if not iso:
-        return None
-    arms = sorted({r["arm"] for r in iso})
-    fig, axes = plt.subplots(1, len(arms), figsize=(5 * len(arms), 3.8), squeeze=False)
-    for ax, arm in zip(axes[0], arms):
-        budgets = sorted({r["budget"] for r in iso if r["arm"] == arm}, key=lambda b: float(b[6:]))
-        for b in budgets:
-            pts = sorted((r["params"], r["loss"]) for r in iso if r["arm"] == arm and r["budget"] == b)
-            ax.plot(*zip(*pts), "o-", label=f"C={float(b[6:]):.2g}")
-        ax.set(xscale="log", xlabel="non-embedding params N", ylabel="loss", title=f"{arm}: IsoFLOP")
-        major_ticks_only(ax, "x")
-        _legend(ax)
-    return _fig_to_img(fig, "isoflop curves")
-
-
-def fig_frontier(rows: list[dict], fits: dict) -> str | None:
-    """Compute-optimal loss L(N_opt(C), D_opt(C)) per arm, with the published laws overlaid."""
-    import matplotlib.pyplot as plt
-
-    fitted = {a: f["loss_fit"] for a, f in fits["arms"].items() if "alpha" in f.get("loss_fit", {})}
-    if not rows:
-        return None
-    fl = np.array([r["flops"] for r in rows], float)
-    grid = np.geomspace(fl.min() / 10, fl.max() * 1e3, 60)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colors = _arm_colors(sorted({r["arm"] for r in rows}))
-    for arm, f in fitted.items():
-        if f["alpha"] <= 0 or f["beta"] <= 0:  # degenerate fit: no compute-optimal frontier
-            continue
-        ax.plot(grid, _opt_law(grid, f["E"], f["A"], f["B"], f["alpha"], f["beta"]), lw=2,
-                color=colors.get(arm), label=f"{arm} (fitted)")
-        ar = [r for r in rows if r["arm"] == arm]
-        ax.scatter([r["flops"] for r in ar], [r["loss"] for r in ar], s=10, color=colors.get(arm))
-    for name, p in PUBLISHED.items():
-        ax.plot(grid, _opt_law(grid, *p), ls="--", lw=1, label=f"published: {name}")
-    ax.set(xscale="log", yscale="log", xlabel="compute C (FLOPs)", ylabel="compute-optimal loss",
-           title="compute-optimal frontier vs published laws (different vocabularies: compare slopes)")
-    _legend(ax)
-    return _fig_to_img(fig, "frontier and published laws")
-
-
-def scaling_frontiers(study_dir: Path, rows: list[dict], fits: dict) -> tuple[list[str], str]:
-    """SCALING's frontier figure (fitted L(N, D) contours, N_opt/D_opt, published overlay) per arm,
-    saved as PNG + SVG under DIR/figures/ and embedded; returns (images, note)."""
-    try:
-        import pandas as pd
-
-        from slmscale.scaling import figures
-    except ImportError as err:
-        return [], f"slmscale.scaling.figures unavailable ({err})"
-    imgs = []
-    overlay = {"C&M speech": dict(zip(("E", "A", "B", "alpha", "beta"), PUBLISHED["speech units (Cuervo & Marxer)"]))}
-    for arm, f in fits["arms"].items():
-        lf = f.get("loss_fit", {})
-        ar = [r for r in rows if r["arm"] == arm]
-        if "alpha" not in lf or lf["alpha"] <= 0 or lf["beta"] <= 0 or not ar:
-            continue
-        try:
-            paths = figures.frontier(pd.DataFrame(ar), lf, study_dir / "figures", name=f"frontier_{arm}",
-                                     overlay=overlay)
-        except Exception as err:  # a figure must not stop the report
-            return imgs, f"slmscale.scaling.figures.frontier failed: {err}"
-        png = next(p for p in paths if p.suffix == ".png")
-        data = base64.b64encode(png.read_bytes()).decode()
-        imgs.append(f'<img alt="frontier {html.escape(arm)}" src="data:image/png;base64,{data}">'
-                    f"<figcaption>arm {html.escape(arm)}: fitted L(N, D), its compute-optimal "
-                    "frontier and the published speech law's</figcaption>")
-    return imgs, "compute-optimal frontiers by slmscale.scaling.figures (PNG + SVG in DIR/figures/)"
-
-
-def _table(header: list[str], body: list[list[Any]]) -> str:
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            v = f"{v:.4g}" if math.isfinite(v) else "–"
-        return html.escape("" if v is None else str(v))
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    rows = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in body)
-    return f"<table><tr>{head}</tr>{rows}</table>"
-
-
-def _ci(fit: dict, key: str) -> str:
-    ci = fit.get("ci", {}).get(key)
-    return f"{fit[key]:.4g} [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else f"{fit[key]:.4g}"
+LOSS_KEYS = ("E", "A", "B", "alpha", "beta", "a", "b")
 
 
 def _versions() -> dict[str, str]:
@@ -264,122 +37,225 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> str:
-    import os
+def _holdout(lf: dict) -> str:
+    ho = lf.get("holdout", {})
+    if "mean_abs_rel_err" in ho:
+        return f"{100 * ho['mean_abs_rel_err']:.2f}% (C={ho['heldout_flops']:.2g})"
+    return ho.get("skipped", "")
 
+
+def loss_section(fits: dict, frontier_imgs: list[str], frontier_notes: list[str]) -> list[str]:
+    form = fits.get("form", "chinchilla")
+    s = [f"<h2>Loss laws L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup> ({esc(form)} form, 95% bootstrap "
+         "intervals)</h2>",
+         f"<p>Fitted with C = 6·N·D, N the non-embedding parameters (as in both papers); Huber δ = "
+         f"{num(fits.get('huber_delta'))}. "
+         + ("The Chinchilla form assumes every token is new: runs that repeat their data are left out "
+            "(counted per arm below)." if form == "chinchilla" else
+            "Muennighoff's data-constrained form: all runs, repeated epochs worth less (R*_N, R*_D).")
+         + "</p>"]
+    body, withheld, degenerate = [], [], []
+    for arm, f in fits["arms"].items():
+        lf = f.get("loss_fit", {})
+        left = lf.get("excluded_repeated") or {}
+        left_txt = f"{left['n']} (repeated data)" if left.get("n") else "0"
+        if "alpha" not in lf:
+            err = str(lf.get("error") or "")
+            body.append([arm, err if err.startswith("not fitted") else f"not fitted: {err}", *[""] * 8,
+                         f["n_runs"], "", ""])
+            continue
+        if lf.get("degenerate"):
+            withheld.append([arm, "withheld: degenerate fit (" + "; ".join(lf["warnings"]) + ")", *[""] * 8,
+                             lf["n_points"], left_txt, ""])
+            degenerate.append([arm, *(with_ci(lf, k) for k in LOSS_KEYS), lf["n_points"]])
+            continue
+        extra = [with_ci(lf, "r_star_n"), with_ci(lf, "r_star_d")] if form == "data-constrained" else ["", ""]
+        body.append([arm, *(with_ci(lf, k) for k in LOSS_KEYS), *extra, lf["n_points"], left_txt, _holdout(lf)])
+    for name, p in fits.get("published", {}).get("loss", {}).items():
+        body.append([f"published: {p.get('source') or name}", *(p.get(k) for k in LOSS_KEYS),
+                     p.get("r_star_n"), p.get("r_star_d"), "", "", ""])
+    s.append(table(["arm", "E", "A", "B", "α", "β", "a (N_opt∝C^a)", "b (D_opt∝C^b)", "R*_N", "R*_D", "runs fitted",
+                    "runs left out", "hold-out: largest budget predicted, mean |rel err|"], withheld + body))
+    for arm, f in fits["arms"].items():
+        lf = f.get("loss_fit", {})
+        if lf.get("excluded_repeated", {}).get("n"):
+            s.append(note(f"{arm}: {lf['excluded_repeated']['reason']}: {', '.join(lf['excluded_repeated']['runs'])}."))
+        b = lf.get("bootstrap") or {}
+        if b.get("failed"):
+            s.append(note(f"{arm}: {b['failed']} of {b['n']} bootstrap refits did not converge and are left out "
+                          "of the intervals."))
+    if degenerate:
+        s.append("<h3>Degenerate loss fits (not for extrapolation; the planner refuses them)</h3>")
+        s.append(table(["arm", "E", "A", "B", "α", "β", "a", "b", "runs"], degenerate))
+        for arm, f in fits["arms"].items():
+            for w in f.get("loss_fit", {}).get("warnings", []):
+                s.append(f"<p class='warn'><small>{esc(arm)}: {esc(w)}</small></p>")
+    s.extend(frontier_imgs)
+    s.extend(note(n) for n in frontier_notes)
+    return s
+
+
+def envelope_section(fits: dict, loss_img: str | None, iso_imgs: list[str]) -> list[str]:
+    s = ["<h2>Loss envelope (best loss per FLOP, single-epoch runs): L = k·C<sup>γ</sup></h2>"]
+    body = []
+    for a, f in fits["arms"].items():
+        env = f.get("loss_envelope", {})
+        left = (env.get("excluded_repeated") or {}).get("n", 0)
+        if "gamma" in env:
+            body.append([a, env["k"], with_ci(env, "gamma"), env.get("r2"), env["n_envelope"], env["n_points"], left])
+        else:
+            body.append([a, env.get("error", "not fitted"), "", "", "", "", left])
+    s.append(table(["arm", "k", "γ [95% CI]", "R²", "envelope points", "points (curves + runs)",
+                    "repeated-data runs left out"], body))
+    if loss_img:
+        s.append(loss_img)
+    for a, f in fits["arms"].items():
+        iso = f.get("isoflop")
+        if iso and "error" in iso:
+            s.append(note(f"{a}: no IsoFLOP profile ({iso['error']})"))
+    s.extend(iso_imgs)
+    return s
+
+
+def downstream_section(fits: dict, imgs: list[str]) -> list[str]:
+    compute = fits.get("compute", "flops")
+    s = [f"<h2>Downstream: metric vs compute (envelope Q = k·C<sup>γ</sup>, C = {esc(compute)}) and vs loss</h2>"]
+    body = []
+    for arm, f in fits["arms"].items():
+        for m, law in f["downstream"].items():
+            if "gamma" not in law:
+                body.append([arm, m, law.get("error", "not fitted"), *[""] * 7])
+                continue
+            lin = law.get("vs_loss", {})
+            vc = law.get("vs_compute", {})
+            body.append([arm, m, with_ci(law, "gamma"), vc.get("power", {}).get("r2"), law.get("n_envelope"),
+                         vc.get("preferred"),
+                         with_ci({**lin, "ci": law.get("ci")}, "pearson_r", 3) if "slope" in lin else lin.get("skipped", ""),
+                         lin.get("slope"), f"{lin['n_used']} / {lin['n_excluded']}" if "slope" in lin else "",
+                         "; ".join(law.get("warnings", []))])
+    s.append(table(["arm", "metric", "γ [95% CI]", "R² (log)", "envelope points", "preferred form",
+                    "Pearson r vs loss [95% CI]", "slope per nat", "runs used / at chance", "warnings"], body)
+             if body else "<p>No benchmark results.</p>")
+    s.extend(imgs)
+    return s
+
+
+def ratio_section(fits: dict) -> list[str]:
+    s = ["<h2>Text vs speech: ratio of downstream exponents</h2>"]
+    if fits.get("ratios"):
+        s.append(table(["metric", "text arm", "speech arm", "γ text", "γ speech", "ratio", "95% CI", "meaning"],
+                       [[r["metric"], r["text_arm"], r["speech_arm"], r["gamma_text"], r["gamma_speech"],
+                         r["ratio"], "" if not r.get("ratio_ci") else f"[{r['ratio_ci'][0]:.3g}, {r['ratio_ci'][1]:.3g}]",
+                         r["note"]] for r in fits["ratios"]]))
+    else:
+        s.append("<p>Needs a text arm and a speech arm with benchmark results.</p>")
+    pub = fits.get("published", {}).get("downstream", {})
+    if pub:
+        s.append("<p>Published (Cuervo &amp; Marxer): " + ", ".join(
+            f"{esc(m)}: γ_text={g['text']}, γ_speech={g['speech']}, ratio {g['ratio']:.2f}" for m, g in pub.items())
+            + "</p>")
+    others = [c for cs in fits.get("comparisons", {}).values() for c in cs if "exponent_ratio" in c]
+    if others:
+        s.append("<details><summary>Every pair of arms (exponent ratio, faster arm first)</summary>")
+        s.append(table(["faster", "slower", "γ faster", "γ slower", "ratio", "95% CI"],
+                       [[c["fast"], c["slow"], c["gamma_fast"], c["gamma_slow"], c["exponent_ratio"],
+                         "" if not c.get("exponent_ratio_ci") else
+                         f"[{c['exponent_ratio_ci'][0]:.3g}, {c['exponent_ratio_ci'][1]:.3g}]"] for c in others]))
+        s.append("</details>")
+    return s
+
+
+def planner_section(fits: dict) -> list[str]:
+    plan = fits.get("planner")
+    if not plan:
+        return []
+    s = [f"<h2>Planner (arm {esc(plan['arm'])})</h2>",
+         "<p>The same answers as <code>slmscale plan --fit DIR/fits.json --arm "
+         f"{esc(plan['arm'])}</code>. Budgets C = 6·N·D (non-embedding N); compute for a target in "
+         f"{esc(fits.get('compute', 'flops'))}.</p>"]
+    body = []
+    for a in plan["answers"]:
+        ci = a.get("ci") or {}
+        cis = " ".join(f"{k}: [{v[0]:.3g}, {v[1]:.3g}]" for k, v in ci.items() if isinstance(v, list) and None not in v)
+        if "target" in a:
+            body.append([a["target"], "", "", a.get("flops"), cis, a.get("error", a.get("via", ""))])
+        else:
+            body.append([f"C={a['flops']:.3g}", a.get("n_opt"), a.get("d_opt"), a.get("loss"), cis,
+                         a.get("error", a.get("note", ""))])
+    s.append(table(["question", "N_opt", "D_opt", "predicted loss / compute", "95% CI", "note"], body))
+    return s
+
+
+def runs_section(fits: dict, rows: list[dict]) -> list[str]:
+    acc = fits.get("accounting", {})
+    s = ["<h2>Runs and compute accounting</h2>",
+         "<ul>" + "".join(f"<li>{esc(v)}</li>" for v in acc.values()) + "</ul>"]
+    shown = [m for m in METRICS if any(r.get(m) is not None for r in rows)]
+    extra = any(r.get("init_run") for r in rows)
+    s.append(table(["run", "arm", "preset", "budget", "N", "N total", "D", "epochs", "C = 6ND", "C full",
+                    *(["init (text LM)", "C + init"] if extra else []), "loss", *shown, "status", "train wall s",
+                    "job wall s (incl. start-up, eval)"],
+                   [[r["run_id"], r["arm"], r["preset"], r["budget"], r["params"], r.get("params_total"), r["tokens"],
+                     r.get("epochs"), r["flops"], r.get("flops_full"),
+                     *([r.get("init_flops"), r.get("flops_total")] if extra else []), r["loss"],
+                     *(r.get(m) for m in shown), r["status"], r.get("wall_s"), r.get("run_wall_s")] for r in rows]))
+    return s
+
+
+def lead_section(fits: dict) -> list[str]:
+    """When fits are degenerate, say so first, and what the page leads with instead."""
+    deg = fits.get("degenerate") or []
+    if not deg:
+        return []
+    items = "".join(f"<li><b>{esc(d['arm'])}</b>, {esc(d['fit'])}: {esc('; '.join(d['warnings']))}</li>" for d in deg)
+    return [f"<div class='lead'><p><b>Some fits are degenerate</b>: their coefficients are withheld from the "
+            f"headline and the planner does not extrapolate from them. This report leads with what the data do "
+            f"support: the loss envelope and the exponent comparisons.</p><ul>{items}</ul></div>"]
+
+
+def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> str:
     import yaml
 
+    out = Path(study_dir) / "figures"
     done = finished_rows(rows)
-    s: list[str] = [f"<h1>slmscale study: {html.escape(spec.name)}</h1>",
-                    f"<p>{fits['n_finished']} of {fits['n_runs']} runs finished and used in the fits.</p>"]
+    s: list[str] = [f"<h1>slmscale study: {esc(spec.name)}</h1>",
+                    f"<p>{fits['n_finished']} of {fits['n_runs']} runs finished and used in the fits "
+                    f"(loss-law form: {esc(fits.get('form', 'chinchilla'))}; arms compared at equal "
+                    f"{esc(fits.get('compute', 'flops'))}).</p>"]
     if fits.get("stale"):
         s.append(f"<p>{len(fits['stale'])} run folder(s) from an earlier version of the spec are kept in "
                  "results.csv but not used here.</p>")
     if fits["excluded"]:
         s.append("<h2>Runs excluded from the fits</h2>")
-        s.append(_table(["run", "status", "error"], [[e["run_id"], e["status"], e["error"]]
-                                                     for e in fits["excluded"]]))
-    s.append("<h2>Loss laws L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup> (95% bootstrap intervals)</h2>")
-    body = []
-    for arm, f in fits["arms"].items():
-        lf = f.get("loss_fit", {})
-        if "alpha" in lf:
-            ho = lf.get("holdout", {})
-            ho_txt = (f"{100 * ho['mean_abs_rel_err']:.2f}% (C={ho['heldout_flops']:.2g})"
-                      if "mean_abs_rel_err" in ho else ho.get("skipped", ""))
-            body.append([arm, *(_ci(lf, k) for k in ("E", "A", "B", "alpha", "beta", "a", "b")),
-                         lf["n_points"], lf.get("goodness", {}).get("r2"),
-                         lf.get("goodness", {}).get("rmse_log"), ho_txt])
-        else:
-            err = str(lf.get("error") or "")
-            body.append([arm, err if err.startswith("not fitted") else f"not fitted: {err}", "", "", "", "", "", "", f["n_runs"],
-                         "", "", ""])
-    for name, p in PUBLISHED.items():
-        body.append([f"published: {name}", *p, p[4] / (p[3] + p[4]), p[3] / (p[3] + p[4]), "", "", "", ""])
-    s.append(_table(["arm", "E", "A", "B", "α", "β", "a (N_opt∝C^a)", "b (D_opt∝C^b)", "runs", "R²",
-                     "RMSE(log)", "hold-out: largest budget predicted, mean |rel err|"], body))
-    for arm, f in fits["arms"].items():
-        for note in f.get("loss_fit", {}).get("warnings", []):
-            s.append(f"<p class='warn'><small>{html.escape(arm)}: {html.escape(note)}</small></p>")
-        failed = f.get("loss_fit", {}).get("bootstrap_failed")
-        if failed and not failed.startswith("0 "):
-            s.append(f"<p><small>{html.escape(arm)}: {html.escape(failed)} bootstrap refits did not converge "
-                     "and are left out of the intervals (blank intervals: none converged).</small></p>")
-    s.append("<h2>Loss envelope (best loss per FLOP): L = k·C<sup>γ</sup></h2>")
-    s.append(_table(["arm", "k", "γ", "R²", "points"],
-                    [[a, *((f["loss_envelope"].get(k) for k in ("k", "gamma", "r2", "n_points"))
-                           if "gamma" in f["loss_envelope"] else [f["loss_envelope"].get("error"), "", "", ""])]
-                     for a, f in fits["arms"].items()]))
-    for img in (fig_loss_curves(study_dir, done, fits), fig_frontier(done, fits), fig_isoflop(done)):
-        if img:
-            s.append(f"<figure>{img}</figure>")
-    frontier_imgs, frontier_note = scaling_frontiers(study_dir, done, fits)
-    s.append("<h3>Fitted L(N, D) and its compute-optimal frontier</h3>"
-             + "".join(f"<figure>{i}</figure>" for i in frontier_imgs)
-             + f"<p><small>{html.escape(frontier_note)}</small></p>")
-    s.append("<h2>Downstream: metric vs compute (envelope Q = k·C<sup>γ</sup>) and vs loss</h2>")
-    body = []
-    for arm, f in fits["arms"].items():
-        for m, law in f["downstream"].items():
-            lin = f["metric_vs_loss"].get(m, {})
-            body.append([arm, m, law.get("gamma", law.get("error")), law.get("r2"),
-                         lin.get("pearson_r"), lin.get("slope")])
-    s.append(_table(["arm", "metric", "γ", "R² (log)", "Pearson r (metric vs loss)", "slope per nat"], body)
-             if body else "<p>No benchmark results.</p>")
-    for img in (fig_metric_vs_compute(done, fits), fig_metric_vs_loss(done, fits)):
-        if img:
-            s.append(f"<figure>{img}</figure>")
-    from slmscale.study.report_interleaved import interleaved_section
-
-    s.extend(interleaved_section(fits.get("interleaved") or [], fits))
-    s.append("<h2>Text vs speech: ratio of downstream exponents</h2>")
-    if fits["ratios"]:
-        s.append(_table(["metric", "text arm", "speech arm", "γ text", "γ speech", "ratio", "meaning"],
-                        [[r["metric"], r["text_arm"], r["speech_arm"], r["gamma_text"], r["gamma_speech"],
-                          r["ratio"], r["note"]] for r in fits["ratios"]]))
-    else:
-        s.append("<p>Needs a text arm and a speech arm with benchmark results.</p>")
-    s.append("<p>Published (Cuervo &amp; Marxer): " + ", ".join(
-        f"{m}: γ_text={t}, γ_speech={sp}, ratio {t / sp:.2f}" for m, (t, sp) in PUBLISHED_GAMMA.items()) + "</p>")
-    plan = fits.get("planner")
-    if plan:
-        s.append(f"<h2>Planner (arm {html.escape(plan['arm'])})</h2>")
-        s.append(_table(["question", "N_opt", "D_opt", "predicted loss / compute", "95% CI", "note"],
-                        [[f"C={a['flops']:.3g}" if "N" in a or "target" not in a else a["target"],
-                          a.get("N"), a.get("D"), a.get("loss", a.get("flops")),
-                          " ".join(f"{k[:-3]}: [{v[0]:.3g}, {v[1]:.3g}]" for k, v in a.items() if k.endswith("_ci")),
-                          a.get("error", a.get("via", ""))] for a in plan["answers"]]))
-    s.append("<h2>Runs</h2>")
-    shown = [m for m in METRICS if m in SPEECH_METRICS or any(r.get(m) is not None for r in rows)]
-    extra = any(r.get("init_run") for r in rows)
-    s.append(_table(["run", "arm", "preset", "budget", "N", "D", "C", *(["C + init"] if extra else []), "loss",
-                     *shown, "status", "train wall s", "job wall s (incl. start-up, eval)"],
-                    [[r["run_id"], r["arm"], r["preset"], r["budget"], r["params"], r["tokens"], r["flops"],
-                      *([r.get("flops_total")] if extra else []), r["loss"], *(r.get(m) for m in shown),
-                      r["status"], r["wall_s"], r.get("run_wall_s")] for r in rows]))
-    total = sum(r.get("run_wall_s") or r["wall_s"] or 0 for r in rows)
+        s.append(table(["run", "status", "error"], [[e["run_id"], e["status"], e["error"]] for e in fits["excluded"]]))
+    s.extend(lead_section(fits))
+    metrics = [m for m in METRICS if any(r.get(m) is not None for r in done)]
+    frontier_imgs, frontier_notes = figs.frontier_figures(out, done, fits)
+    loss = loss_section(fits, frontier_imgs, frontier_notes)
+    env = envelope_section(fits, figs.loss_figure(out, done, fits), figs.isoflop_figures(out, done, fits))
+    down = downstream_section(fits, figs.metric_figures(out, done, fits, metrics))
+    ratios = ratio_section(fits)
+    inter = interleaved_section(out, fits, SPEECH_METRICS, MIXED_METRICS)
+    order = ([env, ratios, down, inter, loss] if fits.get("degenerate") else [loss, env, down, inter, ratios])
+    for part in order:
+        s.extend(part)
+    s.extend(planner_section(fits))
+    s.extend(runs_section(fits, rows))
+    total = sum(r.get("run_wall_s") or r.get("wall_s") or 0 for r in rows)
     prov = {"machine": f"{platform.node()} {platform.machine()} {platform.system()} {platform.release()}, "
                        f"{os.cpu_count()} CPUs", "versions": _versions(), "sum of job wall times (s)": round(total, 1),
-            "this invocation wall time (s)": fits.get("wall_s"), "figures": "slmscale.study.report (matplotlib); " + frontier_note}
-    s.append("<h2>Provenance</h2><pre>" + html.escape(json.dumps(prov, indent=2)) + "</pre>")
-    s.append("<h3>Study spec</h3><pre>" + html.escape(yaml.safe_dump(spec.model_dump(mode="json"),
-                                                                     sort_keys=False)) + "</pre>")
-    plan_file = study_dir / "plan.json"
+            "this invocation wall time (s)": fits.get("wall_s"),
+            "figures": "drawn by slmscale.scaling.figures / arm_figures; PNG + SVG in DIR/figures/"}
+    s.append("<h2>Provenance</h2><pre>" + esc(json.dumps(prov, indent=2)) + "</pre>")
+    s.append("<h3>Study spec</h3><pre>" + esc(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)) + "</pre>")
+    plan_file = Path(study_dir) / "plan.json"
     if plan_file.is_file():
         data = json.loads(plan_file.read_text()).get("data", {})
-        s.append("<h3>Data</h3><pre>" + html.escape(json.dumps(data, indent=2)) + "</pre>")
-    style = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;"
-             "padding:3px 6px;text-align:left}th{background:#f3f3f3}img{max-width:100%}"
-             "pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:12px}.warn{color:#8a4b00}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>slmscale study {html.escape(spec.name)}"
-            f"</title><style>{style}</style></head><body>{''.join(s)}</body></html>\n")
+        s.append("<h3>Data</h3><pre>" + esc(json.dumps(data, indent=2)) + "</pre>")
+    return page(f"slmscale study {spec.name}", s)
 
 
 def write_report(study_dir: str | Path, spec: StudySpec, rows: list[dict], fits: dict) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
     study_dir = Path(study_dir)
     out = study_dir / "report.html"
     atomic_write_text(out, render(study_dir, spec, rows, fits))
@@ -398,3 +274,4 @@ def report_from_dir(study_dir: str | Path) -> Path:
     fits = analysis.analyse(spec, study_dir, rows)
     write_json(study_dir / "fits.json", analysis.public(fits))
     return write_report(study_dir, spec, rows, fits)
+

@@ -1,0 +1,27 @@
+"""Multi-arm panels: laws drawn only when they may be (3+ points, not degenerate), PNG + SVG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from slmscale.scaling import arm_figures, figures
+
+
+def test_drawable_refuses_errors_few_points_and_degenerate_laws():
+    assert arm_figures.drawable(None) == "not fitted"
+    assert arm_figures.drawable({"error": "x: need at least 3"}) == "too few points"
+    assert arm_figures.drawable({"gamma": 0.1, "n_envelope": 2}) == "2 point(s)"
+    assert arm_figures.drawable({"gamma": 0.1, "n_envelope": 5, "degenerate": True}) == "degenerate fit"
+    assert arm_figures.drawable({"gamma": 0.1, "n_envelope": 5, "degenerate": False}) is None
+
+
+def test_metric_panels_write_png_and_svg(tmp_path):
+    pts = pd.DataFrame({"arm": ["a"] * 4 + ["b"] * 4, "flops_full": np.geomspace(1e9, 1e13, 8),
+                        "sblimp": np.linspace(0.5, 0.9, 8), "loss": np.linspace(5, 3, 8)})
+    laws = {"sblimp": {"a": {"gamma": 0.02, "k": 0.3, "n_envelope": 4},
+                       "b": {"gamma": 0.3, "k": 0.01, "n_envelope": 4, "degenerate": True}}}
+    paths = arm_figures.metric_panels(pts, "flops_full", ["sblimp"], laws, figures.arm_colors(["a", "b"]),
+                                      tmp_path, "m", "compute")
+    assert sorted(p.suffix for p in paths) == [".png", ".svg"] and all(p.stat().st_size > 1000 for p in paths)
+    assert "b: no law (degenerate fit)" in paths[1].read_text()
