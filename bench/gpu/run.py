@@ -24,6 +24,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -205,13 +206,34 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {sec} | {status[:120]} | {rate if isinstance(rate, str) else f'{rate:,.0f}' if rate else '-'} "
                      f"| {pct(rec.get('mfu'))} | {pct(rec.get('mfu_datasheet'))} | {rec.get('peak_mem_gib', '-')} "
                      f"| {rec.get('seconds', '-')} |")
+    lines.append("")
+    for size, got in report.get("ratios", {}).items():
+        lines.append(f"- {size} tokens/s: " + ", ".join(f"{k.replace('_', ' ')} {v:.2f}x" for k, v in got.items()))
     lines += ["", f"FLOPs per token: {FLOPS_RULE}.", ""]
     return "\n".join(lines)
+
+
+def ratios(sections: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per size, tokens/s ratios of the pairs the issue asks about (where both were measured)."""
+    pairs = {"slmscale_vs_hf_trainer": ("slmscale-eager", "hf-trainer"),
+             "compile_vs_eager": ("slmscale-compile", "slmscale-eager"),
+             "fsdp2_vs_ddp": ("slmscale-fsdp", "slmscale-ddp")}
+    out: dict[str, dict[str, float]] = {}
+    for name, rec in sections.items():
+        if name.startswith("train/") and name.endswith("/slmscale-eager"):
+            size = name.split("/")[1]
+            for key, (a, b) in pairs.items():
+                ta = sections.get(f"train/{size}/{a}", {}).get("tokens_per_s")
+                tb = sections.get(f"train/{size}/{b}", {}).get("tokens_per_s")
+                if ta and tb:
+                    out.setdefault(size, {})[key] = round(ta / tb, 3)
+    return out
 
 
 def write_report(out: Path, report: dict[str, Any]) -> None:
     from slmscale.artifacts import atomic_write_text, write_json
 
+    report["ratios"] = ratios(report["sections"])
     write_json(out / "gpu_bench.json", report)
     atomic_write_text(out / "gpu_bench.md", markdown(report))
 
@@ -301,7 +323,11 @@ def run_section(section: Section, timeout_s: float, env: dict[str, str], work: P
         launch += ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=1"]
     cmd = launch + [str(Path(__file__).resolve()), "--worker", section.worker, "--spec", str(spec_path),
                     "--result", str(result)]
-    return run_guarded(cmd, timeout_s, env, result)
+    try:
+        return run_guarded(cmd, timeout_s, env, result)
+    finally:  # an 823m run leaves 3.3 GB of weights behind; the disk of a lent machine is small
+        if "work" in section.spec:
+            shutil.rmtree(section.spec["work"], ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -144,3 +144,10 @@ def test_wheel_list_is_what_a_bare_torch_transformers_machine_lacks():
     names = {r.split("==")[0] for r in wheels.pinned()}
     assert {"pydantic", "pydantic-core", "typer", "rich", "accelerate", "psutil"} <= names
     assert not names & {"torch", "transformers", "numpy", "tokenizers", "safetensors", "huggingface-hub"}
+
+
+def test_ratios_pair_the_measured_variants_per_size(bench):
+    secs = {"train/85m/slmscale-eager": {"tokens_per_s": 300.0}, "train/85m/hf-trainer": {"tokens_per_s": 200.0},
+            "train/85m/slmscale-compile": {"tokens_per_s": 450.0}, "train/85m/slmscale-ddp": {"status": "failed"},
+            "train/85m/slmscale-fsdp": {"tokens_per_s": 250.0}}
+    assert bench.ratios(secs) == {"85m": {"slmscale_vs_hf_trainer": 1.5, "compile_vs_eager": 1.5}}
