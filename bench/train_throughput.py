@@ -143,7 +143,8 @@ def hf_step_times(shards: Path, out: Path, preset: str, *, seq_len: int, batch: 
     trainer = Trainer(model=model, args=targs, train_dataset=data, callbacks=[Clock()])
     with contextlib.redirect_stdout(sys.stderr):  # Trainer prints its own summary; stdout is our JSON
         trainer.train()
-    settings = {"optim": str(targs.optim), "bf16": targs.bf16, "torch_compile": targs.torch_compile}
+    settings = {"optim": str(getattr(targs.optim, "value", targs.optim)), "bf16": targs.bf16,
+                "torch_compile": targs.torch_compile}
     return [float(x) for x in np.diff(stamps[warmup - 1:])], settings
 
 

@@ -66,20 +66,20 @@ def datasheet_peak(gpu_name: str | None) -> float | None:
     return None
 
 
-def paper_sizes() -> list[dict[str, Any]]:
-    """85m and 823m with the context and micro-batch of the shipped paper configs."""
+def paper_sizes(seq_len: int | None = None) -> list[dict[str, Any]]:
+    """85m and 823m with the context and micro-batch of the shipped paper configs (or `seq_len`)."""
     import yaml
 
     sizes = []
     for preset in ("85m", "823m"):
         cfg = yaml.safe_load((ROOT / "configs" / "train" / f"paper-{preset}.yaml").read_text())
         micro = int(cfg["train"]["micro_batch"])
-        sizes.append({"preset": preset, "seq_len": int(cfg["train"]["seq_len"]), "micro": micro,
+        sizes.append({"preset": preset, "seq_len": seq_len or int(cfg["train"]["seq_len"]), "micro": micro,
                       "batch": 2 * micro, "warmup": 3, "steps": 8 if preset == "85m" else 6})
     return sizes
 
 
-def plan(smoke: bool, work: Path, shards: Path) -> list[Section]:
+def plan(smoke: bool, work: Path, shards: Path, seq_len: int | None = None) -> list[Section]:
     """The sections in the order they run (the most wanted figures first)."""
     if smoke:
         sizes = [{"preset": "cpu-50k", "seq_len": 64, "micro": 2, "batch": 4, "warmup": 2, "steps": 3,
@@ -91,7 +91,7 @@ def plan(smoke: bool, work: Path, shards: Path) -> list[Section]:
         eval_spec = {"preset": "cpu-50k", "k": 100, "utterances": 48, "batches": [[16, 16384]], "threads": 1}
         pre_spec = {"utterances": 4, "seconds": [1.0, 2.0]}
     else:
-        sizes = paper_sizes()
+        sizes = paper_sizes(seq_len)
         budgets = {"env": 60, "eager": 90, "hf": 100, "compile": 180, "dist": 100, "eval": 60, "pretrain": 120}
         env_spec = {"peak_size": 8192, "peak_seconds": 3.0, "peak_inner": 10}
         eval_spec = {"preset": "85m", "k": K_UNITS, "utterances": 4096,
@@ -244,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="CPU, tiny sizes, same code paths (< 1 minute)")
     ap.add_argument("--budget-s", type=float, help="total time budget (default 450 on GPU, 600 smoke)")
     ap.add_argument("--only", help="comma-separated section-name prefixes to run (e.g. env,train/85m)")
+    ap.add_argument("--seq-len", type=int, help="training context (default: configs/train/paper-*.yaml, 2048)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
@@ -252,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         return worker(args.worker, json.loads(Path(args.spec).read_text()), Path(args.result))
     if not args.out:
         ap.error("the output folder is required")
-    return orchestrate(Path(args.out), args.smoke, args.budget_s or (600.0 if args.smoke else 450.0), args.only)
+    return orchestrate(Path(args.out), args.smoke, args.budget_s or (600.0 if args.smoke else 450.0), args.only,
+                       args.seq_len)
 
 
 def worker(name: str, spec: dict[str, Any], result: Path) -> int:
@@ -265,7 +267,7 @@ def worker(name: str, spec: dict[str, Any], result: Path) -> int:
     return 0
 
 
-def orchestrate(out: Path, smoke: bool, budget_s: float, only: str | None) -> int:
+def orchestrate(out: Path, smoke: bool, budget_s: float, only: str | None, seq_len: int | None = None) -> int:
     import torch
 
     t0 = time.perf_counter()
@@ -288,7 +290,7 @@ def orchestrate(out: Path, smoke: bool, budget_s: float, only: str | None) -> in
         from train_throughput import make_shards
 
         shards = make_shards(work / "shards", k=K_UNITS, n_docs=200 if smoke else 2000)
-        for section in plan(smoke, work, shards):
+        for section in plan(smoke, work, shards, seq_len):
             if only and not any(section.name.startswith(p) for p in only.split(",")):
                 continue
             left = deadline - time.perf_counter()

@@ -122,6 +122,8 @@ def test_gpu_plan_uses_the_paper_configs_and_puts_the_key_figures_first(bench, t
     assert by["train/85m/slmscale-eager"].spec["seq_len"] == 2048  # configs/train/paper-85m.yaml
     assert by["train/823m/slmscale-eager"].spec["micro"] == 4
     assert by["train/823m/slmscale-ddp"].torchrun and not by["train/823m/slmscale-compile"].torchrun
+    longer = bench.plan(False, tmp_path, tmp_path / "shards", seq_len=2050)
+    assert {s.spec["seq_len"] for s in longer if s.name.startswith("train/")} == {2050}
 
 
 def test_mfu_from_the_median_step_and_both_peaks(bench, tmp_path):
