@@ -1,7 +1,7 @@
 """GPU readiness benchmark: the training stack on one H100/H200 in one short run (<= 8 minutes).
 
     python bench/gpu/run.py OUT [--budget-s 450]     # on a GPU (bench/gpu/run.sh installs the wheels first)
-    python bench/gpu/run.py OUT --smoke              # same code paths on CPU, tiny sizes, < 1 minute
+    python bench/gpu/run.py OUT --smoke              # same code paths on CPU, tiny sizes, 2 sections at a time
 
 Writes OUT/gpu_bench.json and OUT/gpu_bench.md (rewritten after every section, so a run cut short
 keeps what it measured). Sections, most important first, each in its own process with its own time
@@ -23,13 +23,14 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -132,20 +133,15 @@ def error_line(stderr: str) -> str:
 def run_guarded(cmd: list[str], timeout_s: float, env: dict[str, str], result: Path) -> dict[str, Any]:
     """Run one section's process with a time limit; its own result, or status failed/timeout with the
     error line. The process gets a session of its own so a timeout ends its children too (torchrun)."""
-    t, cpu = time.perf_counter(), _children_cpu_s()
+    t = time.perf_counter()
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
                                 start_new_session=True)
-        try:
-            code = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            code = None
+        code, cpu = _wait(proc, timeout_s)
         err.seek(0)
         text = err.read()
     # CPU seconds next to wall seconds tell a crowded machine from a slow section.
-    took = {"seconds": round(time.perf_counter() - t, 1), "cpu_s": round(_children_cpu_s() - cpu, 1)}
+    took = {"seconds": round(time.perf_counter() - t, 1), "cpu_s": round(cpu, 1)}
     if code is None:
         return {"status": "timeout", **took, "error": f"over its {timeout_s:.0f} s budget", "log_tail": text[-1500:]}
     if code != 0 or not result.is_file():
@@ -154,9 +150,22 @@ def run_guarded(cmd: list[str], timeout_s: float, env: dict[str, str], result: P
     return {"status": got.pop("status", "ok"), **took, **got}
 
 
-def _children_cpu_s() -> float:
-    use = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return use.ru_utime + use.ru_stime
+def _wait(proc: subprocess.Popen, timeout_s: float) -> tuple[int | None, float]:
+    """(exit code or None on timeout, CPU seconds of the process and the children it waited for),
+    per process even when sections run side by side (os.wait4 reports that one child's usage)."""
+    end = time.monotonic() + timeout_s
+    while True:
+        pid, status, use = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > end:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pid, status, use = os.wait4(proc.pid, 0)
+            status = None
+            break
+        time.sleep(0.05)
+    proc.returncode = -9 if status is None else os.waitstatus_to_exitcode(status)
+    return (None if status is None else proc.returncode), use.ru_utime + use.ru_stime
 
 
 def derive(rec: dict[str, Any], section: Section, peaks: dict[str, float | None]) -> None:
@@ -243,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", nargs="?", help="output folder (gpu_bench.json, gpu_bench.md)")
     ap.add_argument("--smoke", action="store_true", help="CPU, tiny sizes, same code paths (< 1 minute)")
     ap.add_argument("--budget-s", type=float, help="total time budget (default 450 on GPU, 600 smoke)")
-    ap.add_argument("--only", help="comma-separated section-name prefixes to run (e.g. env,train/85m)")
+    ap.add_argument("--only", help="comma-separated section-name prefixes (e.g. train/85m,eval); env always runs")
+    ap.add_argument("--jobs", type=int, default=0, help="sections at a time (smoke only; default 2 there)")
     ap.add_argument("--seq-len", type=int, help="training context (default: configs/train/paper-*.yaml, 2048)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
@@ -253,8 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         return worker(args.worker, json.loads(Path(args.spec).read_text()), Path(args.result))
     if not args.out:
         ap.error("the output folder is required")
+    if args.jobs > 1 and not args.smoke:
+        ap.error("--jobs > 1 is for the CPU smoke run only: GPU sections must not share the device")
     return orchestrate(Path(args.out), args.smoke, args.budget_s or (600.0 if args.smoke else 450.0), args.only,
-                       args.seq_len)
+                       args.seq_len, args.jobs or (2 if args.smoke else 1))
 
 
 def worker(name: str, spec: dict[str, Any], result: Path) -> int:
@@ -267,7 +279,8 @@ def worker(name: str, spec: dict[str, Any], result: Path) -> int:
     return 0
 
 
-def orchestrate(out: Path, smoke: bool, budget_s: float, only: str | None, seq_len: int | None = None) -> int:
+def orchestrate(out: Path, smoke: bool, budget_s: float, only: str | None, seq_len: int | None = None,
+                jobs: int = 1) -> int:
     import torch
 
     t0 = time.perf_counter()
@@ -290,26 +303,36 @@ def orchestrate(out: Path, smoke: bool, budget_s: float, only: str | None, seq_l
         from train_throughput import make_shards
 
         shards = make_shards(work / "shards", k=K_UNITS, n_docs=200 if smoke else 2000)
-        for section in plan(smoke, work, shards, seq_len):
-            if only and not any(section.name.startswith(p) for p in only.split(",")):
-                continue
+        sections = [s for s in plan(smoke, work, shards, seq_len)
+                    if not only or s.name == "env" or any(s.name.startswith(p) for p in only.split(","))]
+        lock = threading.Lock()
+
+        def measure(section: Section) -> None:
             left = deadline - time.perf_counter()
             if left < (5 if smoke else 20):
                 rec: dict[str, Any] = {"status": "skipped", "error": "out of the total time budget"}
             else:
                 rec = run_section(section, min(section.budget_s, left), env, work)
-            if section.meta:
-                rec = {**section.meta, **rec}
-                derive(rec, section, report["peak_flops"])
-            if section.name == "env" and rec["status"] == "ok":
-                report["peak_flops"] = {"measured": rec["peak_flops_measured"],
-                                        "datasheet": datasheet_peak(rec.get("gpu_name")),
-                                        "measured_dtype": rec["peak_dtype"]}
-            report["sections"][section.name] = rec
-            report["wall_s"] = round(time.perf_counter() - t0, 1)
-            print(f"[{report['wall_s']:6.1f} s] {section.name}: {rec['status']}"
-                  + (f" ({rec['error']})" if rec.get("error") else ""), file=sys.stderr)
-            write_report(out, report)
+            with lock:
+                if section.meta:
+                    rec = {**section.meta, **rec}
+                    derive(rec, section, report["peak_flops"])
+                if section.name == "env" and rec["status"] == "ok":
+                    report["peak_flops"] = {"measured": rec["peak_flops_measured"],
+                                            "datasheet": datasheet_peak(rec.get("gpu_name")),
+                                            "measured_dtype": rec["peak_dtype"]}
+                report["sections"][section.name] = rec
+                report["wall_s"] = round(time.perf_counter() - t0, 1)
+                print(f"[{report['wall_s']:6.1f} s] {section.name}: {rec['status']}"
+                      + (f" ({rec['error']})" if rec.get("error") else ""), file=sys.stderr)
+                write_report(out, report)
+
+        measure(sections[0])  # env first: the peak every MFU needs
+        # One at a time on a GPU (each run owns it); the CPU smoke run may overlap sections.
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(measure, sections[1:]))
+        report["sections"] = {s.name: report["sections"][s.name] for s in sections}
+        write_report(out, report)
     print(markdown(report))
     return 0
 
