@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench gpu-wheels clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ test-fast: setup
 
 bench: setup
 	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# Wheels for the GPU benchmark's bare machine (docs/training.md, "GPU benchmark"); needs network.
+gpu-wheels: setup
+	$(BIN)/python bench/gpu/wheels.py bench/gpu/wheels
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache

@@ -12,7 +12,12 @@ device in this run, right next to each measurement.
 
     python bench/train_throughput.py [--sizes cpu-250k,cpu-1m] [--seq-len 512]
         [--batch 8] [--steps 3] [--warmup 2] [--rounds 1] [--threads N] [--no-fused]
-Prints one JSON object on stdout. Keep it short on shared machines (~3 min for the default).
+Prints one JSON object on stdout (`headline`: one line per size for bench/RESULTS.md; the load
+average before and after, so an idle-machine figure can be told from a crowded one). Keep it short
+on shared machines (~3 min for the default). The headline of bench/RESULTS.md comes from
+    python bench/train_throughput.py --sizes cpu-1m,cpu-250k --rounds 2
+on an otherwise idle machine. bench/gpu/run.py reuses make_shards, train_config, run_ours and
+hf_step_times for its GPU measurements.
 """
 
 from __future__ import annotations
@@ -60,34 +65,49 @@ def peak(threads: int) -> float:
                                size=8192 if gpu else 1024, seconds=1.0)
 
 
-def ours(shards: Path, work: Path, preset: str, args, tag: str) -> list[float]:
-    """Seconds per step of `slmscale train` after the warm-up steps (from metrics.jsonl)."""
+def train_config(shards: Path, out: Path, preset: str, *, seq_len: int, batch: int, steps: int,
+                 micro: int | None = None, threads: int | None = None, fused: bool = True,
+                 compile: bool = False, distributed: str = "ddp") -> dict:
+    """A `slmscale train` config for a short timed run: `batch` sequences per optimizer step
+    (`micro` per forward), one metrics record per step, no checkpoints, a one-window eval."""
+    return {"out": str(out), "seed": 0, "data": {"shards": str(shards)},
+            "model": {"preset": preset}, "budget": {"tokens": steps * batch * seq_len},
+            "train": {"seq_len": seq_len, "batch_tokens": batch * seq_len, "micro_batch": micro or batch,
+                      "lr": 1e-3, "warmup_steps": 1, "threads": threads, "peak_flops": 1.0,
+                      "fused_kernels": fused, "compile": compile, "distributed": distributed},
+            "eval": {"max_tokens": seq_len, "interval_steps": 10_000},
+            "log": {"interval_steps": 1}, "checkpoint": {"interval_steps": 10_000}}
+
+
+def run_ours(cfg: dict, cfg_path: Path, warmup: int) -> list[float]:
+    """Run `slmscale train` in this process, as its users start it; seconds per step after the
+    warm-up steps (from RUN/metrics.jsonl, one record per step)."""
     import yaml
 
     from slmscale.cli.main import main as cli
 
-    steps = args.warmup + args.steps
-    out = work / f"ours-{preset}-{tag}"
-    cfg = {"out": str(out), "seed": 0, "data": {"shards": str(shards)},
-           "model": {"preset": preset}, "budget": {"tokens": steps * args.batch * args.seq_len},
-           "train": {"seq_len": args.seq_len, "batch_tokens": args.batch * args.seq_len, "lr": 1e-3,
-                     "warmup_steps": 1, "threads": args.threads, "peak_flops": 1.0,
-                     "fused_kernels": not args.no_fused},
-           "eval": {"max_tokens": args.seq_len, "interval_steps": 10_000},
-           "log": {"interval_steps": 1}, "checkpoint": {"interval_steps": 10_000}}
-    (work / f"{tag}.yaml").write_text(yaml.safe_dump(cfg))
+    cfg_path.write_text(yaml.safe_dump(cfg))
     try:
-        cli(["train", str(work / f"{tag}.yaml")])
+        cli(["train", str(cfg_path)])
     except SystemExit as ex:  # the CLI exits 0 on success
         if ex.code:
             raise
-    recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    return [args.batch * args.seq_len / r["tokens_per_s"] for r in recs
-            if "tokens_per_s" in r and r["step"] > args.warmup]
+    tokens = cfg["train"]["batch_tokens"]
+    recs = [json.loads(x) for x in (Path(cfg["out"]) / "metrics.jsonl").read_text().splitlines()]
+    return [tokens / r["tokens_per_s"] for r in recs if "tokens_per_s" in r and r["step"] > warmup]
 
 
-def hf(shards: Path, work: Path, preset: str, args, tag: str) -> list[float]:
-    """Seconds per step of transformers.Trainer after the warm-up steps, same model and sequences."""
+def ours(shards: Path, work: Path, preset: str, args, tag: str) -> list[float]:
+    """Seconds per step of `slmscale train` after the warm-up steps."""
+    cfg = train_config(shards, work / f"ours-{preset}-{tag}", preset, seq_len=args.seq_len, batch=args.batch,
+                       steps=args.warmup + args.steps, threads=args.threads, fused=not args.no_fused)
+    return run_ours(cfg, work / f"{tag}.yaml", args.warmup)
+
+
+def hf_step_times(shards: Path, out: Path, preset: str, *, seq_len: int, batch: int, steps: int, warmup: int,
+                  micro: int | None = None, threads: int | None = None) -> tuple[list[float], dict]:
+    """Seconds per optimizer step of transformers.Trainer after the warm-up steps, with the same
+    model, sequences and optimizer settings as `train_config`; also Trainer's own settings."""
     import torch
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
@@ -97,30 +117,41 @@ def hf(shards: Path, work: Path, preset: str, args, tag: str) -> list[float]:
     from slmscale.model.presets import resolve_preset
 
     sh = Shards(shards)
-    steps = args.warmup + args.steps
-    batches = TrainBatches(PackedStream(sh, "train", seed=0), args.seq_len, args.batch)
-    seqs = np.concatenate([batches.batch(s)[0] for s in range(steps)])
+    micro = micro or batch
+    batches = TrainBatches(PackedStream(sh, "train", seed=0), seq_len, batch)
+    seqs = np.concatenate([batches.batch(s)[0] for s in range(warmup + steps)])
     # T inputs with labels = inputs (the model shifts): the same T-token forward as slmscale's.
     data = [{"input_ids": torch.from_numpy(s), "labels": torch.from_numpy(s)} for s in seqs]
-    model = build_model(resolve_preset(preset), sh.vocab_size, sh.special_tokens, 2048, seed=0)
+    model = build_model(resolve_preset(preset), sh.vocab_size, sh.special_tokens, max(seq_len, 2048), seed=0)
     stamps: list[float] = []
+    gpu = torch.cuda.is_available()
 
     class Clock(TrainerCallback):
         def on_step_end(self, *a, **k):
+            if gpu:  # steps are asynchronous on a GPU: time finished work
+                torch.cuda.synchronize()
             stamps.append(time.perf_counter())
 
     targs = TrainingArguments(
-        output_dir=str(work / f"hf-{preset}-{tag}"), per_device_train_batch_size=args.batch, max_steps=steps,
-        learning_rate=1e-3, weight_decay=0.1, adam_beta2=0.95, lr_scheduler_type="cosine", warmup_steps=1,
-        max_grad_norm=1.0, logging_steps=10_000, save_strategy="no", report_to=[],
-        use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available(),  # as slmscale's "auto"
+        output_dir=str(out), per_device_train_batch_size=micro, gradient_accumulation_steps=batch // micro,
+        max_steps=warmup + steps, learning_rate=1e-3, weight_decay=0.1, adam_beta2=0.95,
+        lr_scheduler_type="cosine", warmup_steps=1, max_grad_norm=1.0, logging_steps=10_000,
+        save_strategy="no", report_to=[], use_cpu=not gpu, bf16=gpu,  # as slmscale's "auto"
         dataloader_num_workers=0, disable_tqdm=True, seed=0)
-    torch.set_num_threads(args.threads)
+    if threads:
+        torch.set_num_threads(threads)
     trainer = Trainer(model=model, args=targs, train_dataset=data, callbacks=[Clock()])
     with contextlib.redirect_stdout(sys.stderr):  # Trainer prints its own summary; stdout is our JSON
         trainer.train()
-    measured = stamps[args.warmup - 1:]
-    return [float(x) for x in np.diff(measured)]
+    settings = {"optim": str(getattr(targs.optim, "value", targs.optim)), "bf16": targs.bf16,
+                "torch_compile": targs.torch_compile}
+    return [float(x) for x in np.diff(stamps[warmup - 1:])], settings
+
+
+def hf(shards: Path, work: Path, preset: str, args, tag: str) -> list[float]:
+    """Seconds per step of transformers.Trainer after the warm-up steps, same model and sequences."""
+    return hf_step_times(shards, work / f"hf-{preset}-{tag}", preset, seq_len=args.seq_len, batch=args.batch,
+                         steps=args.steps, warmup=args.warmup, threads=args.threads)[0]
 
 
 def run_worker(who: str, shards: Path, work: Path, preset: str, args, tag: str) -> list[float]:
@@ -167,6 +198,7 @@ def main() -> None:
 
     hf_logging.set_verbosity_error()
     t0 = time.perf_counter()
+    load_before = list(os.getloadavg())  # an idle machine reads near 0; the ratio is only fair then
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -199,7 +231,15 @@ def main() -> None:
     print(json.dumps({"bench": "train_throughput", "device": "cuda" if torch.cuda.is_available() else "cpu",
                       "cpu": platform.processor() or platform.machine(), "threads": args.threads,
                       "torch": torch.__version__, "fused_kernels": not args.no_fused,
-                      "wall_s": round(time.perf_counter() - t0, 1), "results": results}, indent=2))
+                      "rounds": args.rounds, "load_avg_before": load_before,
+                      "load_avg_after": list(os.getloadavg()), "wall_s": round(time.perf_counter() - t0, 1),
+                      "headline": [headline(r) for r in results], "results": results}, indent=2))
+
+
+def headline(r: dict) -> str:
+    """One line per size for bench/RESULTS.md: ours vs Trainer tokens/s, ratio and MFU."""
+    return (f"{r['preset']}: {r['ours_tokens_per_s']:,.0f} vs {r['hf_tokens_per_s']:,.0f} tokens/s "
+            f"({r['speedup_vs_hf']:.2f}x), MFU {r['ours_mfu']:.0%} vs {r['hf_mfu']:.0%}")
 
 
 if __name__ == "__main__":
