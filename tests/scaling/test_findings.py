@@ -171,6 +171,38 @@ def test_sims2_degenerate_fit_is_inconclusive():
     assert r.verdict == "inconclusive" and "degenerate fit" in r.reason
 
 
+def test_a_degenerate_fit_never_makes_a_finding_reproduced(planted):
+    """A study lists the fits that tripped their own warnings; the records resting on them (same
+    arm, same metric; SIMS 2 on the loss law) lose "reproduced", the others keep their verdict."""
+    import copy
+
+    _, recs = planted
+    recs = copy.deepcopy(recs)
+    before = {(r.id, r.metric, r.statistic): r.verdict for r in recs}
+    sblimp_law = {"arm": "speech", "metric": "sblimp", "fit": "sblimp vs compute",
+                  "warnings": ["gamma's 95% interval [0.001, 0.05] spans 50x: the data barely constrain it"]}
+    loss_law = {"arm": "speech", "metric": None, "fit": "loss law L(N, D)",
+                "warnings": ["E = 8e-161 (irreducible loss ~0)"]}
+    findings.veto_degenerate(recs, [sblimp_law, loss_law])
+    for fid in ("C&M 2", "C&M 3", "C&M 6"):
+        r = _get(recs, fid, "sblimp")
+        assert before[(r.id, r.metric, r.statistic)] == "reproduced", fid  # the planted answer
+        assert r.verdict == "inconclusive" and r.details["was"]["verdict"] == "reproduced"
+        assert r.reason.startswith("degenerate fit: arm 'speech', sblimp vs compute: gamma's 95% interval")
+    # Other metrics, and envelopes or correlations (which the fits' warnings do not cover), keep theirs.
+    for fid, metric in [("C&M 2", "tsc"), ("C&M 3", "ssc"), ("C&M 1", None), ("C&M 4", "sblimp"),
+                        ("C&M 6", None), ("C&M 5", "ssc")]:
+        assert _get(recs, fid, metric).verdict == "reproduced", (fid, metric)
+    # SIMS 2 rests on the loss laws of both arms; a contradicted record is not upgraded or hidden.
+    sims = findings.Finding("SIMS 2", "a", arms=["interleaved", "speech"], verdict="reproduced", reason="x")
+    no = findings.Finding("C&M 2", "g", metric="sblimp", arms=["speech"], verdict="contradicted", reason="y")
+    findings.veto_degenerate([sims, no], [loss_law])
+    assert sims.verdict == "inconclusive" and "loss law L(N, D): E = 8e-161" in sims.reason
+    assert no.verdict == "contradicted"
+    s = {x["id"]: x["verdict"] for x in findings.summarize(recs)}
+    assert s["C&M 2"] == "reproduced" and s["C&M 1"] == "reproduced"  # tsc, ssc rows still reproduce
+
+
 def test_same_seed_same_records_and_json_is_strict(tmp_path, planted):
     df, recs = planted
     again = findings.assess(df, n_boot=N_BOOT, seed=0)

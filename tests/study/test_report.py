@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 import pytest
 
-from slmscale.study.analysis import analyse
+from slmscale.study.analysis import analyse, degenerate_fits
+from slmscale.study.analysis_findings import study_findings
 from slmscale.study.report import report_from_dir, write_report
 from slmscale.study.spec import load_spec
+from slmscale.study.store import finished_rows
 from study_helpers import make_spec, write_spec
 
 
@@ -79,6 +82,39 @@ def test_degenerate_fits_are_withheld_and_the_report_leads_with_the_envelope(tmp
     assert not (tmp_path / "figures" / "frontier_speech.png").exists()
 
 
+def _row_of(html: str, needle: str) -> str:
+    (row,) = [r for r in html.split("<tr>") if needle in r]
+    return row
+
+
+def test_the_report_opens_with_the_findings_and_a_degenerate_fit_reproduces_nothing(tmp_path, fitted):
+    spec, rows, fits = fitted
+    doc = fits["_findings"]
+    verdict = {(r["id"], r["metric"]): r["verdict"] for r in doc["findings"]}
+    # The planted laws (sblimp γ 0.02 speech, 0.06 text) reproduce C&M 2 and 3 when the fits are sound.
+    assert verdict[("C&M 2", "sblimp")] == verdict[("C&M 3", "sblimp")] == "reproduced"
+    assert fits["findings"] == {"file": "findings.json", "summary": doc["summary"]}
+    html = write_report(tmp_path, spec, rows, fits).read_text()
+    assert html.index("<h2>") == html.index("<h2>Findings") and html.index("<table") == html.index(
+        "<table class='findings-table'>")  # the page opens with the findings table
+    assert "no benchmark audit (audit.json) was found" in html
+    # The same speech law made degenerate: the report withholds it, and the findings agree.
+    fits = copy.deepcopy(fits)
+    law = fits["arms"]["speech"]["downstream"]["sblimp"]
+    law.update(degenerate=True, warnings=["gamma's 95% interval [0.001, 0.05] spans 50x"])
+    fits["degenerate"] = degenerate_fits(fits["arms"])
+    fits["_findings"] = study_findings(spec, tmp_path, finished_rows(rows), fits["degenerate"])
+    after = {(r["id"], r["metric"]): r for r in fits["_findings"]["findings"]}
+    for key in (("C&M 2", "sblimp"), ("C&M 3", "sblimp")):
+        assert after[key]["verdict"] == "inconclusive"
+        assert after[key]["reason"].startswith("degenerate fit: arm 'speech', sblimp vs compute: gamma's")
+    assert after[("C&M 1", None)]["verdict"] == after[("C&M 4", "sblimp")]["verdict"] == "reproduced"
+    html = write_report(tmp_path, spec, rows, fits).read_text()
+    assert html.index("findings-table") < html.index("Some fits are degenerate")
+    row = _row_of(html, "γ_text / γ_speech on sblimp")
+    assert "verdict-inconclusive" in row and "degenerate fit" in row and "verdict-reproduced" not in row
+
+
 @pytest.mark.slow
 def test_report_from_dir_rebuilds_everything(tmp_path, shards):
     from slmscale.study.pipeline import run_study
@@ -89,4 +125,8 @@ def test_report_from_dir_rebuilds_everything(tmp_path, shards):
     (tmp_path / "out" / "results.csv").unlink()
     path = report_from_dir(tmp_path / "out")
     assert path.is_file() and (tmp_path / "out" / "results.csv").is_file()
-    assert "not fitted" in path.read_text()  # 2 runs cannot fit 5 parameters; the report says so
+    html = path.read_text()
+    assert "not fitted" in html  # 2 runs cannot fit 5 parameters; the report says so
+    doc = json.loads((tmp_path / "out" / "findings.json").read_text())  # rebuilt with the fits
+    assert _row_of(html, "loss-envelope exponent") and {r["verdict"] for r in doc["findings"]} <= {
+        "inconclusive", "not tested"}

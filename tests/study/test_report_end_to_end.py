@@ -1,7 +1,8 @@
 """A small study (fake trainer) end to end: `slmscale fit loss` / `fit downstream` / `plan` on its
 results.csv and fits.json give the numbers of fits.json and of the report's tables; the Chinchilla
-fit leaves the repeated-data runs out and says so; the report renders in a headless browser with
-every image loaded."""
+fit leaves the repeated-data runs out and says so; findings.json is what `findings.assess` gives on
+results.csv, and the report opens with it; the report renders in a headless browser with every
+image loaded."""
 
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ def study(tmp_path_factory) -> Path:
             {"name": "text", "kind": "text", "shards": str(text), "tasks": ["sblimp"]}]
     d = make_spec(tmp, tmp / "shards", arms=arms, fits={"bootstrap": BOOT, "huber_delta": 0.03},
                   questions={"flops": [1e13], "targets": {"sblimp": 0.8}, "arm": "speech"})
+    # The benchmark root's audit (`slmscale bench audit DIR`): the findings' sBLIMP floor.
+    (tmp / "bench" / "audit.json").write_text(json.dumps({"bench": str(tmp / "bench"), "tasks": {
+        "sblimp": {"task": "sblimp", "n_pairs": 400, "strongest": {"baseline": "length_phones", "accuracy": 0.55}}}}))
     run_study(load_spec(write_spec(tmp, d)), tmp / "out")
     return tmp / "out"
 
@@ -122,6 +126,36 @@ def test_the_report_tables_show_the_fitted_numbers(study):
     for name in re.findall(r"figures/([\w.-]+\.(?:png|svg))", html):
         assert (study / "figures" / name).is_file(), name
     assert not re.search(r'(src|href)="(http|//)', html)  # opens offline
+
+
+def test_findings_json_and_the_report_open_with_every_finding_decided(study):
+    from slmscale.scaling import findings
+    from slmscale.study.report_findings import ORDER
+
+    doc = json.loads((study / "findings.json").read_text())
+    floor = doc["baselines"]["by_metric"]["sblimp"]
+    assert floor == {"accuracy": 0.55, "baseline": "length_phones", "n": 400, "source": floor["source"]}
+    assert Path(floor["source"]).samefile(study.parent / "bench" / "audit.json")  # outside the study: absolute
+    recs = doc["findings"]
+    assert {r["id"] for r in recs} == set(findings.CLAIMS)
+    assert all(r["verdict"] in ORDER and r["reason"] for r in recs)  # a verdict, or not tested + why
+    by = {(r["id"], r["metric"]): r for r in recs}
+    assert by[("C&M 1", None)]["verdict"] == "reproduced"  # the fake law's envelope falls with compute
+    assert by[("C&M 2", "sblimp")]["verdict"] == "reproduced" and by[("C&M 2", "sblimp")]["ci"][0] > 0
+    assert by[("C&M 6", None)]["reason"].startswith("needs a unigram-unit SLM arm")
+    assert by[("SIMS 2", None)]["reason"].startswith("needs an interleaved SLM arm")
+    # The same numbers from results.csv with `findings.assess` (what a user runs by hand).
+    df = pd.read_csv(study / "results.csv")
+    again = findings.assess(df, kinds={"speech": "units", "text": "text"}, n_boot=BOOT, seed=0,
+                            huber_delta=0.03, baselines=doc["baselines"]["by_metric"])
+    assert [(r.id, r.metric, r.verdict) for r in again] == [(r["id"], r["metric"], r["verdict"]) for r in recs]
+    for a, r in zip(again, recs):
+        assert (a.value is None) == (r["value"] is None) and (a.value is None or a.value == pytest.approx(r["value"]))
+    html = (study / "report.html").read_text()
+    assert html.index("<h2>") == html.index("<h2>Findings")
+    assert html.index("<table") == html.index("<table class='findings-table'>")
+    assert "sblimp 0.550 (length_phones" in html  # where the floor came from
+    assert json.loads((study / "fits.json").read_text())["findings"]["summary"] == doc["summary"]
 
 
 def _chromium() -> str | None:

@@ -15,6 +15,8 @@ the first that applies decides:
                 failing, or an interval that includes the null value ("interval too wide");
   reproduced / contradicted   the interval lies entirely on the claim's side of the null value, or
                 entirely on the other side.
+A fit that the caller found degenerate (`degenerate`: e.g. a study's fits.json `degenerate` list)
+never makes a finding "reproduced": a record resting on it becomes inconclusive (`veto_degenerate`).
 
 The findings, their statistic and null value (the claim's direction in brackets):
   C&M 1  speech arm: exponent gamma of the loss envelope L = k C^gamma (frontier of least loss per
@@ -56,14 +58,20 @@ from slmscale.scaling.findings_checks import CLAIMS, VERDICTS, Finding, _cm1, _c
 
 CHECKS = (_cm1, _cm2, _cm3, _cm4, _cm5, _cm6, _sims1, _sims2)
 METRIC_FINDINGS = ("C&M 2", "C&M 3", "C&M 4", "C&M 6", "SIMS 1")
+# The fitted law each finding's statistic rests on, per arm: the metric-vs-compute law of its metric,
+# or the loss law L(N, D). (C&M 1, C&M 4, C&M 5, SIMS 1 and C&M 6's loss row use envelopes and
+# correlations, which the fits' degeneracy warnings do not cover.)
+RESTS_ON = {"C&M 2": "metric", "C&M 3": "metric", "C&M 6": "metric", "SIMS 2": "loss"}
 NO_METRICS = "no benchmark columns (swuggy, sblimp, ssc, tsc) in the results table: evaluate the runs"
 
-__all__ = ["CLAIMS", "VERDICTS", "Finding", "assess", "summarize", "findings_to_json", "write_findings"]
+__all__ = ["CLAIMS", "VERDICTS", "Finding", "assess", "summarize", "veto_degenerate", "findings_to_json",
+           "write_findings"]
 
 
 def assess(df: pd.DataFrame, roles: dict[str, str] | None = None, kinds: dict[str, str] | None = None,
            baselines: dict[str, Any] | None = None, n_boot: int = 200, seed: int = 0,
-           level: float = 0.95, huber_delta: float = 0.03, hint: str | None = None) -> list[Finding]:
+           level: float = 0.95, huber_delta: float = 0.03, hint: str | None = None,
+           degenerate: list[dict[str, Any]] | None = None) -> list[Finding]:
     """Every finding's records for a results table.
 
     roles      role -> arm name (roles: speech, text, unigram, interleaved, no_story); missing roles
@@ -72,7 +80,8 @@ def assess(df: pd.DataFrame, roles: dict[str, str] | None = None, kinds: dict[st
                interleaved, no_story/nostory);
     baselines  metric column -> strongest surface-baseline accuracy, as a number or a mapping with
                `accuracy` and optionally `ci` [lo, hi] or `n` (items), e.g. from `slmscale bench audit`;
-    hint       appended to every "not tested" reason (e.g. "run `slmscale demo --preset small`").
+    hint       appended to every "not tested" reason (e.g. "run `slmscale demo --preset small`");
+    degenerate fits known to be degenerate (see `veto_degenerate`).
     The first arm of each role is used. Records come in the order of `CLAIMS`.
     """
     study = _Study(df, roles, kinds, baselines, n_boot, seed, level, huber_delta)
@@ -82,10 +91,30 @@ def assess(df: pd.DataFrame, roles: dict[str, str] | None = None, kinds: dict[st
                     for fid in METRIC_FINDINGS]
     order = list(CLAIMS)
     records.sort(key=lambda r: order.index(r.id))
+    veto_degenerate(records, degenerate or [])
     if hint:
         for r in records:
             if r.verdict == "not tested":
                 r.reason = f"{r.reason} ({hint})"
+    return records
+
+
+def veto_degenerate(records: list[Finding], degenerate: list[dict[str, Any]]) -> list[Finding]:
+    """A degenerate fit never drives a "reproduced" verdict. `degenerate` lists fits that tripped
+    their own warnings: {"arm", "metric" (None for the loss law L(N, D)), "fit", "warnings"}, as in
+    a study's fits.json. A reproduced record that rests on one of them (an arm it compares, the
+    law in `RESTS_ON`) becomes inconclusive, its reason naming the fit; it is changed in place."""
+    for r in records:
+        rests = RESTS_ON.get(r.id)
+        if r.verdict != "reproduced" or rests is None or (rests == "metric" and r.metric is None):
+            continue
+        want = r.metric if rests == "metric" else None
+        hit = next((d for d in degenerate if d.get("arm") in r.arms and d.get("metric") == want), None)
+        if hit is not None:
+            why = "; ".join(hit.get("warnings") or []) or "degenerate"
+            r.details["was"] = {"verdict": r.verdict, "reason": r.reason}
+            r.verdict = "inconclusive"
+            r.reason = f"degenerate fit: arm {hit['arm']!r}, {hit.get('fit', rests)}: {why}"
     return records
 
 

@@ -13,6 +13,8 @@ matched on `flops_full` (`compare.match_equal_compute`), and the planner's answe
 Runs that did not finish are excluded and listed (`excluded`); every fit that cannot be made is
 recorded with its reason. Interleaved arms started from a text LM get no L(N, D) law (their loss is
 over mixed text/speech tokens of a model that did not start from scratch) and no metric-vs-loss map.
+The papers' findings are assessed on the same finished runs and written to DIR/findings.json
+(`analysis_findings`); a fit listed as degenerate never makes a finding "reproduced".
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from statistics import fmean
 from typing import Any
 
 from slmscale.errors import UserError
+from slmscale.study.analysis_findings import study_findings
 from slmscale.study.spec import CROSS_TASKS, SPEECH_TASKS, TASK_COLUMNS, TEXT_TASKS, StudySpec
 from slmscale.study.store import finished_rows
 
@@ -264,10 +267,10 @@ def degenerate_fits(arms: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for a, f in arms.items():
         if f.get("loss_fit", {}).get("degenerate"):
-            out.append({"arm": a, "fit": "loss law L(N, D)", "warnings": f["loss_fit"]["warnings"]})
+            out.append({"arm": a, "fit": "loss law L(N, D)", "metric": None, "warnings": f["loss_fit"]["warnings"]})
         for m, law in f.get("downstream", {}).items():
             if law.get("degenerate"):
-                out.append({"arm": a, "fit": f"{m} vs compute", "warnings": law["warnings"]})
+                out.append({"arm": a, "fit": f"{m} vs compute", "metric": m, "warnings": law["warnings"]})
     return out
 
 
@@ -329,6 +332,9 @@ def analyse(spec: StudySpec, study_dir: Path, rows: list[dict[str, Any]]) -> dic
         "published": published(),
     }
     out["degenerate"] = degenerate_fits(arms)
+    # The papers' findings (DIR/findings.json); a degenerate fit above never makes one "reproduced".
+    out["_findings"] = study_findings(spec, Path(study_dir), done, out["degenerate"])
+    out["findings"] = {"file": "findings.json", "summary": out["_findings"]["summary"]}
     qarm = spec.questions.arm or next((a.name for a in enabled if a.kind == "units"), enabled[0].name)
     if qarm in arms and (spec.questions.flops or spec.questions.targets):
         out["planner"] = {"arm": qarm, "answers": plan_answers(spec, qarm, arms[qarm]["loss_fit"],

@@ -3,7 +3,8 @@ also under DIR/figures/) laid out from the fits document. It computes nothing: t
 from fits.json (slmscale.scaling), the figures from slmscale.scaling's figure functions, the
 published coefficients from the package data (scaling/published).
 
-Fits that trip their own warnings lead to a different page: the envelope and exponent comparisons
+The page opens with the papers' findings (`report_findings`, from findings.json). Fits that trip
+their own warnings lead to a different page: the envelope and exponent comparisons
 come first, and the degenerate coefficients leave the headline table (it says withheld, and why).
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from slmscale.artifacts import atomic_write_text
 from slmscale.study import report_figures as figs
 from slmscale.study.analysis import METRICS, MIXED_METRICS, SPEECH_METRICS
+from slmscale.study.report_findings import render_findings
 from slmscale.study.report_html import esc, note, num, page, table, with_ci
 from slmscale.study.report_interleaved import interleaved_section
 from slmscale.study.spec import StudySpec
@@ -202,6 +204,35 @@ def runs_section(fits: dict, rows: list[dict]) -> list[str]:
     return s
 
 
+def baselines_note(doc: dict) -> str:
+    """Where each metric's floor came from: the benchmarks' audits, else chance."""
+    b = doc.get("baselines") or {}
+    by = b.get("by_metric") or {}
+    if by:
+        parts = [f"{m} {e['accuracy']:.3f} ({e.get('baseline') or 'strongest'}, {e.get('source', '')})"
+                 for m, e in by.items()]
+        text = ("Floors: a metric at or below its strongest surface baseline is not evidence; from the "
+                "benchmark audits: " + "; ".join(parts) + ". Other metrics: chance (0.5).")
+    else:
+        text = ("Floors: chance (0.5); no benchmark audit (audit.json) was found, so scores are not "
+                "checked against surface baselines (`slmscale bench audit DIR`).")
+    if b.get("skipped"):
+        text += " Unreadable audits skipped: " + "; ".join(f"{s['file']}: {s['reason']}" for s in b["skipped"]) + "."
+    return text
+
+
+def findings_section(study_dir: Path, fits: dict) -> str:
+    """The papers' findings (fits["_findings"], else DIR/findings.json), first on the page."""
+    doc = fits.get("_findings")
+    path = Path(study_dir) / "findings.json"
+    if doc is None and path.is_file():
+        doc = json.loads(path.read_text())
+    if doc is None:
+        return render_findings([])
+    return render_findings(doc.get("findings", []), doc.get("summary"), title="Findings: the papers' claims, tested",
+                           notes=[baselines_note(doc)])
+
+
 def lead_section(fits: dict) -> list[str]:
     """When fits are degenerate, say so first, and what the page leads with instead."""
     deg = fits.get("degenerate") or []
@@ -218,7 +249,7 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
 
     out = Path(study_dir) / "figures"
     done = finished_rows(rows)
-    s: list[str] = [f"<h1>slmscale study: {esc(spec.name)}</h1>",
+    s: list[str] = [f"<h1>slmscale study: {esc(spec.name)}</h1>", findings_section(study_dir, fits),
                     f"<p>{fits['n_finished']} of {fits['n_runs']} runs finished and used in the fits "
                     f"(loss-law form: {esc(fits.get('form', 'chinchilla'))}; arms compared at equal "
                     f"{esc(fits.get('compute', 'flops'))}).</p>"]

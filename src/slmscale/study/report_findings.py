@@ -69,9 +69,10 @@ def _paper(rec: dict[str, Any]) -> str:
 
 
 def render_findings(records: list[Any], summary: list[dict[str, Any]] | None = None,
-                    title: str = "Findings") -> str:
+                    title: str = "Findings", notes: list[str] | None = None) -> str:
     """The findings section as HTML: a headline verdict per finding (when `summary` is given, e.g.
-    `findings.summarize(records)` or findings.json's "summary"), then one row per statistic."""
+    `findings.summarize(records)` or findings.json's "summary"), then one row per statistic, then
+    `notes` (plain text, e.g. where the surface baselines came from)."""
     recs = [_as_dict(r) for r in records]
     s = [f"<section class='findings'><h2>{html.escape(title)}</h2>"]
     if not recs:
@@ -102,5 +103,7 @@ def render_findings(records: list[Any], summary: list[dict[str, Any]] | None = N
     s.append("</tbody></table>")
     s.append("<p><small>Intervals: 95% percentile bootstrap over runs (resampled within each arm, "
              "seeded). A verdict needs the interval on one side of the claim's null value; "
-             "<i>not tested</i> rows name the arm that would test the finding.</small></p></section>")
+             "<i>not tested</i> rows name the arm that would test the finding.</small></p>")
+    s.extend(f"<p><small>{html.escape(n)}</small></p>" for n in notes or [])
+    s.append("</section>")
     return "".join(s)
