@@ -1,4 +1,4 @@
-"""Frame-level feature encoders: MFCC / log-mel (librosa) and HuBERT-family models (transformers).
+"""Frame-level feature encoders: MFCC / log-mel (numpy/scipy) and HuBERT-family models (transformers).
 
 Every encoder maps a 16 kHz float32 mono waveform to a float32 (frames, dim) matrix at a fixed frame
 rate. `EncoderConfig` is what a tokenizer bundle stores, so the same features can be rebuilt later.
@@ -114,19 +114,17 @@ class Encoder:
         return 1
 
 
-# Mel filterbanks by (n_fft, n_mels). Worker processes are seeded with the parent's copy, since
-# importing librosa.filters (scipy.signal, numba) costs seconds per process.
+# Mel filterbanks by (n_fft, n_mels), built once per process (worker processes get the parent's).
 MEL_CACHE: dict[tuple[int, int], np.ndarray] = {}
 
 
 def mel_filters(n_fft: int, n_mels: int) -> np.ndarray:
-    """Slaney-style mel filterbank (n_mels, n_fft // 2 + 1) from librosa, 20-7600 Hz."""
+    """Slaney-style mel filterbank (n_mels, n_fft // 2 + 1), 20-7600 Hz (librosa's default kind)."""
     key = (n_fft, n_mels)
     if key not in MEL_CACHE:
-        import librosa
+        from slmscale.units.melbank import mel_filterbank
 
-        MEL_CACHE[key] = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=n_fft, n_mels=n_mels,
-                                             fmin=20.0, fmax=7600.0).astype(np.float32)
+        MEL_CACHE[key] = mel_filterbank(SAMPLE_RATE, n_fft, n_mels, fmin=20.0, fmax=7600.0)
     return MEL_CACHE[key]
 
 
@@ -139,8 +137,8 @@ def _cmvn(x: np.ndarray) -> np.ndarray:
 class SpectralEncoder(Encoder):
     """MFCC (+deltas) or log-mel frames, hop = 1 / frame_rate, Hann window of 1.25 hops.
 
-    The mel filterbank comes from librosa; framing, FFT (scipy) and DCT are done here in bulk,
-    because librosa's per-call setup costs more than the transform on short utterances.
+    Framing, FFT and DCT (scipy) are done here in bulk over all frames of an utterance; the
+    frames match librosa's MFCC recipe (checked in the tests against stored librosa output).
     """
 
     def __init__(self, cfg: EncoderConfig):
