@@ -106,8 +106,8 @@ def phonenet_cmd(
 
 @units_app.command("encode")
 def encode_cmd(
-    tokenizer: Path = typer.Option(..., "--tokenizer", help="Tokenizer directory from `units fit`."),
-    manifest: Path = typer.Option(..., "--manifest", help="Utterance manifest (JSONL)."),
+    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="Tokenizer directory from `units fit`."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Utterance manifest (JSONL)."),
     out: Path = typer.Option(..., "--out", help="Shards directory to write."),
     no_dedup: bool = typer.Option(False, "--no-dedup", help="Keep consecutive repeated units."),
     valid_fraction: float = typer.Option(0.02, "--valid-fraction",
@@ -118,16 +118,50 @@ def encode_cmd(
     workers: Optional[int] = typer.Option(None, "--workers",
                                           help="Encoding processes (default: 2 for corpora over 10 h, else 1; "
                                                "hubert 1)."),
+    num_shards: Optional[int] = typer.Option(None, "--num-shards",
+                                             help="Split the work into N jobs (with --shard-index, or --merge)."),
+    shard_index: Optional[int] = typer.Option(None, "--shard-index",
+                                              help="Encode only part I (0..N-1) into OUT.parts/; merge later."),
+    merge: bool = typer.Option(False, "--merge", help="Join the N finished parts in OUT.parts/ into OUT."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
 ) -> None:
-    """Encode a manifest's audio into unit token shards (bad files are skipped and listed)."""
+    """Encode a manifest's audio into unit token shards (bad files are skipped and listed).
+
+    Cluster: N jobs `--num-shards N --shard-index I`, then `--num-shards N --merge` (same bytes as one job).
+    """
     from slmscale.units.encode import encode_manifest
+    from slmscale.units.encode_parts import check_shard_args, encode_part, merge_parts
 
     if not 0.0 <= valid_fraction <= 0.5:
         raise UserError(f"--valid-fraction {valid_fraction}: must be between 0 and 0.5")
-    encode_manifest(tokenizer, manifest, out, dedup=False if no_dedup else None,
-                    valid_fraction=valid_fraction, valid_voices=_parse_voices(valid_voices), seed=seed,
-                    workers=workers, force=force)
+    if merge:
+        if shard_index is not None:
+            raise UserError("--merge joins all parts; drop --shard-index")
+        merge_parts(out, num_shards=num_shards, force=force)
+        return
+    if tokenizer is None or manifest is None:
+        raise UserError("units encode needs --tokenizer TOKDIR and --manifest M")
+    opts = dict(dedup=False if no_dedup else None, valid_fraction=valid_fraction,
+                valid_voices=_parse_voices(valid_voices), seed=seed, workers=workers, force=force)
+    if num_shards is None and shard_index is None:
+        encode_manifest(tokenizer, manifest, out, **opts)
+        return
+    if num_shards is None or shard_index is None:
+        raise UserError("--num-shards and --shard-index go together (or use --num-shards N --merge)")
+    check_shard_args(num_shards, shard_index)
+    encode_part(tokenizer, manifest, out, num_shards, shard_index, **opts)
+
+
+@units_app.command("merge")
+def merge_cmd(
+    parts: Optional[list[Path]] = typer.Argument(None, help="Part folders (default: every part in OUT.parts/)."),
+    out: Path = typer.Option(..., "--out", help="Shards directory to write."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
+) -> None:
+    """Join the parts of a sharded `units encode` into one shards folder (same bytes as one job)."""
+    from slmscale.units.encode_parts import merge_parts
+
+    merge_parts(out, parts=parts or None, force=force)
 
 
 @units_app.command("unigram")
