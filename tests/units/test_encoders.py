@@ -44,16 +44,34 @@ def test_bad_frame_rate_is_rejected():
         EncoderConfig(name="mfcc", frame_rate=30)
 
 
-def test_streamed_features_match_whole_file():
+@pytest.mark.parametrize("block,keep", [(4096, 1 << 16), (37, 0)])
+def test_streamed_features_match_whole_file(monkeypatch, block, keep):
+    from slmscale.units import spectral
+
     wav = babble(5.0, seed=4)[:-77]
+    reference = {name: SpectralEncoder(EncoderConfig(name=name, frame_rate=rate)).features(wav)
+                 for name, rate in (("mfcc", 50), ("logmel", 25))}
+    # Small blocks, and every pass re-reading the audio instead of replaying frames from memory:
+    monkeypatch.setattr(spectral, "FRAME_BLOCK", block)
+    monkeypatch.setattr(spectral, "KEEP_FRAMES", keep)
     for name, rate in (("mfcc", 50), ("logmel", 25)):
         enc = SpectralEncoder(EncoderConfig(name=name, frame_rate=rate))
         whole = enc.features(wav)
+        np.testing.assert_allclose(whole, reference[name], atol=1e-4)  # block size: rounding only
         for size in (16000, 12345, 100):  # pieces need not be whole hops, nor longer than a window
             pieces = [wav[i:i + size] for i in range(0, len(wav), size)]
             streamed, n = enc.features_stream(iter(pieces))
             assert n == len(wav) and streamed.shape == whole.shape
-            np.testing.assert_allclose(streamed, whole, atol=1e-4)
+            np.testing.assert_array_equal(streamed, whole)  # same blocks: the same arithmetic
+            opened = []
+
+            def open_pieces():
+                opened.append(1)
+                return iter(pieces)
+
+            blocks = list(enc.feature_blocks(open_pieces))
+            assert max(len(b) for b in blocks) <= block + 4 and len(opened) == (1 if keep else 1 + (name == "mfcc") + 1)
+            np.testing.assert_array_equal(np.concatenate(blocks), whole)
 
 
 def test_hubert_layer_matches_transformers_hidden_states(tiny_hubert):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from pydantic import Field
@@ -23,6 +23,7 @@ from slmscale.data.shards import ShardWriter
 from slmscale.errors import UserError
 from slmscale.progress import info
 from slmscale.units.bundle import SpeechTokenizer
+from slmscale.units.dedup import dedup as dedup_units
 from slmscale.units.manifest_jobs import (Item, Outcome, default_workers, features_for_items, manifest_inputs,
                                           manifest_items, run_items)
 from slmscale.units.kmeans import utterance_rng
@@ -43,8 +44,16 @@ class _EncodeJob:
         self.tok = tokenizer or SpeechTokenizer.load(tok_dir)
         self.dedup = dedup
 
+    def _units(self, feats: np.ndarray) -> np.ndarray:
+        return self.tok.assign(self.tok.project(feats))
+
+    def _stream_units(self, blocks: Iterator[np.ndarray]) -> np.ndarray:
+        """A long file's frame units, block by block (its features are never held whole)."""
+        units = [self._units(b) for b in blocks]
+        return np.concatenate(units) if units else np.zeros(0, dtype=np.int64)
+
     def __call__(self, items: list[Item]) -> list[Outcome]:
-        outcomes = features_for_items(self.tok.encoder, items)
+        outcomes = features_for_items(self.tok.encoder, items, reduce=self._stream_units)
         for o in outcomes:
             if o.value is None:
                 continue
@@ -52,7 +61,8 @@ class _EncodeJob:
                 o.value, o.reason = None, "no feature frames (audio too short)"
                 continue
             o.extra["frames"] = len(o.value)
-            o.value = self.tok.units_from_features(o.value, self.dedup)
+            units = o.value if o.extra.get("streamed") else self._units(o.value)
+            o.value = dedup_units(units) if self.dedup else (units, np.ones(len(units), dtype=np.int64))
         return outcomes
 
 
