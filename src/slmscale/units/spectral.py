@@ -17,8 +17,8 @@ import numpy as np
 
 from slmscale.units.encoders import SAMPLE_RATE, Encoder, EncoderConfig, mel_filters
 
-FRAME_BLOCK = 4096            # frames per block (82 s at 50 Hz)
-KEEP_FRAMES = 1 << 16         # a pass is replayed from memory up to this many frames (22 min at 50 Hz)
+FRAME_BLOCK = 1024            # frames per block (20 s at 50 Hz): FFT temporaries stay ~10 MB
+KEEP_FRAMES = 1 << 14         # a pass is replayed from memory up to this many frames (5.5 min at 50 Hz)
 
 Blocks = Callable[[], Iterator[np.ndarray]]
 
