@@ -151,7 +151,9 @@ class HubertEncoder(Encoder):
 
         hf_logging.disable_progress_bar()
 
-        path = Path(cfg.checkpoint or "")
+        from slmscale.hf_cache import resolve_model_dir
+
+        path = resolve_model_dir(cfg.checkpoint or "")
         if not (path / "config.json").is_file():
             raise UserError(f"{path}: no config.json; --checkpoint must be a local transformers "
                             "model directory (saved with save_pretrained)")

@@ -61,9 +61,9 @@ class _SampleJob:
 def make_fit_config(manifest: str | Path, encoder: EncoderConfig, k: int, max_frames: int = 200_000,
                     seed: int = 0, import_path: str | Path | None = None, max_iter: int = 100) -> FitConfig:
     if encoder.name in ("hubert", "phone"):
-        ckpt = Path(encoder.checkpoint or "").resolve()
-        if not ckpt.is_dir():
-            raise UserError(f"--checkpoint {encoder.checkpoint}: not a directory")
+        from slmscale.hf_cache import resolve_model_dir  # a folder, or (hubert) a cached model id
+
+        ckpt = resolve_model_dir(encoder.checkpoint or "")
         encoder = encoder.model_copy(update={"checkpoint": str(ckpt), "checkpoint_sha256": checkpoint_sha256(ckpt)})
     imp = None if import_path is None else Path(import_path).resolve()
     if imp is not None and not imp.is_file():
