@@ -141,3 +141,16 @@ def test_sharded_encode_and_merge_match_one_job(manifest, tmp_path, cli):
     assert code == 2 and "missing [1, 2]" in err
     code, _, err = cli(*base, "--out", str(tmp_path / "y"), "--shard-index", "0")
     assert code == 2 and "--num-shards and --shard-index go together" in err
+
+
+def test_sharded_fit_cli(manifest, tmp_path, cli):
+    base = ["units", "fit", "--manifest", str(manifest), "--encoder", "mfcc", "--k", "12", "--workers", "1"]
+    assert cli(*base, "--out", str(tmp_path / "one"))[0] == 0
+    for i in range(2):
+        code, _, err = cli(*base, "--out", str(tmp_path / "two"), "--num-shards", "2", "--shard-index", str(i))
+        assert code == 0 and f"part {i} of 2" in err
+    assert cli(*base, "--out", str(tmp_path / "two"), "--num-shards", "2", "--merge")[0] == 0
+    assert ((tmp_path / "two" / "centroids.safetensors").read_bytes()
+            == (tmp_path / "one" / "centroids.safetensors").read_bytes())
+    code, _, err = cli(*base, "--out", str(tmp_path / "x"), "--num-shards", "2")
+    assert code == 2 and "either --shard-index I or --merge" in err

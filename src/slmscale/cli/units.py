@@ -43,15 +43,29 @@ def fit_cmd(
     workers: Optional[int] = typer.Option(None, "--workers",
                                           help="Feature processes (default: 2 for corpora over 10 h, else 1; "
                                                "hubert 1)."),
+    num_shards: Optional[int] = typer.Option(None, "--num-shards",
+                                             help="Split feature extraction into N jobs (with --shard-index, or --merge)."),
+    shard_index: Optional[int] = typer.Option(None, "--shard-index",
+                                              help="Extract features of part I (0..N-1) into OUT.parts/ only."),
+    merge: bool = typer.Option(False, "--merge", help="k-means on the frames of the N finished parts."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
 ) -> None:
-    """Fit a speech tokenizer: features of the manifest's train audio, k-means, saved to TOKDIR."""
+    """Fit a speech tokenizer: features of the manifest's train audio, k-means, saved to TOKDIR.
+
+    Cluster: N jobs `--num-shards N --shard-index I`, then `--num-shards N --merge` (same tokenizer as one job).
+    """
     from slmscale.config import validate
     from slmscale.units.encoders import EncoderConfig
     from slmscale.units.fit import fit_tokenizer, make_fit_config
 
     if encoder not in ("mfcc", "logmel", "hubert", "phone"):
         raise UserError(f"--encoder {encoder}: choose mfcc, logmel, hubert or phone")
+    sharded = num_shards is not None or shard_index is not None or merge
+    if sharded and (num_shards is None or (shard_index is None) == merge):
+        raise UserError("sharded fit: give --num-shards N with either --shard-index I or --merge")
+    if sharded and encoder == "phone" and checkpoint is None:
+        raise UserError("sharded --encoder phone: train the classifier once first (`units phonenet`) "
+                        "and pass it with --checkpoint")
     if encoder == "phone":
         if layer is not None or frame_rate is not None or context is not None or whiten is not None:
             raise UserError("--layer/--frame-rate/--context/--whiten-static do not apply to --encoder phone")
@@ -82,6 +96,14 @@ def fit_cmd(
         raise UserError(f"--k {k}: need at least 2 units")
     cfg = make_fit_config(manifest, enc, k, max_frames=max_frames, seed=seed, import_path=import_kmeans)
     cfg = cfg.model_copy(update={"dedup": not no_dedup})
+    if sharded:
+        from slmscale.units.fit_parts import fit_part, merge_fit
+
+        if merge:
+            merge_fit(cfg, out, int(num_shards or 0), allow_pickle=allow_pickle, force=force)
+        else:
+            fit_part(cfg, out, int(num_shards or 0), int(shard_index or 0), workers=workers, force=force)
+        return
     fit_tokenizer(cfg, out, allow_pickle=allow_pickle, workers=workers, force=force)
 
 
