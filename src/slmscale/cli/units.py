@@ -61,7 +61,7 @@ def fit_cmd(
     if encoder not in ("mfcc", "logmel", "hubert", "phone"):
         raise UserError(f"--encoder {encoder}: choose mfcc, logmel, hubert or phone")
     sharded = num_shards is not None or shard_index is not None or merge
-    if sharded and (num_shards is None or (shard_index is None) == merge):
+    if sharded and (num_shards is None or (shard_index is not None) == merge):
         raise UserError("sharded fit: give --num-shards N with either --shard-index I or --merge")
     if sharded and encoder == "phone" and checkpoint is None:
         raise UserError("sharded --encoder phone: train the classifier once first (`units phonenet`) "
