@@ -48,3 +48,21 @@ def test_units_fit_takes_a_cached_model_id(hf_cache, corpus, tmp_path, cli):
     assert tok.config.encoder.checkpoint == str(hf_cache.resolve()) and tok.config.encoder.checkpoint_sha256
     units, _ = tok.encode_file(next((corpus.parent / "audio").glob("*.wav")))
     assert len(units) > 0
+
+
+def test_init_from_takes_a_cached_model_id(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from slmscale.model.build import load_pretrained
+
+    snap = tmp_path / "hub" / "models--lab--tiny-lm" / "snapshots" / COMMIT
+    LlamaForCausalLM(LlamaConfig(vocab_size=20, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                 num_attention_heads=2)).save_pretrained(snap)
+    (snap.parent.parent / "refs").mkdir()
+    (snap.parent.parent / "refs" / "main").write_text(COMMIT)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    model = load_pretrained("lab/tiny-lm", vocab_size=24)
+    assert model.get_input_embeddings().num_embeddings == 24
+    with pytest.raises(UserError, match="model.init_from lab/other: neither a local folder"):
+        load_pretrained("lab/other")
