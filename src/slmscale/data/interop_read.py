@@ -116,17 +116,12 @@ def _text_records(path: Path) -> Iterator[Record]:
 
 
 def _jsonl_records(path: Path, units_col: str | None, id_col: str | None) -> Iterator[Record]:
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}:{n}: not valid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{n}: expected a JSON object per line")
-            yield _record(row, f"{path}:{n}", units_col, id_col, f"line{n}", keep_extra=False)
+    from slmscale.artifacts import iter_jsonl
+
+    for n, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise UserError(f"{path}:{n}: expected a JSON object per line")
+        yield _record(row, f"{path}:{n}", units_col, id_col, f"line{n}", keep_extra=False)
 
 
 def require_datasets() -> Any:
