@@ -72,6 +72,10 @@ def test_streamed_features_match_whole_file(monkeypatch, block, keep):
             blocks = list(enc.feature_blocks(open_pieces))
             assert max(len(b) for b in blocks) <= block + 4 and len(opened) == (1 if keep else 1 + (name == "mfcc") + 1)
             np.testing.assert_array_equal(np.concatenate(blocks), whole)
+    if block > 300:  # one block: features() takes its short path, which must equal the block path
+        for name, rate in (("mfcc", 50), ("logmel", 25)):
+            enc = SpectralEncoder(EncoderConfig(name=name, frame_rate=rate))
+            np.testing.assert_array_equal(enc.features(wav), np.concatenate(list(enc.feature_blocks(lambda: [wav]))))
 
 
 def test_hubert_layer_matches_transformers_hidden_states(tiny_hubert):

@@ -119,6 +119,21 @@ def stack_context(x: np.ndarray, context: int) -> np.ndarray:
     return _stack_valid(np.pad(x, ((context, context), (0, 0)), mode="edge"), context)
 
 
+def rechunk(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """The same frames in blocks of exactly `size` (the last one shorter)."""
+    held: list[np.ndarray] = []
+    count = 0
+    for b in blocks:
+        held.append(b)
+        count += len(b)
+        while count >= size:
+            joined = np.concatenate(held)
+            yield joined[:size]
+            held, count = [joined[size:]], count - size
+    if count:
+        yield np.concatenate(held)
+
+
 def replayable(make: Blocks, keep: int) -> Blocks:
     """A block source that can be iterated again: from memory when the first pass held at most
     `keep` frames, else by calling `make` again."""
@@ -163,7 +178,27 @@ class SpectralEncoder(Encoder):
         self.dim = self.static_dim * (3 if self.is_mfcc and cfg.deltas else 1) * (2 * int(cfg.context or 0) + 1)
 
     def features(self, wav: np.ndarray) -> np.ndarray:
-        return self._join(self.feature_blocks(lambda: iter([wav])))
+        wav = np.asarray(wav, dtype=np.float32)
+        n_frames = 1 + len(wav) // self.hop
+        if n_frames > FRAME_BLOCK:
+            return self._join(self.feature_blocks(lambda: iter([wav])))
+        # One block (most utterances): the block path's arithmetic without its generators.
+        pad = self.n_fft // 2
+        x = np.zeros(max(len(wav) + 2 * pad, (n_frames - 1) * self.hop + self.n_fft), dtype=np.float32)
+        x[pad:pad + len(wav)] = wav
+        out = self._static(self._frames(x, n_frames))
+        cfg = self.cfg
+        if self.is_mfcc and cfg.whiten_static is not None:
+            out = whiten_utterance(out, cfg.whiten_static)
+        if self.is_mfcc and cfg.deltas:
+            d1 = _deltas(out)
+            out = np.concatenate([out, d1, _deltas(d1)], axis=1)
+        if cfg.cmvn:
+            m = Moments(out.shape[1])
+            m.add(out)
+            mean, std = m.mean.astype(np.float32), np.sqrt(m.m2 / max(m.n, 1)).astype(np.float32)
+            out = ((out - mean) / (std + 1e-5)).astype(np.float32)
+        return stack_context(out, int(cfg.context or 0))
 
     def features_stream(self, pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
         held = list(pieces)
@@ -198,7 +233,7 @@ class SpectralEncoder(Encoder):
         if cfg.cmvn:
             source = replayable(finished, KEEP_FRAMES)
             m = Moments(self.static_dim * (3 if self.is_mfcc and cfg.deltas else 1))
-            for b in source():
+            for b in rechunk(source(), FRAME_BLOCK):  # sums over the same blocks however they came
                 m.add(b)
             mean, std = m.mean.astype(np.float32), np.sqrt(m.m2 / max(m.n, 1)).astype(np.float32)
             out = (((b - mean) / (std + 1e-5)).astype(np.float32) for b in source())
