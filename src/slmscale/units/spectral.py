@@ -70,9 +70,17 @@ def whiten_utterance(x: np.ndarray, prior_frames: float) -> np.ndarray:
     C = (n * S + m * diag(S)) / (n + m) for n frames and m = prior_frames (short utterances
     cannot estimate a full covariance; they fall back to per-dimension scaling)."""
     m = Moments(x.shape[1], full=True)
-    for i in range(0, len(x), FRAME_BLOCK):
-        m.add(x[i:i + FRAME_BLOCK])
-    return apply_whitening(x, whitening(m, prior_frames))
+    if len(x) > FRAME_BLOCK:
+        for i in range(0, len(x), FRAME_BLOCK):
+            m.add(x[i:i + FRAME_BLOCK])
+        return apply_whitening(x, whitening(m, prior_frames))
+    # One block: Moments.add's arithmetic, keeping the centred frames for the output.
+    x64 = x.astype(np.float64)
+    m.n, m.mean = len(x), x64.mean(axis=0) if len(x) else m.mean
+    centred = x64 - m.mean
+    m.m2 = centred.T @ centred
+    w = whitening(m, prior_frames)
+    return np.zeros_like(x, dtype=np.float32) if w is None else (centred @ w[1]).astype(np.float32)
 
 
 def halo_map(blocks: Iterable[np.ndarray], halo: int, fn: Callable[[np.ndarray], np.ndarray]) -> Iterator[np.ndarray]:
