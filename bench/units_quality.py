@@ -137,12 +137,21 @@ def edit_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """DTW over frame units with 0/1 cost, divided by the path length."""
-    import librosa
-
+    """DTW over frame units with 0/1 cost (steps right, down, diagonal), divided by the length of
+    the optimal path (ties broken towards the diagonal)."""
     cost = (a[:, None] != b[None, :]).astype(np.float64)
-    acc, path = librosa.sequence.dtw(C=cost, backtrack=True)
-    return float(acc[-1, -1]) / len(path)
+    n, m = cost.shape
+    acc = np.full((n + 1, m + 1), np.inf)
+    steps = np.zeros((n + 1, m + 1), dtype=np.int64)
+    acc[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            moves = ((acc[i - 1, j - 1], steps[i - 1, j - 1]), (acc[i - 1, j], steps[i - 1, j]),
+                     (acc[i, j - 1], steps[i, j - 1]))
+            best, length = min(moves, key=lambda t: t[0])
+            acc[i, j] = cost[i - 1, j - 1] + best
+            steps[i, j] = length + 1
+    return float(acc[n, m]) / int(steps[n, m])
 
 
 def consistency(rows: list[dict], seed: int, n_triplets: int) -> dict:

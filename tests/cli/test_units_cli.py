@@ -122,3 +122,35 @@ def test_fit_recipe_options_reach_the_bundle(manifest, tmp_path, cli):
     assert cfg["dim"] == 39 and cfg["encoder"]["context"] == 0 and cfg["encoder"]["whiten_static"] is None
     code, _, err = cli(*base, "--out", str(tmp_path / "bad"), "--whiten-static", "lots")
     assert code == 2 and "--whiten-static lots" in err
+
+
+def test_sharded_encode_and_merge_match_one_job(manifest, tmp_path, cli):
+    tok = tmp_path / "tok"
+    assert cli("units", "fit", "--manifest", str(manifest), "--encoder", "mfcc", "--k", "16", "--out", str(tok),
+               "--workers", "1")[0] == 0
+    base = ["units", "encode", "--tokenizer", str(tok), "--manifest", str(manifest), "--workers", "1"]
+    assert cli(*base, "--out", str(tmp_path / "one"))[0] == 0
+    for i in range(3):
+        code, _, err = cli(*base, "--out", str(tmp_path / "many"), "--num-shards", "3", "--shard-index", str(i))
+        assert code == 0 and f"part {i} of 3" in err
+    code, _, err = cli("units", "encode", "--out", str(tmp_path / "many"), "--num-shards", "3", "--merge")
+    assert code == 0 and "documents" in err
+    for name in ("tokens.bin", "durations.bin", "docs.jsonl"):
+        assert (tmp_path / "many" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    code, _, err = cli("units", "merge", str(tmp_path / "many.parts" / "00000-of-00003"), "--out", str(tmp_path / "x"))
+    assert code == 2 and "missing [1, 2]" in err
+    code, _, err = cli(*base, "--out", str(tmp_path / "y"), "--shard-index", "0")
+    assert code == 2 and "--num-shards and --shard-index go together" in err
+
+
+def test_sharded_fit_cli(manifest, tmp_path, cli):
+    base = ["units", "fit", "--manifest", str(manifest), "--encoder", "mfcc", "--k", "12", "--workers", "1"]
+    assert cli(*base, "--out", str(tmp_path / "one"))[0] == 0
+    for i in range(2):
+        code, _, err = cli(*base, "--out", str(tmp_path / "two"), "--num-shards", "2", "--shard-index", str(i))
+        assert code == 0 and f"part {i} of 2" in err
+    assert cli(*base, "--out", str(tmp_path / "two"), "--num-shards", "2", "--merge")[0] == 0
+    assert ((tmp_path / "two" / "centroids.safetensors").read_bytes()
+            == (tmp_path / "one" / "centroids.safetensors").read_bytes())
+    code, _, err = cli(*base, "--out", str(tmp_path / "x"), "--num-shards", "2")
+    assert code == 2 and "either --shard-index I or --merge" in err

@@ -110,6 +110,19 @@ def test_long_file_is_streamed(tokdir, tmp_path, monkeypatch):
     monkeypatch.setattr(corpus_mod, "PIECE_SECONDS", 0.7)
     streamed = encode_manifest(tokdir, manifest, tmp_path / "streamed", valid_fraction=0, workers=1)
     assert streamed["checksums"]["tokens.bin"] == whole["checksums"]["tokens.bin"]
+    assert streamed["checksums"]["durations.bin"] == whole["checksums"]["durations.bin"]
+    # Features in blocks of 64 frames, every pass decoding the file again: still the same units.
+    from slmscale.units import spectral
+
+    monkeypatch.setattr(spectral, "FRAME_BLOCK", 64)
+    monkeypatch.setattr(spectral, "KEEP_FRAMES", 0)
+    seen = []
+    monkeypatch.setattr(corpus_mod.PieceSource, "__call__",
+                        lambda self, call=corpus_mod.PieceSource.__call__: seen.append(1) or call(self))
+    blocks = encode_manifest(tokdir, manifest, tmp_path / "blocks", valid_fraction=0, workers=1)
+    assert len(seen) == 3  # whitening statistics, CMVN statistics, units
+    assert blocks["checksums"]["tokens.bin"] == whole["checksums"]["tokens.bin"]
+    assert blocks["frames"] == whole["frames"] and blocks["audio_hours"] == whole["audio_hours"]
 
 
 @pytest.mark.slow

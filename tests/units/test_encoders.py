@@ -1,24 +1,24 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from slmscale.errors import UserError
 from slmscale.units.encoders import EncoderConfig, HubertEncoder, SpectralEncoder, build_encoder
+import support
 from support.babble import babble
 
 
 @pytest.mark.parametrize("rate", [25, 50])
 def test_mfcc_frames_match_librosa(rate):
-    import librosa
-
+    # Reference: librosa.feature.mfcc of this babble, stored (tests/support/make_librosa_reference.py).
     wav = babble(1.3, seed=1)
     enc = SpectralEncoder(EncoderConfig(name="mfcc", frame_rate=rate, cmvn=False, context=0, whiten_static=None))
     feats = enc.features(wav)
     assert feats.shape == (1 + len(wav) // (16000 // rate), 39) and feats.dtype == np.float32
-    mel = librosa.feature.melspectrogram(y=wav, sr=16000, n_fft=enc.n_fft, hop_length=enc.hop,
-                                         win_length=enc.win, n_mels=40, fmin=20, fmax=7600, pad_mode="constant")
-    ref = librosa.feature.mfcc(S=librosa.power_to_db(mel, top_db=None), n_mfcc=13).T
+    ref = np.load(Path(support.__file__).parent / "librosa_reference.npz")[f"mfcc_{rate}"]
+    assert ref.shape == (len(feats), 13)
     np.testing.assert_allclose(feats[:, :13], ref, atol=1e-3 * np.abs(ref).max())
     # Deltas of a constant signal vanish; of a ramp they equal its slope.
     ramp = np.tile(np.arange(20, dtype=np.float32)[:, None], (1, 3))
@@ -44,16 +44,38 @@ def test_bad_frame_rate_is_rejected():
         EncoderConfig(name="mfcc", frame_rate=30)
 
 
-def test_streamed_features_match_whole_file():
+@pytest.mark.parametrize("block,keep", [(4096, 1 << 16), (37, 0)])
+def test_streamed_features_match_whole_file(monkeypatch, block, keep):
+    from slmscale.units import spectral
+
     wav = babble(5.0, seed=4)[:-77]
+    reference = {name: SpectralEncoder(EncoderConfig(name=name, frame_rate=rate)).features(wav)
+                 for name, rate in (("mfcc", 50), ("logmel", 25))}
+    # Small blocks, and every pass re-reading the audio instead of replaying frames from memory:
+    monkeypatch.setattr(spectral, "FRAME_BLOCK", block)
+    monkeypatch.setattr(spectral, "KEEP_FRAMES", keep)
     for name, rate in (("mfcc", 50), ("logmel", 25)):
         enc = SpectralEncoder(EncoderConfig(name=name, frame_rate=rate))
         whole = enc.features(wav)
+        np.testing.assert_allclose(whole, reference[name], atol=1e-4)  # block size: rounding only
         for size in (16000, 12345, 100):  # pieces need not be whole hops, nor longer than a window
             pieces = [wav[i:i + size] for i in range(0, len(wav), size)]
             streamed, n = enc.features_stream(iter(pieces))
             assert n == len(wav) and streamed.shape == whole.shape
-            np.testing.assert_allclose(streamed, whole, atol=1e-4)
+            np.testing.assert_array_equal(streamed, whole)  # same blocks: the same arithmetic
+            opened = []
+
+            def open_pieces():
+                opened.append(1)
+                return iter(pieces)
+
+            blocks = list(enc.feature_blocks(open_pieces))
+            assert max(len(b) for b in blocks) <= block + 4 and len(opened) == (1 if keep else 1 + (name == "mfcc") + 1)
+            np.testing.assert_array_equal(np.concatenate(blocks), whole)
+    if block > 300:  # one block: features() takes its short path, which must equal the block path
+        for name, rate in (("mfcc", 50), ("logmel", 25)):
+            enc = SpectralEncoder(EncoderConfig(name=name, frame_rate=rate))
+            np.testing.assert_array_equal(enc.features(wav), np.concatenate(list(enc.feature_blocks(lambda: [wav]))))
 
 
 def test_hubert_layer_matches_transformers_hidden_states(tiny_hubert):

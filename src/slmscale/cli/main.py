@@ -14,6 +14,25 @@ from slmscale import __version__
 from slmscale.cli import data, demo, eval, fit, model, study, synth, train, units
 from slmscale.errors import UserError
 
+
+def _flags_take_no_value() -> None:
+    """typer 0.29's rich help labels on/off flags `<bool>`, as if they took a value (they refuse
+    one); show no type for flags instead."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_flag_aware", False):
+        return
+
+    def display_type_rich(self, ctx):  # type: ignore[no-untyped-def]
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._flag_aware = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
+
 app = typer.Typer(
     name="slmscale",
     help="Train speech language models and measure how they scale.",

@@ -38,8 +38,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train one model on token shards at an exact token budget; writes a RUN directory.
 
-        Exit codes: 0 finished, 2 bad config or input, 3 diverged, 130 interrupted (rerun to
-        resume), 1 unexpected failure. See docs/training.md.
+        Exit codes: 0 finished, 2 bad config/input, 3 diverged, 130 interrupted (rerun), 1 failure.
         """
         import slmscale.train  # noqa: F401  (before torch: sets the OpenMP wait policy)
         from slmscale.train.config import load_train_config

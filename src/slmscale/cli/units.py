@@ -43,15 +43,29 @@ def fit_cmd(
     workers: Optional[int] = typer.Option(None, "--workers",
                                           help="Feature processes (default: 2 for corpora over 10 h, else 1; "
                                                "hubert 1)."),
+    num_shards: Optional[int] = typer.Option(None, "--num-shards",
+                                             help="Split feature extraction into N jobs (with --shard-index, or --merge)."),
+    shard_index: Optional[int] = typer.Option(None, "--shard-index",
+                                              help="Extract features of part I (0..N-1) into OUT.parts/ only."),
+    merge: bool = typer.Option(False, "--merge", help="k-means on the frames of the N finished parts."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
 ) -> None:
-    """Fit a speech tokenizer: features of the manifest's train audio, k-means, saved to TOKDIR."""
+    """Fit a speech tokenizer: features of the manifest's train audio, k-means, saved to TOKDIR.
+
+    Cluster: N jobs `--num-shards N --shard-index I`, then `--num-shards N --merge` (same tokenizer as one job).
+    """
     from slmscale.config import validate
     from slmscale.units.encoders import EncoderConfig
     from slmscale.units.fit import fit_tokenizer, make_fit_config
 
     if encoder not in ("mfcc", "logmel", "hubert", "phone"):
         raise UserError(f"--encoder {encoder}: choose mfcc, logmel, hubert or phone")
+    sharded = num_shards is not None or shard_index is not None or merge
+    if sharded and (num_shards is None or (shard_index is not None) == merge):
+        raise UserError("sharded fit: give --num-shards N with either --shard-index I or --merge")
+    if sharded and encoder == "phone" and checkpoint is None:
+        raise UserError("sharded --encoder phone: train the classifier once first (`units phonenet`) "
+                        "and pass it with --checkpoint")
     if encoder == "phone":
         if layer is not None or frame_rate is not None or context is not None or whiten is not None:
             raise UserError("--layer/--frame-rate/--context/--whiten-static do not apply to --encoder phone")
@@ -82,6 +96,14 @@ def fit_cmd(
         raise UserError(f"--k {k}: need at least 2 units")
     cfg = make_fit_config(manifest, enc, k, max_frames=max_frames, seed=seed, import_path=import_kmeans)
     cfg = cfg.model_copy(update={"dedup": not no_dedup})
+    if sharded:
+        from slmscale.units.fit_parts import fit_part, merge_fit
+
+        if merge:
+            merge_fit(cfg, out, int(num_shards or 0), allow_pickle=allow_pickle, force=force)
+        else:
+            fit_part(cfg, out, int(num_shards or 0), int(shard_index or 0), workers=workers, force=force)
+        return
     fit_tokenizer(cfg, out, allow_pickle=allow_pickle, workers=workers, force=force)
 
 
@@ -106,8 +128,8 @@ def phonenet_cmd(
 
 @units_app.command("encode")
 def encode_cmd(
-    tokenizer: Path = typer.Option(..., "--tokenizer", help="Tokenizer directory from `units fit`."),
-    manifest: Path = typer.Option(..., "--manifest", help="Utterance manifest (JSONL)."),
+    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="Tokenizer directory from `units fit`."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Utterance manifest (JSONL)."),
     out: Path = typer.Option(..., "--out", help="Shards directory to write."),
     no_dedup: bool = typer.Option(False, "--no-dedup", help="Keep consecutive repeated units."),
     valid_fraction: float = typer.Option(0.02, "--valid-fraction",
@@ -118,16 +140,50 @@ def encode_cmd(
     workers: Optional[int] = typer.Option(None, "--workers",
                                           help="Encoding processes (default: 2 for corpora over 10 h, else 1; "
                                                "hubert 1)."),
+    num_shards: Optional[int] = typer.Option(None, "--num-shards",
+                                             help="Split the work into N jobs (with --shard-index, or --merge)."),
+    shard_index: Optional[int] = typer.Option(None, "--shard-index",
+                                              help="Encode only part I (0..N-1) into OUT.parts/; merge later."),
+    merge: bool = typer.Option(False, "--merge", help="Join the N finished parts in OUT.parts/ into OUT."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
 ) -> None:
-    """Encode a manifest's audio into unit token shards (bad files are skipped and listed)."""
+    """Encode a manifest's audio into unit token shards (bad files are skipped and listed).
+
+    Cluster: N jobs `--num-shards N --shard-index I`, then `--num-shards N --merge` (same bytes as one job).
+    """
     from slmscale.units.encode import encode_manifest
+    from slmscale.units.encode_parts import check_shard_args, encode_part, merge_parts
 
     if not 0.0 <= valid_fraction <= 0.5:
         raise UserError(f"--valid-fraction {valid_fraction}: must be between 0 and 0.5")
-    encode_manifest(tokenizer, manifest, out, dedup=False if no_dedup else None,
-                    valid_fraction=valid_fraction, valid_voices=_parse_voices(valid_voices), seed=seed,
-                    workers=workers, force=force)
+    if merge:
+        if shard_index is not None:
+            raise UserError("--merge joins all parts; drop --shard-index")
+        merge_parts(out, num_shards=num_shards, force=force)
+        return
+    if tokenizer is None or manifest is None:
+        raise UserError("units encode needs --tokenizer TOKDIR and --manifest M")
+    opts = dict(dedup=False if no_dedup else None, valid_fraction=valid_fraction,
+                valid_voices=_parse_voices(valid_voices), seed=seed, workers=workers, force=force)
+    if num_shards is None and shard_index is None:
+        encode_manifest(tokenizer, manifest, out, **opts)
+        return
+    if num_shards is None or shard_index is None:
+        raise UserError("--num-shards and --shard-index go together (or use --num-shards N --merge)")
+    check_shard_args(num_shards, shard_index)
+    encode_part(tokenizer, manifest, out, num_shards, shard_index, **opts)
+
+
+@units_app.command("merge")
+def merge_cmd(
+    parts: Optional[list[Path]] = typer.Argument(None, help="Part folders (default: every part in OUT.parts/)."),
+    out: Path = typer.Option(..., "--out", help="Shards directory to write."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
+) -> None:
+    """Join the parts of a sharded `units encode` into one shards folder (same bytes as one job)."""
+    from slmscale.units.encode_parts import merge_parts
+
+    merge_parts(out, parts=parts or None, force=force)
 
 
 @units_app.command("unigram")

@@ -66,7 +66,8 @@ class ShardWriter:
                           "split": split, "voice": voice, "source": source, **extra})
         self.offset += int(tokens.size)
 
-    def close(self, config: Any, inputs: dict[str, str] | None = None, **stats: Any) -> dict[str, Any]:
+    def finish_files(self) -> None:
+        """Put tokens.bin, durations.bin and docs.jsonl in place (no meta.json)."""
         for fh in (self._tok, self._dur):
             if fh is not None:
                 fh.flush()
@@ -78,6 +79,9 @@ class ShardWriter:
         with atomic_open(self.out / "docs.jsonl", "w", encoding="utf-8") as fh:
             for d in self.docs:
                 fh.write(json.dumps(d, ensure_ascii=False) + "\n")
+
+    def close(self, config: Any, inputs: dict[str, str] | None = None, **stats: Any) -> dict[str, Any]:
+        self.finish_files()
         per_split: dict[str, dict[str, int]] = {}
         for d in self.docs:
             s = per_split.setdefault(d["split"], {"documents": 0, "tokens": 0})

@@ -54,7 +54,9 @@ def load_pretrained(path: str | Path, vocab_size: int | None = None) -> Any:
     """Any local AutoModelForCausalLM directory; the embeddings grow to `vocab_size` if needed."""
     from transformers import AutoModelForCausalLM
 
-    path = Path(path)
+    from slmscale.hf_cache import resolve_model_dir  # a folder, or a model id in the local HF cache
+
+    path = resolve_model_dir(path, "model.init_from")
     if not (path / "config.json").is_file():
         raise UserError(f"model.init_from {path}: not a model directory (no config.json)")
     try:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from slmscale.progress import with_step_lines
 from slmscale.train.distributed import DistInfo, all_reduce_sum, unwrap
 from slmscale.train.schedule import lr_at
 
@@ -117,6 +118,7 @@ def train_loop(model: Any, optimizer: Any, batches: Any, plan: Plan, state: Loop
     import torch
 
     fwd = train_model if train_model is not None else model
+    log = with_step_lines(log, plan.steps) if info.is_main else log  # plain loss lines in batch logs
     params = [p for p in model.parameters() if p.requires_grad]
     is_ddp = info.enabled and hasattr(model, "no_sync")
     loss_acc = torch.zeros((), dtype=torch.float32, device=device)

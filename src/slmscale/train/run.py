@@ -320,6 +320,9 @@ def _save_final(run: Path, model: Any, state_dict: dict[str, Any], shards: Shard
     hf_logging.disable_progress_bar()
     model.save_pretrained(tmp, state_dict=state_dict)
     _copy_text_tokenizer(shards.meta.get("tokenizer") or {}, tmp)
+    from slmscale.units.hf_tokenizer import complete_final_dir  # unit tokenizer, use_cache on
+
+    complete_final_dir(tmp, shards.meta)
     write_json(tmp / "slmscale.json", {"vocab_size": shards.vocab_size, "special_tokens": shards.special_tokens,
                                        "modality": shards.meta.get("modality"),
                                        "tokenizer": run_tokenizer_info(shards.meta, shards_path),

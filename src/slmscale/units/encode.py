@@ -8,8 +8,9 @@ independent of manifest order) become "valid". Bad audio is skipped, counted and
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from pydantic import Field
@@ -22,8 +23,9 @@ from slmscale.data.shards import ShardWriter
 from slmscale.errors import UserError
 from slmscale.progress import info
 from slmscale.units.bundle import SpeechTokenizer
+from slmscale.units.dedup import dedup as dedup_units
 from slmscale.units.manifest_jobs import (Item, Outcome, default_workers, features_for_items, manifest_inputs,
-                                   manifest_items, run_items)
+                                          manifest_items, run_items)
 from slmscale.units.kmeans import utterance_rng
 
 
@@ -42,8 +44,16 @@ class _EncodeJob:
         self.tok = tokenizer or SpeechTokenizer.load(tok_dir)
         self.dedup = dedup
 
+    def _units(self, feats: np.ndarray) -> np.ndarray:
+        return self.tok.assign(self.tok.project(feats))
+
+    def _stream_units(self, blocks: Iterator[np.ndarray]) -> np.ndarray:
+        """A long file's frame units, block by block (its features are never held whole)."""
+        units = [self._units(b) for b in blocks]
+        return np.concatenate(units) if units else np.zeros(0, dtype=np.int64)
+
     def __call__(self, items: list[Item]) -> list[Outcome]:
-        outcomes = features_for_items(self.tok.encoder, items)
+        outcomes = features_for_items(self.tok.encoder, items, reduce=self._stream_units)
         for o in outcomes:
             if o.value is None:
                 continue
@@ -51,7 +61,8 @@ class _EncodeJob:
                 o.value, o.reason = None, "no feature frames (audio too short)"
                 continue
             o.extra["frames"] = len(o.value)
-            o.value = self.tok.units_from_features(o.value, self.dedup)
+            units = o.value if o.extra.get("streamed") else self._units(o.value)
+            o.value = dedup_units(units) if self.dedup else (units, np.ones(len(units), dtype=np.int64))
         return outcomes
 
 
@@ -78,11 +89,56 @@ def assign_splits(entries: list[ManifestEntry], valid_fraction: float, valid_voi
     return splits
 
 
-def encode_manifest(tok_dir: str | Path, manifest: str | Path, out: str | Path, dedup: bool | None = None,
-                    valid_fraction: float = 0.02, valid_voices: list[str] | None = None, seed: int = 0,
-                    workers: int | None = None, force: bool = False) -> dict[str, Any]:
-    """Write unit shards for `manifest` into `out` (or skip when fresh); returns the shards meta."""
-    out = Path(out)
+class Tally:
+    """Stage stats summed document by document in manifest order, so a merge of sharded parts
+    that replays the same documents in the same order reaches the same floats."""
+
+    def __init__(self, k: int):
+        self.counts = np.zeros(k, dtype=np.int64)
+        self.seconds, self.frames = 0.0, 0
+        self.skipped: list[dict[str, str]] = []
+
+    def add(self, units: np.ndarray, seconds: float, frames: int) -> None:
+        self.counts += np.bincount(np.asarray(units, dtype=np.int64), minlength=len(self.counts))
+        self.seconds += seconds
+        self.frames += frames
+
+    def stats(self, n_entries: int) -> dict[str, Any]:
+        tokens, k = int(self.counts.sum()), len(self.counts)
+        used = int((self.counts > 0).sum())
+        return {
+            "audio_hours": self.seconds / 3600, "frames": self.frames,
+            "tokens_per_second": tokens / self.seconds if self.seconds else 0.0,
+            "tokens_per_frame": tokens / self.frames if self.frames else 0.0,
+            "unit_usage": {"used": used, "k": k, "fraction": used / k, "histogram": self.counts.tolist()},
+            "manifest_entries": n_entries, "n_skipped": len(self.skipped), "skipped": self.skipped,
+        }
+
+
+@dataclass
+class EncodeJob:
+    """Everything fixed before any audio is read: tokenizer, manifest, config, cache inputs, splits."""
+
+    tok: SpeechTokenizer
+    manifest: Path
+    entries: list[ManifestEntry]
+    cfg: EncodeConfig
+    inputs: dict[str, str]
+    splits: dict[str, str]
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(SHARDS_KIND, self.cfg.model_dump(mode="json"), self.inputs)
+
+    def writer(self, out: Path) -> ShardWriter:
+        info_tok = {**self.tok.shard_info(), "dedup": self.cfg.dedup}
+        return ShardWriter(out, self.tok.vocab_size, self.tok.special_tokens, "units", info_tok,
+                           with_durations=self.cfg.dedup)
+
+
+def prepare_encode(tok_dir: str | Path, manifest: str | Path, dedup: bool | None = None,
+                   valid_fraction: float = 0.02, valid_voices: list[str] | None = None,
+                   seed: int = 0) -> EncodeJob:
     tok = SpeechTokenizer.load(tok_dir)
     entries = read_manifest(manifest)
     use_dedup = tok.dedup if dedup is None else dedup
@@ -92,55 +148,66 @@ def encode_manifest(tok_dir: str | Path, manifest: str | Path, out: str | Path, 
     unknown = set(cfg.valid_voices) - {e.voice for e in entries}
     if unknown:
         raise UserError(f"--valid-voices: {', '.join(sorted(unknown))} not spoken in {manifest}")
-    inputs = manifest_inputs(manifest, entries)
-    if not force and is_fresh(out, fingerprint(SHARDS_KIND, cfg.model_dump(mode="json"), inputs)):
+    splits = assign_splits(entries, cfg.valid_fraction, cfg.valid_voices, seed)
+    return EncodeJob(tok, Path(manifest), entries, cfg, manifest_inputs(manifest, entries), splits)
+
+
+def encode_items(job: EncodeJob, start: int, end: int, writer: ShardWriter, tally: Tally,
+                 workers: int | None = None, raw_seconds: bool = False) -> None:
+    """Encode manifest entries start..end-1 in order into `writer`; bad files go to tally.skipped.
+    `raw_seconds` also stores each document's unrounded duration (for a later exact merge)."""
+    entries, tok = job.entries, job.tok
+    if workers is None:
+        workers = (1 if tok.config.encoder.name == "hubert"
+                   else default_workers(sum(e.duration for e in entries[start:end])))
+    _ = tok.encoder  # built here first: fails early on a bad checkpoint, and seeds workers' caches
+    factory = functools.partial(_EncodeJob, str(tok.path), job.cfg.dedup, None if workers > 1 else tok)
+    items = manifest_items(job.manifest, entries)[start:end]
+    for o in run_items(items, factory, workers, "encode"):
+        e = entries[o.item.index]
+        if o.reason is not None:
+            tally.skipped.append({"id": e.id, "audio": e.audio, "reason": o.reason})
+            continue
+        units, durations = o.value
+        extra = {"seconds_raw": o.seconds} if raw_seconds else {}
+        writer.add(units, doc_id=e.id, split=job.splits[e.id], voice=e.voice, source=e.id,
+                   durations=durations if job.cfg.dedup else None, seconds=round(o.seconds, 4),
+                   frames=o.extra["frames"], **extra)
+        tally.add(units, o.seconds, o.extra["frames"])
+
+
+def close_shards(writer: ShardWriter, tally: Tally, cfg: EncodeConfig, inputs: dict[str, str],
+                 n_entries: int) -> dict[str, Any]:
+    """meta.json of finished unit shards (the caller aborts the writer on error), plus the summary."""
+    if not writer.docs:
+        first = tally.skipped[0]["reason"] if tally.skipped else "no entries"
+        raise UserError(f"{cfg.manifest}: no usable audio ({len(tally.skipped)} bad; first: {first})")
+    stats = tally.stats(n_entries)
+    meta = writer.close(cfg, inputs, **stats)
+    for s in tally.skipped:
+        info(f"skipped {s['id']} ({s['audio']}): {s['reason']}")
+    used, k = stats["unit_usage"]["used"], stats["unit_usage"]["k"]
+    info(f"{writer.out}: {meta['documents']} documents, {meta['tokens']:,} tokens, "
+         f"{tally.seconds / 3600:.2f} h, {stats['tokens_per_second']:.1f} tokens/s of audio, "
+         f"{used}/{k} units used, {len(tally.skipped)} skipped")
+    return meta
+
+
+def encode_manifest(tok_dir: str | Path, manifest: str | Path, out: str | Path, dedup: bool | None = None,
+                    valid_fraction: float = 0.02, valid_voices: list[str] | None = None, seed: int = 0,
+                    workers: int | None = None, force: bool = False) -> dict[str, Any]:
+    """Write unit shards for `manifest` into `out` (or skip when fresh); returns the shards meta."""
+    out = Path(out)
+    job = prepare_encode(tok_dir, manifest, dedup, valid_fraction, valid_voices, seed)
+    if not force and is_fresh(out, job.fingerprint):
         info(f"{out}: shards are up to date (same manifest, audio, tokenizer and config); skipped")
         return read_meta(out, SHARDS_KIND)
     (out / META).unlink(missing_ok=True)
-
-    splits = assign_splits(entries, cfg.valid_fraction, cfg.valid_voices, seed)
-    if workers is None:
-        workers = (1 if tok.config.encoder.name == "hubert"
-                   else default_workers(sum(e.duration for e in entries)))
-    _ = tok.encoder  # built here first: fails early on a bad checkpoint, and seeds workers' caches
-    factory = functools.partial(_EncodeJob, str(tok.path), use_dedup, None if workers > 1 else tok)
-    info_tok = {**tok.shard_info(), "dedup": use_dedup}
-    writer = ShardWriter(out, tok.vocab_size, tok.special_tokens, "units", info_tok, with_durations=use_dedup)
-    counts = np.zeros(tok.k, dtype=np.int64)
-    skipped: list[dict[str, str]] = []
-    seconds, frames = 0.0, 0
+    writer = job.writer(out)
+    tally = Tally(job.tok.k)
     try:
-        for o in run_items(manifest_items(manifest, entries), factory, workers, "encode"):
-            e = entries[o.item.index]
-            if o.reason is not None:
-                skipped.append({"id": e.id, "audio": e.audio, "reason": o.reason})
-                continue
-            units, durations = o.value
-            writer.add(units, doc_id=e.id, split=splits[e.id], voice=e.voice, source=e.id,
-                       durations=durations if use_dedup else None, seconds=round(o.seconds, 4),
-                       frames=o.extra["frames"])
-            counts += np.bincount(units, minlength=tok.k)
-            seconds += o.seconds
-            frames += o.extra["frames"]
-        if not writer.docs:
-            first = skipped[0]["reason"] if skipped else "no entries"
-            raise UserError(f"{manifest}: no usable audio ({len(skipped)} bad; first: {first})")
+        encode_items(job, 0, len(job.entries), writer, tally, workers)
+        return close_shards(writer, tally, job.cfg, job.inputs, len(job.entries))
     except BaseException:
         writer.abort()
         raise
-    tokens = int(counts.sum())
-    used = int((counts > 0).sum())
-    stats = {
-        "audio_hours": seconds / 3600, "frames": frames,
-        "tokens_per_second": tokens / seconds if seconds else 0.0,
-        "tokens_per_frame": tokens / frames if frames else 0.0,
-        "unit_usage": {"used": used, "k": tok.k, "fraction": used / tok.k, "histogram": counts.tolist()},
-        "manifest_entries": len(entries), "n_skipped": len(skipped), "skipped": skipped,
-    }
-    meta = writer.close(cfg, inputs, **stats)
-    for s in skipped:
-        info(f"skipped {s['id']} ({s['audio']}): {s['reason']}")
-    info(f"{out}: {meta['documents']} documents, {tokens:,} tokens, {seconds / 3600:.2f} h, "
-         f"{stats['tokens_per_second']:.1f} tokens/s of audio, {used}/{tok.k} units used, "
-         f"{len(skipped)} skipped")
-    return meta

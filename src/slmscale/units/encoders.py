@@ -1,4 +1,4 @@
-"""Frame-level feature encoders: MFCC / log-mel (librosa) and HuBERT-family models (transformers).
+"""Frame-level feature encoders: MFCC / log-mel (numpy/scipy) and HuBERT-family models (transformers).
 
 Every encoder maps a 16 kHz float32 mono waveform to a float32 (frames, dim) matrix at a fixed frame
 rate. `EncoderConfig` is what a tokenizer bundle stores, so the same features can be rebuilt later.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -110,168 +110,30 @@ class Encoder:
             n += len(piece)
         return (np.concatenate(feats) if feats else np.zeros((0, self.dim), np.float32)), n
 
+    def feature_blocks(self, open_pieces: Callable[[], Iterable[np.ndarray]]) -> Iterator[np.ndarray]:
+        """Features of a long recording block by block, never all at once; `open_pieces()` gives
+        its audio in consecutive pieces. By default each piece is encoded on its own (HuBERT:
+        context stops at piece boundaries); spectral features equal whole-file ones exactly."""
+        for piece in open_pieces():
+            if len(piece) >= self.min_samples():
+                yield self.features(piece)
+
     def min_samples(self) -> int:
         return 1
 
 
-# Mel filterbanks by (n_fft, n_mels). Worker processes are seeded with the parent's copy, since
-# importing librosa.filters (scipy.signal, numba) costs seconds per process.
+# Mel filterbanks by (n_fft, n_mels), built once per process (worker processes get the parent's).
 MEL_CACHE: dict[tuple[int, int], np.ndarray] = {}
 
 
 def mel_filters(n_fft: int, n_mels: int) -> np.ndarray:
-    """Slaney-style mel filterbank (n_mels, n_fft // 2 + 1) from librosa, 20-7600 Hz."""
+    """Slaney-style mel filterbank (n_mels, n_fft // 2 + 1), 20-7600 Hz (librosa's default kind)."""
     key = (n_fft, n_mels)
     if key not in MEL_CACHE:
-        import librosa
+        from slmscale.units.melbank import mel_filterbank
 
-        MEL_CACHE[key] = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=n_fft, n_mels=n_mels,
-                                             fmin=20.0, fmax=7600.0).astype(np.float32)
+        MEL_CACHE[key] = mel_filterbank(SAMPLE_RATE, n_fft, n_mels, fmin=20.0, fmax=7600.0)
     return MEL_CACHE[key]
-
-
-def _cmvn(x: np.ndarray) -> np.ndarray:
-    mean = x.mean(axis=0, keepdims=True)
-    std = x.std(axis=0, keepdims=True)
-    return ((x - mean) / (std + 1e-5)).astype(np.float32)
-
-
-class SpectralEncoder(Encoder):
-    """MFCC (+deltas) or log-mel frames, hop = 1 / frame_rate, Hann window of 1.25 hops.
-
-    The mel filterbank comes from librosa; framing, FFT (scipy) and DCT are done here in bulk,
-    because librosa's per-call setup costs more than the transform on short utterances.
-    """
-
-    def __init__(self, cfg: EncoderConfig):
-        self.cfg = cfg
-        self.frame_rate = int(cfg.frame_rate or 50)
-        self.hop = SAMPLE_RATE // self.frame_rate
-        self.win = self.hop * 5 // 4
-        self.n_fft = 1 << (self.win - 1).bit_length()
-        self.mel_basis = mel_filters(self.n_fft, cfg.n_mels)
-        # A periodic Hann window of win samples, centred in n_fft (librosa's convention).
-        hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(self.win) / self.win)
-        self.window = np.zeros(self.n_fft, dtype=np.float32)
-        left = (self.n_fft - self.win) // 2
-        self.window[left:left + self.win] = hann
-        if cfg.name == "mfcc":
-            self.dim = (cfg.n_mfcc - cfg.drop_c0) * (3 if cfg.deltas else 1)
-        else:
-            self.dim = cfg.n_mels
-        self.dim *= 2 * int(cfg.context or 0) + 1
-
-    def features(self, wav: np.ndarray) -> np.ndarray:
-        return self._post(self._raw(wav))
-
-    def _post(self, out: np.ndarray) -> np.ndarray:
-        """Utterance-level steps: mean/variance normalisation, then context stacking."""
-        if self.cfg.cmvn:
-            out = _cmvn(out)
-        return stack_context(out, int(self.cfg.context or 0))
-
-    def features_stream(self, pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
-        # Frames are cut from a rolling buffer in the coordinates of the whole (centre-padded)
-        # recording, so the result equals `features` on the joined pieces without holding them.
-        pad = self.n_fft // 2
-        buf = np.zeros(pad, dtype=np.float32)
-        buf_start, next_frame, n = 0, 0, 0
-        static: list[np.ndarray] = []
-
-        def emit(upto: int) -> None:
-            nonlocal buf, buf_start, next_frame
-            if upto > next_frame:
-                offset = next_frame * self.hop - buf_start
-                static.append(self._static(self._frames(buf[offset:], upto - next_frame)))
-                next_frame = upto
-            drop = next_frame * self.hop - buf_start
-            buf, buf_start = buf[drop:], buf_start + drop
-
-        for piece in pieces:
-            buf = np.concatenate([buf, np.asarray(piece, dtype=np.float32)])
-            n += len(piece)
-            emit(max(next_frame, (buf_start + len(buf) - self.n_fft) // self.hop + 1))
-        total = 1 + n // self.hop
-        need = (total - 1) * self.hop + self.n_fft - (buf_start + len(buf))
-        buf = np.concatenate([buf, np.zeros(max(need, 0), dtype=np.float32)])
-        emit(total)
-        out = self._finish(np.concatenate(static) if static else np.zeros((0, self._static_dim()), np.float32))
-        return self._post(out), n
-
-    def _raw(self, wav: np.ndarray) -> np.ndarray:
-        wav = np.asarray(wav, dtype=np.float32)
-        pad = self.n_fft // 2
-        n_frames = 1 + len(wav) // self.hop
-        x = np.zeros(max(len(wav) + 2 * pad, (n_frames - 1) * self.hop + self.n_fft), dtype=np.float32)
-        x[pad:pad + len(wav)] = wav
-        return self._finish(self._static(self._frames(x, n_frames)))
-
-    def _frames(self, x: np.ndarray, n_frames: int) -> np.ndarray:
-        """`n_frames` windows of n_fft samples, hop apart, starting at x[0] (a view, no copy)."""
-        x = np.ascontiguousarray(x)
-        return np.lib.stride_tricks.as_strided(
-            x, shape=(n_frames, self.n_fft), strides=(x.strides[0] * self.hop, x.strides[0]), writeable=False)
-
-    def _static_dim(self) -> int:
-        return self.cfg.n_mfcc if self.cfg.name == "mfcc" else self.cfg.n_mels
-
-    def _static(self, frames: np.ndarray) -> np.ndarray:
-        """Log-mel (dB) or MFCC of windowed frames."""
-        import scipy.fft
-
-        spec = scipy.fft.rfft(frames * self.window, axis=1)
-        power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
-        logmel = 10.0 * np.log10(np.maximum(power @ self.mel_basis.T, 1e-10))
-        if self.cfg.name == "logmel":
-            return logmel.astype(np.float32)
-        return scipy.fft.dct(logmel, type=2, norm="ortho", axis=1)[:, : self.cfg.n_mfcc].astype(np.float32)
-
-    def _finish(self, static: np.ndarray) -> np.ndarray:
-        if self.cfg.name == "mfcc" and self.cfg.drop_c0:
-            static = static[:, 1:]
-        if self.cfg.name == "mfcc" and self.cfg.whiten_static is not None:
-            static = whiten_utterance(static, self.cfg.whiten_static)
-        if self.cfg.name == "mfcc" and self.cfg.deltas:
-            d1 = _deltas(static)
-            static = np.concatenate([static, d1, _deltas(d1)], axis=1)
-        return np.ascontiguousarray(static, dtype=np.float32)
-
-
-def whiten_utterance(x: np.ndarray, prior_frames: float) -> np.ndarray:
-    """(x - mean) @ C^(-1/2), C = the utterance covariance shrunk towards its diagonal:
-    C = (n * S + m * diag(S)) / (n + m) for n frames and m = prior_frames (short utterances
-    cannot estimate a full covariance; they fall back to per-dimension scaling)."""
-    n = len(x)
-    if n < 2:
-        return np.zeros_like(x, dtype=np.float32)
-    x64 = x.astype(np.float64)
-    centred = x64 - x64.mean(axis=0)
-    cov = centred.T @ centred / n
-    cov = (n * cov + prior_frames * np.diag(np.diag(cov))) / (n + prior_frames)
-    values, vectors = np.linalg.eigh(cov)
-    inv_sqrt = (vectors / np.sqrt(np.maximum(values, 1e-6 * max(values.max(), 1e-12)))) @ vectors.T
-    return (centred @ inv_sqrt).astype(np.float32)
-
-
-def stack_context(x: np.ndarray, context: int) -> np.ndarray:
-    """Each frame joined with its `context` left and right neighbours (edges repeated):
-    (n, d) -> (n, (2 * context + 1) * d), blocks ordered from frame t - context to t + context."""
-    n = len(x)
-    if context == 0:
-        return x
-    if n == 0:
-        return np.zeros((0, x.shape[1] * (2 * context + 1)), dtype=np.float32)
-    padded = np.pad(x, ((context, context), (0, 0)), mode="edge")
-    return np.ascontiguousarray(np.concatenate([padded[j:j + n] for j in range(2 * context + 1)], axis=1),
-                                dtype=np.float32)
-
-
-def _deltas(x: np.ndarray, width: int = 2) -> np.ndarray:
-    """Regression deltas over ±width frames, edges repeated (the HTK formula)."""
-    padded = np.pad(x, ((width, width), (0, 0)), mode="edge")
-    n = len(x)
-    num = sum(k * (padded[width + k:width + k + n] - padded[width - k:width - k + n]) for k in range(1, width + 1))
-    return (num / (2 * sum(k * k for k in range(1, width + 1)))).astype(np.float32)
 
 
 class HubertEncoder(Encoder):
@@ -289,7 +151,9 @@ class HubertEncoder(Encoder):
 
         hf_logging.disable_progress_bar()
 
-        path = Path(cfg.checkpoint or "")
+        from slmscale.hf_cache import resolve_model_dir
+
+        path = resolve_model_dir(cfg.checkpoint or "")
         if not (path / "config.json").is_file():
             raise UserError(f"{path}: no config.json; --checkpoint must be a local transformers "
                             "model directory (saved with save_pretrained)")
@@ -383,9 +247,24 @@ def _wants_normalized_input(path: Path) -> bool:
 
 def build_encoder(cfg: EncoderConfig, device: str = "auto") -> Encoder:
     if cfg.name in SPECTRAL:
+        from slmscale.units.spectral import SpectralEncoder
+
         return SpectralEncoder(cfg)
     if cfg.name == "phone":
         from slmscale.units.phonenet import PhoneEncoder  # torch, only when asked for
 
         return PhoneEncoder(cfg)
     return HubertEncoder(cfg, device=device)
+
+
+_SPECTRAL_NAMES = ("SpectralEncoder", "whiten_utterance", "stack_context", "_deltas")
+
+
+def __getattr__(name: str) -> Any:
+    # The spectral encoder lives in units/spectral.py (which imports this module); its names are
+    # still importable from here.
+    if name in _SPECTRAL_NAMES:
+        from slmscale.units import spectral
+
+        return getattr(spectral, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,8 +7,9 @@ With an imported k-means file no frames are needed: its centroids are checked ag
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from pydantic import Field
@@ -61,9 +62,9 @@ class _SampleJob:
 def make_fit_config(manifest: str | Path, encoder: EncoderConfig, k: int, max_frames: int = 200_000,
                     seed: int = 0, import_path: str | Path | None = None, max_iter: int = 100) -> FitConfig:
     if encoder.name in ("hubert", "phone"):
-        ckpt = Path(encoder.checkpoint or "").resolve()
-        if not ckpt.is_dir():
-            raise UserError(f"--checkpoint {encoder.checkpoint}: not a directory")
+        from slmscale.hf_cache import resolve_model_dir  # a folder, or (hubert) a cached model id
+
+        ckpt = resolve_model_dir(encoder.checkpoint or "")
         encoder = encoder.model_copy(update={"checkpoint": str(ckpt), "checkpoint_sha256": checkpoint_sha256(ckpt)})
     imp = None if import_path is None else Path(import_path).resolve()
     if imp is not None and not imp.is_file():
@@ -74,8 +75,10 @@ def make_fit_config(manifest: str | Path, encoder: EncoderConfig, k: int, max_fr
 
 
 def fit_tokenizer(cfg: FitConfig, out: str | Path, allow_pickle: bool = False,
-                  workers: int | None = None, force: bool = False) -> dict[str, Any]:
-    """Build (or reuse, when fresh) the tokenizer bundle in `out`; returns its meta."""
+                  workers: int | None = None, force: bool = False,
+                  sample: Callable[[], Sample] | None = None) -> dict[str, Any]:
+    """Build (or reuse, when fresh) the tokenizer bundle in `out`; returns its meta. `sample`
+    gives the sampled frames instead of reading the audio here (a merge of sharded parts)."""
     out = Path(out)
     entries = read_manifest(cfg.manifest)
     inputs = manifest_inputs(cfg.manifest, entries)
@@ -99,7 +102,8 @@ def fit_tokenizer(cfg: FitConfig, out: str | Path, allow_pickle: bool = False,
             raise UserError(f"{cfg.import_kmeans}: holds {centroids.shape[0]} centroids but --k is {cfg.k}")
         stats.update(source="import")
     else:
-        centroids, projection, fit_stats = _fit_from_audio(cfg, entries, encoder, workers)
+        centroids, projection, fit_stats = _fit_from_audio(cfg, entries, encoder, workers,
+                                                           None if sample is None else sample())
         stats.update(source="fit", **fit_stats)
     tok_cfg = TokenizerConfig(encoder=enc_cfg, k=cfg.k, dim=centroids.shape[1], frame_rate=encoder.frame_rate,
                               dedup=cfg.dedup, projection=cfg.projection,
@@ -111,25 +115,53 @@ def fit_tokenizer(cfg: FitConfig, out: str | Path, allow_pickle: bool = False,
     return meta
 
 
-def _fit_from_audio(cfg: FitConfig, entries: list, encoder: Any,
-                    workers: int | None) -> tuple[np.ndarray, tuple | None, dict]:
-    train = [e for e in entries if e.split == "train"] or entries
-    items = manifest_items(cfg.manifest, train)
+@dataclass
+class Sample:
+    """Frames sampled per usable utterance (in manifest order), and what was skipped."""
+
+    frames: list[np.ndarray] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    frame_counts: list[int] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def train_entries(entries: list) -> list:
+    return [e for e in entries if e.split == "train"] or entries
+
+
+def sample_items(cfg: FitConfig, entries: list, encoder: Any, workers: int | None, start: int = 0,
+                 end: int | None = None) -> Sample:
+    """Features of train entries start..end-1, subsampled per utterance (seeded by its id), so
+    any split of the entries into slices samples the same frames."""
+    train = train_entries(entries)
+    items = manifest_items(cfg.manifest, train)[start:end]
     est_frames = sum(e.duration for e in train) * encoder.frame_rate
     keep = min(1.0, OVERSAMPLE * cfg.max_frames / max(est_frames, 1.0))
     if workers is None:
-        workers = 1 if cfg.encoder.name == "hubert" else default_workers(sum(e.duration for e in train))
+        workers = 1 if cfg.encoder.name == "hubert" else default_workers(sum(it.seconds for it in items))
     # In-process, reuse the encoder already built (a HuBERT model is costly to load twice).
     factory = functools.partial(_SampleJob, cfg.encoder.model_dump(mode="json"), cfg.seed, keep,
                                 None if workers > 1 else encoder)
-    sampled, skipped, seconds, frames = [], [], 0.0, 0
+    out = Sample()
     for o in run_items(items, factory, workers, f"features ({cfg.encoder.name})"):
         if o.reason is not None:
-            skipped.append({"id": o.item.key, "audio": o.item.path, "reason": o.reason})
+            out.skipped.append({"id": o.item.key, "audio": o.item.path, "reason": o.reason})
             continue
-        sampled.append(o.value)
-        seconds += o.seconds
-        frames += o.extra["frames"]
+        out.frames.append(o.value)
+        out.seconds.append(o.seconds)
+        out.frame_counts.append(o.extra["frames"])
+    return out
+
+
+def _fit_from_audio(cfg: FitConfig, entries: list, encoder: Any, workers: int | None,
+                    sample: Sample | None = None) -> tuple[np.ndarray, tuple | None, dict]:
+    if sample is None:
+        sample = sample_items(cfg, entries, encoder, workers)
+    sampled, skipped = sample.frames, sample.skipped
+    seconds, frames = 0.0, 0
+    for sec, n in zip(sample.seconds, sample.frame_counts):  # summed in manifest order
+        seconds += sec
+        frames += n
     if not sampled:
         first = skipped[0]["reason"] if skipped else "no entries"
         raise UserError(f"{cfg.manifest}: no usable audio to fit on ({len(skipped)} bad; first: {first})")

@@ -23,10 +23,10 @@ from slmscale.errors import UserError
 from slmscale.progress import make_progress
 
 CHUNK_FILES = 8
-# Files longer than this are decoded in pieces, never whole (mfcc/logmel features come out the
-# same as from the whole file; hubert features are computed per piece and joined).
-STREAM_SECONDS = 600.0
-PIECE_SECONDS = 60.0
+# Files longer than this are decoded in pieces, never whole, and their features come block by
+# block (mfcc/logmel features equal the whole file's; hubert features are computed per piece).
+STREAM_SECONDS = 120.0
+PIECE_SECONDS = 30.0
 
 
 def manifest_inputs(manifest: str | Path, entries: list[ManifestEntry]) -> dict[str, str]:
@@ -93,6 +93,24 @@ def iter_pieces(path: str | Path) -> Iterator[np.ndarray]:
     from slmscale.audio.io import iter_audio_chunks
 
     yield from iter_audio_chunks(path, chunk_seconds=PIECE_SECONDS)
+
+
+class PieceSource:
+    """Re-openable pieces of one long file; `samples` counts the last pass (16 kHz samples)."""
+
+    def __init__(self, path: str | Path):
+        self.path, self.samples = path, 0
+
+    def __call__(self) -> Iterator[np.ndarray]:
+        self.samples = 0
+        for piece in iter_pieces(self.path):
+            self.samples += len(piece)
+            yield piece
+
+
+def _join_blocks(blocks: Iterator[np.ndarray], dim: int) -> np.ndarray:
+    out = list(blocks)
+    return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
 
 
 def _run_chunk(items: list[Item]) -> list[Outcome]:
@@ -164,8 +182,11 @@ def bad_reason(err: Exception) -> str:
     return f"{type(err).__name__}: {err}".splitlines()[0]
 
 
-def features_for_items(encoder: Any, items: list[Item]) -> list[Outcome]:
-    """Features (value) per item, batched; long files are streamed; bad files get a reason."""
+def features_for_items(encoder: Any, items: list[Item],
+                       reduce: Callable[[Iterator[np.ndarray]], Any] | None = None) -> list[Outcome]:
+    """Features (value) per item, batched; bad files get a reason. Long files are decoded in
+    pieces and their feature blocks go through `reduce` (default: joined), so a caller that
+    reduces each block (e.g. to units) never holds a long file's features."""
     from slmscale.audio.io import probe_audio
 
     outcomes = [Outcome(it) for it in items]
@@ -173,8 +194,11 @@ def features_for_items(encoder: Any, items: list[Item]) -> list[Outcome]:
     for o in outcomes:
         try:
             if probe_audio(o.item.path).duration > STREAM_SECONDS:
-                o.value, n = encoder.features_stream(iter_pieces(o.item.path))
-                o.seconds = n / 16000
+                source = PieceSource(o.item.path)
+                blocks = encoder.feature_blocks(source)
+                o.value = reduce(blocks) if reduce is not None else _join_blocks(blocks, encoder.dim)
+                o.extra["streamed"] = True
+                o.seconds = source.samples / 16000
             else:
                 wav = load_wav(o.item.path, encoder.min_samples())
                 o.seconds = len(wav) / 16000

@@ -26,7 +26,7 @@ NETDIR layout (a "checkpoint" for `units fit --encoder phone --checkpoint NETDIR
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 from pydantic import Field
@@ -285,3 +285,7 @@ class PhoneEncoder(Encoder):
     def features_stream(self, pieces: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
         feats, n = self.mfcc.features_stream(pieces)
         return self._posteriors(feats), n
+
+    def feature_blocks(self, open_pieces: Callable[[], Iterable[np.ndarray]]) -> Iterator[np.ndarray]:
+        # The classifier's convolutions run over the whole utterance: one block of posteriors.
+        yield self.features_stream(open_pieces())[0]
