@@ -127,7 +127,7 @@ def _items(task: str, n: int, seed: int) -> list[Any]:
     from slmscale.text import pairs
 
     if task == "swuggy":
-        return pairs.swuggy_pairs(n, seed)
+        return pairs.swuggy_pairs(n, seed, extended_homophones=True)
     if task == "sblimp":
         return pairs.sblimp_pairs(n, seed)
     return pairs.storycloze_items(n, seed, kind="s" if task == "ssc" else "t")

@@ -72,10 +72,14 @@ def _argument(w: list[str]) -> bool:
     past = {pb.L.verb_index[b].past: b for b in pb.STRICT_TRANSITIVE + pb.STRICT_INTRANSITIVE}
     has_object = len(w) > 2 and w[2] == "the"
     base = past.get(w[1])
-    return base is not None and has_object == (base in pb.STRICT_TRANSITIVE)
+    if base is None:
+        raise ValueError(f"cannot judge the verb {w[1]!r}: not in the strict (in)transitive lists")
+    return has_object == (base in pb.STRICT_TRANSITIVE)
 
 
 def _control(w: list[str]) -> bool:
+    if w[1] not in pb.RAISING + pb.SUBJECT_CONTROL + pb.ECM + pb.OBJECT_CONTROL:
+        raise ValueError(f"cannot judge the verb {w[1]!r}")
     if w[0] == "there":
         return w[1] in pb.RAISING
     return w[2] == "there" and w[1] in pb.ECM
@@ -148,12 +152,12 @@ CONSTRAINTS: dict[str, Callable[[list[str]], bool]] = {
 }
 
 
-def licensed(phenomenon: str, sentence: str) -> bool:
-    """Does the sentence satisfy the phenomenon's constraint?"""
+def licensed(phenomenon: str, sentence: str) -> bool | None:
+    """Does the sentence satisfy the phenomenon's constraint? None: not a shape the check can judge."""
     try:
         return CONSTRAINTS[phenomenon](split_words(sentence))
     except (IndexError, StopIteration, ValueError):
-        return False  # not the shape the category builds: not licensed
+        return None
 
 
 def minimal(good: str, bad: str) -> bool:
@@ -184,8 +188,11 @@ def check_pair(phenomenon: str, good: str, bad: str) -> str | None:
         return f"word(s) outside the lexicon: {', '.join(sorted(set(unknown)))}"
     if not minimal(good, bad):
         return "not a minimal pair (more than one word replaced or moved)"
-    if not licensed(phenomenon, good):
+    ok_good, ok_bad = licensed(phenomenon, good), licensed(phenomenon, bad)
+    if ok_good is None or ok_bad is None:
+        return f"cannot judge the pair against the {phenomenon} constraint: {good!r} / {bad!r}"
+    if not ok_good:
         return f"good sentence violates the {phenomenon} constraint: {good!r}"
-    if licensed(phenomenon, bad):
+    if ok_bad:
         return f"bad sentence satisfies the {phenomenon} constraint: {bad!r}"
     return None

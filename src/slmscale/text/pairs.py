@@ -19,6 +19,7 @@ import itertools
 import random
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from typing import Iterable, Literal
 
 from slmscale.errors import UserError
@@ -79,11 +80,16 @@ class ClozeItem:
 
 def word_counts(seed: int, n_stories: int = 2000) -> Counter[str]:
     """Word counts over the first `n_stories` training stories of `seed` (names and 's-forms left out)."""
+    return Counter(dict(_word_counts(seed, n_stories)))
+
+
+@lru_cache(maxsize=4)
+def _word_counts(seed: int, n_stories: int) -> tuple[tuple[str, int], ...]:
     names = {n.word.lower() for n in LEXICON.names}
     counts: Counter[str] = Counter()
     for story in generate_stories(n_stories, seed):
         counts.update(w for w in split_words(story.text) if w.isalpha() and w not in names)
-    return counts
+    return tuple(counts.items())
 
 
 def frequency_bands(counts: Counter[str], min_length: int = 3) -> dict[str, str]:
@@ -104,7 +110,7 @@ def _balanced(pool: list, feats: list[tuple[dict, dict]], n: int, group, groups)
 
 
 def swuggy_pairs(n: int, seed: int, corpus_stories: int = 2000, pool_factor: int = 3,
-                 extended_homophones: bool = True) -> list[WuggyItem]:
+                 extended_homophones: bool = False) -> list[WuggyItem]:
     """`n` word/non-word pairs, bands balanced (high, mid, low in turn), chosen from a pool of
     `pool_factor`·n so that every surface baseline (phone n-grams fitted on the corpus words with
     all pool words left out) is near chance. Non-words are made from the words' pronunciations
