@@ -34,6 +34,9 @@ from slmscale.text.stories import generate_stories, iter_stories
 from slmscale.text.surface import Balancer, SurfaceModel, balanced_subset, improve, outcomes, warm
 
 BANDS = ("high", "mid", "low")
+# A paradigm may hold up to this multiple of its even share of a phenomenon's pairs, so paradigms
+# whose pairs lean one way on a surface baseline can be offset by the others.
+SUBTYPE_SHARE = 1.5
 
 
 @dataclass(frozen=True)
@@ -104,9 +107,9 @@ def surface_model(seed: int, corpus_stories: int = 2000, exclude: Iterable[str] 
     return SurfaceModel.from_counts(word_counts(seed, corpus_stories), exclude=exclude)
 
 
-def _balanced(pool: list, feats: list[tuple[dict, dict]], n: int, group, groups) -> list:
+def _balanced(pool: list, feats: list[tuple[dict, dict]], n: int, group, groups, share: float = 1.0) -> list:
     results = [outcomes(g, b) for g, b in feats]
-    return [pool[i] for i in balanced_subset(pool, results, n, group=group, groups=groups)]
+    return [pool[i] for i in balanced_subset(pool, results, n, group=group, groups=groups, share=share)]
 
 
 def swuggy_pairs(n: int, seed: int, corpus_stories: int = 2000, pool_factor: int = 3,
@@ -168,8 +171,8 @@ def swuggy_pairs(n: int, seed: int, corpus_stories: int = 2000, pool_factor: int
 
 
 def sblimp_pairs(per_phenomenon: int = 100, seed: int = 0, phenomena: list[str] | None = None,
-                 corpus_stories: int = 2000, pool_factor: int = 3) -> list[BlimpItem]:
-    """`per_phenomenon` distinct minimal pairs for each phenomenon, subtypes in turn, each checked
+                 corpus_stories: int = 2000, pool_factor: int = 6) -> list[BlimpItem]:
+    """`per_phenomenon` distinct minimal pairs for each phenomenon, every subtype present, each checked
     (blimp_check) and chosen from a pool of `pool_factor` times as many so that every surface
     baseline (length, word and phone n-gram frequencies) is near chance within the phenomenon."""
     if per_phenomenon < 1:
@@ -202,7 +205,8 @@ def sblimp_pairs(per_phenomenon: int = 100, seed: int = 0, phenomena: list[str] 
                 pool.append(BlimpItem("", good, bad, phenomenon, subtype))
         warm(it.good + " " + it.bad for it in pool)
         feats = [(surface.features(it.good), surface.features(it.bad)) for it in pool]
-        chosen = _balanced(pool, feats, per_phenomenon, lambda it: it.subtype, subtypes)
+        chosen = _balanced(pool, feats, per_phenomenon, lambda it: it.subtype, subtypes, share=SUBTYPE_SHARE)
+        chosen.sort(key=lambda it: subtypes.index(it.subtype))
         items += [replace(it, id=f"{phenomenon}-{i:05d}") for i, it in enumerate(chosen)]
     return items
 

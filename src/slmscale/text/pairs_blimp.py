@@ -253,12 +253,13 @@ def npi_licensing(rng: random.Random, subtype: str) -> Pair:
     tail = _place(rng)
     if subtype == "matrix_negative_determiner":  # "No dog ever saw a ball" / "*Every dog ever saw ..."
         a = article(o.word)
-        other = rng.choice(["the", "every", "each", "one", "some"])
+        other = rng.choice(["the", "every", "each", "one", "some", "that", "this", "his", "her", "one",
+                            article(n.word)])
         return _pair(["no", n.word, "ever", v.past, a, o.word, tail], [other, n.word, "ever", v.past, a, o.word, tail])
     name = _name(rng)
     if subtype == "only_npi_licensor":  # "Only Lily ever ..." / "*Even Lily ever ..."
         a = article(o.word)
-        other = rng.choice(["even", "just", "also"])
+        other = rng.choice(["even", "just", "also", "then", "so", "always", "suddenly"])
         return _pair(["only", name, "ever", v.past, a, o.word, tail], [other, name, "ever", v.past, a, o.word, tail])
     # npi_present: without a licensor, "some"/"never"/"soon" are fine where "any"/"ever" are not
     if rng.random() < 0.4:

@@ -126,23 +126,28 @@ def outcomes(good: dict[str, float], bad: dict[str, float]) -> dict[str, float]:
 
 
 def improve(chosen: list[int], results: Sequence[dict[str, float]], groups_of: Sequence[str],
-            rounds: int = 3) -> list[int]:
-    """Swap chosen items for unused ones of the same group while that lowers the largest
-    imbalance over baselines (a local search after the greedy pass)."""
+            cap: int | None = None, rounds: int = 8) -> list[int]:
+    """Swap chosen items for unused ones while that lowers the largest imbalance over baselines (a
+    local search after the greedy pass). Without `cap` a swap keeps the group; with it, any group
+    may grow up to `cap` items."""
     chosen = list(chosen)
     keys = sorted({k for r in results for k in r})
     sums = {k: sum(results[i].get(k, 0.5) - 0.5 for i in chosen) for k in keys}
+    count = Counter(groups_of[i] for i in chosen)
 
     def worst(s: dict[str, float]) -> tuple[float, float]:
-        return max(abs(v) for v in s.values()), sum(abs(v) for v in s.values())
+        # the sum of squares (smooth, so the search keeps moving), then the largest imbalance
+        return sum(v * v for v in s.values()), max((abs(v) for v in s.values()), default=0.0)
 
-    unused = [i for i in range(len(results)) if i not in set(chosen)]
+    taken = set(chosen)
+    unused = [i for i in range(len(results)) if i not in taken]
     for _ in range(rounds):
         changed = False
         for pos, i in enumerate(chosen):
             best, best_score = None, worst(sums)
             for j in unused:
-                if groups_of[j] != groups_of[i]:
+                same = groups_of[j] == groups_of[i]
+                if not same and (cap is None or count[groups_of[j]] >= cap):
                     continue
                 trial = {k: sums[k] - results[i].get(k, 0.5) + results[j].get(k, 0.5) for k in keys}
                 score = worst(trial)
@@ -150,6 +155,8 @@ def improve(chosen: list[int], results: Sequence[dict[str, float]], groups_of: S
                     best, best_score = j, score
             if best is not None:
                 sums = {k: sums[k] - results[i].get(k, 0.5) + results[best].get(k, 0.5) for k in keys}
+                count[groups_of[i]] -= 1
+                count[groups_of[best]] += 1
                 unused[unused.index(best)] = i
                 chosen[pos] = best
                 changed = True
@@ -168,7 +175,7 @@ class Balancer:
     def cost(self, result: dict[str, float]) -> float:
         keys = set(self.sums) | set(result)
         after = [abs(self.sums[k] + result.get(k, 0.5) - 0.5) for k in keys]
-        return max(after, default=0.0) + 1e-6 * sum(after)
+        return max(after, default=0.0) + 1e-3 * sum(a * a for a in after)
 
     def add(self, result: dict[str, float]) -> None:
         for k, v in result.items():
@@ -181,12 +188,15 @@ class Balancer:
 
 def balanced_subset(pool: Sequence[Any], results: Sequence[dict[str, float]], n: int,
                     group: Callable[[Any], str] | None = None, groups: Sequence[str] = (),
-                    window: int = 400) -> list[int]:
+                    window: int = 400, share: float = 1.0) -> list[int]:
     """Indices of `n` pool items whose baseline outcomes average close to 0.5, greedily.
 
     At each step the next item (of the next group in turn, when `groups` is given) is the one,
     among the first `window` unused candidates in pool order, that keeps the largest running
-    imbalance |sum(outcome - 0.5)| over all baselines smallest. Deterministic given the pool order.
+    imbalance |sum(outcome - 0.5)| over all baselines smallest; a local search then swaps items.
+    With `share` > 1 a group may end with up to `share` times its even share (the search may trade
+    between groups), so groups whose items all lean one way can be offset by others.
+    Deterministic given the pool order.
     """
     used = [False] * len(pool)
     bal = Balancer()
@@ -202,7 +212,8 @@ def balanced_subset(pool: Sequence[Any], results: Sequence[dict[str, float]], n:
         chosen.append(best)
         bal.add(results[best])
     labels = [group(item) if group is not None else "" for item in pool]
-    return improve(chosen, results, labels)
+    cap = math.ceil(share * n / len(groups)) if groups and share > 1 else None
+    return improve(chosen, results, labels, cap=cap)
 
 
 def accuracies(results: Iterable[dict[str, float]]) -> dict[str, float]:
