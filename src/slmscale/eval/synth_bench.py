@@ -133,6 +133,24 @@ def _items(task: str, n: int, seed: int) -> list[Any]:
     return pairs.storycloze_items(n, seed, kind="s" if task == "ssc" else "t")
 
 
+def sample_lines(cfg: BenchConfig, k: int) -> list[str]:
+    """A seeded random sample of `k` items per task, one readable line each (for proofreading)."""
+    import random
+
+    lines = []
+    for task in cfg.tasks:
+        items = _items(task, cfg.n or DEFAULT_N[task], cfg.seed)
+        rng = random.Random(f"slmscale-show/{cfg.seed}/{task}")
+        for it in sorted(rng.sample(items, min(k, len(items))), key=lambda x: x.id):
+            if task == "swuggy":
+                lines.append(f"{it.id}\t{it.frequency}\t{it.word} /{it.phones}/\t*/{it.nonword_phones}/")
+            elif task == "sblimp":
+                lines.append(f"{it.phenomenon}/{it.subtype}\t{it.good}\t*{it.bad}")
+            else:
+                lines.append(f"{it.id}\t{it.context} || {it.good_ending}\t*{it.bad_ending}")
+    return lines
+
+
 def build_task(task: str, cfg: BenchConfig, voices: list[str], out: Path, workers: int | None = None,
                force: bool = False) -> dict[str, Any]:
     """Build one task folder under `out`; returns its meta."""

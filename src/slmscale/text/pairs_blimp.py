@@ -80,7 +80,8 @@ def _tail(rng: random.Random, present: bool = False) -> str:
 
 
 def _object_for(rng: random.Random, verb: Verb) -> Noun:
-    return rng.choice([n for n in L.objects_for(verb) if n.plural != n.word] or OBJECTS)
+    """An object the verb takes: a countable one if it has any ("drink" only takes mass nouns)."""
+    return rng.choice([n for n in L.objects_for(verb) if n.plural != n.word] or L.objects_for(verb) or OBJECTS)
 
 
 def _name(rng: random.Random, gender: str | None = None) -> str:
