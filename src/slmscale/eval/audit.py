@@ -204,5 +204,22 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown(report: dict[str, Any], keys: tuple[str, ...] = ("length_phones", "length_seconds",
+                                                               "word_unigram_mean", "phone_2gram_sum",
+                                                               "phone_3gram_mean", "phone_4gram_sum",
+                                                               "overlap_mean")) -> str:
+    """The audit as a Markdown table: one row per task and group, a column per main baseline plus
+    the largest deviation from 0.5 over all baselines."""
+    head = "| task | group | pairs | " + " | ".join(keys) + " | max abs(acc - 0.5) |"
+    lines = [head, "|" + "---|" * (len(keys) + 4)]
+    for task, t in report["tasks"].items():
+        rows = [("all", t["n_pairs"], t["baselines"])] + [(g, None, a) for g, a in t["by_group"].items()]
+        for g, n, accs in rows:
+            cells = [f"{accs[k]:.2f}" if k in accs else "–" for k in keys]
+            dev = max(abs(v - 0.5) for v in accs.values()) if accs else float("nan")
+            lines.append(f"| {task} | {g} | {n if n is not None else ''} | " + " | ".join(cells) + f" | {dev:.2f} |")
+    return "\n".join(lines)
+
+
 def dumps(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=1, sort_keys=True)
