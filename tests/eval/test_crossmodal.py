@@ -270,3 +270,25 @@ def test_truncation_cuts_the_context_not_the_ending(run, interleaved, tmp_path):
     assert full["truncated_items"] == 0 and cut["truncated_items"] == cut["n_items"] == 8
     assert cut["scored_tokens"] == full["scored_tokens"]  # every ending token is still scored
     assert cut["max_length"] == longest + 6
+
+
+def test_slamkit_protocol_scores_the_whole_sequence_unrestricted(run, interleaved, tmp_path):
+    """slamkit: context + switch + ending scored by mean NLL, full softmax, no terminal EOS."""
+    from slmscale.audio.io import load_audio
+    from slmscale.text.bpe import load_tokenizer
+
+    iv, vocab = interleaved, interleaved.vocab
+    s = evaluate_run(run, "sstorycloze_t2s", iv.bench, cache_dir=tmp_path / "cache", protocol="slamkit")
+    assert s["protocol"] == "slamkit" and s["normalize"] == "mean"
+    sub = read_submission(run / "eval" / "sstorycloze_t2s" / "crossmodal.txt")
+    tok = load_tokenizer(iv.info["tokenizer"]["path"])
+    texts = texts_by_id(iv.bench)
+    folder = iv.bench / "sStoryCloze" / "crossmodal"
+    every = range(iv.model.get_output_embeddings().weight.shape[0])
+    for key, got in list(sub.items())[:3]:
+        voice, _, rest = key.partition("/")
+        sid, _, which = rest.rpartition("_")
+        context = tok(texts[sid]["context"], add_special_tokens=False)["input_ids"]
+        units = iv.st.encode(load_audio(folder / voice / f"{sid}_ending_{which}.wav"))[0] + vocab.unit_offset
+        ids = [vocab.eos_id, vocab.text_token_id] + list(context) + [vocab.speech_token_id] + units.tolist()
+        assert got == pytest.approx(float(np.mean(forward_logp(iv.model, ids, every)[1:])), abs=1e-4)

@@ -155,7 +155,7 @@ def test_storycloze_gets_crossmodal_audio_and_the_layout_is_versioned(tmp_path, 
     assert not list((folder / "crossmodal" / "us-f1").glob("ssc-00001_*"))
     part = read_json(folder / "meta.json")
     assert part["dropped_crossmodal"] == ["ssc-00001/us-f1"] and part["dropped_pairs"] == []
-    assert part["config"]["layout"] == 2
+    assert part["config"]["layout"] == 3
     assert len(load_benchmark(tmp_path, "ssc").pairs) == 4
     assert len(read_crossmodal(folder / "crossmodal", "sstorycloze_s2t").pairs) == 3
     # what each utterance says: the context alone, each ending alone

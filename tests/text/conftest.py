@@ -9,5 +9,5 @@ from slmscale.text.pairs import sblimp_pairs
 
 @pytest.fixture(scope="session")
 def blimp_default():
-    """The default sBLIMP-like set: 100 pairs per phenomenon, seed 0."""
-    return sblimp_pairs(seed=0)
+    """The demo's sBLIMP-like set (`configs/demo/tiny.yaml` bench: n 50, seed 0)."""
+    return sblimp_pairs(50, seed=0)

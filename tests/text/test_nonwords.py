@@ -1,46 +1,56 @@
-"""Non-word construction: letter groups, slots, matching and the real-word filter."""
+"""Wuggy-style non-words over espeak-ng phones: syllables, matched structure, no homophones."""
 
 from __future__ import annotations
 
 import random
 
-from slmscale.text.lexicon import LEXICON
-from slmscale.text.nonwords import is_real_word, letter_groups, make_nonword, slots
+import pytest
+
+from slmscale.text.nonwords import (known_pronunciations, lexicon_words, make_nonword, segment_model, segments,
+                                    syllabify)
+from slmscale.text.phonemes import base_phone, is_vowel, phonemize
 
 
-def test_letter_groups_and_slots():
-    assert letter_groups("basket") == ["b", "a", "sk", "e", "t"]
-    assert slots("basket") == ["onset", "nucleus", "medial", "nucleus", "coda"]
-    assert letter_groups("happy") == ["h", "a", "pp", "y"] and slots("happy")[-1] == "final"
-    assert slots("yes")[0] == "onset"  # initial y is a consonant
-    assert letter_groups("eye") == ["e", "y", "e"] and slots("eye") == ["nucleus", "medial", "final"]
-    assert slots("apple") == ["nucleus", "medial", "final"]
+@pytest.fixture(scope="module")
+def model():
+    return segment_model(tuple(lexicon_words()))
 
 
-def test_real_word_filter_knows_words_and_their_inflections():
-    for w in ("cat", "bat", "running", "hopped", "cried", "boxes", "dog", "mice", "lily"):
-        assert is_real_word(w), w
-    for w in ("blorp", "snerb", "fublet", "grompish"):
-        assert not is_real_word(w), w
+def test_syllabify_uses_maximal_legal_onsets(model):
+    s = syllabify(("r", "'a", "b", "I", "t"), model.onsets)  # rabbit
+    assert [(x.onset, x.nucleus, x.coda) for x in s] == [(("r",), ("a",), ()), (("b",), ("I",), ("t",))]
+    assert s[0].stress == "'" and s[1].stress == ""
+    s = syllabify(("'a", "n", "t", "s"), model.onsets)  # one vowel: everything after it is coda
+    assert len(s) == 1 and s[0].coda == ("n", "t", "s")
+    assert syllabify(("s", "t"), model.onsets) == []
 
 
-def test_nonwords_for_every_lexicon_shape():
+def test_nonwords_keep_structure_and_are_not_words(model):
+    known = known_pronunciations(extended=False)
     rng = random.Random(0)
-    words = sorted(w for w in LEXICON.word_forms if w.isalpha() and len(w) >= 3)[::4]
+    words = lexicon_words()[::15]
     made = 0
-    for word in words:
-        nw = make_nonword(word, rng)
+    for word, phones in phonemize(words).items():
+        nw = make_nonword(phones, rng, model, known)
         if nw is None:
             continue
         made += 1
-        assert nw != word and len(nw) == len(word) and slots(nw) == slots(word)
-        assert not is_real_word(nw)
-    assert made >= 0.9 * len(words)
+        flat = tuple(base_phone(p) for p in nw)
+        assert flat not in known and nw != phones
+        assert len(nw) == len(phones)
+        assert [is_vowel(p) for p in nw] == [is_vowel(p) for p in phones]  # same CV skeleton
+        assert [p[0] for p in nw if p[0] in "',"] == [p[0] for p in phones if p[0] in "',"]  # stress
+        a = segments(syllabify(phones, model.onsets))
+        b = segments(syllabify(nw, model.onsets))
+        assert [(k, len(s)) for k, s in a] == [(k, len(s)) for k, s in b]  # syllable structure
+        assert model.transition_score([s for _, s in b]) is not None  # only attested transitions
+    assert made >= 0.8 * len(words)
 
 
-def test_avoid_set_and_determinism():
-    a = [make_nonword("garden", random.Random(1)) for _ in range(3)]
-    assert len(set(a)) == 1
-    first = a[0]
-    assert make_nonword("garden", random.Random(1), avoid={first}) != first
-    assert make_nonword("a", random.Random(1)) is None  # nothing of that shape but real words
+def test_a_homophone_of_a_word_is_rejected(model):
+    phones = phonemize(["rabbit"])["rabbit"]
+    first = make_nonword(phones, random.Random(3), model, frozenset())
+    assert first is not None
+    # Declare the first choice a known word's pronunciation: the same draw must now avoid it.
+    again = make_nonword(phones, random.Random(3), model, frozenset({tuple(base_phone(p) for p in first)}))
+    assert again is not None and again != first

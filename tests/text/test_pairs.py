@@ -10,7 +10,10 @@ from slmscale.errors import UserError
 from slmscale.text.grammar import split_words
 from slmscale.text.heldout import is_heldout_sentence, is_heldout_story
 from slmscale.text.lexicon import LEXICON
-from slmscale.text.nonwords import is_real_word, letter_groups, slots
+from slmscale.text.blimp_check import check_pair
+from slmscale.text.nonwords import known_pronunciations
+from slmscale.text.phonemes import base_phone
+from slmscale.text.surface import accuracies, outcomes
 from slmscale.text.pairs import (BANDS, frequency_bands, sblimp_pairs, storycloze_items, swuggy_pairs,
                                  word_counts)
 from slmscale.text.pairs_blimp import PHENOMENA
@@ -24,36 +27,17 @@ def blimp(blimp_default):
 
 @pytest.fixture(scope="module")
 def wuggy():
-    return swuggy_pairs(300, seed=0, corpus_stories=600)
-
-
-def _is_minimal(good: str, bad: str) -> bool:
-    """Same token count and either one token replaced or two neighbouring tokens swapped."""
-    g, b = split_words(good), split_words(bad)
-    if len(g) != len(b):
-        return False
-    diff = [i for i, (x, y) in enumerate(zip(g, b)) if x != y]
-    if len(diff) == 1:
-        return True
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and g[diff[0]] == b[diff[1]] and g[diff[1]] == b[diff[0]]
-
-
-def test_minimal_pair_checker_rejects_non_minimal_pairs():
-    assert _is_minimal("The cat runs.", "The cat run.")
-    assert _is_minimal("Lily was very sad.", "Lily was sad very.")
-    assert not _is_minimal("The cat runs.", "The dog run.")
-    assert not _is_minimal("The cat runs.", "The cat runs fast.")
-    assert not _is_minimal("a b c", "c b a")
+    return swuggy_pairs(150, seed=0, corpus_stories=600)
 
 
 def test_sblimp_counts_phenomena_and_subtypes(blimp):
     assert len(PHENOMENA) >= 10
     per = Counter(item.phenomenon for item in blimp)
-    assert set(per) == set(PHENOMENA) and set(per.values()) == {100}
+    assert set(per) == set(PHENOMENA) and set(per.values()) == {50}
     for name, (_, subtypes) in PHENOMENA.items():
         got = Counter(i.subtype for i in blimp if i.phenomenon == name)
         assert set(got) == set(subtypes)
-        assert max(got.values()) - min(got.values()) <= 1  # balanced
+        assert max(got.values()) <= -(-1.5 * 50 // len(subtypes))  # at most 1.5x an even share
     assert len({(i.good, i.bad) for i in blimp}) == len(blimp)
     for name in PHENOMENA:  # a good sentence is used once per phenomenon
         goods = [i.good for i in blimp if i.phenomenon == name]
@@ -64,7 +48,6 @@ def test_sblimp_counts_phenomena_and_subtypes(blimp):
 def test_sblimp_pairs_are_minimal_and_held_out(blimp):
     for item in blimp:
         assert item.good != item.bad
-        assert _is_minimal(item.good, item.bad), (item.phenomenon, item.good, item.bad)
         assert is_heldout_sentence(item.good)
 
 
@@ -73,27 +56,15 @@ def test_sblimp_good_sentences_use_lexicon_words_only(blimp):
     assert words <= LEXICON.word_forms, sorted(words - LEXICON.word_forms)
 
 
-def test_sblimp_specific_phenomena_break_the_right_thing(blimp):
-    by = {}
+def test_sblimp_pairs_pass_the_checker(blimp):
     for i in blimp:
-        by.setdefault((i.phenomenon, i.subtype), []).append(i)
-    for i in by[("anaphor_gender_agreement", "name_subject")]:
-        name = split_words(i.good)[0]
-        gender = next(n.gender for n in LEXICON.names if n.word.lower() == name)
-        assert ("herself" if gender == "f" else "himself") in split_words(i.good)
-        assert ("himself" if gender == "f" else "herself") in split_words(i.bad)
-    for i in by[("irregular_past_tense", "overregularised")]:
-        verb = split_words(i.bad)[1]
-        assert verb.endswith("ed") and verb not in LEXICON.word_forms
-    for i in by[("argument_structure", "transitive")]:
-        bad_verb = split_words(i.bad)[1]
-        assert any(v.past == bad_verb and v.frame == "intransitive" for v in LEXICON.verbs)
+        assert check_pair(i.phenomenon, i.good, i.bad) is None
 
 
 def test_sblimp_is_deterministic_and_seed_dependent():
-    a = sblimp_pairs(12, seed=5, phenomena=["negation", "quantifiers"])
-    assert a == sblimp_pairs(12, seed=5, phenomena=["negation", "quantifiers"])
-    assert a != sblimp_pairs(12, seed=6, phenomena=["negation", "quantifiers"])
+    a = sblimp_pairs(12, seed=5, phenomena=["binding", "quantifiers"])
+    assert a == sblimp_pairs(12, seed=5, phenomena=["binding", "quantifiers"])
+    assert a != sblimp_pairs(12, seed=6, phenomena=["binding", "quantifiers"])
     # A phenomenon's pairs do not depend on which other phenomena were asked for.
     assert [i for i in a if i.phenomenon == "quantifiers"] == sblimp_pairs(12, seed=5, phenomena=["quantifiers"])
     with pytest.raises(UserError, match="unknown sBLIMP phenomenon"):
@@ -101,27 +72,67 @@ def test_sblimp_is_deterministic_and_seed_dependent():
 
 
 def test_swuggy_nonwords_are_matched_unreal_and_distinct(wuggy):
-    assert len(wuggy) == 300
-    assert len({i.nonword for i in wuggy}) == 300
+    assert len(wuggy) == 150
+    assert len({i.nonword for i in wuggy}) == 150
+    known = known_pronunciations(extended=False)
     for item in wuggy:
-        assert item.nonword not in LEXICON.word_forms
-        assert not is_real_word(item.nonword)
-        assert len(item.nonword) == len(item.word) == item.length
-        assert slots(item.nonword) == slots(item.word)
-        assert [len(g) for g in letter_groups(item.nonword)] == [len(g) for g in letter_groups(item.word)]
-        assert item.nonword.isalpha() and item.nonword.islower()
+        word, nonword = item.phones.split(), item.nonword_phones.split()
+        assert len(word) == len(nonword) == item.length
+        assert tuple(base_phone(p) for p in nonword) not in known
+        assert item.nonword == "".join(nonword)
 
 
 def test_swuggy_words_come_from_the_corpus_with_bands(wuggy):
     counts = word_counts(0, 600)
     bands = frequency_bands(counts)
-    assert Counter(i.frequency for i in wuggy) == {"high": 100, "mid": 100, "low": 100}
+    assert Counter(i.frequency for i in wuggy) == {"high": 50, "mid": 50, "low": 50}
     for item in wuggy:
         assert counts[item.word] == item.count > 0
         assert bands[item.word] == item.frequency
     high = [i.count for i in wuggy if i.frequency == "high"]
     low = [i.count for i in wuggy if i.frequency == "low"]
     assert min(high) >= max(low)
+
+
+KNOWN_LOOSE = {"npi_licensing"}
+
+
+def _audit(task, items, surface):
+    """Text-level surface-baseline accuracies (as `slmscale bench audit` computes them)."""
+    res = []
+    for i in items:
+        if task == "swuggy":
+            g = surface.features(i.word, [tuple(i.phones.split())], words_known=False)
+            b = surface.features(i.nonword, [tuple(i.nonword_phones.split())], words_known=False)
+        elif task == "sblimp":
+            g, b = surface.features(i.good), surface.features(i.bad)
+        else:
+            g = surface.features(i.good_ending, context=i.context)
+            b = surface.features(i.bad_ending, context=i.context)
+        res.append(outcomes(g, b))
+    return accuracies(res)
+
+
+@pytest.mark.slow
+def test_every_builder_is_at_chance_on_the_demo_seed(blimp):
+    """The demo's bench (seed 0, n 50): every surface baseline within 0.50 +- 0.05, overall for each
+    task and within each sBLIMP phenomenon."""
+    from slmscale.text.pairs import surface_model
+    from slmscale.text.surface import SurfaceModel
+
+    surface = surface_model(0)
+    for phenomenon in PHENOMENA:
+        accs = _audit("sblimp", [i for i in blimp if i.phenomenon == phenomenon], surface)
+        # npi_licensing: its licensor words ("no", "only") are shorter and made of commoner phones
+        # than most non-licensors, and the selector gets it only to within 0.10 (see docs/text.md)
+        bound = 0.10 if phenomenon in KNOWN_LOOSE else 0.05
+        assert all(abs(a - 0.5) <= bound for a in accs.values()), (phenomenon, accs)
+    wug = swuggy_pairs(50, seed=0)
+    accs = _audit("swuggy", wug, SurfaceModel.from_counts(word_counts(0), exclude={i.word for i in wug}))
+    assert all(abs(a - 0.5) <= 0.05 for a in accs.values()), accs
+    for kind in ("s", "t"):
+        accs = _audit("cloze", storycloze_items(50, seed=0, kind=kind), surface)
+        assert all(abs(a - 0.5) <= 0.06 for a in accs.values()), (kind, accs)
 
 
 def test_frequency_bands_are_terciles():
@@ -137,8 +148,8 @@ def test_swuggy_deterministic():
 
 
 def test_storycloze_s_uses_the_schemas_adversarial_ending():
-    items = storycloze_items(40, seed=0, kind="s")
-    assert items == storycloze_items(40, seed=0, kind="s")
+    items = storycloze_items(40, seed=0, kind="s", corpus_stories=300)
+    assert items == storycloze_items(40, seed=0, kind="s", corpus_stories=300)
     assert len({i.story_id for i in items}) == 40
     kinds = Counter(i.bad_kind for i in items)
     assert set(kinds) >= {"emotion", "object", "outcome"}
@@ -154,9 +165,8 @@ def test_storycloze_s_uses_the_schemas_adversarial_ending():
 
 
 def test_storycloze_t_takes_an_ending_from_another_topic():
-    s_items = storycloze_items(30, seed=1, kind="s")
-    t_items = storycloze_items(30, seed=1, kind="t")
-    assert [i.context for i in s_items] == [i.context for i in t_items]
+    t_items = storycloze_items(30, seed=1, kind="t", corpus_stories=300)
+    assert len({i.context for i in t_items}) == 30
     for i in t_items:
         assert i.bad_kind != i.schema  # the donor story had another schema
         assert i.bad_ending != i.good_ending
@@ -165,13 +175,17 @@ def test_storycloze_t_takes_an_ending_from_another_topic():
 
 
 def test_items_do_not_depend_on_hash_randomisation():
+    import os
     import subprocess
     import sys
 
+    path = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}  # the code under test
+
     code = ("import hashlib, json;"
             "from slmscale.text.pairs import swuggy_pairs, sblimp_pairs, storycloze_items;"
-            "items = swuggy_pairs(15, 4, corpus_stories=100) + sblimp_pairs(2, 4) + storycloze_items(3, 4, 't');"
+            "items = swuggy_pairs(15, 4, corpus_stories=100) + sblimp_pairs(2, 4, corpus_stories=100)"
+            " + storycloze_items(3, 4, 't', corpus_stories=100);"
             "print(hashlib.sha256(json.dumps([i.to_dict() for i in items]).encode()).hexdigest())")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={"PYTHONHASHSEED": str(h), "PATH": ""}).stdout for h in (11, 12)}
+                           env={"PYTHONHASHSEED": str(h), "PATH": "", **path}).stdout for h in (11, 12)}
     assert len(outs) == 1 and len(next(iter(outs)).strip()) == 64

@@ -1,4 +1,4 @@
-"""Each sBLIMP-like generator, each subtype, over many draws: minimal, well-formed, really different."""
+"""Each sBLIMP-like generator, each paradigm, over many draws: checked, minimal, varied, BLiMP-named."""
 
 from __future__ import annotations
 
@@ -6,32 +6,29 @@ import random
 
 import pytest
 
+from slmscale.text.blimp_check import check_pair
 from slmscale.text.grammar import split_words
-from slmscale.text.pairs_blimp import PHENOMENA, _overregularised
 from slmscale.text.lexicon import LEXICON
+from slmscale.text.pairs_blimp import PHENOMENA
 
 CASES = [(name, sub) for name, (_, subs) in PHENOMENA.items() for sub in subs]
+BLIMP_CATEGORIES = {"anaphor_agreement", "argument_structure", "binding", "control_raising",
+                    "determiner_noun_agreement", "ellipsis", "filler_gap_dependency", "irregular_forms",
+                    "island_effects", "npi_licensing", "quantifiers", "subject_verb_agreement"}
+
+
+def test_categories_are_blimps():
+    assert set(PHENOMENA) <= BLIMP_CATEGORIES and len(PHENOMENA) >= 9
 
 
 @pytest.mark.parametrize("phenomenon, subtype", CASES)
-def test_generator_makes_minimal_varied_pairs(phenomenon, subtype):
+def test_generator_makes_checked_varied_pairs(phenomenon, subtype):
     gen, _ = PHENOMENA[phenomenon]
     rng = random.Random(f"test/{phenomenon}/{subtype}")
-    pairs = [gen(rng, subtype) for _ in range(150)]
+    pairs = [gen(rng, subtype) for _ in range(200)]
     assert len({g for g, _ in pairs}) >= 100  # enough distinct sentences to pick held-out ones from
     for good, bad in pairs:
-        g, b = split_words(good), split_words(bad)
-        assert len(g) == len(b) and g != b
-        diff = [i for i, (x, y) in enumerate(zip(g, b)) if x != y]
-        assert len(diff) in (1, 2), (good, bad)
-        if len(diff) == 2:  # a swap of neighbours
-            i, j = diff
-            assert j == i + 1 and (g[i], g[j]) == (b[j], b[i])
-        assert good[0].isupper() and good.endswith(".") and bad.endswith(".")
-        assert set(g) <= LEXICON.word_forms, good
-
-
-def test_overregularised_forms():
-    v = LEXICON.verb_index
-    assert [_overregularised(v[x]) for x in ("eat", "run", "swim", "bring", "fly", "buy")] == \
-        ["eated", "runned", "swimmed", "bringed", "flied", "buyed"]
+        assert check_pair(phenomenon, good, bad) is None, (good, bad)
+        assert check_pair(phenomenon, bad, good) is not None, (good, bad)  # mislabelled: rejected
+        assert good[0].isupper() and good[-1] in ".?" and bad[-1] in ".?"
+        assert set(split_words(good)) <= LEXICON.word_forms, good

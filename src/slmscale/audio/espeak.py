@@ -33,6 +33,7 @@ INITIALIZE_PHONEME_EVENTS = 0x0001
 INITIALIZE_DONT_EXIT = 0x8000
 CHARS_UTF8 = 1
 SSML = 0x10
+PHONEMES = 0x100  # espeakPHONEMES: "[[...]]" in the text is read as phoneme mnemonics
 POS_CHARACTER = 1
 EVENT_LIST_TERMINATED, EVENT_WORD, EVENT_PHONEME = 0, 1, 7
 PARAM_RATE, PARAM_VOLUME, PARAM_PITCH, PARAM_RANGE, PARAM_WORDGAP = 1, 2, 3, 4, 7
@@ -177,7 +178,7 @@ class Espeak:
         """
         self._chunks, self._events = [], []
         data = text.encode("utf-8") + b"\0"
-        flags = CHARS_UTF8 | (SSML if ssml else 0)
+        flags = CHARS_UTF8 | PHONEMES | (SSML if ssml else 0)
         err = self.lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0, flags, None, None)
         if err != EE_OK:
             raise EspeakError(f"espeak-ng failed to synthesise text (error {err}): {text[:60]!r}")

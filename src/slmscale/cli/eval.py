@@ -24,7 +24,14 @@ def eval_cmd(
     modality: Optional[str] = typer.Option(None, "--modality", help="speech | text: which version of "
                                            "the task (default: the run's own; interleaved: speech). "
                                            "With --all, only that version."),
-    normalize: str = typer.Option("mean", "--normalize", help="mean (per-token, default) or sum."),
+    normalize: Optional[str] = typer.Option(None, "--normalize", help="mean (per-token, default) or "
+                                            "sum (zerospeech protocol only; the others fix mean)."),
+    protocol: str = typer.Option("zerospeech", "--protocol", help="zerospeech (default: tokens + "
+                                 "terminal EOS) | cm2024 (mean unit NLL, no EOS) | slamkit (whole "
+                                 "sequence mean NLL, unrestricted softmax); see docs/eval.md."),
+    truncation: str = typer.Option("cut", "--truncation", help="Items longer than the model's "
+                                   "context: cut (score them cut from the left, with a warning; "
+                                   "counted in scores.json) or refuse (error)."),
     split: str = typer.Option("dev", "--split", help="ZeroSpeech split folder for sWUGGY/sBLIMP."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Sequences per forward pass."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Token cache folder "
@@ -37,6 +44,12 @@ def eval_cmd(
 
     if all_tasks == (task is not None):
         raise UserError("give exactly one of --task T or --all")
+    from slmscale.eval.protocols import get_protocol
+    from slmscale.eval.run import TRUNCATION
+
+    get_protocol(protocol).resolve_normalize(normalize)  # a bad combination fails before loading
+    if truncation not in TRUNCATION:
+        raise UserError(f"--truncation must be one of {', '.join(TRUNCATION)}, got {truncation!r}")
     final, info = read_run_info(run)
     if all_tasks:
         tasks = run_tasks(bench, run_modality(info), split=split, modality=modality)
@@ -51,7 +64,8 @@ def eval_cmd(
     results = {}
     for t in tasks:
         s = evaluate_run(run, t, bench, normalize, modality=modality, split=split, batch_size=batch_size,
-                         cache_dir=cache_dir, device=device, model=model)
+                         cache_dir=cache_dir, device=device, model=model, protocol=protocol,
+                         truncation=truncation)
         results[s["task"]] = s["headline"]
         typer.secho(f"{s['task']}: {s['headline']:.4f} ({s['n_pairs']} pairs x {s['n_voices']} voices, "
                     f"voice-pair {s['voice_pair_accuracy']:.4f}, {s['utterances_per_s']} utt/s) "

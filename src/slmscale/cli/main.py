@@ -11,7 +11,7 @@ import sys
 import typer
 
 from slmscale import __version__
-from slmscale.cli import data, demo, eval, fit, model, study, synth, train, units
+from slmscale.cli import bench, data, demo, eval, fit, model, study, synth, train, units
 from slmscale.errors import UserError
 
 
@@ -41,7 +41,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (synth, data, units, model, train, eval, fit, study, demo):
+for module in (synth, data, units, model, train, eval, bench, fit, study, demo):
     module.register(app)
 
 

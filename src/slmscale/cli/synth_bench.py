@@ -9,7 +9,7 @@ import typer
 
 
 def bench_cmd(
-    out: Path = typer.Option(..., "--out", help="Benchmark root (lexical/, syntactic/, sStoryCloze/, "
+    out: Path = typer.Option(Path("bench"), "--out", help="Benchmark root (lexical/, syntactic/, sStoryCloze/, "
                              "tStoryCloze/, meta.json)."),
     task: str = typer.Option("all", "--task", help="swuggy | sblimp | sstorycloze | tstorycloze | all "
                              "(comma-separated list allowed; a text or cross-modal task name builds "
@@ -23,6 +23,8 @@ def bench_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the items (same as the corpus seed)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Synthesis processes (default: all cores)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when up to date."),
+    show: Optional[int] = typer.Option(None, "--show", min=1, help="Print a random sample of this many "
+                                       "items of each task (text only, nothing is spoken) and exit."),
 ) -> None:
     """Speak benchmark items in several voices, written as ZeroSpeech / StoryCloze folders + text.jsonl
     (+ crossmodal/ audio for the cross-modal StoryCloze tasks)."""
@@ -40,6 +42,12 @@ def bench_cmd(
     if tasks is not None:
         data["tasks"] = tasks
     cfg = validate(BenchConfig, data, "synth bench options")
+    if show is not None:
+        from slmscale.eval.synth_bench import sample_lines
+
+        for line in sample_lines(cfg, show):
+            typer.echo(line)
+        return
     meta = build_bench(cfg, out, workers=workers, force=force)
     for t, s in meta["tasks"].items():
         typer.echo(f"{t}: {s['pairs']} items, {s['utterances']} utterances, "

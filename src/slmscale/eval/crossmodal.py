@@ -146,13 +146,20 @@ def item_frame(direction: str, encoders: CrossEncoders) -> tuple[list[int], int,
     return list(first.prefix), int(second.switch_token), list(second.suffix), second.allowed_tokens
 
 
-def score_crossmodal(model: Any, bench: CrossBench, encoders: CrossEncoders, normalize: str = "mean",
-                     batch_size: int = 64, cache_dir: Path | None = None, max_length: int | None = None
-                     ) -> dict[str, Any]:
-    """Ending scores per item key and the task summary (as run.score_benchmark returns)."""
+def score_crossmodal(model: Any, bench: CrossBench, encoders: CrossEncoders, normalize: str | None = None,
+                     batch_size: int = 64, cache_dir: Path | None = None, max_length: int | None = None,
+                     protocol: str | None = None, truncation: str = "cut") -> dict[str, Any]:
+    """Ending scores per item key and the task summary (as run.score_benchmark returns). The
+    protocol (eval.protocols) decides the terminal EOS, the normalisation, whether the context is
+    scored too (slamkit) and whether the softmax is restricted to the ending's modality."""
     from slmscale.eval.cache import encode_benchmark
     from slmscale.eval.loglik import sequence_loglik
+    from slmscale.eval.protocols import get_protocol
+    from slmscale.eval.run import check_lengths
     from slmscale.eval.scoring import summarize_pairs
+
+    proto = get_protocol(protocol)
+    normalize = proto.resolve_normalize(normalize)
 
     speech, text = encoders
     for side, enc in (("speech", speech), ("text", text)):
@@ -171,11 +178,20 @@ def score_crossmodal(model: Any, bench: CrossBench, encoders: CrossEncoders, nor
     keys = sorted(k for k, (c, e) in bench.items.items() if c in ctx_tok and e in end_tok)
     contexts = [list(ctx_tok[bench.items[k][0]]) + [switch] for k in keys]
     endings = [end_tok[bench.items[k][1]] for k in keys]
+    suffix = suffix if proto.eos else []
+    allowed = allowed if proto.restrict else None
     max_len = max_length if max_length is not None else getattr(model.config, "max_position_embeddings", None)
+    check_lengths(bench.task, [len(prefix) + len(c) + len(e) + len(suffix) for c, e in zip(contexts, endings)],
+                  max_len, truncation)
     t0 = time.perf_counter()
-    ll = sequence_loglik(model, endings, prefix=prefix, contexts=contexts, suffix=suffix,
-                         batch_size=batch_size, allowed_tokens=allowed, max_length=max_len,
-                         progress=f"scoring {bench.task}")
+    if proto.score_context:  # the whole sequence is scored: the context becomes part of the content
+        ll = sequence_loglik(model, [list(c) + list(e) for c, e in zip(contexts, endings)], prefix=prefix,
+                             suffix=suffix, batch_size=batch_size, allowed_tokens=None, max_length=max_len,
+                             progress=f"scoring {bench.task}")
+    else:
+        ll = sequence_loglik(model, endings, prefix=prefix, contexts=contexts, suffix=suffix,
+                             batch_size=batch_size, allowed_tokens=allowed, max_length=max_len,
+                             progress=f"scoring {bench.task}")
     # Baseline: the same endings with no context, framed as a document of the ending's modality
     # ([EOS, switch] + ending + EOS). Accuracy above it is what the context contributes; an ending
     # that is simply more probable on its own scores well on both.
@@ -190,6 +206,7 @@ def score_crossmodal(model: Any, bench: CrossBench, encoders: CrossEncoders, nor
     summary["ending_only_accuracy"] = baseline["accuracy"]
     summary["context_gain"] = summary["accuracy"] - baseline["accuracy"]
     summary.update({
+        "protocol": proto.name, "protocol_detail": proto.to_dict(), "truncation": truncation,
         "normalize": normalize, "split": bench.split, "modality": "crossmodal",
         "direction": bench.direction, "bench": str(bench.source), "n_items": len(keys),
         "unreadable_items": failed, "truncated_items": ll.truncated, "max_length": max_len,

@@ -23,11 +23,13 @@ from typing import Any, Iterator
 
 from slmscale.artifacts import read_json, write_json, write_meta
 from slmscale.errors import UserError
+from slmscale.progress import info
 from slmscale.eval.cache import default_cache_dir, encode_benchmark
 from slmscale.eval.encoders import Encoder, encoder_from_run
 from slmscale.eval.formats import (CROSS_TASKS, TEXT_TASKS, Benchmark, canonical_task, load_benchmark,
                                    task_parts)
 from slmscale.eval.loglik import NORMALIZE, sequence_loglik
+from slmscale.eval.protocols import get_protocol
 from slmscale.eval.scoring import summarize_pairs
 from slmscale.eval.submission import write_submission
 
@@ -55,6 +57,26 @@ def load_model(final: Path, device: str = "auto") -> Any:
     return model.to(device).eval()
 
 
+TRUNCATION = ("cut", "refuse")
+
+
+def check_lengths(task: str, lengths: list[int], max_len: int | None, truncation: str) -> None:
+    """Items longer than the model's context: refuse (`truncation="refuse"`), or say loudly that
+    they lose tokens from the left (`"cut"`: a StoryCloze context is cut before its ending)."""
+    if truncation not in TRUNCATION:
+        raise UserError(f"--truncation must be one of {', '.join(TRUNCATION)}, got {truncation!r}")
+    if max_len is None:
+        return
+    long = [n for n in lengths if n > max_len]
+    if not long:
+        return
+    what = (f"{task}: {len(long)} of {len(lengths)} item(s) are longer than the model's context "
+            f"({max(long)} > {max_len} tokens)")
+    if truncation == "refuse":
+        raise UserError(f"{what}; train with a longer seq_len, or pass --truncation cut to score them cut")
+    info(f"warning: {what}; their oldest tokens are cut (recorded as truncated_items in scores.json)")
+
+
 def headline(task: str, summary: dict[str, Any]) -> float:
     return summary["macro_accuracy"] if task == "sblimp" else summary["accuracy"]
 
@@ -75,24 +97,30 @@ def context_length(run_dir: Path, model: Any) -> int | None:
     return min(limits) if limits else None
 
 
-def score_benchmark(model: Any, bench: Benchmark, encoder: Encoder, normalize: str = "mean",
-                    batch_size: int = 64, cache_dir: Path | None = None, max_length: int | None = None
-                    ) -> dict[str, Any]:
+def score_benchmark(model: Any, bench: Benchmark, encoder: Encoder, normalize: str | None = None,
+                    batch_size: int = 64, cache_dir: Path | None = None, max_length: int | None = None,
+                    protocol: str | None = None, truncation: str = "cut") -> dict[str, Any]:
     """Scores per item key, the task summary, and bookkeeping (skips, truncation, cache)."""
+    proto = get_protocol(protocol)
+    normalize = proto.resolve_normalize(normalize)
     tokens, failed, cached = encode_benchmark(bench, encoder, cache_dir)
     keys = sorted(tokens)
     max_len = max_length if max_length is not None else getattr(model.config, "max_position_embeddings", None)
+    suffix = encoder.suffix if proto.eos else []
+    check_lengths(bench.task, [len(encoder.prefix) + len(tokens[k]) + len(suffix) for k in keys], max_len,
+                  truncation)
     t0 = time.perf_counter()
-    ll = sequence_loglik(model, [tokens[k] for k in keys], prefix=encoder.prefix, suffix=encoder.suffix,
-                         batch_size=batch_size, allowed_tokens=encoder.allowed_tokens,
+    ll = sequence_loglik(model, [tokens[k] for k in keys], prefix=encoder.prefix, suffix=suffix,
+                         batch_size=batch_size, allowed_tokens=encoder.allowed_tokens if proto.restrict else None,
                          max_length=max_len, progress=f"scoring {bench.task}")
     score_s = time.perf_counter() - t0
     scores = dict(zip(keys, ll.scores(normalize).tolist()))
     summary = summarize_pairs(bench.task, bench.source, bench.pairs, scores, failed)
     summary.update({
+        "protocol": proto.name, "protocol_detail": proto.to_dict(),
         "normalize": normalize, "split": bench.split, "modality": bench.modality,
         "bench": str(bench.source), "n_items": len(keys), "unreadable_items": sorted(failed),
-        "truncated_items": ll.truncated, "max_length": max_len,
+        "truncated_items": ll.truncated, "truncation": truncation, "max_length": max_len,
         "tokens_cached": cached,
         "scored_tokens": int(ll.count.sum()), "score_seconds": round(score_s, 3),
         "utterances_per_s": round(len(keys) / score_s, 1) if score_s > 0 else None,
@@ -174,10 +202,10 @@ def resolve_task(task: str, modality: str | None, run_kind: str, where: Path | s
     return base, variant, base if (run_kind == "text" and name == base) else TEXT_TASKS[base]
 
 
-def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normalize: str = "mean", *,
+def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normalize: str | None = None, *,
                  modality: str | None = None, split: str = "dev", batch_size: int = 64,
                  encoder: Any = None, cache_dir: str | Path | None = None, device: str = "auto",
-                 model: Any = None) -> dict[str, Any]:
+                 model: Any = None, protocol: str | None = None, truncation: str = "cut") -> dict[str, Any]:
     """Score RUN on TASK from BENCH; returns the summary dict also written to scores.json.
 
     TASK: a speech task (swuggy, sblimp, ssc, tsc), a text version (`<task>_text`, or the speech
@@ -185,8 +213,10 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
     interleaved runs). Results go to RUN/eval/<key>/ and summary.json under <key> (resolve_task).
     `encoder` overrides the run's tokenisation (a CrossEncoders for cross-modal tasks)."""
     run_dir = Path(run_dir)
-    if normalize not in NORMALIZE:
+    if normalize is not None and normalize not in NORMALIZE:
         raise UserError(f"--normalize must be one of {', '.join(NORMALIZE)}, got {normalize!r}")
+    proto = get_protocol(protocol)
+    normalize = proto.resolve_normalize(normalize)
     if batch_size < 1:
         raise UserError("--batch-size must be at least 1")
     canonical_task(task)  # an unknown task fails before the run is read
@@ -207,7 +237,8 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
         if model is None:
             model = load_model(final, device)
         result = score_crossmodal(model, bench, encs, normalize, batch_size, cache,
-                                  max_length=context_length(run_dir, model))
+                                  max_length=context_length(run_dir, model), protocol=proto.name,
+                                  truncation=truncation)
     else:
         if encoder is None:
             encoder = encoder_from_run(info, where, text=variant == "text")
@@ -216,7 +247,8 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
         if model is None:
             model = load_model(final, device)
         result = score_benchmark(model, bench, encoder, normalize, batch_size, cache,
-                                 max_length=context_length(run_dir, model))
+                                 max_length=context_length(run_dir, model), protocol=proto.name,
+                                 truncation=truncation)
     out = run_dir / "eval" / key
     summary = result["summary"]
     summary.update(task=key, benchmark=base, variant=variant, run=str(run_dir.resolve()))
@@ -224,9 +256,9 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
     write_submission(out / f"{bench.split}.txt", result["scores"])
     write_meta(out, "eval", {"task": key, "benchmark": base, "variant": variant,
                              "bench": str(Path(bench_dir).resolve()), "split": split,
-                             "normalize": normalize, "encoder": enc_key},
+                             "normalize": normalize, "protocol": proto.name, "encoder": enc_key},
                accuracy=summary["headline"])
-    merge_summary(run_dir, {key: summary["headline"]})
+    merge_summary(run_dir, {key: summary["headline"], "eval_protocol": proto.name})
     return summary
 
 

@@ -29,12 +29,15 @@ from slmscale.errors import UserError
 from slmscale.eval.formats import (CROSS_DIR, GOLD_COLUMNS, TASK_DIRS, TEXT_FILE, task_parts, write_csv,
                                    write_text_pairs)
 from slmscale.progress import info
+from slmscale.text.phonemes import speakable
 
 DEFAULT_N = {"swuggy": 300, "sblimp": 100, "ssc": 100, "tsc": 100}
 SPLIT = "dev"
 # Layout version per task, part of the cache fingerprint: a folder built by an older layout is
-# rebuilt (2: StoryCloze folders gained crossmodal/).
-LAYOUT = {"swuggy": 1, "sblimp": 1, "ssc": 2, "tsc": 2}
+# rebuilt (2: StoryCloze folders gained crossmodal/; sWUGGY/sBLIMP 2, StoryCloze 3: the items of the
+# audited builders, spoken sWUGGY phones, audit.json).
+LAYOUT = {"swuggy": 2, "sblimp": 2, "ssc": 3, "tsc": 3}
+AUDIT_FILE = "audit.json"
 CROSS_COLUMNS = ["id", "voice", "context", "correct", "incorrect", "kind", "story_id"]
 
 
@@ -77,18 +80,21 @@ def _zerospeech_rows(task: str, items: list[Any], voices: list[str], seed: int
     for it in items:
         if task == "swuggy":
             texts.append({"id": it.id, "sentence_good": it.word, "sentence_bad": it.nonword,
-                          "frequency": it.frequency, "count": it.count, "length": it.length})
-            spoken = ((1, it.word, it.frequency), (0, it.nonword, ""))
+                          "frequency": it.frequency, "count": it.count, "length": it.length,
+                          "phones_good": it.phones, "phones_bad": it.nonword_phones})
+            spoken = ((1, it.word, it.frequency, it.phones), (0, it.nonword, "", it.nonword_phones))
         else:
             texts.append({"id": it.id, "sentence_good": it.good, "sentence_bad": it.bad,
                           "phenomenon": it.phenomenon, "subtype": it.subtype})
-            spoken = ((1, it.good, ""), (0, it.bad, ""))
+            spoken = ((1, it.good, "", ""), (0, it.bad, "", ""))
         for voice in voices:
-            for correct, text, freq in spoken:
+            for correct, text, freq, phones in spoken:
+                # sWUGGY items are spoken from their phones, so the audio is exactly the intended
+                # sounds (the non-word has no spelling for espeak-ng to guess from)
                 row = {"id": it.id, "filename": _opaque(seed, task, it.id, voice, correct), "voice": voice,
-                       "correct": correct, "_text": text}
+                       "correct": correct, "_text": speakable(phones.split()) if phones else text}
                 if task == "swuggy":
-                    row.update(frequency=freq, word=text, phones=it.phones or "", length=it.length)
+                    row.update(frequency=freq, word=text, phones=phones, length=it.length)
                 else:
                     row.update(type=it.phenomenon, subtype=it.subtype, transcription=text)
                 rows.append(row)
@@ -121,10 +127,28 @@ def _items(task: str, n: int, seed: int) -> list[Any]:
     from slmscale.text import pairs
 
     if task == "swuggy":
-        return pairs.swuggy_pairs(n, seed)
+        return pairs.swuggy_pairs(n, seed, extended_homophones=True)
     if task == "sblimp":
         return pairs.sblimp_pairs(n, seed)
     return pairs.storycloze_items(n, seed, kind="s" if task == "ssc" else "t")
+
+
+def sample_lines(cfg: BenchConfig, k: int) -> list[str]:
+    """A seeded random sample of `k` items per task, one readable line each (for proofreading)."""
+    import random
+
+    lines = []
+    for task in cfg.tasks:
+        items = _items(task, cfg.n or DEFAULT_N[task], cfg.seed)
+        rng = random.Random(f"slmscale-show/{cfg.seed}/{task}")
+        for it in sorted(rng.sample(items, min(k, len(items))), key=lambda x: x.id):
+            if task == "swuggy":
+                lines.append(f"{it.id}\t{it.frequency}\t{it.word} /{it.phones}/\t*/{it.nonword_phones}/")
+            elif task == "sblimp":
+                lines.append(f"{it.phenomenon}/{it.subtype}\t{it.good}\t*{it.bad}")
+            else:
+                lines.append(f"{it.id}\t{it.context} || {it.good_ending}\t*{it.bad_ending}")
+    return lines
 
 
 def build_task(task: str, cfg: BenchConfig, voices: list[str], out: Path, workers: int | None = None,
@@ -186,9 +210,20 @@ def build_task(task: str, cfg: BenchConfig, voices: list[str], out: Path, worker
         write_csv(cross_dir / "index.csv", CROSS_COLUMNS, [r for r in cross if r not in cbad])
         extra["dropped_crossmodal"] = sorted(f"{r['id']}/{r['voice']}" for r in cbad)
     write_text_pairs(folder / TEXT_FILE, texts)
+    from slmscale.eval.audit import audit_task, dumps
+    from slmscale.text.pairs import word_counts
+
+    audit = audit_task(out, task, word_counts(cfg.seed), SPLIT)
+    from slmscale.artifacts import atomic_write_text
+
+    atomic_write_text(folder / AUDIT_FILE, dumps(audit))
+    if audit is not None and not audit["within_bounds"]:
+        info(f"{task}: a surface baseline is off chance by {audit['max_deviation']:.3f} "
+             f"(> {audit['bound']}); see {folder / AUDIT_FILE}")
     if skipped:
         info(f"{task}: {len(skipped)} utterance(s) failed to synthesise; {len(dropped)} pair-voice(s) dropped")
     return write_meta(folder, "synthetic-bench", task_cfg, pairs=len(items), voices=voices,
+                      audit_within_bounds=audit["within_bounds"] if audit else None,
                       utterances=len(tts) - len(skipped), dropped_pairs=dropped,
                       skipped=[{"id": s.id, "reason": s.reason} for s in skipped], **extra)
 

@@ -3,7 +3,8 @@ text versions of the benchmark items (sWUGGY-, sBLIMP-, sStoryCloze-, tStoryCloz
 
 Main entry points: `stories.iter_stories` / `generate_stories`, `reader.read_texts`,
 `grammar.split_words`, `heldout.is_heldout*`, and `pairs.swuggy_pairs` / `sblimp_pairs` /
-`storycloze_items`.
+`storycloze_items` (checked by `blimp_check`, non-words from `nonwords` over `phonemes`, balanced
+against the baselines of `surface`).
 """
 
 from slmscale.text.grammar import split_words

@@ -1,73 +1,46 @@
-"""Pronounceable non-words matched to real words (for the sWUGGY-like lexical task).
+"""Sound-shaped non-words for the sWUGGY-like lexical task, made the way Wuggy makes them.
 
-A word is cut into alternating consonant and vowel letter groups ("basket" -> b|a|sk|e|t). Each group
-has a slot: onset (word-initial consonants), medial consonants, coda (word-final consonants),
-nucleus (inner vowels) or final vowel. A non-word replaces about a third of the groups (at least
-one) by groups of the same slot and the same letter length that real English words use in that slot
-(drawn by how often the lexicon uses them), so it keeps the word's letter length and consonant/vowel
-shape and stays phonotactically plausible (Wuggy's idea, done on spelling).
+Wuggy (Keuleers & Brysbaert 2010) works on syllabified pronunciations: each syllable is cut into
+onset, nucleus and coda, and a pseudo-word keeps the word's syllable structure while some of those
+sub-syllabic segments are replaced, choosing replacements so that the transition frequencies
+between consecutive segments stay close to the word's. Here, on espeak-ng transcriptions:
 
-A candidate is rejected if it is a lexicon form, a word of the `english-words` lists (web2 and
-GCIDE), or an inflection of one of those (-s, -es, -ed, -ing, -er), so it is not a real word.
+- `syllabify(phones)`: vowels are nuclei; a consonant cluster between two vowels gives the next
+  syllable the longest onset that begins some lexicon word (maximal onset), the rest is a coda.
+- `SegmentModel` (from the lexicon's pronunciations): how often each segment fills each slot, by
+  slot kind (onset / nucleus / coda), place in the word (first / inner / last syllable) and length
+  in phones; and how often each segment follows each other one (segment bigrams).
+- `make_nonword(word_phones, ...)`: about a third of the non-empty segments (at least one) are
+  replaced by segments of the same slot, place and phone count, drawn by frequency, whose
+  transitions to their neighbours exist in the lexicon; of several candidates the one whose summed
+  log transition frequency is closest to the word's is kept. So the non-word has the word's
+  syllable structure, stress pattern and length in phones.
+- A candidate whose stress-free pronunciation is a known word's (the lexicon plus the
+  `english-words` lists, phonemised) is rejected: no homophones of words.
 """
 
 from __future__ import annotations
 
+import math
 import random
-import re
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
-from math import ceil
+from typing import Iterable, Sequence
 
 from slmscale.text.lexicon import LEXICON
+from slmscale.text.phonemes import STRESS, base_phone, is_vowel, phonemize, pronunciations
 
-_VOWELS = set("aeiou")
-
-
-def _cut(word: str) -> list[tuple[str, bool]]:
-    """Maximal consonant / vowel runs as (letters, is_vowel); 'y' is a vowel except word-initially
-    or before a vowel ("yes", "eye": consonant; "sky", "happy": vowel)."""
-    groups: list[tuple[str, bool]] = []
-    for i, ch in enumerate(word):
-        if ch == "y":
-            vowel = i > 0 and not (i + 1 < len(word) and word[i + 1] in _VOWELS)
-        else:
-            vowel = ch in _VOWELS
-        if groups and groups[-1][1] == vowel:
-            groups[-1] = (groups[-1][0] + ch, vowel)
-        else:
-            groups.append((ch, vowel))
-    return groups
+Segment = tuple[str, ...]  # stress-free phones of one onset, nucleus or coda ("" = empty)
+SLOTS = ("onset", "nucleus", "coda")
 
 
-def letter_groups(word: str) -> list[str]:
-    """"basket" -> ["b", "a", "sk", "e", "t"]."""
-    return [g for g, _ in _cut(word)]
-
-
-def slots(word: str) -> list[str]:
-    """The slot of each letter group: onset, medial, coda, nucleus or final (vowel)."""
-    cut = _cut(word)
-    last = len(cut) - 1
-    out = []
-    for i, (_, vowel) in enumerate(cut):
-        if vowel:
-            out.append("final" if i == last and i > 0 else "nucleus")
-        else:
-            out.append("onset" if i == 0 else "coda" if i == last else "medial")
-    return out
-
-
-@lru_cache(maxsize=1)
-def _inventory() -> dict[tuple[str, int], tuple[list[str], list[int]]]:
-    """(slot, length) -> groups seen there in lexicon words, with counts (deterministic order)."""
-    counts: dict[tuple[str, int], Counter[str]] = {}
-    for word in sorted(LEXICON.word_forms):
-        if not word.isalpha():
-            continue
-        for g, s in zip(letter_groups(word), slots(word)):
-            counts.setdefault((s, len(g)), Counter())[g] += 1
-    return {key: (sorted(c), [c[g] for g in sorted(c)]) for key, c in counts.items()}
+@dataclass(frozen=True)
+class Syllable:
+    onset: Segment
+    nucleus: Segment
+    coda: Segment
+    stress: str = ""  # "'" or "," on the nucleus, or ""
 
 
 @lru_cache(maxsize=1)
@@ -78,50 +51,138 @@ def english_words() -> frozenset[str]:
     return frozenset(get_english_words_set(["web2", "gcide"], lower=True, alpha=True)) | LEXICON.word_forms
 
 
-_INFLECTION = re.compile(r"^(?P<stem>[a-z]+?)(?:es|s|ed|d|ing|er)$")
+def lexicon_words() -> list[str]:
+    return sorted(w for w in LEXICON.word_forms if w.isalpha())
 
 
-def is_real_word(candidate: str) -> bool:
-    """True if the candidate or its stem (minus a common inflection, with or without final e) is a word."""
-    words = english_words()
-    if candidate in words:
-        return True
-    m = _INFLECTION.match(candidate)
-    if m:
-        stem = m.group("stem")
-        stems = {stem, stem + "e"}
-        if len(stem) > 2 and stem[-1] == stem[-2]:
-            stems.add(stem[:-1])  # hopped -> hop
-        if stem.endswith("i"):
-            stems.add(stem[:-1] + "y")  # cried -> cry
-        return any(s in words for s in stems)
-    return False
+@lru_cache(maxsize=4)
+def legal_onsets(words: tuple[str, ...]) -> frozenset[Segment]:
+    """Consonant clusters that begin some word (the maximal-onset rule uses them)."""
+    out = set()
+    for phones in phonemize(words).values():
+        onset = []
+        for p in phones:
+            if is_vowel(p):
+                break
+            onset.append(base_phone(p))
+        out.add(tuple(onset))
+    return frozenset(out)
 
 
-def make_nonword(word: str, rng: random.Random, avoid: set[str] | frozenset[str] = frozenset(),
-                 attempts: int = 200) -> str | None:
-    """A non-word with the same letter length and shape as `word`, or None if none was found."""
-    groups = letter_groups(word)
-    kinds = slots(word)
-    inventory = _inventory()
-    n_change = max(1, ceil(len(groups) / 3))
+def syllabify(phones: Sequence[str], onsets: frozenset[Segment]) -> list[Syllable]:
+    """Split a pronunciation into syllables (empty list if it has no vowel)."""
+    vowels = [i for i, p in enumerate(phones) if is_vowel(p)]
+    if not vowels:
+        return []
+    base = [base_phone(p) for p in phones]
+    cuts = [0]  # first phone of each syllable
+    for a, b in zip(vowels, vowels[1:]):
+        cluster = base[a + 1:b]
+        split = len(cluster)  # all consonants go to the next onset if that onset is legal
+        for k in range(len(cluster) + 1):
+            if tuple(cluster[k:]) in onsets:
+                split = k
+                break
+        cuts.append(a + 1 + split)
+    cuts.append(len(phones))
+    out = []
+    for s, (lo, hi) in enumerate(zip(cuts, cuts[1:])):
+        v = vowels[s]
+        stress = phones[v][0] if phones[v][0] in STRESS else ""
+        out.append(Syllable(tuple(base[lo:v]), (base[v],), tuple(base[v + 1:hi]), stress))
+    return out
+
+
+def _place(i: int, n: int) -> str:
+    return "only" if n == 1 else "first" if i == 0 else "last" if i == n - 1 else "inner"
+
+
+def segments(sylls: list[Syllable]) -> list[tuple[str, Segment]]:
+    """(slot key, segment) in order; the slot key holds the slot kind and the syllable's place."""
+    out = []
+    for i, s in enumerate(sylls):
+        place = _place(i, len(sylls))
+        out += [(f"onset/{place}", s.onset), (f"nucleus/{place}", s.nucleus), (f"coda/{place}", s.coda)]
+    return out
+
+
+class SegmentModel:
+    """Segment frequencies per (slot key, phone count) and segment bigram counts of a lexicon."""
+
+    def __init__(self, words: Iterable[str]):
+        words = tuple(sorted(set(words)))
+        self.onsets = legal_onsets(words)
+        self.fill: dict[tuple[str, int], Counter[Segment]] = {}
+        self.bigrams: Counter[tuple[Segment, Segment]] = Counter()
+        for phones in phonemize(words).values():
+            segs = segments(syllabify(phones, self.onsets))
+            for key, seg in segs:
+                self.fill.setdefault((key, len(seg)), Counter())[seg] += 1
+            for (_, a), (_, b) in zip(segs, segs[1:]):
+                self.bigrams[(a, b)] += 1
+        # deterministic option lists for weighted draws
+        self.options = {k: (sorted(c), [c[s] for s in sorted(c)]) for k, c in self.fill.items()}
+
+    def transition_score(self, segs: Sequence[Segment]) -> float | None:
+        """Summed log bigram count along the chain; None if a transition never occurs."""
+        total = 0.0
+        for a, b in zip(segs, segs[1:]):
+            c = self.bigrams.get((a, b), 0)
+            if c == 0:
+                return None
+            total += math.log(c)
+        return total
+
+
+@lru_cache(maxsize=2)
+def segment_model(words: tuple[str, ...]) -> SegmentModel:
+    return SegmentModel(words)
+
+
+def build(sylls: list[Syllable], segs: Sequence[Segment]) -> tuple[str, ...]:
+    """Phones of a syllable chain (stress marks back on their nuclei)."""
+    out: list[str] = []
+    for i, s in enumerate(sylls):
+        onset, nucleus, coda = segs[3 * i:3 * i + 3]
+        out += list(onset) + [s.stress + nucleus[0]] + list(coda)
+    return tuple(out)
+
+
+def known_pronunciations(extended: bool = True) -> frozenset[tuple[str, ...]]:
+    """Stress-free pronunciations of the lexicon (and, with `extended`, of the english-words lists)."""
+    return pronunciations(english_words() if extended else frozenset(lexicon_words()))
+
+
+def make_nonword(word_phones: Sequence[str], rng: random.Random, model: SegmentModel,
+                 known: frozenset[tuple[str, ...]], avoid: set[tuple[str, ...]] | frozenset = frozenset(),
+                 candidates: int = 12, attempts: int = 300) -> tuple[str, ...] | None:
+    """A pseudo-word for `word_phones` (phones with stress), or None if none was found."""
+    sylls = syllabify(word_phones, model.onsets)
+    if not sylls:
+        return None
+    keyed = segments(sylls)
+    segs = [s for _, s in keyed]
+    target = model.transition_score(segs)
+    filled = [i for i, s in enumerate(segs) if s]
+    n_change = max(1, round(len(filled) / 3))
+    found: list[tuple[float, tuple[str, ...]]] = []
     for _ in range(attempts):
-        new = list(groups)
-        for i in rng.sample(range(len(groups)), min(n_change, len(groups))):
-            options, weights = inventory.get((kinds[i], len(groups[i])), ([groups[i]], [1]))
-            new[i] = rng.choices(options, weights)[0]
-        candidate = "".join(new)
-        if candidate == word or candidate in avoid or _ugly(candidate):
+        new = list(segs)
+        for i in rng.sample(filled, min(n_change, len(filled))):
+            opts, weights = model.options.get((keyed[i][0], len(segs[i])), ([segs[i]], [1]))
+            new[i] = rng.choices(opts, weights)[0]
+        if new == segs:
             continue
-        # The re-cut must keep the shape (two adjacent groups could merge into one).
-        if slots(candidate) != kinds or [len(g) for g in letter_groups(candidate)] != [len(g) for g in groups]:
+        score = model.transition_score(new)
+        if score is None:
             continue
-        if is_real_word(candidate):
+        phones = build(sylls, new)
+        flat = tuple(base_phone(p) for p in phones)
+        if flat in known or flat in avoid or any(f == phones for _, f in found):
             continue
-        return candidate
-    return None
-
-
-def _ugly(candidate: str) -> bool:
-    """Spellings English words avoid: a letter three times in a row, or a final 'v', 'j', 'q'."""
-    return bool(re.search(r"(.)\1\1", candidate)) or candidate[-1] in "vjq" or "q" in candidate.replace("qu", "")
+        found.append((abs(score - (target if target is not None else score)), phones))
+        if len(found) >= candidates:
+            break
+    if not found:
+        return None
+    return min(found, key=lambda t: (t[0], t[1]))[1]

@@ -1,59 +1,72 @@
-"""sBLIMP-like minimal pairs: one generator per phenomenon, one template family per subtype.
+"""sBLIMP-like minimal pairs in BLiMP's 12 categories, one template family per paradigm (subtype).
 
 Each generator `gen(rng, subtype) -> (good, bad)` builds a grammatical sentence from the lexicon and
-the same sentence broken in exactly one place: one word replaced, one word added or removed, or two
-neighbouring words swapped. `pairs.sblimp_pairs` keeps only pairs whose good sentence is in the
-held-out sentence partition, so no good sentence is ever in a training corpus.
+the same sentence broken in exactly one place: one word replaced by another, or the same words with
+one word or phrase moved. The words that differ play the good role in some paradigms and the bad
+role in others (singular vs plural subject, "what" with a gap vs "that" without one, past vs
+participle after "has"), so neither member is systematically shorter or rarer; `pairs.sblimp_pairs`
+then picks items so every surface baseline sits at chance, and `blimp_check.check_pair` verifies
+each pair against its category's constraint. The category names are BLiMP's ("type"); the subtype
+names follow BLiMP's paradigm names where one matches.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from typing import Callable
 
-from slmscale.text.grammar import article, clean_sentence, regular_past, regular_plural
+from slmscale.text.grammar import article, clean_sentence
 from slmscale.text.lexicon import LEXICON, Noun, Verb
 
 L = LEXICON
 Pair = tuple[str, str]
 
-# Verbs that never take a direct object, and verbs that always need one (so swapping them is wrong).
-STRICT_INTRANSITIVE = "sleep laugh smile sneeze yawn nap giggle snore arrive frown shiver sigh tremble cry".split()
-STRICT_TRANSITIVE = "find like love want need bring carry grab hug fix buy keep hold use lift touch thank feed".split()
+# Verbs that never take a direct object, and verbs that always need one and cannot stand before a
+# place phrase either ("grabbed at", "fed at", "hugged at the park" are grammatical, so not these).
+STRICT_INTRANSITIVE = "sleep laugh smile sneeze yawn nap giggle snore arrive frown shiver sigh tremble".split()
+STRICT_TRANSITIVE = "find like love want need bring thank fix".split()
 # Animate, agentive intransitive verbs for agreement frames.
 AGENT_INTRANSITIVE = ("run jump walk hop skip swim sleep cry laugh smile dance sing sit rest wait shout giggle nap "
-                      "yawn sneeze wiggle cough snore crawl hurry").split()
-# Irregular plurals whose regularised form sounds different (tomatoes/tomatos would not).
-IRREGULAR_PLURAL = "mouse sheep deer goose wolf knife leaf man woman child foot shelf half".split()
-# Plurals already ending in s (or equal to the singular) cannot be double-marked audibly.
-DOUBLE_SKIP = {"sheep", "deer", "wolf", "knife", "leaf", "shelf", "half"}
+                      "yawn sneeze cough snore crawl hurry").split()
 GENDERED = {"boy": "m", "girl": "f", "king": "m", "queen": "f", "prince": "m", "princess": "f", "man": "m",
             "woman": "f", "mom": "f", "dad": "m", "mother": "f", "father": "m", "grandma": "f", "grandpa": "m",
             "brother": "m", "sister": "f"}
 REFL = {"m": "himself", "f": "herself", "n": "itself", "p": "themselves"}
-SUBJ = {"m": "he", "f": "she", "p": "they"}
-OBJ = {"m": "him", "f": "her", "p": "them"}
 NUMBERS = "two three four five six seven eight nine ten".split()
 TIMES = ["today", "again", "in the morning", "after lunch", "at night", "yesterday", "", ""]
 PRESENT_TIMES = ["every day", "in the morning", "after lunch", "at night", "now", "today", "", ""]
+# Raising vs control: "There happened to be ..." / "*There tried to be ..."; "Lily wanted there to
+# be ..." (exceptional case marking) / "*Lily told there to be ...".
+RAISING = ["happened", "used"]
+SUBJECT_CONTROL = ["tried", "wanted", "decided"]
+ECM = ["wanted", "needed", "liked"]
+OBJECT_CONTROL = ["told", "thanked", "called"]
+STRONG_Q = ["every", "each", "all", "both"]  # not allowed there
+EMBEDDING = ["knew", "heard", "forgot", "remembered"]  # take "what ..." and "that ..." clauses
+SAY_VERBS = ["said", "thought", "heard", "knew"]  # "Who did Lily say that the dog chased?"
+ANIMATE_OBJECT_VERBS = ["chase", "hug", "follow", "help", "tickle", "thank", "call"]
 
 
 def _verb(base: str) -> Verb:
     return L.verb_index[base]
 
 
-def _distinct_number_nouns(*classes: str) -> list[Noun]:
+def _count_nouns(*classes: str) -> list[Noun]:
     """Countable nouns whose plural sounds different from the singular (not sheep, fish, deer)."""
     return [n for n in L.nouns_of(*classes) if n.plural != n.word]
 
 
-ANIMATE = _distinct_number_nouns("animal", "person")
-ANIMALS = _distinct_number_nouns("animal")
-OBJECTS = _distinct_number_nouns("toy", "food", "thing", "clothing")
-ADJ_OBJ = L.adjectives_of("colour") + L.adjectives_of("size") + L.adjectives_of("quality")
+ANIMATE = _count_nouns("animal", "person")
+ANIMALS = _count_nouns("animal")
+OBJECTS = _count_nouns("toy", "food", "thing", "clothing")
+# Adjectives that are not also nouns ("orange"), so "that orange ..." has one reading.
+ADJ_OBJ = [a for a in L.adjectives_of("colour") + L.adjectives_of("size") if a not in L.noun_index]
 ADJ_PRED = L.adjectives_of("happy") + L.adjectives_of("sad")
 NAMES = [n for n in L.names if n.kind == "child"]
+NAMES_BY_GENDER = {g: [n for n in NAMES if n.gender == g] for g in ("m", "f")}
+# Irregular verbs whose past and participle differ ("ate"/"eaten"), with an object or without.
+PARTICIPLE_VERBS = [v for v in L.verbs if v.participle != v.past and v.participle != v.base
+                    and (v.transitive or v.base in ("go", "fly", "fall", "swim", "grow"))]
 
 
 def _place(rng: random.Random) -> str:
@@ -67,245 +80,221 @@ def _tail(rng: random.Random, present: bool = False) -> str:
 
 
 def _object_for(rng: random.Random, verb: Verb) -> Noun:
-    return rng.choice([n for n in L.objects_for(verb) if n.plural != n.word])
+    """An object the verb takes: a countable one if it has any ("drink" only takes mass nouns)."""
+    return rng.choice([n for n in L.objects_for(verb) if n.plural != n.word] or L.objects_for(verb) or OBJECTS)
 
 
-def _s(*parts: str) -> str:
-    return clean_sentence(" ".join(p for p in parts if p))
+def _name(rng: random.Random, gender: str | None = None) -> str:
+    return rng.choice(NAMES_BY_GENDER[gender] if gender else NAMES).word
 
 
 def _pair(good: list[str], bad: list[str]) -> Pair:
-    return _s(*good), _s(*bad)
+    return (clean_sentence(" ".join(p for p in good if p)), clean_sentence(" ".join(p for p in bad if p)))
+
+
+def _number_flip(rng: random.Random, sg: list[str], pl: list[str], bad_sg: list[str], bad_pl: list[str]) -> Pair:
+    """Half the pairs singular-good, half plural-good, so the marked form is good as often as bad."""
+    return _pair(sg, bad_sg) if rng.random() < 0.5 else _pair(pl, bad_pl)
 
 
 def subject_verb_agreement(rng: random.Random, subtype: str) -> Pair:
-    v = _verb(rng.choice(AGENT_INTRANSITIVE))
     n = rng.choice(ANIMATE)
-    tail = _tail(rng, present=True)
-    if subtype == "singular_subject":
-        return _pair(["the", n.word, v.third, tail], ["the", n.word, v.base, tail])
-    if subtype == "plural_subject":
-        return _pair(["the", n.plural, v.base, tail], ["the", n.plural, v.third, tail])  # type: ignore[list-item]
-    if subtype == "name_subject":
-        name = rng.choice(NAMES).word
-        t = _verb(rng.choice(["like", "love", "want", "see", "find", "need", "hold", "watch"]))
-        o = _object_for(rng, t)
-        return _pair([name, t.third, "the", o.word, tail], [name, t.base, "the", o.word, tail])
-    # across_prepositional_phrase: the attractor noun has the other number
-    a = rng.choice([x for x in ANIMATE if x is not n])
-    prep = rng.choice(["near", "with", "behind", "next to"])
-    if rng.random() < 0.5:
-        return _pair(["the", n.word, prep, "the", a.plural, v.third], ["the", n.word, prep, "the", a.plural, v.base])  # type: ignore[list-item]
-    return _pair(["the", n.plural, prep, "the", a.word, v.base], ["the", n.plural, prep, "the", a.word, v.third])  # type: ignore[list-item]
+    if subtype in ("regular_plural_subject_verb_agreement", "distractor_agreement_relational_noun"):
+        v = _verb(rng.choice(AGENT_INTRANSITIVE))
+        tail = _tail(rng, present=True)
+        pre: list[str] = []
+        if subtype == "distractor_agreement_relational_noun":  # the attractor has the other number
+            a = rng.choice([x for x in ANIMATE if x is not n])
+            prep = rng.choice(["near", "with", "behind"])
+            pre_sg, pre_pl = [prep, "the", a.plural], [prep, "the", a.word]
+        else:
+            pre_sg = pre_pl = pre
+        return _number_flip(rng, ["the", n.word, *pre_sg, v.third, tail], ["the", n.plural, *pre_pl, v.base, tail],
+                            ["the", n.word, *pre_sg, v.base, tail], ["the", n.plural, *pre_pl, v.third, tail])
+    adj = rng.choice(ADJ_PRED)
+    present = subtype == "copula_is_are"
+    tail = rng.choice((PRESENT_TIMES if present else TIMES) + [_place(rng)])
+    sg_v, pl_v = ("is", "are") if present else ("was", "were")
+    return _number_flip(rng, ["the", n.word, sg_v, adj, tail], ["the", n.plural, pl_v, adj, tail],
+                        ["the", n.word, pl_v, adj, tail], ["the", n.plural, sg_v, adj, tail])
 
 
 def determiner_noun_agreement(rng: random.Random, subtype: str) -> Pair:
-    name = rng.choice(NAMES).word
-    v = _verb(rng.choice(["see", "like", "want", "find", "hold", "need", "love", "watch", "touch"]))
+    name = _name(rng)
+    v = _verb(rng.choice(["see", "like", "want", "find", "need", "love", "bring", "fix"]))
     o = _object_for(rng, v)
+    adj = rng.choice(ADJ_OBJ) if subtype == "determiner_noun_agreement_with_adjective" else ""
+    sg_d, pl_d = rng.choice([("this", "these"), ("that", "those")])
     tail = _tail(rng)
-    if subtype == "demonstrative_singular":
-        d = rng.choice(["this", "that"])
-        return _pair([name, v.past, d, o.word, tail], [name, v.past, d, o.plural, tail])  # type: ignore[list-item]
-    if subtype == "demonstrative_plural":
-        d = rng.choice(["these", "those"])
-        return _pair([name, v.past, d, o.plural, tail], [name, v.past, d, o.word, tail])  # type: ignore[list-item]
-    if subtype == "indefinite_article":
-        return _pair([name, v.past, article(o.word), o.word, tail], [name, v.past, article(o.word), o.plural, tail])  # type: ignore[list-item]
-    # article_a_an: the article must match the next sound
-    adj = rng.choice(ADJ_OBJ + [""] * 4)
-    head = adj or o.word
-    right = article(head)
-    wrong = "an" if right == "a" else "a"
-    return _pair([name, v.past, right, adj, o.word, tail], [name, v.past, wrong, adj, o.word, tail])
+    return _number_flip(rng, [name, v.past, sg_d, adj, o.word, tail], [name, v.past, pl_d, adj, o.plural, tail],
+                        [name, v.past, sg_d, adj, o.plural, tail], [name, v.past, pl_d, adj, o.word, tail])
 
 
-def _gendered_subject(rng: random.Random, subtype: str) -> tuple[str, str]:
-    if subtype == "name_subject":
-        n = rng.choice(NAMES)
-        return n.word, n.gender
-    word = rng.choice(sorted(GENDERED))
-    return f"the {word}", GENDERED[word]
-
-
-REFL_FRAMES = [("saw", "in the mirror"), ("hurt", ""), ("washed", ""), ("hugged", ""), ("drew", ""),
-               ("liked", ""), ("helped", ""), ("tickled", ""), ("was proud of", ""), ("looked at", "in the water"),
-               ("made", "a cake"), ("bought", "a hat"), ("talked to", "")]
-
-
-def anaphor_gender_agreement(rng: random.Random, subtype: str) -> Pair:
-    subj, g = _gendered_subject(rng, subtype)
-    verb, extra = rng.choice(REFL_FRAMES)
-    tail = rng.choice([_place(rng), rng.choice(TIMES)]) if not extra else extra
-    other = "herself" if g == "m" else "himself"
-    return _pair([subj, verb, REFL[g], tail], [subj, verb, other, tail])
-
-
-def anaphor_number_agreement(rng: random.Random, subtype: str) -> Pair:
-    verb, extra = rng.choice(REFL_FRAMES)
-    tail = extra or rng.choice([_place(rng), rng.choice(TIMES)])
+def anaphor_agreement(rng: random.Random, subtype: str) -> Pair:
+    verb = rng.choice(["saw", "hurt", "washed", "hugged", "drew", "liked", "helped", "tickled"])
+    tail = _tail(rng)
+    if subtype == "anaphor_gender_agreement":
+        g = rng.choice(["m", "f"])
+        subj = rng.choice([_name(rng, g), "the " + rng.choice([w for w, x in GENDERED.items() if x == g])])
+        return _pair([subj, verb, REFL[g], tail], [subj, verb, REFL["f" if g == "m" else "m"], tail])
     word = rng.choice(sorted(GENDERED) + [n.word for n in ANIMALS])
-    noun = L.noun_index[word]
-    sg = GENDERED.get(word, "n")
-    if subtype == "singular_subject":
-        return _pair(["the", word, verb, REFL[sg], tail], ["the", word, verb, "themselves", tail])
-    return _pair(["the", noun.plural, verb, "themselves", tail], ["the", noun.plural, verb, REFL[sg], tail])  # type: ignore[list-item]
+    sg = REFL[GENDERED.get(word, "n")]
+    plural = L.noun_index[word].plural
+    return _number_flip(rng, ["the", word, verb, sg, tail], ["the", plural, verb, "themselves", tail],  # type: ignore[list-item]
+                        ["the", word, verb, "themselves", tail], ["the", plural, verb, sg, tail])  # type: ignore[list-item]
 
 
-def _overregularised(v: Verb) -> str:
-    """What a child might say: eated, bringed, runned (one-vowel verbs ending in one consonant double)."""
-    b = v.base
-    if re.fullmatch(r"[^aeiou]+[aeiou][^aeiouwxy]", b):
-        return b + b[-1] + "ed"
-    return regular_past(b)
-
-
-# Transitive verbs with at least one countable object whose plural sounds different.
-COUNT_TRANSITIVE = [v for v in L.transitive_verbs if any(n.plural != n.word for n in L.objects_for(v))]
-IRREGULAR_TRANSITIVE = [v for v in COUNT_TRANSITIVE if v.irregular and v.past != v.base]
-IRREGULAR_INTRANSITIVE = [v for v in L.intransitive_verbs if v.irregular and v.past != v.base
-                          and v.base in AGENT_INTRANSITIVE + ["fly", "fall", "spin", "stand"]]
-
-
-def irregular_past_tense(rng: random.Random, subtype: str) -> Pair:
-    name = rng.choice(NAMES).word
-    pool = IRREGULAR_TRANSITIVE + IRREGULAR_INTRANSITIVE
-    if subtype == "participle_for_past":
-        pool = [v for v in pool if v.participle != v.past]
-    else:  # the made-up form must not be a real word ("see" -> "seed")
-        pool = [v for v in pool if _overregularised(v) not in L.word_forms]
-    v = rng.choice(pool)
-    rest = ["the", _object_for(rng, v).word, _tail(rng)] if v.transitive else [_tail(rng)]
-    wrong = _overregularised(v) if subtype == "overregularised" else v.participle
-    return _pair([name, v.past, *rest], [name, wrong, *rest])
+def binding(rng: random.Random, subtype: str) -> Pair:
+    """Principle A: a reflexive needs an antecedent in its own clause, not the higher subject."""
+    g = rng.choice(["m", "f"])
+    other = "f" if g == "m" else "m"
+    local, high = _name(rng, g), _name(rng, other)
+    v = rng.choice(["hurt", "washed", "helped", "saw", "liked", "hugged"])
+    base = L.verb_index[{"hurt": "hurt", "washed": "wash", "helped": "help", "saw": "see", "liked": "like",
+                         "hugged": "hug"}[v]].base
+    if subtype == "principle_A_domain":  # "Tom said that Lily hurt herself"
+        say = rng.choice(["said", "thought", "knew"])
+        return _pair([high, say, "that", local, v, REFL[g]], [high, say, "that", local, v, REFL[other]])
+    tell = rng.choice(["told", "asked"])  # principle_A_control: "Tom told Lily to wash herself"
+    return _pair([high, tell, local, "to", base, REFL[g]], [high, tell, local, "to", base, REFL[other]])
 
 
 def argument_structure(rng: random.Random, subtype: str) -> Pair:
-    name = rng.choice(NAMES).word
-    if subtype == "transitive":  # an intransitive verb given an object
+    name = _name(rng)
+    if subtype == "transitive":  # a verb that needs an object has one; an intransitive one cannot
         v = _verb(rng.choice(STRICT_TRANSITIVE))
         bad = _verb(rng.choice(STRICT_INTRANSITIVE))
         o = _object_for(rng, v)
         tail = rng.choice([_place(rng), rng.choice(TIMES)])
         return _pair([name, v.past, "the", o.word, tail], [name, bad.past, "the", o.word, tail])
-    # intransitive: a transitive verb left without its object
-    v = _verb(rng.choice(STRICT_INTRANSITIVE))
+    v = _verb(rng.choice(STRICT_INTRANSITIVE))  # intransitive: an object-less transitive verb is bad
     bad = _verb(rng.choice(STRICT_TRANSITIVE))
     tail = _place(rng)
     return _pair([name, v.past, tail], [name, bad.past, tail])
 
 
-def word_order(rng: random.Random, subtype: str) -> Pair:
-    name = rng.choice(NAMES).word
-    if subtype == "adjective_noun":
-        v = _verb(rng.choice(["see", "find", "like", "want", "hold", "bring", "take"]))
-        o, adj = _object_for(rng, v), rng.choice(ADJ_OBJ)
-        tail = _tail(rng)
-        return _pair([name, v.past, "the", adj, o.word, tail], [name, v.past, "the", o.word, adj, tail])
-    if subtype == "determiner_noun":
-        v = _verb(rng.choice(["see", "find", "like", "want", "hold", "bring", "take", "carry", "kick", "eat"]))
-        o = _object_for(rng, v)
-        tail = _tail(rng)
-        return _pair([name, v.past, "the", o.word, tail], [name, v.past, o.word, "the", tail])
-    if subtype == "adverb_adjective":
-        adj = rng.choice(ADJ_PRED)
-        tail = rng.choice(TIMES)
-        return _pair([name, "was very", adj, tail], [name, "was", adj, "very", tail])
-    v = _verb(rng.choice(AGENT_INTRANSITIVE))  # subject_verb
+def control_raising(rng: random.Random, subtype: str) -> Pair:
+    if subtype == "existential_there_subject_raising":
+        return _raising(rng, rng.choice(ANIMATE))
+    name = _name(rng)  # existential_there_object_raising
+    o = rng.choice(OBJECTS)
+    q = rng.choice(["some", "two", "three", "many"])
+    place = _place(rng)
+    return _pair([name, rng.choice(ECM), "there to be", q, o.plural, place],  # type: ignore[list-item]
+                 [name, rng.choice(OBJECT_CONTROL), "there to be", q, o.plural, place])  # type: ignore[list-item]
+
+
+def _raising(rng: random.Random, n: Noun) -> Pair:
+    q = rng.choice(["some", "two", "many", "no"])
+    place = _place(rng)
+    return _pair(["there", rng.choice(RAISING), "to be", q, n.plural, place],  # type: ignore[list-item]
+                 ["there", rng.choice(SUBJECT_CONTROL), "to be", q, n.plural, place])  # type: ignore[list-item]
+
+
+def ellipsis(rng: random.Random, subtype: str) -> Pair:
+    """N-bar ellipsis: "... saw two red balls and Tom saw three" (an adjective cannot be stranded)."""
+    a, b = rng.sample(NAMES, 2)
+    v = _verb(rng.choice(["see", "find", "want", "like", "bring", "need"]))
+    o = _object_for(rng, v)
+    adj = rng.choice(ADJ_OBJ)
+    n1, n2 = rng.sample(NUMBERS, 2)
+    if subtype == "ellipsis_n_bar_1":
+        return _pair([a.word, v.past, n1, adj, o.plural, "and", b.word, v.past, n2],  # type: ignore[list-item]
+                     [a.word, v.past, n1, o.plural, "and", b.word, v.past, n2, adj])  # type: ignore[list-item]
+    # ellipsis_n_bar_2: the same with "too" closing both
+    return _pair([a.word, v.past, n1, adj, o.plural, "and", b.word, v.past, n2, "too"],  # type: ignore[list-item]
+                 [a.word, v.past, n1, o.plural, "and", b.word, v.past, n2, adj, "too"])  # type: ignore[list-item]
+
+
+def filler_gap_dependency(rng: random.Random, subtype: str) -> Pair:
+    """A wh-word needs a gap and "that" needs none: "knew what Tom found" / "knew that Tom found it"."""
+    a, b = rng.sample(NAMES, 2)
+    know = rng.choice(EMBEDDING)
+    v = _verb(rng.choice(STRICT_TRANSITIVE))
+    tail = rng.choice(TIMES + [_place(rng)])
+    if subtype == "wh_vs_that_with_gap":
+        return _pair([a.word, know, "what", b.word, v.past, tail], [a.word, know, "that", b.word, v.past, tail])
+    o = _object_for(rng, v)  # wh_vs_that_no_gap
+    return _pair([a.word, know, "that", b.word, v.past, "the", o.word, tail],
+                 [a.word, know, "what", b.word, v.past, "the", o.word, tail])
+
+
+def irregular_forms(rng: random.Random, subtype: str) -> Pair:
+    """Past after no auxiliary, participle after "has": "Lily ate the cake" / "Lily has eaten it"."""
+    name = _name(rng)
+    v = rng.choice(PARTICIPLE_VERBS)
+    rest = ["the", _object_for(rng, v).word, _tail(rng)] if v.transitive else [_tail(rng)]
+    if subtype == "irregular_past_participle_verbs":
+        return _pair([name, v.past, *rest], [name, v.participle, *rest])
+    return _pair([name, "has", v.participle, *rest], [name, "has", v.past, *rest])  # irregular_past_after_has
+
+
+def island_effects(rng: random.Random, subtype: str) -> Pair:
+    """The gap may sit in the main clause, not inside an adjunct or a relative clause (same words)."""
+    name = _name(rng)
+    if subtype == "adjunct_island":
+        v1 = _verb(rng.choice(STRICT_TRANSITIVE))
+        v2 = _verb(rng.choice(["eat", "see", "find", "bring", "fix", "wash", "like"]))
+        o = _object_for(rng, v2)
+        when = rng.choice(["before", "after"])
+        return _pair(["what did", name, v1.base, when, v2.ing, "the", o.word + "?"],
+                     ["what did", name, v1.base, "the", o.word, when, v2.ing + "?"])
+    say = rng.choice(["say", "think", "hear", "know"])  # complex_NP_island
+    n = rng.choice(ANIMALS)
+    v = _verb(rng.choice(ANIMATE_OBJECT_VERBS))
+    return _pair(["who did", name, say, "that the", n.word, v.past + "?"],
+                 ["who did", name, say, "the", n.word, "that", v.past + "?"])
+
+
+def npi_licensing(rng: random.Random, subtype: str) -> Pair:
+    """"ever" and "any" need a licensor (no, only, not, never) before them."""
+    n = rng.choice(ANIMATE)
+    v = _verb(rng.choice(["see", "find", "like", "want", "chase", "bring"]))
+    o = _object_for(rng, v)
     tail = _place(rng)
-    return _pair([name, v.past, tail], [v.past, name, tail])
+    if subtype == "matrix_negative_determiner":  # "No dog ever saw a ball" / "*Every dog ever saw ..."
+        a = article(o.word)
+        other = rng.choice(["the", "every", "each", "one", "some", "that", "this", "his", "her", "one",
+                            article(n.word)])
+        return _pair(["no", n.word, "ever", v.past, a, o.word, tail], [other, n.word, "ever", v.past, a, o.word, tail])
+    name = _name(rng)
+    if subtype == "only_npi_licensor":  # "Only Lily ever ..." / "*Even Lily ever ..."
+        a = article(o.word)
+        other = rng.choice(["even", "just", "also", "then", "so", "always", "suddenly"])
+        return _pair(["only", name, "ever", v.past, a, o.word, tail], [other, name, "ever", v.past, a, o.word, tail])
+    # npi_present: without a licensor, "some"/"never"/"soon" are fine where "any"/"ever" are not
+    if rng.random() < 0.4:
+        return _pair([name, v.past, "some", o.plural, tail], [name, v.past, "any", o.plural, tail])  # type: ignore[list-item]
+    adv = rng.choice(["never", "soon", "then", "just"])
+    return _pair([name, adv, v.past, "the", o.word, tail], [name, "ever", v.past, "the", o.word, tail])
 
 
 def quantifiers(rng: random.Random, subtype: str) -> Pair:
-    if subtype == "every_each":
-        q = rng.choice(["every", "each"])
-        n, v = rng.choice(ANIMATE), _verb(rng.choice(AGENT_INTRANSITIVE))
-        tail = _tail(rng, present=True)
-        return _pair([q, n.word, v.third, tail], [q, n.plural, v.third, tail])  # type: ignore[list-item]
-    name = rng.choice(NAMES).word
-    v = _verb(rng.choice(["see", "find", "have", "want", "like", "bring", "count"]) if subtype != "many_few" else
-              rng.choice(["see", "find", "like", "count", "watch"]))
-    o = _object_for(rng, v) if v.transitive else rng.choice(OBJECTS)
-    q = rng.choice(["many", "a few", "several", "some", "lots of"]) if subtype == "many_few" else rng.choice(NUMBERS)
-    tail = _tail(rng)
-    return _pair([name, v.past, q, o.plural, tail], [name, v.past, q, o.word, tail])  # type: ignore[list-item]
-
-
-def negation(rng: random.Random, subtype: str) -> Pair:
-    name = rng.choice(NAMES).word
-    if subtype == "copula_order":
-        adj = rng.choice(ADJ_PRED)
-        tail = rng.choice(TIMES)
-        return _pair([name, "was not", adj, tail], [name, "not was", adj, tail])
-    v = rng.choice([v for v in COUNT_TRANSITIVE if v.past != v.base])
-    rest = ["the", _object_for(rng, v).word, _tail(rng, present=subtype == "does_not_present")]
-    if subtype == "did_not_past":
-        return _pair([name, "did not", v.base, *rest], [name, "did not", v.past, *rest])
-    return _pair([name, "does not", v.base, *rest], [name, "does not", v.third, *rest])  # does_not_present
-
-
-def pronoun_case(rng: random.Random, subtype: str) -> Pair:
-    g = rng.choice(["m", "f", "p"])
-    if subtype == "subject":
-        v = rng.choice(COUNT_TRANSITIVE)
-        rest = ["the", _object_for(rng, v).word, _tail(rng)]
-        return _pair([SUBJ[g], v.past, *rest], [OBJ[g], v.past, *rest])
-    name = rng.choice(NAMES).word
-    if subtype == "object":
-        v = _verb(rng.choice(["hug", "see", "help", "call", "thank", "follow", "tickle", "meet", "watch", "kiss"]))
-        tail = _tail(rng)
-        return _pair([name, v.past, OBJ[g], tail], [name, v.past, SUBJ[g], tail])
-    v = _verb(rng.choice(["give", "bring", "show", "sell", "throw"]))  # after_preposition
-    o = _object_for(rng, v) if v.objects else rng.choice(OBJECTS)
-    return _pair([name, v.past, "the", o.word, "to", OBJ[g]], [name, v.past, "the", o.word, "to", SUBJ[g]])
-
-
-def copula_agreement(rng: random.Random, subtype: str) -> Pair:
-    adj = rng.choice(ADJ_PRED)
-    tail = rng.choice((PRESENT_TIMES if subtype == "is_are" else TIMES) + [_place(rng)])
+    """Existential "there" takes weak quantifiers (a, some, two, no), not strong ones (every, all)."""
     n = rng.choice(ANIMATE)
-    if subtype == "was_were":
-        if rng.random() < 0.5:
-            return _pair(["the", n.word, "was", adj, tail], ["the", n.word, "were", adj, tail])
-        return _pair(["the", n.plural, "were", adj, tail], ["the", n.plural, "was", adj, tail])  # type: ignore[list-item]
-    if subtype == "is_are":
-        if rng.random() < 0.5:
-            return _pair(["the", n.word, "is", adj, tail], ["the", n.word, "are", adj, tail])
-        return _pair(["the", n.plural, "are", adj, tail], ["the", n.plural, "is", adj, tail])  # type: ignore[list-item]
-    a, b = rng.sample(NAMES, 2)  # conjoined_subject
-    return _pair([a.word, "and", b.word, "were", adj, tail], [a.word, "and", b.word, "was", adj, tail])
+    place = _place(rng)
+    if subtype == "existential_there_quantifiers_singular":
+        weak = rng.choice([article(n.word), "one", "no", "another"])
+        return _pair(["there was", weak, n.word, place], ["there was", rng.choice(["every", "each"]), n.word, place])
+    return _pair(["there were", rng.choice(["some", "two", "three", "no", "many", "several", "seven"]), n.plural, place],  # type: ignore[list-item]
+                 ["there were", rng.choice(["all", "both"]), n.plural, place])  # type: ignore[list-item]
 
 
-def irregular_plural(rng: random.Random, subtype: str) -> Pair:
-    pool = IRREGULAR_PLURAL if subtype == "regularised" else [w for w in IRREGULAR_PLURAL if w not in DOUBLE_SKIP]
-    noun = L.noun_index[rng.choice(pool)]
-    name = rng.choice(NAMES).word
-    verb = rng.choice(["saw", "counted", "drew", "liked", "watched", "found"])
-    q = rng.choice(NUMBERS + ["many", "some", "the", "the"])
-    tail = _tail(rng)
-    if subtype == "regularised":
-        wrong = regular_plural(noun.word)
-        if wrong == noun.plural:  # sheep -> sheeps is still wrong; regular_plural gives "sheeps"
-            wrong = noun.word + "s"
-    else:  # double_marked: mices, childrens
-        wrong = noun.plural + "s"  # type: ignore[operator]
-    return _pair([name, verb, q, noun.plural, tail], [name, verb, q, wrong, tail])  # type: ignore[list-item]
-
-
-PHENOMENA: dict[str, tuple[Callable[[random.Random, str], Pair], tuple[str, ...]]] = {
-    "subject_verb_agreement": (subject_verb_agreement,
-                               ("singular_subject", "plural_subject", "name_subject", "across_prepositional_phrase")),
-    "determiner_noun_agreement": (determiner_noun_agreement,
-                                  ("demonstrative_singular", "demonstrative_plural", "indefinite_article",
-                                   "article_a_an")),
-    "anaphor_gender_agreement": (anaphor_gender_agreement, ("name_subject", "noun_subject")),
-    "anaphor_number_agreement": (anaphor_number_agreement, ("singular_subject", "plural_subject")),
-    "irregular_past_tense": (irregular_past_tense, ("overregularised", "participle_for_past")),
+Generator = Callable[[random.Random, str], Pair]
+PHENOMENA: dict[str, tuple[Generator, tuple[str, ...]]] = {
+    "anaphor_agreement": (anaphor_agreement, ("anaphor_gender_agreement", "anaphor_number_agreement")),
     "argument_structure": (argument_structure, ("transitive", "intransitive")),
-    "word_order": (word_order, ("adjective_noun", "determiner_noun", "adverb_adjective", "subject_verb")),
-    "quantifiers": (quantifiers, ("every_each", "many_few", "numerals")),
-    "negation": (negation, ("did_not_past", "does_not_present", "copula_order")),
-    "pronoun_case": (pronoun_case, ("subject", "object", "after_preposition")),
-    "copula_agreement": (copula_agreement, ("was_were", "is_are", "conjoined_subject")),
-    "irregular_plural": (irregular_plural, ("regularised", "double_marked")),
+    "binding": (binding, ("principle_A_domain", "principle_A_control")),
+    "control_raising": (control_raising, ("existential_there_subject_raising", "existential_there_object_raising")),
+    "determiner_noun_agreement": (determiner_noun_agreement,
+                                  ("determiner_noun_agreement", "determiner_noun_agreement_with_adjective")),
+    "ellipsis": (ellipsis, ("ellipsis_n_bar_1", "ellipsis_n_bar_2")),
+    "filler_gap_dependency": (filler_gap_dependency, ("wh_vs_that_with_gap", "wh_vs_that_no_gap")),
+    "irregular_forms": (irregular_forms, ("irregular_past_participle_verbs", "irregular_past_after_has")),
+    "island_effects": (island_effects, ("adjunct_island", "complex_NP_island")),
+    "npi_licensing": (npi_licensing, ("matrix_negative_determiner", "only_npi_licensor", "npi_present")),
+    "quantifiers": (quantifiers, ("existential_there_quantifiers_singular", "existential_there_quantifiers_plural")),
+    "subject_verb_agreement": (subject_verb_agreement,
+                               ("regular_plural_subject_verb_agreement", "distractor_agreement_relational_noun",
+                                "copula_is_are", "copula_was_were")),
 }

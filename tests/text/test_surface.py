@@ -1,0 +1,44 @@
+"""Surface baselines and the balancing selector."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from slmscale.text.surface import (NGRAM_ORDERS, Balancer, PhoneNgram, SurfaceModel, accuracies,
+                                   balanced_subset, compare, outcomes)
+
+
+def test_ngram_prefers_seen_transitions():
+    m = PhoneNgram(2, {("k", "a", "t"): 5.0, ("b", "a", "t"): 3.0})
+    seen, _ = m.word_logprob(("k", "a", "t"))
+    unseen, n = m.word_logprob(("t", "a", "k"))
+    assert seen > unseen and n == 4  # three phones and the end boundary
+
+
+def test_features_and_outcomes():
+    m = SurfaceModel.from_counts(Counter({"cat": 10, "cats": 2, "dog": 5, "the": 40}))
+    good, bad = m.features("the cat", context="the cat sat"), m.features("the cats", context="the cat sat")
+    assert good["length_phones"] > bad["length_phones"]  # fewer phones
+    assert good["word_unigram_sum"] > bad["word_unigram_sum"]
+    assert good["overlap_sum"] == 2 and bad["overlap_sum"] == 1
+    assert {f"phone_{n}gram_mean" for n in NGRAM_ORDERS} <= set(good)
+    r = outcomes(good, bad)
+    assert r["length_phones"] == 1.0 and outcomes(good, good)["length_phones"] == 0.5
+    assert compare(1, 2) == 0.0
+
+
+def test_balanced_subset_brings_a_skewed_pool_to_chance():
+    rng = random.Random(0)
+    # 80% of the pool favours "good" on baseline a, 30% on baseline b
+    pool = list(range(300))
+    results = [{"a": float(rng.random() < 0.8), "b": float(rng.random() < 0.3)} for _ in pool]
+    assert abs(accuracies(results)["a"] - 0.8) < 0.06
+    idx = balanced_subset(pool, results, 60, group=lambda i: "xy"[i % 2], groups=("x", "y"))
+    assert len(idx) == len(set(idx)) == 60
+    acc = accuracies(results[i] for i in idx)
+    assert abs(acc["a"] - 0.5) <= 1 / 60 and abs(acc["b"] - 0.5) <= 1 / 60
+    assert sum(i % 2 for i in idx) == 30  # groups in turn
+    bal = Balancer()
+    bal.add({"a": 1.0})
+    assert bal.best([{"a": 1.0}, {"a": 0.0}]) == 1
