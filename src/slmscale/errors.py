@@ -31,7 +31,7 @@ class StageSkipped(Exception):
 # errno -> (what happened, what to do)
 _OS_ERRORS = {
     errno.ENOSPC: ("no space left on the device", "free some space (or pick another output folder) and "
-                                                   "rerun the same command; finished work is kept"),
+                                                   "rerun the same command"),
     errno.EDQUOT: ("disk quota exceeded", "free some space (or pick another output folder) and rerun"),
     errno.EROFS: ("read-only file system", "pick an output folder on a writable disk"),
     errno.EACCES: ("permission denied", "check the folder's permissions or pick another output folder"),
