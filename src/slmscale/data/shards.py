@@ -47,9 +47,14 @@ class ShardWriter:
         self.docs: list[dict[str, Any]] = []
         # Stream to temporary names; renamed into place in close().
         self._tok_tmp = self.out / ".tokens.bin.tmp"
-        self._tok = open(self._tok_tmp, "wb")
         self._dur_tmp = self.out / ".durations.bin.tmp" if with_durations else None
-        self._dur = open(self._dur_tmp, "wb") if self._dur_tmp else None
+        self._tok = self._dur = None
+        try:
+            self._tok = open(self._tok_tmp, "wb")
+            self._dur = open(self._dur_tmp, "wb") if self._dur_tmp else None
+        except BaseException:
+            self.abort()
+            raise
 
     def add(self, tokens: np.ndarray, doc_id: str, split: str = "train", voice: str = "",
             source: str = "", durations: np.ndarray | None = None, **extra: Any) -> None:
@@ -58,11 +63,16 @@ class ShardWriter:
             raise ValueError(f"document {doc_id}: tokens must be 1-D")
         if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
             raise ValueError(f"document {doc_id}: token id out of range [0, {self.vocab_size})")
-        self._tok.write(tokens.astype(self.dtype, copy=False).tobytes())
-        if self._dur is not None:
-            if durations is None or len(durations) != len(tokens):
-                raise ValueError(f"document {doc_id}: durations must match tokens")
-            self._dur.write(np.minimum(durations, 65535).astype(np.uint16).tobytes())
+        if self._dur is not None and (durations is None or len(durations) != len(tokens)):
+            raise ValueError(f"document {doc_id}: durations must match tokens")
+        try:
+            self._tok.write(tokens.astype(self.dtype, copy=False).tobytes())
+            if self._dur is not None:
+                self._dur.write(np.minimum(durations, 65535).astype(np.uint16).tobytes())
+        except OSError as err:  # e.g. a full disk: name the shards in the one-line error
+            if err.filename is None:
+                err.filename = str(self.out)
+            raise
         self.docs.append({"id": doc_id, "offset": self.offset, "length": int(tokens.size),
                           "split": split, "voice": voice, "source": source, **extra})
         self.offset += int(tokens.size)
@@ -72,8 +82,10 @@ class ShardWriter:
         failure (e.g. a full disk) the temporaries are removed and no meta.json is written."""
         try:
             return self._close(config, inputs, **stats)
-        except BaseException:
+        except BaseException as err:
             self.abort()
+            if isinstance(err, OSError) and err.filename is None:
+                err.filename = str(self.out)
             raise
 
     def _close(self, config: Any, inputs: dict[str, str] | None = None, **stats: Any) -> dict[str, Any]:
