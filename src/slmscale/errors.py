@@ -38,6 +38,8 @@ _OS_ERRORS = {
     errno.EPERM: ("operation not permitted", "check the folder's permissions or pick another output folder"),
     errno.ENOENT: ("no such file or directory", "check the path"),
     errno.ENOTDIR: ("not a directory", "check the path"),
+    errno.EEXIST: ("already exists (a file is where a folder or a new file should go)",
+                   "move it or choose another path"),
     errno.EISDIR: ("is a directory, expected a file", "check the path"),
     errno.ELOOP: ("too many levels of symbolic links", "fix the symbolic link loop"),
     errno.ENAMETOOLONG: ("file name too long", "use a shorter name"),

@@ -23,6 +23,7 @@ import numpy as np
 
 from slmscale.artifacts import META, atomic_open, iter_jsonl, read_json, read_meta, sha256_file, write_meta
 from slmscale.errors import UserError
+from slmscale.locks import exclusive
 
 KIND = "shards"
 
@@ -49,6 +50,9 @@ class ShardWriter:
         self._tok_tmp = self.out / ".tokens.bin.tmp"
         self._dur_tmp = self.out / ".durations.bin.tmp" if with_durations else None
         self._tok = self._dur = None
+        # Two writers on one folder would interleave their temporaries: the second fails at once.
+        self._lock = contextlib.ExitStack()
+        self._lock.enter_context(exclusive(self.out, "another process writing shards"))
         try:
             self._tok = open(self._tok_tmp, "wb")
             self._dur = open(self._dur_tmp, "wb") if self._dur_tmp else None
@@ -81,12 +85,14 @@ class ShardWriter:
         """Rename the streamed files into place and write docs.jsonl, then meta.json last; on any
         failure (e.g. a full disk) the temporaries are removed and no meta.json is written."""
         try:
-            return self._close(config, inputs, **stats)
+            meta = self._close(config, inputs, **stats)
         except BaseException as err:
             self.abort()
             if isinstance(err, OSError) and err.filename is None:
                 err.filename = str(self.out)
             raise
+        self._lock.close()
+        return meta
 
     def _close(self, config: Any, inputs: dict[str, str] | None = None, **stats: Any) -> dict[str, Any]:
         for fh in (self._tok, self._dur):
@@ -116,12 +122,13 @@ class ShardWriter:
         )
 
     def abort(self) -> None:
-        """Drop the temporaries (safe to call twice, and after a failed close)."""
+        """Drop the temporaries and the lock (safe to call twice, and after a failed close)."""
         for fh, tmp in ((self._tok, self._tok_tmp), (self._dur, self._dur_tmp)):
             if fh is not None:
                 with contextlib.suppress(OSError):
                     fh.close()
                 Path(tmp).unlink(missing_ok=True)
+        self._lock.close()
 
 
 class Shards:
