@@ -103,7 +103,9 @@ def snapshot(root: Path, skip: Path | None = None) -> dict[str, tuple[int, int]]
             if os.fspath(p) == skip_s:
                 continue
             st = p.lstat()
-            out[os.fsdecode(p.relative_to(root))] = (st.st_size, st.st_mtime_ns)
+            # folders count by existence only: making and removing the output changes its parent's mtime
+            out[os.fsdecode(p.relative_to(root))] = (0, 0) if p.is_dir() and not p.is_symlink() else (
+                st.st_size, st.st_mtime_ns)
     return out
 
 
@@ -562,11 +564,9 @@ def small_disk(where: Path, mode: str):
     try:
         if mounted:
             if mode == "full":
-                with open(where / "filler", "wb") as fh:
-                    with contextlib.suppress(OSError):
-                        while True:
-                            fh.write(b"\0" * 4096)
-                            fh.flush()
+                with open(where / "filler", "wb", buffering=0) as fh, contextlib.suppress(OSError):
+                    while True:
+                        fh.write(b"\0" * 4096)
             else:
                 subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
             yield "tmpfs"

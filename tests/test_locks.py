@@ -38,3 +38,15 @@ def test_a_killed_holder_releases_the_lock(tmp_path):
         time.sleep(0.05)
     with exclusive(tmp_path, "x"):  # the stale lock file does not block
         pass
+
+
+def test_waiting_blocks_exclusive_holders_until_released(tmp_path):
+    from slmscale.locks import waiting
+
+    with waiting(tmp_path / ".lock"):
+        assert is_held(tmp_path / ".lock")
+        with pytest.raises(LockHeld):
+            with exclusive(tmp_path, "x"):
+                pass
+    with exclusive(tmp_path, "x"):
+        pass
