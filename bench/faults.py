@@ -230,7 +230,7 @@ def audio_cases(b: Bench, inp: Inputs) -> None:
         lost = sorted(set(good) - kept)
         b.add("audio", "manifest keeps every good file", "lost" if lost else "clear", str(lost))
     # units encode on a hand-written manifest that lists every file, bad ones included
-    rows = [{"id": Path(n).stem, "audio": f"zoo/{n}", "duration": 1.0, "sample_rate": 16000}
+    rows = [{"id": n, "audio": f"zoo/{n}", "duration": 1.0, "sample_rate": 16000}
             for n in [*good, *bad]]
     hand = b.ws / "cases" / "all.jsonl"
     hand.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -243,9 +243,8 @@ def audio_cases(b: Bench, inp: Inputs) -> None:
         meta = json.loads((out / "meta.json").read_text())
         skipped = {s["id"]: s["reason"] for s in meta["skipped"]}
         for name in bad:
-            stem = Path(name).stem
-            b.add("audio", f"encode {name}", "clear" if stem in skipped else "silently_wrong",
-                  "" if stem in skipped else "bad file encoded as a document")
+            b.add("audio", f"encode {name}", "clear" if name in skipped else "silently_wrong",
+                  "" if name in skipped else "bad file encoded as a document")
     edge_cases(b)
 
 
@@ -318,9 +317,9 @@ def config_cases(b: Bench, inp: Inputs) -> None:
     adir.mkdir(exist_ok=True)
     for i, (name, over) in enumerate(cases):
         over = {k: str(afile) if v == "__FILE__" else str(adir) if v == "__DIR__" else v for k, v in over.items()}
-        out = b.ws / "cases" / f"cfg_run{i}"
+        out = Path(over.pop("out", b.ws / "cases" / f"cfg_run{i}"))
         cfg = tiny_train_cfg(b.ws / "cases" / f"cfg{i}.yaml", inp.shards, out, **over)
-        expect_error(b, "config", name, ["train", cfg], out=None if "out" in over else out)
+        expect_error(b, "config", name, ["train", cfg], out=None if out == afile else out)
     files = {"config file missing": None, "config not YAML": "a: [b\n", "config is a list": "- 1\n- 2\n",
              "config empty": ""}
     for name, text in list(files.items())[:1 if b.quick else None]:

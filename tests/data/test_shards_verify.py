@@ -122,3 +122,10 @@ def test_verify_skips_nothing_it_was_asked_for(shards, tmp_path):
     Shards(copy)  # cheap open: structure only
     with pytest.raises(UserError, match="sha256"):
         Shards(copy, verify=True)
+
+
+def test_inspect_refuses_out_of_vocabulary_ids_in_one_line(shards, capsys):
+    poke_tokens(shards, 0xFFFF)
+    for extra in ([], ["--verify"]):
+        code, _, err = run_cli(capsys, "data", "inspect", shards, "--json", *extra)
+        assert_one_line_error(code, err, "token id 65535", "outside the vocabulary")

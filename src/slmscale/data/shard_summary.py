@@ -24,7 +24,8 @@ def token_counts(shards: Shards, block: int = 1 << 24) -> np.ndarray:
     """Occurrences of every id 0..vocab_size-1, read from the memory-mapped tokens in blocks."""
     counts = np.zeros(shards.vocab_size, dtype=np.int64)
     for start in range(0, len(shards.tokens), block):
-        counts += np.bincount(np.asarray(shards.tokens[start:start + block]), minlength=shards.vocab_size)
+        chunk = shards.check_ids(np.asarray(shards.tokens[start:start + block]), f"positions {start}..")
+        counts += np.bincount(chunk, minlength=shards.vocab_size)
     return counts
 
 
