@@ -64,3 +64,12 @@ def test_python_dash_m_goes_through_the_same_boundary(tmp_path):
     usage = subprocess.run([sys.executable, "-m", "slmscale.cli.main", "train"], capture_output=True, text=True,
                            timeout=120)
     assert usage.returncode == 2 and "Missing argument" in usage.stderr and "Traceback" not in usage.stderr
+
+
+def test_ctrl_c_exits_130_with_a_resume_hint(tmp_path, capsys, monkeypatch):
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("slmscale.data.shard_summary.summarize", interrupted)
+    code, _, err = run_cli(capsys, "data", "inspect", tmp_path)
+    assert_one_line_error(code, err, "interrupted", "rerun the same command", exit_code=130)
