@@ -13,7 +13,7 @@ import typer
 
 from slmscale import __version__
 from slmscale.cli import data, demo, eval, fit, model, study, synth, train, units
-from slmscale.errors import EXIT_BUG, REPORT_HINT, explain
+from slmscale.errors import EXIT_BUG, EXIT_INTERRUPTED, REPORT_HINT, explain
 
 app = typer.Typer(
     name="slmscale",
@@ -50,8 +50,12 @@ def main(argv: list[str] | None = None) -> None:
     from typer.exceptions import TyperException
 
     try:
-        app(args=argv, standalone_mode=False)
-        code = 0
+        # Without standalone mode typer returns the code of a `typer.Exit` (e.g. --version) and
+        # turns Ctrl-C into 130; commands themselves return None.
+        returned = app(args=argv, standalone_mode=False)
+        code = returned if type(returned) is int else 0
+        if code == EXIT_INTERRUPTED:
+            code = _report(KeyboardInterrupt())
     except typer.Exit as done:
         code = done.exit_code
     except typer.Abort as abort:  # typer turns Ctrl-C into Abort
