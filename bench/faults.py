@@ -542,10 +542,11 @@ def _pickle(final: Path, name: str, remove: bool = False) -> None:
     import torch
     from safetensors.torch import load_file
 
-    sd = load_file(final / "model.safetensors")
+    sd = {k: v.clone() for k, v in load_file(final / "model.safetensors").items()}
     if remove:
         (final / "model.safetensors").unlink()
-    torch.save(sd, final / name)
+    torch.save(sd, final / "pickle.tmp")  # not over the file just read: it may still be mapped
+    os.replace(final / "pickle.tmp", final / name)
 
 
 # ---------------------------------------------------------------- read-only and full disks
