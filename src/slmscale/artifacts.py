@@ -38,9 +38,11 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[An
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as err:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename is None:
+            err.filename = str(path)  # e.g. ENOSPC from write(): name the file in the one-line error
         raise
 
 

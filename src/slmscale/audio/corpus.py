@@ -37,6 +37,7 @@ from slmscale.audio.voices import TRAIN_VOICES, parse_voices
 from slmscale.config import StrictModel
 from slmscale.data.manifest import ManifestEntry, write_manifest
 from slmscale.errors import UserError
+from slmscale.locks import LOCK, exclusive
 from slmscale.progress import info
 from slmscale.text.stories import NO_STORY_BLOCK
 from slmscale.data.sources.common import say
@@ -106,7 +107,7 @@ def _prepare_out(out: Path) -> None:
     """Refuse to write into a folder that holds something other than a corpus of ours."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and any(p.name != LOCK for p in out.iterdir()):
         meta = out / META
         ours = (out / MARKER).is_file() or (meta.is_file() and read_json(meta).get("kind") == KIND)
         if not ours:
@@ -137,6 +138,14 @@ def build_corpus(cfg: CorpusConfig, out: str | Path, workers: int | None = None,
         return meta
     t0 = time.perf_counter()
     stream = _texts(cfg)  # before touching `out`: a bad text file changes nothing
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    with exclusive(out, "another `synth corpus`"):  # two builders would delete each other's audio
+        return _build_locked(cfg, out, stream, inputs, workers, t0)
+
+
+def _build_locked(cfg: CorpusConfig, out: Path, stream: Iterator[tuple[str, str]], inputs: dict[str, str],
+                  workers: int | None, t0: float) -> dict:
     _prepare_out(out)
     entries: list[ManifestEntry] = []
     skipped: list[Skipped] = []

@@ -12,17 +12,22 @@ def inspect_cmd(
     shards: Path = typer.Argument(..., help="Shards directory (from `units encode`, `units unigram`, …)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of tables."),
     bins: int = typer.Option(20, "--bins", help="Rows of the usage histogram."),
-    verify: bool = typer.Option(False, "--verify", help="Recompute the files' sha256 and compare with meta."),
+    verify: bool = typer.Option(False, "--verify", help="Recompute the files' sha256 and compare with meta, "
+                                                        "and check every token id; exit 2 on any mismatch."),
 ) -> None:
     """Print a shards summary and a token-usage histogram (ids ranked by frequency)."""
-    from slmscale.data.shard_summary import summarize
+    from slmscale.data.shard_summary import summarize, verify_problems
+    from slmscale.errors import UserError
 
     summary = summarize(shards, verify=verify)
     if as_json:
         summary.pop("counts")
         typer.echo(json.dumps(summary, indent=2, sort_keys=True))
-        return
-    _render(summary, bins)
+    else:
+        _render(summary, bins)
+    problems = verify_problems(summary)
+    if problems:
+        raise UserError(f"{shards}: verify failed: {'; '.join(problems)}; rebuild the shards")
 
 
 def _render(s: dict, bins: int) -> None:
@@ -59,7 +64,9 @@ def _render(s: dict, bins: int) -> None:
         rows.append(("skipped inputs", f"{len(s['skipped'])}"))
     if "checksums_ok" in s:
         rows.append(("checksums", ", ".join(f"{n} {'ok' if ok else 'MISMATCH'}"
-                                            for n, ok in s["checksums_ok"].items())))
+                                            for n, ok in s["checksums_ok"].items()) or "none recorded"))
+        bad = s.get("bad_token_position")
+        rows.append(("token ids", "all inside the vocabulary" if bad is None else f"OUT OF RANGE at {bad}"))
     for key, val in rows:
         t.add_row(key, str(val))
     console.print(t)

@@ -7,12 +7,13 @@ inside command bodies so `slmscale --help` is instant.
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 
 from slmscale import __version__
 from slmscale.cli import bench, data, demo, eval, fit, model, study, synth, train, units
-from slmscale.errors import UserError
+from slmscale.errors import EXIT_BUG, EXIT_INTERRUPTED, REPORT_HINT, explain
 
 
 def _flags_take_no_value() -> None:
@@ -58,16 +59,45 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; expected user errors print one line and exit with their code.
+    """Run the CLI behind one error boundary (also for `python -m slmscale.cli.main`).
 
-    Standalone mode lets click/typer report usage errors (exit 2) itself; only our own
-    `UserError` needs catching here.
+    Anticipated failures (our `UserError`, no space / read-only / permission / missing path,
+    damaged safetensors or JSON, a held lock) print one `error: ...` line and exit with their
+    code (2, or 3 for a diverged run); Ctrl-C exits 130 (rerun to resume); anything else is a
+    bug: its traceback, a line asking to report it, exit 1. Click reports usage errors (exit 2).
     """
+    from typer.exceptions import TyperException
+
     try:
-        app(args=argv)
-    except UserError as err:
-        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-        sys.exit(err.exit_code)
+        # Without standalone mode typer returns the code of a `typer.Exit` (e.g. --version) and
+        # turns Ctrl-C into 130; commands themselves return None.
+        returned = app(args=argv, standalone_mode=False)
+        code = returned if type(returned) is int else 0
+        if code == EXIT_INTERRUPTED:
+            code = _report(KeyboardInterrupt())
+    except typer.Exit as done:
+        code = done.exit_code
+    except typer.Abort as abort:  # typer turns Ctrl-C into Abort
+        code = _report(abort.__context__ or KeyboardInterrupt())
+    except TyperException as usage:  # bad option, unknown command, missing argument
+        usage.show()  # type: ignore[attr-defined]
+        code = usage.exit_code
+    except BaseException as err:  # noqa: BLE001 - this is the boundary
+        if isinstance(err, SystemExit):
+            raise
+        code = _report(err)
+    sys.exit(code)
+
+
+def _report(err: BaseException) -> int:
+    explained = explain(err)
+    if explained is None:
+        traceback.print_exception(err)
+        typer.secho(f"error: {REPORT_HINT}", fg=typer.colors.RED, err=True)
+        return EXIT_BUG
+    message, code = explained
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return code
 
 
 if __name__ == "__main__":

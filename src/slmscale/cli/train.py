@@ -1,6 +1,7 @@
 """`slmscale train CONFIG.yaml [--set key=value ...] [--resume] [--out RUN]`.
 
-Exit codes: 0 finished (or already finished), 2 bad config/input (one-line error naming it),
+Exit codes: 0 finished (or already finished), 2 bad config/input, damaged shards or checkpoints,
+no space / read-only output, or RUN locked by another train (one-line error naming it),
 3 diverged (NaN/inf or train.max_loss exceeded; summary.json says where), 130 interrupted
 (resume later with the same command), 1 unexpected failure (summary.json status "failed").
 """
@@ -35,6 +36,10 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(False, "--resume",
                                     help="require a checkpoint in RUN and continue from it "
                                          "(a run dir with checkpoints is resumed anyway)"),
+        no_verify: bool = typer.Option(False, "--no-verify",
+                                       help="skip the shards' sha256 and token-id scan at start (very large "
+                                            "shards; same as data.verify=false; sizes and offsets are always "
+                                            "checked)"),
     ) -> None:
         """Train one model on token shards at an exact token budget; writes a RUN directory.
 
@@ -46,6 +51,8 @@ def register(app: typer.Typer) -> None:
         overrides = list(set_ or [])
         if out is not None:
             overrides.append(f"out={out}")
+        if no_verify:
+            overrides.append("data.verify=false")
         cfg = load_train_config(config, overrides)
         from slmscale.progress import info
         from slmscale.train import run_training

@@ -195,13 +195,17 @@ def unigram_cmd(
     max_train_units: int = typer.Option(20_000_000, "--max-train-units",
                                         help="Units of the train split used to learn the pieces."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
+    verify: bool = typer.Option(True, "--verify/--no-verify",
+                                help="Check the shards' sha256 and token ids before use (skip for very "
+                                     "large shards; sizes and offsets are always checked)."),
 ) -> None:
     """Train a SentencePiece unigram model over unit strings and re-encode the shards with it."""
     from slmscale.units.unigram import build_unigram
 
     if vocab_size < 3:
         raise UserError(f"--vocab-size {vocab_size}: too small")
-    build_unigram(shards, vocab_size, out, seed=seed, max_train_units=max_train_units, force=force)
+    build_unigram(shards, vocab_size, out, seed=seed, max_train_units=max_train_units, force=force,
+                  verify=verify)
 
 
 def register(app: typer.Typer) -> None:

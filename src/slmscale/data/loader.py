@@ -75,7 +75,7 @@ class PackedStream:
                     filled += 1
                     within += 1
                 i += 1
-        return out
+        return self.shards.check_ids(out, f"stream positions {start}..{start + length}")
 
 
     def count_prefix(self, length: int, per_doc: np.ndarray, in_doc: Callable[[int, int], int]) -> int:

@@ -3,6 +3,11 @@
 Fields: id, audio (path relative to the manifest's folder), duration (s), sample_rate, text,
 voice (speaker or synthetic voice name), split, words ([[word, start, end], ...] in seconds; may be
 empty when no alignment is known).
+
+Splits: `train`, `valid` and `test` are always known. Any other split name must be declared in the
+manifest's summary file `<name>.meta.json` as `"splits": ["dev-other", ...]` (a list, or a mapping
+whose keys are the names); an entry with an undeclared split is an error naming its line, so a
+typo never silently drops data from training.
 """
 
 from __future__ import annotations
@@ -52,21 +57,53 @@ def write_manifest(path: str | Path, entries: Iterable[ManifestEntry]) -> int:
     return n
 
 
+STANDARD_SPLITS = ("train", "valid", "test")
+
+
+def summary_path(manifest: str | Path) -> Path:
+    """`<name>.meta.json` beside `<name>.jsonl`: the manifest's summary (and split declarations)."""
+    manifest = Path(manifest)
+    return manifest.with_name(manifest.name.removesuffix(".jsonl") + ".meta.json")
+
+
+def known_splits(manifest: str | Path) -> set[str]:
+    """The standard splits plus those declared in the manifest's summary file (`"splits"`)."""
+    known = set(STANDARD_SPLITS)
+    meta = summary_path(manifest)
+    if meta.is_file():
+        try:
+            declared = json.loads(meta.read_text(encoding="utf-8")).get("splits")
+        except (OSError, ValueError, AttributeError):
+            declared = None
+        if isinstance(declared, (list, dict)):
+            known |= {str(name) for name in declared}
+    return known
+
+
 def iter_manifest(path: str | Path) -> Iterator[ManifestEntry]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: manifest not found (make one with `slmscale synth corpus` or "
                         "`slmscale data manifest`)")
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield ManifestEntry.model_validate(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-            except ValidationError as err:
-                raise UserError(format_validation_error(err, f"{path}:{lineno}")) from None
+    splits = known_splits(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = ManifestEntry.model_validate(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise UserError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
+                except ValidationError as err:
+                    raise UserError(format_validation_error(err, f"{path}:{lineno}")) from None
+                if entry.split not in splits:
+                    raise UserError(f"{path}:{lineno}: unknown split {entry.split!r} (known: "
+                                    f"{', '.join(sorted(splits))}); fix the entry, or declare the split in "
+                                    f"{summary_path(path).name} as \"splits\": {json.dumps([entry.split])}")
+                yield entry
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text; is this a manifest?") from None
 
 
 def read_manifest(path: str | Path) -> list[ManifestEntry]:

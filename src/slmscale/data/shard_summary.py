@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from slmscale.artifacts import sha256_file
 from slmscale.data.shards import Shards
 
 
@@ -25,13 +24,22 @@ def token_counts(shards: Shards, block: int = 1 << 24) -> np.ndarray:
     """Occurrences of every id 0..vocab_size-1, read from the memory-mapped tokens in blocks."""
     counts = np.zeros(shards.vocab_size, dtype=np.int64)
     for start in range(0, len(shards.tokens), block):
-        counts += np.bincount(np.asarray(shards.tokens[start:start + block]), minlength=shards.vocab_size)
+        chunk = shards.check_ids(np.asarray(shards.tokens[start:start + block]), f"positions {start}..")
+        counts += np.bincount(chunk, minlength=shards.vocab_size)
     return counts
 
 
 def verify_checksums(shards: Shards) -> dict[str, bool]:
-    return {name: sha256_file(shards.path / name) == digest
-            for name, digest in shards.meta.get("checksums", {}).items()}
+    return shards.checksum_report()
+
+
+def verify_problems(summary: dict[str, Any]) -> list[str]:
+    """What `--verify` found wrong in a summary (empty when the shards check out)."""
+    problems = [f"{name} differs from its sha256 in meta.json"
+                for name, ok in summary.get("checksums_ok", {}).items() if not ok]
+    if summary.get("bad_token_position") is not None:
+        problems.append(f"token id outside the vocabulary at position {summary['bad_token_position']}")
+    return problems
 
 
 def summarize(path: str | Path, verify: bool = False) -> dict[str, Any]:
@@ -62,6 +70,7 @@ def summarize(path: str | Path, verify: bool = False) -> dict[str, Any]:
         out["mean_duration_frames"] = float(np.asarray(shards.durations_flat, dtype=np.float64).mean())
     if verify:
         out["checksums_ok"] = verify_checksums(shards)
+        out["bad_token_position"] = shards.bad_token_position()
     return out
 
 

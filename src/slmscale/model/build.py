@@ -50,8 +50,42 @@ def build_model(shape: ModelShape, vocab_size: int, special_tokens: dict[str, in
     return LlamaForCausalLM(cfg)
 
 
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+# A zip (torch.save since 1.6) or a raw pickle stream (protocol 2+), never a safetensors header.
+_PICKLE_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def check_weights(path: str | Path, what: str) -> None:
+    """Refuse, in one line, what `from_pretrained` must not see: pickled weights (slmscale never
+    unpickles), a pickle renamed `.safetensors`, or a damaged (e.g. truncated) safetensors file."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights:
+        pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
+        if pickles:
+            raise UserError(f"{what} {path}: the weights are pickled ({pickles[0]}); slmscale loads only "
+                            "safetensors: convert them in a trusted environment (save_pretrained writes "
+                            "model.safetensors)")
+        raise UserError(f"{what} {path}: no model weights (*.safetensors) in this directory")
+    for file in weights:
+        with open(file, "rb") as fh:
+            head = fh.read(4)
+        if head.startswith(_PICKLE_MAGIC):
+            raise UserError(f"{what} {file}: a pickle named .safetensors, refused (slmscale never unpickles); "
+                            "convert it to real safetensors in a trusted environment")
+        try:
+            with safe_open(str(file), framework="pt"):
+                pass
+        except (SafetensorError, OSError) as err:
+            raise UserError(f"{what} {file}: damaged safetensors file ({str(err).splitlines()[0]}); "
+                            "restore or rebuild it") from None
+
+
 def load_pretrained(path: str | Path, vocab_size: int | None = None) -> Any:
-    """Any local AutoModelForCausalLM directory; the embeddings grow to `vocab_size` if needed."""
+    """Any local AutoModelForCausalLM directory with safetensors weights; the embeddings grow to
+    `vocab_size` if needed."""
     from transformers import AutoModelForCausalLM
 
     from slmscale.hf_cache import resolve_model_dir  # a folder, or a model id in the local HF cache
@@ -59,8 +93,10 @@ def load_pretrained(path: str | Path, vocab_size: int | None = None) -> Any:
     path = resolve_model_dir(path, "model.init_from")
     if not (path / "config.json").is_file():
         raise UserError(f"model.init_from {path}: not a model directory (no config.json)")
+    check_weights(path, "model.init_from")
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="sdpa", dtype="float32")
+        model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="sdpa", dtype="float32",
+                                                     use_safetensors=True)
     except (OSError, ValueError) as err:
         raise UserError(f"model.init_from {path}: cannot load ({str(err).splitlines()[0]})") from None
     if vocab_size is not None and model.get_input_embeddings().num_embeddings < vocab_size:

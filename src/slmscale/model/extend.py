@@ -116,9 +116,13 @@ def _load(model_dir: Path, tokenizer_dir: Path) -> tuple[Any, Any]:
     from slmscale.text.bpe import load_tokenizer
 
     hf_logging.disable_progress_bar()  # one-second loads of local files: our own messages only
+    from slmscale.model.build import check_weights
+
     tokenizer = load_tokenizer(tokenizer_dir)
+    check_weights(model_dir, "model")
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True, dtype="auto")
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True, dtype="auto",
+                                                     use_safetensors=True)
     except (OSError, ValueError, KeyError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{model_dir}: cannot load as a causal LM ({first})") from None

@@ -74,13 +74,17 @@ def save_checkpoint(ckpt_dir: Path, step: int, model_state: dict[str, Any], opt_
     final = ckpt_dir / f"{PREFIX}{step:08d}"
     tmp = ckpt_dir / f".tmp-{PREFIX}{step:08d}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    _save_tensors(model_state, tmp / "model.safetensors")
-    opt_tensors, opt_info = optimizer_to_flat(opt_state)
-    _save_tensors(opt_tensors, tmp / "optimizer.safetensors")
-    _save_tensors(rng, tmp / "rng.safetensors")
-    atomic_write_text(tmp / "state.json", dumps({**state, "step": step, "optimizer": opt_info}))
-    _fsync_dir(tmp)
+    try:
+        tmp.mkdir()
+        _save_tensors(model_state, tmp / "model.safetensors")
+        opt_tensors, opt_info = optimizer_to_flat(opt_state)
+        _save_tensors(opt_tensors, tmp / "optimizer.safetensors")
+        _save_tensors(rng, tmp / "rng.safetensors")
+        atomic_write_text(tmp / "state.json", dumps({**state, "step": step, "optimizer": opt_info}))
+        _fsync_dir(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # e.g. disk full: leave no half checkpoint behind
+        raise
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -98,8 +102,11 @@ def list_checkpoints(ckpt_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
 
 
-def load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(model tensors, optimizer state_dict, rng tensors, state) of one checkpoint."""
+def load_checkpoint(path: Path, required: tuple[str, ...] = ("step",)
+                    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(model tensors, optimizer state_dict, rng tensors, state) of one checkpoint; a UserError naming
+    it when any file is damaged (truncated safetensors, bad JSON, `required` state keys missing)."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
@@ -107,6 +114,22 @@ def load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[st
         model = load_file(str(path / "model.safetensors"))
         opt = optimizer_from_flat(load_file(str(path / "optimizer.safetensors")), state["optimizer"])
         rng = load_file(str(path / "rng.safetensors"))
-    except (OSError, ValueError, KeyError) as err:
-        raise UserError(f"{path}: damaged checkpoint ({err}); delete it to resume from an older one") from None
+        missing = [key for key in required if key not in state]
+        if missing:
+            raise KeyError(f"state.json lacks {', '.join(missing)}")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, SafetensorError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path}: damaged checkpoint ({type(err).__name__}: {reason}); "
+                        "delete it to resume from an older one") from None
+    if "cpu" not in rng:
+        raise UserError(f"{path}: damaged checkpoint (rng.safetensors has no cpu state); "
+                        "delete it to resume from an older one")
     return model, opt, rng, state
+
+
+def set_aside_checkpoint(path: Path) -> Path:
+    """Rename a damaged checkpoint to `.damaged-<name>`: kept for a look, no longer listed or rotated."""
+    aside = path.with_name(f".damaged-{path.name}")
+    shutil.rmtree(aside, ignore_errors=True)
+    os.replace(path, aside)
+    return aside

@@ -17,6 +17,9 @@ class DataConfig(StrictModel):
     max_tokens: Optional[PositiveInt] = Field(
         None, description="unique training tokens: train on the first training documents (stored "
                           "order) holding at most this many tokens, repeated for epochs (data-constrained runs)")
+    verify: bool = Field(True, description="check the shards against meta.json (sha256 of every file, token "
+                                           "ids within the vocabulary) before training; false skips that "
+                                           "for very large shards (sizes and offsets are always checked)")
 
 
 class ModelConfig(StrictModel):

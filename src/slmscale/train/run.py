@@ -8,11 +8,12 @@ RUN/
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -20,11 +21,13 @@ from slmscale.artifacts import META, atomic_write_text, read_json, write_json, w
 from slmscale.data.loader import PackedStream, TrainBatches, validation_sequences
 from slmscale.data.shards import Shards
 from slmscale.errors import UserError
+from slmscale.locks import LOCK, exclusive
 from slmscale.model.flops import flops_6nd, flops_full, model_flops_per_token
 from slmscale.progress import info as say, make_progress
 from slmscale.train import distributed as D
-from slmscale.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from slmscale.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint, set_aside_checkpoint
 from slmscale.train.config import TrainConfig
+from slmscale.train.final import run_tokenizer_info, save_final
 from slmscale.train.loop import LoopState, Plan, evaluate, train_loop
 from slmscale.train.metrics import MetricsLog, measure_matmul_peak
 from slmscale.train.schedule import default_warmup
@@ -32,6 +35,9 @@ from slmscale.train.schedule import default_warmup
 KIND = "run"
 # Config sections whose change makes an existing run dir a different run.
 IDENTITY_KEYS = ("seed", "data", "model", "budget", "train")
+# ...except these keys, which change how the run is checked, not what it trains.
+NOT_IDENTITY = {"data": ("verify",)}
+RESUME_KEYS = ("step", "loss_sum", "loss_count", "wall_s")  # what a checkpoint's state.json must hold
 
 
 def _device(cfg: TrainConfig) -> Any:
@@ -70,9 +76,12 @@ def build_from_config(cfg: TrainConfig, shards: Shards) -> Any:
                        cfg.seed, m.tie_embeddings)
 
 
-def _identity(cfg: TrainConfig) -> dict[str, Any]:
-    dumped = cfg.model_dump(mode="json")
-    return {k: dumped[k] for k in IDENTITY_KEYS}
+def _identity(dumped: dict[str, Any]) -> dict[str, Any]:
+    out = {k: dumped.get(k) for k in IDENTITY_KEYS}
+    for section, keys in NOT_IDENTITY.items():
+        if isinstance(out.get(section), dict):
+            out[section] = {k: v for k, v in out[section].items() if k not in keys}
+    return out
 
 
 def _first_difference(a: Any, b: Any, prefix: str = "") -> str | None:
@@ -90,8 +99,14 @@ def _check_run_dir(run: Path, cfg: TrainConfig) -> dict[str, Any] | None:
     saved = run / "config.yaml"
     if not saved.is_file():
         return None
-    old = yaml.safe_load(saved.read_text()) or {}
-    diff = _first_difference({k: old.get(k) for k in IDENTITY_KEYS}, _identity(cfg))
+    try:
+        old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise UserError(f"{saved}: damaged ({str(err).splitlines()[0]}); "
+                        "restore it or delete the run folder") from None
+    if not isinstance(old, dict):
+        raise UserError(f"{saved}: not a config mapping; restore it or delete the run folder")
+    diff = _first_difference(_identity(old), _identity(cfg.model_dump(mode="json")))
     if diff:
         raise UserError(f"{run} holds a run with a different config ({diff}); "
                         "use another --out or delete that folder")
@@ -158,33 +173,87 @@ def _set_threads(cfg: TrainConfig, info: D.DistInfo, device: Any) -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.local_world_size))
 
 
+@dataclass
+class _Job:
+    """Everything the loop and the finish need, built once by `_setup`."""
+
+    cfg: TrainConfig
+    run: Path
+    shards_path: Path
+    shards: Shards
+    stream: PackedStream
+    valid_windows: Any
+    device: Any
+    info: D.DistInfo
+    precision: str
+    mode: str
+    model: Any
+    wrapped: Any
+    optimizer: Any
+    train_model: Any
+    plan: Plan
+    budget: int
+    batches: TrainBatches
+    n_params: int
+    n_total: int
+
+
 def run_training(config: TrainConfig, resume: bool | None = None) -> dict[str, Any]:
     """Train one model as configured; returns the summary (also RUN/summary.json).
 
     resume=None resumes automatically when RUN has a checkpoint; True requires one; False
-    refuses to touch a run dir that already has checkpoints.
+    refuses to touch a run dir that already has checkpoints. RUN is locked while training: a
+    second process on the same RUN fails at once (`slmscale.locks.LockHeld`).
     A diverged run returns status "diverged" (no exception); unexpected errors mark it "failed".
     """
-    import torch
-
     cfg = config
     if not cfg.out:
         raise UserError("no run directory: set out in the config or pass --out RUN")
     run = Path(cfg.out).resolve()
     shards_path = Path(cfg.data.shards).resolve()
-    shards = Shards(shards_path)
+    shards = Shards(shards_path, verify=cfg.data.verify)
     run_tokenizer_info(shards.meta, shards_path)  # fail now, not after training, if eval could not use it
     valid_windows = validation_sequences(shards, cfg.data.valid_split, cfg.train.seq_len, cfg.eval.max_tokens)
     stream = PackedStream(shards, cfg.data.train_split, seed=cfg.seed, max_tokens=cfg.data.max_tokens)
-    done = _check_run_dir(run, cfg)
-    if done is not None:
-        say(f"{run}: already finished with this config (loss {done.get('loss')}); nothing to do")
-        return done
-    ckpts = list_checkpoints(run / "checkpoints")
-    if resume is True and not ckpts:
-        raise UserError(f"--resume: {run} has no checkpoint to resume from")
-    if resume is False and ckpts:
-        raise UserError(f"{run} already has checkpoints; pass --resume or use another --out")
+    with _locked_run_dir(run):
+        done = _check_run_dir(run, cfg)
+        if done is not None:
+            say(f"{run}: already finished with this config (loss {done.get('loss')}); nothing to do")
+            return done
+        ckpts = list_checkpoints(run / "checkpoints")
+        if resume is True and not ckpts:
+            raise UserError(f"--resume: {run} has no checkpoint to resume from")
+        if resume is False and ckpts:
+            raise UserError(f"{run} already has checkpoints; pass --resume or use another --out")
+        job = _setup(cfg, run, shards_path, shards, stream, valid_windows)
+        state = _resume(job, ckpts)
+        base = _base_summary(job)
+        state = _train(job, state, base)
+        return _finalise(job, state, base)
+
+
+@contextlib.contextmanager
+def _locked_run_dir(run: Path) -> Iterator[None]:
+    """Hold RUN/.lock (rank 0 of a distributed run takes it for all ranks). A run dir this call
+    created and left holding only the lock (the run failed before writing) is removed again."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield
+        return
+    created = not run.exists()
+    try:
+        with exclusive(run, "another training process"):
+            yield
+    finally:
+        if created and run.is_dir() and {p.name for p in run.iterdir()} <= {LOCK}:
+            with contextlib.suppress(OSError):
+                (run / LOCK).unlink(missing_ok=True)
+                run.rmdir()
+
+
+def _setup(cfg: TrainConfig, run: Path, shards_path: Path, shards: Shards, stream: PackedStream,
+           valid_windows: Any) -> _Job:
+    """Device, processes, model, plan, batches and optimizer (no files written)."""
+    import torch
 
     device = _device(cfg)
     info = D.init_distributed(device.type)
@@ -210,39 +279,74 @@ def run_training(config: TrainConfig, resume: bool | None = None) -> dict[str, A
     wrapped = D.wrap_model(model, info, mode, device)
     optimizer = optimizer if not (info.enabled and mode == "fsdp") else make_optimizer(wrapped, cfg, device)
     train_model = torch.compile(wrapped) if cfg.train.compile else wrapped
+    return _Job(cfg, run, shards_path, shards, stream, valid_windows, device, info, precision, mode, model,
+                wrapped, optimizer, train_model, plan, budget, batches, n_params, n_total)
 
-    state = LoopState()
-    if ckpts:
-        m_state, o_state, rng, st = load_checkpoint(ckpts[-1])
-        D.load_full_state(wrapped, optimizer, m_state, o_state, info, mode)
-        torch.set_rng_state(rng["cpu"])
-        if "cuda" in rng and device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], device)
-        state = LoopState(step=st["step"], loss_sum=st["loss_sum"], loss_count=st["loss_count"],
-                          wall_s=st["wall_s"], last_valid=st.get("last_valid"))
-        if info.is_main:
-            say(f"resuming {run.name} from step {state.step}/{plan.steps}")
 
+def _resume(job: _Job, ckpts: list[Path]) -> LoopState:
+    """Load the newest checkpoint that loads cleanly (a fresh state when there is none).
+
+    A damaged newer checkpoint is named, skipped, and renamed `.damaged-step-…` (kept for a look,
+    out of the way of checkpoint rotation) once every rank has loaded the good one.
+    """
+    import torch
+
+    if not ckpts:
+        return LoopState()
+    skipped: list[Path] = []
+    for path in reversed(ckpts):
+        try:
+            m_state, o_state, rng, st = load_checkpoint(path, RESUME_KEYS)
+            break
+        except UserError as err:
+            skipped.append(path)
+            if job.info.is_main:
+                say(f"skipping damaged checkpoint {path.name}: {err}")
+    else:
+        raise UserError(f"{job.run / 'checkpoints'}: every checkpoint is damaged ({len(skipped)}); "
+                        "delete the checkpoints folder to train this run from the start")
+    D.load_full_state(job.wrapped, job.optimizer, m_state, o_state, job.info, job.mode)
+    torch.set_rng_state(rng["cpu"])
+    if "cuda" in rng and job.device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"], job.device)
+    state = LoopState(step=st["step"], loss_sum=st["loss_sum"], loss_count=st["loss_count"],
+                      wall_s=st["wall_s"], last_valid=st.get("last_valid"))
+    D.barrier(job.info)
+    if job.info.is_main:
+        for path in skipped:
+            set_aside_checkpoint(path)
+        say(f"resuming {job.run.name} from step {state.step}/{job.plan.steps}"
+            + (f" (skipped damaged {', '.join(p.name for p in skipped)})" if skipped else ""))
+    return state
+
+
+def _base_summary(job: _Job) -> dict[str, Any]:
+    """The summary fields known before training: sizes, budget, FLOPs, hardware."""
+    cfg, plan, shards, model = job.cfg, job.plan, job.shards, job.model
     tokens = plan.steps * plan.tokens_per_step
     from slmscale.train.lineage import init_compute, speech_tokens_trained
 
     # FLOPs count every trained token (text and speech alike); the speech share and the starting
     # model's own compute let a study report interleaved runs both ways (docs/study.md).
-    speech = speech_tokens_trained(stream, shards, tokens)
+    speech = speech_tokens_trained(job.stream, shards, tokens)
     init = init_compute(cfg.model.init_from)
-    flops = flops_6nd(n_params, tokens)
-    base = {"run_id": cfg.run_id or run.name, "shards": str(shards_path), "params": n_params,
-            "params_total": n_total, "tokens": tokens, "tokens_budget": budget,
+    flops = flops_6nd(job.n_params, tokens)
+    return {"run_id": cfg.run_id or job.run.name, "shards": str(job.shards_path), "params": job.n_params,
+            "params_total": job.n_total, "tokens": tokens, "tokens_budget": job.budget,
             "flops": flops,
             "flops_full": flops_full(model.config, plan.seq_len, tokens),
             "modality": shards.meta.get("modality"), "speech_tokens": speech,
             "speech_token_share": speech / tokens if tokens else None, **init,
             "flops_total": None if init["init_flops"] is None else flops + init["init_flops"],
-            "epochs": batches.epochs(plan.steps), "steps": plan.steps, "seq_len": plan.seq_len,
-            "batch_tokens": plan.tokens_per_step, "warmup_steps": plan.warmup, "world_size": info.world_size,
-            "device": str(device), "precision": precision, "peak_flops": plan.peak_flops,
-            "preset": cfg.model.preset,
-            "init_from": cfg.model.init_from}
+            "epochs": job.batches.epochs(plan.steps), "steps": plan.steps, "seq_len": plan.seq_len,
+            "batch_tokens": plan.tokens_per_step, "warmup_steps": plan.warmup,
+            "world_size": job.info.world_size, "device": str(job.device), "precision": job.precision,
+            "peak_flops": plan.peak_flops, "preset": cfg.model.preset, "init_from": cfg.model.init_from}
+
+
+def _train(job: _Job, state: LoopState, base: dict[str, Any]) -> LoopState:
+    """Write the run's config and running summary, then train to the end of the plan (or divergence)."""
+    cfg, run, plan, info = job.cfg, job.run, job.plan, job.info
     log = None
     if info.is_main:
         run.mkdir(parents=True, exist_ok=True)
@@ -250,45 +354,51 @@ def run_training(config: TrainConfig, resume: bool | None = None) -> dict[str, A
         write_json(run / "summary.json", {**base, "status": "running", "loss": None})
         log = MetricsLog(run, state.step, cfg.log.tensorboard, cfg.log.wandb, base["run_id"],
                          cfg.model_dump(mode="json"))
-        say(f"training {base['run_id']}: N={n_params:,} non-embedding params, D={tokens:,} tokens, "
-            f"{plan.steps} steps of {plan.tokens_per_step:,} tokens, {info.world_size} process(es) on {device}")
+        say(f"training {base['run_id']}: N={job.n_params:,} non-embedding params, D={base['tokens']:,} tokens, "
+            f"{plan.steps} steps of {plan.tokens_per_step:,} tokens, {info.world_size} process(es) on {job.device}")
 
     def save_ckpt(st: LoopState) -> None:
-        m_sd = D.full_state_dict(wrapped, info, mode)
-        o_sd = D.full_optimizer_state(wrapped, optimizer, info, mode)
+        m_sd = D.full_state_dict(job.wrapped, info, job.mode)
+        o_sd = D.full_optimizer_state(job.wrapped, job.optimizer, info, job.mode)
         if info.is_main:
-            save_checkpoint(run / "checkpoints", st.step, m_sd, o_sd, _rng_state(device),
+            save_checkpoint(run / "checkpoints", st.step, m_sd, o_sd, _rng_state(job.device),
                             {"loss_sum": st.loss_sum, "loss_count": st.loss_count, "wall_s": st.wall_s,
                              "last_valid": st.last_valid, "tokens": st.step * plan.tokens_per_step,
                              "data_position": {"sequences": st.step * plan.global_batch,
-                                               "epoch": batches.epochs(st.step)}},
+                                               "epoch": job.batches.epochs(st.step)}},
                             cfg.checkpoint.keep)
         D.barrier(info)
 
     def eval_fn() -> float:
-        return evaluate(wrapped, valid_windows, cfg.eval.batch_size, device, precision, info,
-                        sharded_params=mode == "fsdp")
+        return evaluate(job.wrapped, job.valid_windows, cfg.eval.batch_size, job.device, job.precision, info,
+                        sharded_params=job.mode == "fsdp")
 
     def write(record: dict[str, Any]) -> None:
         if log is not None:
-            record = {**record, "flops": flops_6nd(n_params, record["tokens"])}
+            record = {**record, "flops": flops_6nd(job.n_params, record["tokens"])}
             log.write(record)
 
     try:
         with make_progress("step") as prog:
             task = prog.add_task(f"train {base['run_id']}", total=plan.steps, completed=state.step, rate="")
             show = (lambda s: prog.update(task, completed=s)) if info.is_main else None
-            state = train_loop(wrapped, optimizer, batches, plan, state, device, precision, info, write,
-                               eval_fn, save_ckpt, show, train_model)
+            return train_loop(job.wrapped, job.optimizer, job.batches, plan, state, job.device, job.precision,
+                              info, write, eval_fn, save_ckpt, show, job.train_model)
     except BaseException as err:
         if info.is_main and not isinstance(err, (KeyboardInterrupt, UserError)):
-            write_json(run / "summary.json", {**base, "status": "failed", "loss": state.last_valid,
-                                              "message": f"{type(err).__name__}: {err}"})
+            # Best effort: on a full or read-only disk this write fails too, and the first error counts.
+            with contextlib.suppress(OSError):
+                write_json(run / "summary.json", {**base, "status": "failed", "loss": state.last_valid,
+                                                  "message": f"{type(err).__name__}: {err}"})
         raise
     finally:
         if log is not None:
             log.close()
 
+
+def _finalise(job: _Job, state: LoopState, base: dict[str, Any]) -> dict[str, Any]:
+    """RUN/final (finished runs), the final summary.json, and meta.json last."""
+    cfg, run, info = job.cfg, job.run, job.info
     status = "diverged" if state.diverged else "finished"
     summary = {**base, "status": status, "loss": state.last_valid if status == "finished" else None,
                "train_loss": state.last_train, "wall_s": state.wall_s, "tokens_per_s": state.tokens_per_s,
@@ -296,68 +406,16 @@ def run_training(config: TrainConfig, resume: bool | None = None) -> dict[str, A
     if state.diverged:
         summary["message"] = (f"diverged: {state.diverged}; lower train.lr or set train.grad_clip "
                               "(the last good checkpoint is kept)")
-    final_sd = D.full_state_dict(wrapped, info, mode) if status == "finished" else None
+    final_sd = D.full_state_dict(job.wrapped, info, job.mode) if status == "finished" else None
     if info.is_main:
         if final_sd is not None:
-            _save_final(run, D.unwrap(wrapped), final_sd, shards, shards_path)
+            save_final(run, D.unwrap(job.wrapped), final_sd, job.shards, job.shards_path)
         write_json(run / "summary.json", summary)
         if status == "finished":
-            write_meta(run, KIND, cfg, {"shards": shards.meta.get("fingerprint", "")},
+            write_meta(run, KIND, cfg, {"shards": job.shards.meta.get("fingerprint", "")},
                        **{k: summary[k] for k in ("params", "tokens", "loss", "steps", "status", "flops",
                                                   "modality", "speech_token_share", "init_flops",
                                                   "init_run", "flops_total")})
     D.barrier(info)
     D.shutdown(info)
     return summary
-
-
-def _save_final(run: Path, model: Any, state_dict: dict[str, Any], shards: Shards, shards_path: Path) -> None:
-    """RUN/final: save_pretrained + slmscale.json, written aside and renamed into place."""
-    tmp, final = run / ".final.tmp", run / "final"
-    shutil.rmtree(tmp, ignore_errors=True)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    model.save_pretrained(tmp, state_dict=state_dict)
-    _copy_text_tokenizer(shards.meta.get("tokenizer") or {}, tmp)
-    from slmscale.units.hf_tokenizer import complete_final_dir  # unit tokenizer, use_cache on
-
-    complete_final_dir(tmp, shards.meta)
-    write_json(tmp / "slmscale.json", {"vocab_size": shards.vocab_size, "special_tokens": shards.special_tokens,
-                                       "modality": shards.meta.get("modality"),
-                                       "tokenizer": run_tokenizer_info(shards.meta, shards_path),
-                                       "shards": str(shards_path)})
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-
-
-def _copy_text_tokenizer(info: dict[str, Any], out: Path) -> None:
-    """Text and interleaved runs: put the tokenizer next to the weights, so `final/` is a complete
-    Hugging Face model directory (AutoTokenizer and AutoModelForCausalLM both load it)."""
-    from slmscale.model.extend import VOCAB_FILE
-    from slmscale.text.bpe import TOKENIZER_FILES
-
-    if info.get("kind") not in ("text", "interleaved") or not info.get("path"):
-        return
-    src = Path(info["path"])
-    for name in (*TOKENIZER_FILES, VOCAB_FILE):  # and the unit map of an extended tokenizer
-        if (src / name).is_file():
-            shutil.copy2(src / name, out / name)
-
-
-def run_tokenizer_info(meta: dict[str, Any], where: str | Path = "shards") -> dict[str, Any]:
-    """The `tokenizer` entry of RUN/final/slmscale.json: the shards' own, plus for interleaved shards
-    `units_path` and `dedup` of the speech tokenizer (shards built before they carried them keep
-    it under `units`), which evaluation needs next to `path` (the extended tokenizer)."""
-    tok = dict(meta.get("tokenizer") or {})
-    if meta.get("modality") == "interleaved":
-        units = tok.get("units") or {}
-        if not tok.get("units_path") and units.get("path"):
-            tok["units_path"] = units["path"]
-        if tok.get("dedup") is None and units.get("dedup") is not None:
-            tok["dedup"] = units["dedup"]
-        if not tok.get("units_path"):
-            raise UserError(f"{where}/meta.json: interleaved shards do not name their speech tokenizer "
-                            "(tokenizer.units_path); rebuild them with `slmscale data interleave`")
-    return tok

@@ -132,9 +132,11 @@ def train_unigram(shards: Shards, k: int, vocab_size: int, seed: int, max_units:
 
 
 def build_unigram(shards_dir: str | Path, vocab_size: int, out: str | Path, seed: int = 0,
-                  max_train_units: int = 20_000_000, force: bool = False) -> dict[str, Any]:
-    """Train a unigram model on SHARDS' train split and re-encode every document into `out`."""
-    src = Shards(shards_dir)
+                  max_train_units: int = 20_000_000, force: bool = False, verify: bool = True) -> dict[str, Any]:
+    """Train a unigram model on SHARDS' train split and re-encode every document into `out`.
+
+    `verify` checks the source shards' sha256 and token ids first (`Shards.verify`)."""
+    src = Shards(shards_dir, verify=verify)
     if src.meta.get("modality") != "units":
         raise UserError(f"{shards_dir}: expected unit shards (modality 'units'), found "
                         f"'{src.meta.get('modality')}'")
@@ -160,7 +162,7 @@ def build_unigram(shards_dir: str | Path, vocab_size: int, out: str | Path, seed
     writer = ShardWriter(out, v + 2, {"bos": v, "eos": v + 1}, "unigram", tok_info, with_durations=has_dur)
     counts = np.zeros(v, dtype=np.int64)
     per_split_units: dict[str, int] = {}
-    try:
+    try:  # any failure (bad shards, full disk) removes the writer's temporaries
         batch = 256
         for start in track(range(0, len(src), batch), "unigram encode", unit="batch"):
             idx = range(start, min(start + batch, len(src)))
@@ -186,7 +188,7 @@ def build_unigram(shards_dir: str | Path, vocab_size: int, out: str | Path, seed
              "piece_usage": {"used": int((counts > 0).sum()), "k": v, "fraction": float((counts > 0).mean()),
                              "histogram": counts.tolist()},
              "mean_piece_units": float(src.meta["tokens"] / tokens) if tokens else 0.0}
-    meta = writer.close(cfg, inputs, **stats)
+    meta = writer.close(cfg, inputs, **stats)  # removes its temporaries itself if it fails
     info(f"{out}: {len(src)} documents, {src.meta['tokens']:,} units → {tokens:,} pieces "
          f"(compression ×{ratio:.2f}, vocabulary {v})")
     return meta

@@ -19,6 +19,7 @@ from typing import Any
 from slmscale.artifacts import fingerprint, read_json, sha256_json, write_json
 from slmscale.audio.io import AudioError, probe_audio, verify_audio
 from slmscale.data.manifest import ManifestEntry, write_manifest
+from slmscale.data.manifest import summary_path as meta_path
 from slmscale.data.sources.alignments import AlignmentError, check_words, read_alignment
 from slmscale.errors import UserError
 from slmscale.progress import track
@@ -50,10 +51,6 @@ class BuildResult:
     skipped: list[Skip] = field(default_factory=list)
     alignment_errors: list[Skip] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-def meta_path(manifest: Path) -> Path:
-    return manifest.with_name(manifest.name.removesuffix(".jsonl") + ".meta.json")
 
 
 def listing_hash(files: list[Path]) -> str:

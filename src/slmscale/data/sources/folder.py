@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 from slmscale.data.sources.common import (AUDIO_SUFFIXES, BuildResult, Candidate, Skip, find_alignment,
@@ -52,6 +54,72 @@ def _read_txt(path: Path) -> str | None:
         return None
 
 
+def printable(name: str) -> str:
+    """A file name as UTF-8 text: bytes that are not UTF-8 shown as \\xNN escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _link_problem(path: Path) -> str | None:
+    """Why a symbolic link cannot be read as a file (None when it resolves)."""
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        return "symbolic link loop"
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if err.errno == errno.ENOENT:
+            return "file not found (broken symbolic link: its target does not exist)"
+        return f"unreadable symbolic link ({err.strerror or err})"
+    return None
+
+
+def list_files(root: Path, out_abs: Path, skipped: list[Skip]) -> list[Path]:
+    """Every file under `root` (symlinked folders are not followed, so loops cannot recurse).
+
+    Files that cannot go into a manifest are left out and listed in `skipped` with the true
+    reason: audio whose name is not UTF-8 (manifests are UTF-8 text), symbolic link loops and
+    broken links, unreadable folders. Non-audio names are kept (they are only counted as ignored).
+    """
+    found: list[Path] = []
+
+    def unreadable(err: OSError) -> None:
+        where = Path(err.filename) if err.filename else root
+        skipped.append(Skip(printable(_rel_posix(where, root)), f"folder not readable ({err.strerror or err})"))
+
+    for folder, dirs, names in os.walk(root, onerror=unreadable, followlinks=False):
+        base = Path(folder)
+        dirs.sort()
+        candidates = [base / n for n in names] + [base / d for d in dirs
+                                                    if Path(d).suffix.lower() in AUDIO_SUFFIXES]
+        for p in candidates:
+            if p.name.endswith(".meta.json"):
+                continue
+            rel = _rel_posix(p, root)
+            is_audio = p.suffix.lower() in AUDIO_SUFFIXES
+            if p.is_symlink() and (why := _link_problem(p)) is not None:
+                if is_audio or why == "symbolic link loop":
+                    skipped.append(Skip(printable(rel), why))
+                continue
+            try:
+                p.name.encode("utf-8")
+            except UnicodeEncodeError:
+                if is_audio:
+                    skipped.append(Skip(printable(rel), "file name is not valid UTF-8; rename the file "
+                                                        "(manifests store names as UTF-8 text)"))
+                continue
+            if p.resolve() != out_abs:
+                found.append(p)
+    return sorted(found)
+
+
+def _rel_posix(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def build_folder_manifest(root: str | Path, out: str | Path, transcripts: str | Path | None = None,
                           alignments: str | Path | None = None, split: str = "train",
                           verify: bool = True, workers: int = 1, force: bool = False) -> BuildResult:
@@ -63,10 +131,8 @@ def build_folder_manifest(root: str | Path, out: str | Path, transcripts: str | 
     align_dir = Path(alignments) if alignments else None
     if align_dir is not None and not align_dir.is_dir():
         raise UserError(f"--alignments {align_dir}: not a folder")
-    out_abs = out.resolve()
-    files = sorted(p for p in root.rglob("*")
-                   if (p.is_file() or p.is_symlink() or p.suffix.lower() in AUDIO_SUFFIXES)
-                   and p.resolve() != out_abs and not p.name.endswith(".meta.json"))
+    listing_skips: list[Skip] = []
+    files = list_files(root, out.resolve(), listing_skips)
     tsv = Path(transcripts) if transcripts else None
     config = {"root": str(root.resolve()), "split": split, "verify": verify,
               "transcripts": None if tsv is None else str(tsv.resolve()),
@@ -78,7 +144,7 @@ def build_folder_manifest(root: str | Path, out: str | Path, transcripts: str | 
     if not force and (meta := up_to_date(out, fingerprint(KIND, config, inputs))) is not None:
         say(f"{out}: up to date ({meta['utterances']} utterances); nothing to do")
         return BuildResult(meta=meta)
-    skipped: list[Skip] = []
+    skipped: list[Skip] = list(listing_skips)
     table = read_transcript_tsv(tsv, skipped) if tsv else {}
     candidates: list[Candidate] = []
     ignored: list[str] = []
