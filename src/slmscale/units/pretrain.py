@@ -63,23 +63,31 @@ def _predictor(cfg: PretrainConfig, k: int) -> Any:
 
             want = view is not None
             out = self.hubert(x, mask_time_indices=mask.clone(), output_hidden_states=want)
-            ce, acc = self._masked(out.last_hidden_state, mask, targets)
+            ce, acc, loss = self._losses(out.last_hidden_state, mask, targets)
             cons = torch.zeros((), device=x.device)
             if want:
                 other = self.hubert(view, mask_time_indices=mask.clone(), output_hidden_states=True)
-                ce_v, acc_v = self._masked(other.last_hidden_state, mask, targets)
-                ce, acc = (ce + ce_v) / 2, (acc + acc_v) / 2
+                ce_v, acc_v, loss_v = self._losses(other.last_hidden_state, mask, targets)
+                ce, acc, loss = (ce + ce_v) / 2, (acc + acc_v) / 2, (loss + loss_v) / 2
                 a = out.hidden_states[cfg.target_layer].float()
                 b = other.hidden_states[cfg.target_layer].float()
                 cons = (1 - F.cosine_similarity(a, b, dim=-1)).mean()
-            return ce + cfg.consistency * cons, ce, acc, cons
+            return loss + cfg.consistency * cons, ce, acc, cons
 
-        def _masked(self, hidden: Any, mask: Any, targets: Any) -> tuple[Any, Any]:
+        def _losses(self, hidden: Any, mask: Any, targets: Any) -> tuple[Any, Any, Any]:
+            """Masked cross-entropy, masked accuracy, and the loss to train on (masked + the
+            weighted unmasked term, HuBERT's alpha / (1 - alpha) split)."""
             import torch.nn.functional as F
 
-            logits = self.head(hidden[mask]).float()
-            tgt = targets[mask]
-            return F.cross_entropy(logits, tgt), (logits.argmax(-1) == tgt).float().mean()
+            logits = self.head(hidden).float()
+            ce_all = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+            m = mask.float()
+            ce = (ce_all * m).sum() / m.sum()
+            acc = ((logits.argmax(-1) == targets).float() * m).sum() / m.sum()
+            loss = ce
+            if cfg.unmasked_weight > 0:
+                loss = ce + cfg.unmasked_weight * (ce_all * (1 - m)).sum() / (1 - m).sum().clamp(min=1)
+            return ce, acc, loss
 
     return MaskedPredictor()
 

@@ -53,6 +53,9 @@ class PretrainConfig(StrictModel):
     grad_clip: float | None = Field(default=1.0, gt=0)
     mask_prob: float = Field(default=0.08, gt=0, le=1)
     mask_length: int = Field(default=10, ge=1)
+    # Weight of the loss on unmasked frames (HuBERT: 0, masked frames only). Predicting visible
+    # frames' clusters trains the conv front end faster, which short CPU runs need.
+    unmasked_weight: float = Field(default=0.0, ge=0)
     # Content-preserving perturbations of the input (targets stay those of the clean audio);
     # None trains on clean audio only.
     perturb: PerturbConfig | None = Field(default_factory=PerturbConfig)
