@@ -169,3 +169,35 @@ def test_config_is_strict(corpus: Path):
         PretrainConfig(manifest=str(corpus), k=[100, 1])
     cfg = PretrainConfig(manifest=str(corpus), k=[100, 200], steps=[5])
     assert (cfg.k_at(1), cfg.k_at(3), cfg.steps_at(2), cfg.target_layer) == (100, 200, 5, 2)
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_follow_one(corpus: Path, tmp_path: Path):
+    """2-process torchrun (gloo, DDP): each rank takes half the rows of every batch."""
+    import shutil
+
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    assert torchrun, "torchrun not found next to the Python interpreter"
+    flags = ["--iterations", "1", "--steps", "6", "--k", "12", "--set", "batch=4", "--set", "crop_seconds=0.8",
+             "--set", "kmeans_frames=3000", "--set", "max_hours=0.05", "--set", "log_every=2", "--set", "lr=0.002"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    res = subprocess.run([torchrun, "--standalone", "--nproc-per-node=2", "-m", "slmscale.cli.main", "units",
+                          "pretrain", "--manifest", str(corpus), "--out", str(tmp_path / "two"), *flags],
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = subprocess.run([sys.executable, "-m", "slmscale.cli.main", "units", "pretrain", "--manifest", str(corpus),
+                          "--out", str(tmp_path / "one"), *flags], env=env, capture_output=True, text=True,
+                         timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    from transformers import HubertModel
+
+    HubertModel.from_pretrained(tmp_path / "two")
+    runs = {}
+    for name in ("one", "two"):
+        summary = json.loads((tmp_path / name / "pretrain.json").read_text())
+        assert summary["iterations"][0]["processes"] == (2 if name == "two" else 1)
+        runs[name] = [json.loads(x) for x in (tmp_path / name / "iter-1" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in runs["two"]] == [2, 4, 6]
+    # Same init, same rows per step; only the per-rank averaging of the masked loss differs.
+    for a, b in zip(runs["one"], runs["two"]):
+        assert a["loss"] == pytest.approx(b["loss"], rel=0.03)

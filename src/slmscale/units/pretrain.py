@@ -101,7 +101,6 @@ def _targets(cfg: PretrainConfig, it: int, corpus: Corpus, previous: Path | None
     from slmscale.artifacts import atomic_write_bytes
 
     path, stats_path = it_dir / "targets.safetensors", it_dir / "targets.json"
-    encoder = None
     if path.is_file() and stats_path.is_file():
         stats = read_json(stats_path)
         flat = load_file(str(path))
@@ -119,12 +118,10 @@ def _targets(cfg: PretrainConfig, it: int, corpus: Corpus, previous: Path | None
         write_json(stats_path, stats)
     if it == 1:
         return labels, 0.0, stats  # MFCC frame j is centred on sample j * HOP
-    if encoder is None:
-        from transformers import HubertConfig
+    from transformers import HubertConfig
 
-        prev = HubertConfig.from_pretrained(previous)
-        return labels, receptive_field(prev.conv_kernel, prev.conv_stride) / 2.0, stats
-    return labels, encoder.min_samples() / 2.0, stats
+    prev = HubertConfig.from_pretrained(previous)  # frame j of it hears samples j * HOP + [0, R)
+    return labels, receptive_field(prev.conv_kernel, prev.conv_stride) / 2.0, stats
 
 
 def _save_model(hubert: Any, dest: Path) -> None:
@@ -289,12 +286,14 @@ def pretrain_encoder(cfg: PretrainConfig, out: str | Path, force: bool = False) 
         info(f"{out}: pretrained encoder is up to date (same manifest, audio and config); skipped")
         return out
     identity = {"config": cfg.model_dump(mode="json"), "inputs": inputs}
-    _check_out(out, identity, force)
-    (out / META).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / IDENTITY, identity)
     dist = D.init_distributed(_device(cfg).type)
     try:
+        if dist.is_main:  # under torchrun, rank 0 alone touches the folder's bookkeeping
+            _check_out(out, identity, force)
+            (out / META).unlink(missing_ok=True)
+            out.mkdir(parents=True, exist_ok=True)
+            write_json(out / IDENTITY, identity)
+        D.barrier(dist)
         t0, cpu0 = time.perf_counter(), time.process_time()
         corpus = load_corpus(manifest, cfg.max_hours, cfg.seed)
         info(f"pretraining on {corpus.seconds / 3600:.2f} h ({len(corpus.wavs)} utterances; "
@@ -305,6 +304,9 @@ def pretrain_encoder(cfg: PretrainConfig, out: str | Path, force: bool = False) 
             if (it_dir / "done.json").is_file() and (it_dir / "model" / "config.json").is_file():
                 per_iter.append(read_json(it_dir / "done.json"))
             else:
+                if dist.is_main:  # the other ranks then read the cached targets
+                    _targets(cfg, it, corpus, previous, it_dir)
+                D.barrier(dist)
                 labels, centre0, tstats = _targets(cfg, it, corpus, previous, it_dir)
                 stats = train_iteration(cfg, it, corpus, labels, centre0, it_dir, dist)
                 per_iter.append({**stats, "targets": tstats})

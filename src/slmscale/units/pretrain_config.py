@@ -5,8 +5,8 @@ result loads anywhere a published HuBERT does). All give 50 Hz frames (conv stri
 
 | preset   | conv channels / strides          | transformer (layers x dim, heads, ffn) | params |
 |----------|----------------------------------|----------------------------------------|--------|
-| cpu-tiny | 64-128-128 / 20-4-4              | 3 x 128, 4 heads, 512                  | ~0.9M  |
-| cpu-small| 128-256-256 / 20-4-4             | 4 x 256, 4 heads, 1024                 | ~4.8M  |
+| cpu-tiny | 128-128 / 160-2 (kernels 400-3)  | 3 x 128, 4 heads, 512                  | ~0.9M  |
+| cpu-small| 256-256 / 160-2 (kernels 400-3)  | 4 x 256, 4 heads, 1024                 | ~4.8M  |
 | base     | 7 x 512 / 5-2-2-2-2-2-2 (HuBERT) | 12 x 768, 12 heads, 3072 (HuBERT-base) | ~94M   |
 """
 
@@ -19,16 +19,18 @@ from pydantic import Field, model_validator
 from slmscale.audio.perturb import PerturbConfig
 from slmscale.config import StrictModel
 
-# A cheap front end for CPUs: three convolutions, the first a learned filterbank of 2.5 ms windows
-# every 1.25 ms (measured 3-4x faster per step than HuBERT-base's seven-layer stack at 64 channels).
-_CPU_CONV = {"conv_stride": (20, 4, 4), "conv_kernel": (40, 8, 4), "feat_extract_norm": "group",
+# A cheap front end for CPUs: two convolutions, the first a learned short-time filterbank (25 ms
+# windows every 10 ms, like a spectrogram), the second pooling pairs of them to 50 Hz. Measured
+# CPU time per step (8 x 2 s crops): 0.15 s vs 0.27 s for a 3-layer 20-4-4 stack and ~1 s for
+# HuBERT-base's 7-layer stack at 64 channels.
+_CPU_CONV = {"conv_stride": (160, 2), "conv_kernel": (400, 3), "feat_extract_norm": "group",
              "do_stable_layer_norm": False, "conv_bias": False, "hidden_dropout": 0.0,
              "activation_dropout": 0.0, "attention_dropout": 0.0, "feat_proj_dropout": 0.0,
              "layerdrop": 0.0, "num_conv_pos_embedding_groups": 4}
 PRESETS: dict[str, dict[str, Any]] = {
-    "cpu-tiny": {**_CPU_CONV, "conv_dim": (64, 128, 128), "hidden_size": 128, "num_hidden_layers": 3,
+    "cpu-tiny": {**_CPU_CONV, "conv_dim": (128, 128), "hidden_size": 128, "num_hidden_layers": 3,
                  "num_attention_heads": 4, "intermediate_size": 512, "num_conv_pos_embeddings": 32},
-    "cpu-small": {**_CPU_CONV, "conv_dim": (128, 256, 256), "hidden_size": 256, "num_hidden_layers": 4,
+    "cpu-small": {**_CPU_CONV, "conv_dim": (256, 256), "hidden_size": 256, "num_hidden_layers": 4,
                   "num_attention_heads": 4, "intermediate_size": 1024, "num_conv_pos_embeddings": 64},
     # HuBERT-base as published (Hsu et al. 2021): group-norm conv stack, post-LN transformer.
     "base": {"layerdrop": 0.05},

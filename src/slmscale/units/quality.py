@@ -141,11 +141,14 @@ def _voice_group(voice: str) -> str:
 
 
 def _frame_offset_s(tok: Any) -> float:
-    """Seconds from a frame's index time (i / rate) to the centre of what it hears (HuBERT convs)."""
-    encoder = tok.encoder
-    if hasattr(encoder, "min_samples") and tok.config.encoder.name == "hubert":
-        return encoder.min_samples() / 2 / 16000
-    return 0.0
+    """Seconds from a frame's index time (i / rate) to the centre of what it hears: 0 for the
+    centred spectral frames, half the conv receptive field for HuBERT-family models."""
+    if tok.config.encoder.name != "hubert":
+        return 0.0
+    from slmscale.units.pretrain_data import receptive_field
+
+    conf = tok.encoder.model.config
+    return receptive_field(conf.conv_kernel, conf.conv_stride) / 2 / 16000
 
 
 def measure_units(tokenizer: str | Path, manifests: list[str | Path], max_utterances: int = 300,
