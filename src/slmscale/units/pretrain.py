@@ -189,7 +189,7 @@ def train_iteration(cfg: PretrainConfig, it: int, corpus: Corpus, labels: list[n
     hcfg = model.hubert.config
     batches = Batches(corpus, labels, centre0, cfg, it, receptive_field(hcfg.conv_kernel, hcfg.conv_stride),
                       lambda n: int(model.hubert._get_feat_extract_output_lengths(n)))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6,
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.peak_lr, betas=(0.9, 0.98), eps=1e-6,
                             weight_decay=cfg.weight_decay)
     ckpt_dir = it_dir / "checkpoints"
     state: dict[str, Any] = {"start_eval": None, "wall_s": 0.0}
@@ -217,7 +217,7 @@ def train_iteration(cfg: PretrainConfig, it: int, corpus: Corpus, labels: list[n
     with make_progress("steps") as prog:
         task = prog.add_task(f"pretrain iteration {it}", total=steps, completed=start, rate="")
         for step in range(start, steps):
-            lr = lr_at(step, steps, cfg.lr, cfg.min_lr, warmup)
+            lr = lr_at(step, steps, cfg.peak_lr, cfg.min_lr, warmup)
             for group in opt.param_groups:
                 group["lr"] = lr
             b = _to(batches.batch(step, rows, view=view), device)

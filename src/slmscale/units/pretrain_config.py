@@ -35,6 +35,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # HuBERT-base as published (Hsu et al. 2021): group-norm conv stack, post-LN transformer.
     "base": {"layerdrop": 0.05},
 }
+# Peak learning rates: HuBERT-base used 5e-4; the small CPU models train in a few hundred steps.
+DEFAULT_LR = {"cpu-tiny": 3e-3, "cpu-small": 2e-3, "base": 5e-4}
 # Layer whose features give the next iteration's targets (HuBERT-base used layer 6 of 12).
 DEFAULT_LAYER = {"cpu-tiny": 2, "cpu-small": 3, "base": 6}
 
@@ -48,7 +50,7 @@ class PretrainConfig(StrictModel):
     steps: list[int] = Field(default_factory=lambda: [300], description="optimizer steps per iteration (last repeats)")
     batch: int = Field(default=8, ge=1, description="crops per optimizer step, all processes")
     crop_seconds: float = Field(default=2.0, gt=0.1, le=30)
-    lr: float = Field(default=1e-3, gt=0)
+    lr: float | None = Field(default=None, gt=0, description="peak lr; default per preset (DEFAULT_LR)")
     min_lr: float = Field(default=1e-4, ge=0)
     warmup: int | None = Field(default=None, ge=0, description="default: train.schedule.default_warmup")
     weight_decay: float = Field(default=0.01, ge=0)
@@ -93,6 +95,10 @@ class PretrainConfig(StrictModel):
 
     def steps_at(self, iteration: int) -> int:
         return self.steps[min(iteration, len(self.steps)) - 1]
+
+    @property
+    def peak_lr(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.preset]
 
     @property
     def target_layer(self) -> int:
