@@ -169,6 +169,11 @@ def test_config_is_strict(corpus: Path):
         PretrainConfig(manifest=str(corpus), k=[100, 1])
     cfg = PretrainConfig(manifest=str(corpus), k=[100, 200], steps=[5])
     assert (cfg.k_at(1), cfg.k_at(3), cfg.steps_at(2), cfg.target_layer) == (100, 200, 5, 2)
+    # Preset defaults: short CPU runs use a high lr and the unmasked term; base follows HuBERT.
+    assert (cfg.peak_lr, cfg.unmasked) == (3e-3, 1.0)
+    base = PretrainConfig(manifest=str(corpus), preset="base")
+    assert (base.peak_lr, base.unmasked, base.target_layer) == (5e-4, 0.0, 6)
+    assert PretrainConfig(manifest=str(corpus), unmasked_weight=0.0, lr=1e-3).unmasked == 0.0
 
 
 @pytest.mark.slow

@@ -85,8 +85,8 @@ def _predictor(cfg: PretrainConfig, k: int) -> Any:
             ce = (ce_all * m).sum() / m.sum()
             acc = ((logits.argmax(-1) == targets).float() * m).sum() / m.sum()
             loss = ce
-            if cfg.unmasked_weight > 0:
-                loss = ce + cfg.unmasked_weight * (ce_all * (1 - m)).sum() / (1 - m).sum().clamp(min=1)
+            if cfg.unmasked > 0:
+                loss = ce + cfg.unmasked * (ce_all * (1 - m)).sum() / (1 - m).sum().clamp(min=1)
             return ce, acc, loss
 
     return MaskedPredictor()

@@ -47,7 +47,8 @@ class PretrainConfig(StrictModel):
     iterations: int = Field(default=2, ge=1, le=5)
     k: list[int] = Field(default_factory=lambda: [100], description="clusters per iteration (last repeats)")
     layer: int | None = Field(default=None, ge=1, description="layer giving the next targets (default per preset)")
-    steps: list[int] = Field(default_factory=lambda: [300], description="optimizer steps per iteration (last repeats)")
+    steps: list[int] = Field(default_factory=lambda: [300, 150],
+                             description="optimizer steps per iteration (last repeats)")
     batch: int = Field(default=8, ge=1, description="crops per optimizer step, all processes")
     crop_seconds: float = Field(default=2.0, gt=0.1, le=30)
     lr: float | None = Field(default=None, gt=0, description="peak lr; default per preset (DEFAULT_LR)")
@@ -59,14 +60,15 @@ class PretrainConfig(StrictModel):
     mask_length: int = Field(default=10, ge=1)
     # Weight of the loss on unmasked frames (HuBERT: 0, masked frames only). Predicting visible
     # frames' clusters trains the conv front end faster, which short CPU runs need.
-    unmasked_weight: float = Field(default=0.0, ge=0)
+    # Default per preset: 1 for the CPU presets, 0 for base.
+    unmasked_weight: float | None = Field(default=None, ge=0)
     # Content-preserving perturbations of the input (targets stay those of the clean audio);
     # None trains on clean audio only.
     perturb: PerturbConfig | None = Field(default_factory=PerturbConfig)
     # Weight of the view-consistency loss: 1 - cos between layer-`layer` features of a crop and
     # of a re-voiced copy of it (pitch, formants, noise). 0 = off (half the compute).
     consistency: float = Field(default=0.0, ge=0)
-    max_hours: float = Field(default=1.0, gt=0, description="training audio loaded (seeded subset)")
+    max_hours: float = Field(default=0.5, gt=0, description="training audio loaded (seeded subset)")
     kmeans_frames: int = Field(default=60_000, ge=100)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -99,6 +101,12 @@ class PretrainConfig(StrictModel):
     @property
     def peak_lr(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.preset]
+
+    @property
+    def unmasked(self) -> float:
+        if self.unmasked_weight is not None:
+            return self.unmasked_weight
+        return 0.0 if self.preset == "base" else 1.0
 
     @property
     def target_layer(self) -> int:
