@@ -206,3 +206,16 @@ def test_torchrun_two_processes_follow_one(corpus: Path, tmp_path: Path):
     # Same init, same rows per step; only the per-rank averaging of the masked loss differs.
     for a, b in zip(runs["one"], runs["two"]):
         assert a["loss"] == pytest.approx(b["loss"], rel=0.03)
+
+
+def test_cli_rejects_bad_options_before_any_work(corpus: Path, tmp_path: Path, cli):
+    out = tmp_path / "h"
+    code, _, err = cli("units", "pretrain", "--manifest", str(corpus), "--out", str(out), "--set", "bogus=1")
+    assert code == 2 and "bogus" in err
+    code, _, err = cli("units", "pretrain", "--manifest", str(corpus), "--out", str(out), "--steps", "10,x")
+    assert code == 2 and "--steps" in err
+    code, _, err = cli("units", "pretrain", "--manifest", str(corpus), "--out", str(out), "--preset", "huge")
+    assert code == 2 and "preset" in err
+    assert not out.exists()
+    code, _, err = cli("units", "quality", "--tokenizer", str(tmp_path / "none"), "--manifest", str(corpus))
+    assert code == 2 and "error:" in err
