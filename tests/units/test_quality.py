@@ -63,15 +63,15 @@ def test_abx_by_construction():
 
 
 def _two_sound_corpus(root: Path) -> Path:
-    """Utterances alternating a 440 Hz tone ("aa") and a 2.5 kHz tone ("ss") every 0.5 s, read by two
-    voices with identical audio; words and phones marked on the half seconds."""
+    """Utterances alternating a 440 Hz tone ("aa") and a 2.5 kHz tone ("ss") every 0.5 s, "read" by two
+    training and two held-out voices with identical audio; words and phones marked on the half seconds."""
     import soundfile as sf
 
     from slmscale.data.manifest import ManifestEntry, write_manifest
 
     sr = 16000
     t = np.arange(sr // 2) / sr
-    ramp = np.minimum(1.0, np.minimum(np.arange(len(t)), np.arange(len(t))[::-1]) / 160)  # no clicks
+    ramp = np.minimum(1.0, np.minimum(np.arange(len(t)), np.arange(len(t))[::-1]) / 800)  # no clicks
     parts = {"aa": 0.3 * ramp * np.sin(2 * np.pi * 440 * t), "ss": 0.3 * ramp * np.sin(2 * np.pi * 2500 * t)}
     (root / "audio").mkdir(parents=True)
     entries = []
@@ -81,7 +81,7 @@ def _two_sound_corpus(root: Path) -> Path:
         wav += np.random.default_rng(i).standard_normal(len(wav)).astype(np.float32) * 1e-3
         sf.write(root / "audio" / f"u{i}.wav", wav, sr)
         spans = [(p, k * 0.5, (k + 1) * 0.5) for k, p in enumerate(order)]
-        for voice in ("us-f1", "carib-f5"):
+        for voice in ("us-f1", "us-m3", "carib-f5", "gbclan-m4"):
             entries.append(ManifestEntry(id=f"{voice}-u{i}", audio=f"audio/u{i}.wav", duration=3.0, sample_rate=sr,
                                          voice=voice, words=[("tone" if p == "aa" else "hiss", s, e) for p, s, e in spans],
                                          phones=spans))
@@ -103,10 +103,10 @@ def test_units_quality_on_a_constructed_corpus(tmp_path, cli):
     assert r["nmi_unit_voice"] == pytest.approx(0.0, abs=1e-9)
     # Six half-second sounds per 3 s utterance: 2 deduplicated units per second (+ switch blips).
     assert 2.0 <= r["units_per_second"] < 2.2
-    assert r["utterances"] == 16 and r["phones"] == 3  # aa, ss and silence
-    for key in ("abx_within_train", "abx_across_heldout"):
+    assert r["utterances"] == 32 and r["phones"] == 3  # aa, ss and silence
+    for key in ("abx_within_train", "abx_across_train", "abx_within_heldout", "abx_across_heldout"):
         assert r[key] == 1.0 and r[f"{key}_triplets"] == 200
-    assert "abx_across_train" not in r  # one training voice: no across-voice triplets among them
+    assert "abx_within_other" not in r  # no speaker outside the built-in voices
     code, out, err = cli("units", "quality", "--tokenizer", str(tmp_path / "tok"), "--manifest", str(manifest),
                          "--triplets", "50", "--out", str(tmp_path / "q.json"))
     assert code == 0, err

@@ -127,7 +127,9 @@ def _targets(cfg: PretrainConfig, it: int, corpus: Corpus, previous: Path | None
 def _save_model(hubert: Any, dest: Path) -> None:
     """save_pretrained (safetensors) into a temporary folder, then rename into place."""
     from transformers import Wav2Vec2FeatureExtractor
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # our own progress and status lines only
     tmp = dest.parent / f".tmp-{dest.name}"
     shutil.rmtree(tmp, ignore_errors=True)
     hubert.save_pretrained(tmp, safe_serialization=True)
