@@ -8,7 +8,8 @@ after kill -9), metrics.jsonl, bf16 autocast and DDP under torchrun.
 
 OUT/
   config.json, model.safetensors, preprocessor_config.json   the last iteration's HubertModel
-  pretrain.json       PretrainConfig, per-iteration stats, recommended layer
+  pretrain.json       per-iteration stats (losses, wall and CPU seconds, frames/s), the layer to use
+  pretrain_identity.json   the config and input hashes of the work in this folder (resume check)
   iter-N/model/       each iteration's HubertModel (also usable with `units fit --encoder hubert`)
   iter-N/targets.safetensors   the iteration's cluster targets and centroids
   iter-N/metrics.jsonl         per-log-step loss, masked accuracy, lr, frames/s
