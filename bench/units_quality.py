@@ -9,6 +9,7 @@ Fits a unit recipe on a synthetic corpus (or loads a fitted TOKDIR) and reports:
                (mean log-prob per token incl. EOS, like `slmscale eval`; and sum).
   usage        units used, units per second, normalised mutual information I(unit; voice) / H(voice)
                over the corpus (0 = units say nothing about the voice).
+Phone purity, PNMI and ABX by voice group: `slmscale units quality` (the same measures, one module).
   corpus_words edit distances between word segments cut from the stories (manifest word timings):
                same word / same voice, same word / other voice, other word / same voice.
 
@@ -38,6 +39,8 @@ from slmscale.data.manifest import audio_path, read_manifest
 from slmscale.units.bundle import SpeechTokenizer, TokenizerConfig
 from slmscale.units.dedup import dedup
 from slmscale.units.encoders import EncoderConfig
+# One implementation of the unit-quality measures: slmscale.units.quality (`slmscale units quality`).
+from slmscale.units.quality import dtw_distance, edit_distance, normalized_mi
 
 
 def fit_recipe(corpus: Path, encoder: dict, k: int, seed: int, max_frames: int,
@@ -121,39 +124,6 @@ def bench_units(tok: SpeechTokenizer, bench: Path) -> list[dict]:
     return rows
 
 
-def edit_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Levenshtein distance / max length."""
-    if len(a) == 0 or len(b) == 0:
-        return 1.0
-    prev = np.arange(len(b) + 1)
-    for i, x in enumerate(a, 1):
-        cur = np.empty_like(prev)
-        cur[0] = i
-        sub = prev[:-1] + (b != x)
-        for j in range(1, len(b) + 1):
-            cur[j] = min(sub[j - 1], prev[j] + 1, cur[j - 1] + 1)
-        prev = cur
-    return float(prev[-1]) / max(len(a), len(b))
-
-
-def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """DTW over frame units with 0/1 cost (steps right, down, diagonal), divided by the length of
-    the optimal path (ties broken towards the diagonal)."""
-    cost = (a[:, None] != b[None, :]).astype(np.float64)
-    n, m = cost.shape
-    acc = np.full((n + 1, m + 1), np.inf)
-    steps = np.zeros((n + 1, m + 1), dtype=np.int64)
-    acc[0, 0] = 0.0
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            moves = ((acc[i - 1, j - 1], steps[i - 1, j - 1]), (acc[i - 1, j], steps[i - 1, j]),
-                     (acc[i, j - 1], steps[i, j - 1]))
-            best, length = min(moves, key=lambda t: t[0])
-            acc[i, j] = cost[i - 1, j - 1] + best
-            steps[i, j] = length + 1
-    return float(acc[n, m]) / int(steps[n, m])
-
-
 def consistency(rows: list[dict], seed: int, n_triplets: int) -> dict:
     good = {(r["id"], r["voice"]): r for r in rows if r["correct"] == "1"}
     bad = {(r["id"], r["voice"]): r for r in rows if r["correct"] == "0"}
@@ -225,22 +195,15 @@ def swuggy_accuracy(lm: KneserNey, rows: list[dict]) -> dict:
 
 
 def usage(seqs: list[np.ndarray], voices: list[str], k: int, seconds: float) -> dict:
-    joint = Counter()
-    deduped = 0
-    for s, v in zip(seqs, voices):
-        deduped += len(dedup(s)[0])
-        for u, c in zip(*np.unique(s, return_counts=True)):
-            joint[int(u), v] += int(c)
-    total = sum(joint.values())
-    pu, pv = Counter(), Counter()
-    for (u, v), c in joint.items():
-        pu[u] += c
-        pv[v] += c
-    mi = sum(c / total * math.log(c * total / (pu[u] * pv[v])) for (u, v), c in joint.items())
-    hv = -sum(c / total * math.log(c / total) for c in pv.values())
-    hu = -sum(c / total * math.log(c / total) for c in pu.values())
-    return {"units_used": len(pu), "k": k, "units_per_second": round(deduped / seconds, 2),
-            "unit_perplexity": round(math.exp(hu), 1), "nmi_unit_voice": round(mi / hv, 4)}
+    units = np.concatenate(seqs).astype(np.int64)
+    voice_ids = {v: i for i, v in enumerate(sorted(set(voices)))}
+    labels = np.concatenate([np.full(len(s), voice_ids[v]) for s, v in zip(seqs, voices)])
+    deduped = sum(len(dedup(s)[0]) for s in seqs)
+    p = np.bincount(units) / len(units)
+    p = p[p > 0]
+    return {"units_used": int(len(p)), "k": k, "units_per_second": round(deduped / seconds, 2),
+            "unit_perplexity": round(math.exp(float(-(p * np.log(p)).sum())), 1),
+            "nmi_unit_voice": round(normalized_mi(units, labels), 4)}
 
 
 def main() -> None:

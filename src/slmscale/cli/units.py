@@ -9,8 +9,9 @@ import typer
 
 from slmscale.errors import UserError
 
-units_app = typer.Typer(help="Speech units: fit a tokenizer (features + k-means), encode audio to "
-                             "token shards, train a unigram model over units.", no_args_is_help=True)
+units_app = typer.Typer(help="Speech units: pretrain a self-supervised encoder, fit a tokenizer (features + "
+                             "k-means), measure unit quality, encode audio to token shards, train a unigram "
+                             "model over units.", no_args_is_help=True)
 
 
 @units_app.command("fit")
@@ -206,6 +207,77 @@ def unigram_cmd(
         raise UserError(f"--vocab-size {vocab_size}: too small")
     build_unigram(shards, vocab_size, out, seed=seed, max_train_units=max_train_units, force=force,
                   verify=verify)
+
+
+@units_app.command("pretrain")
+def pretrain_cmd(
+    manifest: Path = typer.Option(..., "--manifest", help="Utterance manifest (JSONL); its train split is used."),
+    out: Path = typer.Option(..., "--out", help="Directory for the HubertModel (HUBERT_DIR)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="PretrainConfig YAML (flags override it)."),
+    iterations: Optional[int] = typer.Option(None, "--iterations", help="Target-refinement iterations (default 2)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Model size: cpu-tiny, cpu-small or base."),
+    steps: Optional[str] = typer.Option(None, "--steps", help="Steps per iteration, e.g. 150,100 (last repeats)."),
+    k: Optional[str] = typer.Option(None, "--k", help="Clusters per iteration, e.g. 100 (last repeats)."),
+    layer: Optional[int] = typer.Option(None, "--layer", help="Layer whose features give the next targets."),
+    consistency: Optional[float] = typer.Option(None, "--consistency",
+                                                help="Weight of the re-voiced-view consistency loss (0 = off)."),
+    no_perturb: bool = typer.Option(False, "--no-perturb", help="Train on clean audio (no speed/pitch/formant/noise)."),
+    max_hours: Optional[float] = typer.Option(None, "--max-hours", help="Hours of training audio to load (seeded)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for init, crops, masks, perturbations, k-means."),
+    sets: Optional[list[str]] = typer.Option(None, "--set", help="Any PretrainConfig field: key=value (repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Start over even when finished or resumable work is there."),
+) -> None:
+    """Pretrain a HuBERT-style encoder on the manifest's audio (self-supervised, no text)."""
+    from slmscale.config import apply_overrides, load_yaml, validate
+    from slmscale.units.pretrain import pretrain_encoder
+    from slmscale.units.pretrain_config import PretrainConfig
+
+    data = apply_overrides(load_yaml(config) if config is not None else {}, list(sets or []))
+    data["manifest"] = str(manifest)
+    for key, value in (("iterations", iterations), ("preset", preset), ("steps", _int_list(steps, "--steps")),
+                       ("k", _int_list(k, "--k")), ("layer", layer), ("consistency", consistency),
+                       ("max_hours", max_hours), ("seed", seed)):
+        if value is not None:
+            data[key] = value
+    if no_perturb:
+        data["perturb"] = None
+    cfg = validate(PretrainConfig, data, str(config) if config else "units pretrain options")
+    pretrain_encoder(cfg, out, force=force)
+
+
+def _int_list(text: Optional[str], flag: str) -> Optional[list[int]]:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"{flag} {text}: give integers separated by commas") from None
+
+
+@units_app.command("quality")
+def quality_cmd(
+    tokenizer: list[Path] = typer.Option(..., "--tokenizer", help="Tokenizer directory (repeat to compare)."),
+    manifest: list[Path] = typer.Option(..., "--manifest",
+                                        help="Manifest(s) with word (and phone) timings; repeat to add held-out voices."),
+    max_utterances: int = typer.Option(300, "--max-utterances", help="Utterances per manifest (seeded subset)."),
+    triplets: int = typer.Option(1000, "--triplets", help="ABX triplets per condition."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the subsets and triplets."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON to this file."),
+) -> None:
+    """Unit quality: phone purity, PNMI, cluster purity, NMI(unit; voice), ABX, units per second."""
+    import json
+
+    from slmscale.artifacts import write_json
+    from slmscale.units.quality import format_table, measure_units
+
+    if max_utterances < 1 or triplets < 1:
+        raise UserError("--max-utterances and --triplets must be at least 1")
+    results = [measure_units(t, list(manifest), max_utterances, triplets, seed) for t in tokenizer]
+    payload = results[0] if len(results) == 1 else results
+    if out is not None:
+        write_json(out, payload)
+    typer.echo(json.dumps(payload, indent=1) if as_json else format_table(results))
 
 
 def register(app: typer.Typer) -> None:

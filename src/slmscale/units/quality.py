@@ -1,0 +1,256 @@
+"""How good are speech units? Phone purity, PNMI, voice leakage, ABX and rate, for any tokenizer.
+
+Definitions (frame level; y = phone of a frame, z = its unit, v = its voice), as in the HuBERT
+paper (Hsu et al. 2021, section IV-C):
+  phone purity    E_z[max_y p(y|z)]: frame accuracy if every unit is read as its most common phone
+  cluster purity  E_y[max_z p(z|y)]: how much of each phone falls into its most common unit
+  PNMI            I(y; z) / H(y): the share of the phone uncertainty the units remove
+  NMI(unit;voice) I(z; v) / H(v): 0 = units say nothing about who speaks
+ABX on word tokens cut from the manifest's word timings (words of >= 4 letters): A and X are the
+same word, B another word said by A's voice; the triplet is right when DTW(A, X) < DTW(B, X) over
+frame units with 0/1 cost (a tie counts 1/2). Within voice: X by A's voice (another token);
+across voices: X by another voice. Reported separately for triplets among the corpus's training
+voices and among held-out voices (slmscale.audio.voices), so speaker generalisation shows.
+Units per second: deduplicated units per second of audio.
+
+Phone alignments come from the manifest's `phones` (synthesised corpora carry espeak-ng's); a
+corpus without them gets every measure but purity and PNMI.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from slmscale.errors import UserError
+
+SILENCE = "_"
+
+
+def joint_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Contingency table of two equally long integer label arrays: counts[a, b]."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    if a.shape != b.shape:
+        raise ValueError(f"label arrays differ in length ({len(a)} vs {len(b)})")
+    counts = np.zeros((int(a.max(initial=-1)) + 1, int(b.max(initial=-1)) + 1), dtype=np.int64)
+    np.add.at(counts, (a, b), 1)
+    return counts
+
+
+def _entropy(p: np.ndarray) -> float:
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def mutual_information(counts: np.ndarray) -> float:
+    """I(row; column) in nats from a contingency table."""
+    p = counts / max(counts.sum(), 1)
+    rows, cols = p.sum(axis=1, keepdims=True), p.sum(axis=0, keepdims=True)
+    nz = p > 0
+    return float((p[nz] * np.log(p[nz] / (rows @ cols)[nz])).sum())
+
+
+def phone_measures(counts: np.ndarray) -> dict[str, float]:
+    """Phone purity, cluster purity and PNMI from counts[phone, unit]."""
+    total = counts.sum()
+    if total == 0:
+        raise ValueError("no frames")
+    p = counts / total
+    h_phone = _entropy(p.sum(axis=1))
+    return {"phone_purity": float(p.max(axis=0).sum()), "cluster_purity": float(p.max(axis=1).sum()),
+            "pnmi": mutual_information(counts) / h_phone if h_phone > 0 else 0.0}
+
+
+def normalized_mi(units: np.ndarray, labels: np.ndarray) -> float:
+    """I(units; labels) / H(labels) (0 when the labels take one value)."""
+    counts = joint_counts(units, labels)
+    h = _entropy(counts.sum(axis=0) / counts.sum())
+    return mutual_information(counts) / h if h > 0 else 0.0
+
+
+def edit_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Levenshtein distance / the longer length (1.0 when either is empty)."""
+    if len(a) == 0 or len(b) == 0:
+        return 1.0
+    prev = np.arange(len(b) + 1)
+    for i, x in enumerate(a, 1):
+        cur = np.empty_like(prev)
+        cur[0] = i
+        sub = prev[:-1] + (b != x)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(sub[j - 1], prev[j] + 1, cur[j - 1] + 1)
+        prev = cur
+    return float(prev[-1]) / max(len(a), len(b))
+
+
+def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """DTW over frame units with 0/1 cost (steps right, down, diagonal), divided by the length of
+    the optimal path (ties broken towards the diagonal)."""
+    cost = (np.asarray(a)[:, None] != np.asarray(b)[None, :]).astype(np.float64)
+    n, m = cost.shape
+    acc = np.full((n + 1, m + 1), np.inf)
+    steps = np.zeros((n + 1, m + 1), dtype=np.int64)
+    acc[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            moves = ((acc[i - 1, j - 1], steps[i - 1, j - 1]), (acc[i - 1, j], steps[i - 1, j]),
+                     (acc[i, j - 1], steps[i, j - 1]))
+            best, length = min(moves, key=lambda t: t[0])
+            acc[i, j] = cost[i - 1, j - 1] + best
+            steps[i, j] = length + 1
+    return float(acc[n, m]) / int(steps[n, m])
+
+
+def abx(segments: list[tuple[str, str, np.ndarray]], across: bool, n: int, seed: int) -> tuple[float | None, int]:
+    """ABX accuracy over up to `n` sampled triplets of (word, voice, frame units); (score, triplets)."""
+    by_word_voice: dict[tuple[str, str], list[int]] = defaultdict(list)
+    by_voice: dict[str, list[int]] = defaultdict(list)
+    for i, (word, voice, _) in enumerate(segments):
+        by_word_voice[word, voice].append(i)
+        by_voice[voice].append(i)
+    voices_of: dict[str, set[str]] = defaultdict(set)
+    for word, voice in by_word_voice:
+        voices_of[word].add(voice)
+    rng = random.Random(seed)
+    scores: list[float] = []
+    for _ in range(n * 20):
+        if len(scores) >= n:
+            break
+        a = rng.randrange(len(segments))
+        word, voice, units_a = segments[a]
+        if across:
+            others = sorted(voices_of[word] - {voice})
+            if not others:
+                continue
+            x = rng.choice(by_word_voice[word, rng.choice(others)])
+        else:
+            same = [i for i in by_word_voice[word, voice] if i != a]
+            if not same:
+                continue
+            x = rng.choice(same)
+        b = rng.choice(by_voice[voice])
+        if segments[b][0] == word:
+            continue
+        d_ax = dtw_distance(units_a, segments[x][2])
+        d_bx = dtw_distance(segments[b][2], segments[x][2])
+        scores.append(1.0 if d_ax < d_bx else 0.5 if d_ax == d_bx else 0.0)
+    return (float(np.mean(scores)) if scores else None), len(scores)
+
+
+def _voice_group(voice: str) -> str:
+    from slmscale.audio.voices import VOICES
+
+    v = VOICES.get(voice)
+    return "other" if v is None else ("train" if v.split == "train" else "heldout")
+
+
+def _frame_offset_s(tok: Any) -> float:
+    """Seconds from a frame's index time (i / rate) to the centre of what it hears: 0 for the
+    centred spectral frames, half the conv receptive field for HuBERT-family models."""
+    if tok.config.encoder.name != "hubert":
+        return 0.0
+    from slmscale.units.pretrain_data import receptive_field
+
+    conf = tok.encoder.model.config
+    return receptive_field(conf.conv_kernel, conf.conv_stride) / 2 / 16000
+
+
+def measure_units(tokenizer: str | Path, manifests: list[str | Path], max_utterances: int = 300,
+                  triplets: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Every measure for one tokenizer over the manifests' audio (a seeded subset of each)."""
+    from slmscale.data.manifest import audio_path, read_manifest
+    from slmscale.progress import track
+    from slmscale.units.bundle import SpeechTokenizer
+    from slmscale.units.dedup import dedup
+    from slmscale.units.manifest_jobs import bad_reason, load_wav
+    from slmscale.units.phonenet import normalize_phone
+
+    tok = SpeechTokenizer.load(tokenizer)
+    rate, offset = tok.frame_rate, _frame_offset_s(tok)
+    phone_ids: dict[str, int] = {}
+    voice_ids: dict[str, int] = {}
+    units_all, phones_all, unit_ph, voices_all = [], [], [], []
+    segments: dict[str, list] = defaultdict(list)
+    seconds, deduped, skipped, n_utts = 0.0, 0, [], 0
+    for manifest in manifests:
+        entries = read_manifest(manifest)
+        if len(entries) > max_utterances:
+            entries = sorted(random.Random(f"{seed}:{manifest}").sample(entries, max_utterances), key=lambda e: e.id)
+        for e in track(entries, f"units quality ({Path(manifest).parent.name})", unit="utt"):
+            try:
+                wav = load_wav(audio_path(manifest, e), tok.encoder.min_samples())
+            except Exception as err:  # a bad file is skipped and listed, never fatal
+                skipped.append({"id": e.id, "reason": bad_reason(err)})
+                continue
+            units = tok.encode(wav, dedup=False)[0].astype(np.int64)
+            n_utts += 1
+            seconds += len(wav) / 16000
+            deduped += len(dedup(units)[0])
+            units_all.append(units)
+            voices_all.append(np.full(len(units), voice_ids.setdefault(e.voice, len(voice_ids))))
+            if e.phones:
+                labels = np.full(len(units), phone_ids.setdefault(SILENCE, len(phone_ids)), np.int64)
+                for name, start, end in e.phones:
+                    pid = phone_ids.setdefault(normalize_phone(name), len(phone_ids))
+                    lo, hi = int(round((start - offset) * rate)), int(round((end - offset) * rate))
+                    labels[max(lo, 0):min(hi, len(units))] = pid
+                phones_all.append(labels)
+                unit_ph.append(units)
+            for word, start, end in e.words:
+                seg = units[int(start * rate):int(math.ceil(end * rate))]
+                if len(word) >= 4 and " " not in word and len(seg) >= 3:
+                    segments[_voice_group(e.voice)].append((word.lower().strip(".,!?\"'"), e.voice, seg))
+    if not units_all:
+        raise UserError(f"{', '.join(map(str, manifests))}: no usable audio to measure units on")
+    units_cat = np.concatenate(units_all)
+    result: dict[str, Any] = {
+        "tokenizer": str(Path(tokenizer).resolve()), "encoder": tok.config.encoder.name, "k": tok.k,
+        "frame_rate": rate, "utterances": n_utts, "hours": round(seconds / 3600, 4), "skipped": skipped,
+        "voices": sorted(voice_ids), "units_used": int(np.unique(units_cat).size),
+        "units_per_second": deduped / seconds,
+        "nmi_unit_voice": normalized_mi(units_cat, np.concatenate(voices_all)),
+    }
+    if phones_all:
+        counts = joint_counts(np.concatenate(phones_all), np.concatenate(unit_ph))
+        result.update(phone_measures(counts), phones=len(phone_ids))
+    else:
+        result.update(phone_purity=None, cluster_purity=None, pnmi=None, phones=0)
+    for group in ("train", "heldout", "other"):
+        segs = segments.get(group)
+        if not segs:
+            continue
+        for mode, across in (("within", False), ("across", True)):
+            score, n = abx(segs, across, triplets, seed)
+            result[f"abx_{mode}_{group}"] = score
+            result[f"abx_{mode}_{group}_triplets"] = n
+    return result
+
+
+ROWS = [("phone purity", "phone_purity"), ("cluster purity", "cluster_purity"), ("PNMI", "pnmi"),
+        ("NMI(unit; voice)", "nmi_unit_voice"), ("ABX within voice, training voices", "abx_within_train"),
+        ("ABX across voices, training voices", "abx_across_train"),
+        ("ABX within voice, held-out voices", "abx_within_heldout"),
+        ("ABX across voices, held-out voices", "abx_across_heldout"),
+        ("ABX within voice, other voices", "abx_within_other"),
+        ("ABX across voices, other voices", "abx_across_other"),
+        ("units per second (deduplicated)", "units_per_second"), ("units used", "units_used")]
+
+
+def format_table(results: list[dict[str, Any]], names: list[str] | None = None) -> str:
+    """A Markdown table: one row per measure, one column per tokenizer."""
+    names = names or [Path(r["tokenizer"]).name for r in results]
+    lines = ["| measure | " + " | ".join(names) + " |", "|---|" + "---|" * len(results)]
+    for label, key in ROWS:
+        if all(r.get(key) is None for r in results):
+            continue
+        cells = []
+        for r in results:
+            v = r.get(key)
+            cells.append("–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""Unit-quality measures against hand computations, and `units quality` on a constructed corpus."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from slmscale.units.quality import (abx, dtw_distance, edit_distance, format_table, joint_counts,
+                                    measure_units, normalized_mi, phone_measures)
+
+
+def test_purity_and_pnmi_by_hand():
+    phones = np.array([0, 0, 1, 1, 1, 2])
+    units = np.array([0, 0, 0, 1, 1, 1])
+    counts = joint_counts(phones, units)
+    assert counts.tolist() == [[2, 0], [1, 2], [0, 1]]
+    got = phone_measures(counts)
+    # p(y) = 1/3, 1/2, 1/6; p(z) = 1/2, 1/2.
+    # phone purity = sum_z max_y p(y, z) = (2 + 2) / 6; cluster purity = sum_y max_z p(y, z) = (2 + 2 + 1) / 6
+    assert got["phone_purity"] == pytest.approx(4 / 6)
+    assert got["cluster_purity"] == pytest.approx(5 / 6)
+    mi = (2 / 6) * math.log(2) + (1 / 6) * math.log(2 / 3) + (2 / 6) * math.log(4 / 3) + (1 / 6) * math.log(2)
+    h_phone = (1 / 3) * math.log(3) + (1 / 2) * math.log(2) + (1 / 6) * math.log(6)
+    assert got["pnmi"] == pytest.approx(mi / h_phone)
+    assert got["pnmi"] == pytest.approx(0.370669, abs=1e-5)
+
+
+def test_nmi_extremes_and_a_hand_value():
+    voices = np.array([0, 0, 1, 1])
+    assert normalized_mi(np.array([5, 5, 7, 7]), voices) == pytest.approx(1.0)  # units name the voice
+    assert normalized_mi(np.array([5, 7, 5, 7]), voices) == pytest.approx(0.0)  # units ignore it
+    # units 0,0,0,1 vs voices 0,0,1,1: I = 1/2 ln 4/3 + 1/4 ln 2/3 + 1/4 ln 2, H(voice) = ln 2
+    want = (0.5 * math.log(4 / 3) + 0.25 * math.log(2 / 3) + 0.25 * math.log(2)) / math.log(2)
+    assert normalized_mi(np.array([0, 0, 0, 1]), voices) == pytest.approx(want)
+
+
+def test_distances():
+    assert edit_distance(np.array([1, 2, 3]), np.array([1, 3])) == pytest.approx(1 / 3)
+    assert edit_distance(np.array([]), np.array([1])) == 1.0
+    assert dtw_distance(np.array([1, 1, 2, 2]), np.array([1, 2])) == 0.0  # a warp, no cost
+    # [1, 2] vs [3, 3]: every aligned pair differs -> cost 1 per step of the path
+    assert dtw_distance(np.array([1, 2]), np.array([3, 3])) == pytest.approx(1.0)
+
+
+def test_abx_by_construction():
+    w1, w2 = np.array([1, 1, 2, 2, 3]), np.array([7, 7, 8, 9, 9])
+    # Voice "a" and voice "b" say both words; "b" says them with the same units: ABX must be 1.
+    same = [("cat", "a", w1), ("cat", "a", w1), ("dog", "a", w2), ("cat", "b", w1), ("dog", "b", w2),
+            ("dog", "b", w2), ("dog", "a", w2), ("cat", "b", w1)]
+    for across in (False, True):
+        score, n = abx(same, across, 200, seed=0)
+        assert score == 1.0 and n == 200
+    # Voice "b" uses units that match the *other* word of voice "a": across-voice ABX = 0, within = 1.
+    swapped = [("cat", "a", w1), ("cat", "a", w1), ("dog", "a", w2), ("dog", "a", w2),
+               ("cat", "b", w2), ("cat", "b", w2), ("dog", "b", w1), ("dog", "b", w1)]
+    assert abx(swapped, True, 100, seed=0)[0] == 0.0
+    assert abx(swapped, False, 100, seed=0)[0] == 1.0
+    assert abx([("cat", "a", w1)], True, 10, seed=0) == (None, 0)
+
+
+def _two_sound_corpus(root: Path) -> Path:
+    """Utterances alternating a 440 Hz tone ("aa") and a 2.5 kHz tone ("ss") every 0.5 s, "read" by two
+    training and two held-out voices with identical audio; words and phones marked on the half seconds."""
+    import soundfile as sf
+
+    from slmscale.data.manifest import ManifestEntry, write_manifest
+
+    sr = 16000
+    t = np.arange(sr // 2) / sr
+    ramp = np.minimum(1.0, np.minimum(np.arange(len(t)), np.arange(len(t))[::-1]) / 800)  # no clicks
+    parts = {"aa": 0.3 * ramp * np.sin(2 * np.pi * 440 * t), "ss": 0.3 * ramp * np.sin(2 * np.pi * 2500 * t)}
+    (root / "audio").mkdir(parents=True)
+    entries = []
+    for i in range(8):
+        order = ["aa", "ss"] * 3 if i % 2 == 0 else ["ss", "aa"] * 3
+        wav = np.concatenate([parts[p] for p in order]).astype(np.float32)
+        wav += np.random.default_rng(i).standard_normal(len(wav)).astype(np.float32) * 1e-3
+        sf.write(root / "audio" / f"u{i}.wav", wav, sr)
+        spans = [(p, k * 0.5, (k + 1) * 0.5) for k, p in enumerate(order)]
+        for voice in ("us-f1", "us-m3", "carib-f5", "gbclan-m4"):
+            entries.append(ManifestEntry(id=f"{voice}-u{i}", audio=f"audio/u{i}.wav", duration=3.0, sample_rate=sr,
+                                         voice=voice, words=[("tone" if p == "aa" else "hiss", s, e) for p, s, e in spans],
+                                         phones=spans))
+    write_manifest(root / "manifest.jsonl", entries)
+    return root / "manifest.jsonl"
+
+
+def test_units_quality_on_a_constructed_corpus(tmp_path, cli):
+    from slmscale.units.encoders import EncoderConfig
+    from slmscale.units.fit import fit_tokenizer, make_fit_config
+
+    manifest = _two_sound_corpus(tmp_path / "c")
+    enc = EncoderConfig(name="logmel", context=0)
+    fit_tokenizer(make_fit_config(manifest, enc, k=2, max_frames=5000), tmp_path / "tok", workers=1)
+    r = measure_units(tmp_path / "tok", [manifest], triplets=200)
+    # Two sounds, two units: every frame but those at the switches is named by its unit.
+    assert r["phone_purity"] > 0.97 and r["cluster_purity"] > 0.97 and r["pnmi"] > 0.8
+    # Identical audio for both voices: the units carry nothing about the voice.
+    assert r["nmi_unit_voice"] == pytest.approx(0.0, abs=1e-9)
+    # Six half-second sounds per 3 s utterance: 2 deduplicated units per second (+ switch blips).
+    assert 2.0 <= r["units_per_second"] < 2.2
+    assert r["utterances"] == 32 and r["phones"] == 3  # aa, ss and silence
+    for key in ("abx_within_train", "abx_across_train", "abx_within_heldout", "abx_across_heldout"):
+        assert r[key] == 1.0 and r[f"{key}_triplets"] == 200
+    assert "abx_within_other" not in r  # no speaker outside the built-in voices
+    code, out, err = cli("units", "quality", "--tokenizer", str(tmp_path / "tok"), "--manifest", str(manifest),
+                         "--triplets", "50", "--out", str(tmp_path / "q.json"))
+    assert code == 0, err
+    assert "| PNMI |" in out and "ABX across voices, held-out voices" in out
+    saved = json.loads((tmp_path / "q.json").read_text())
+    assert saved["pnmi"] == pytest.approx(r["pnmi"])
+    table = format_table([r, r], ["a", "b"])
+    assert table.splitlines()[0] == "| measure | a | b |"
