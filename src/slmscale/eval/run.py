@@ -14,15 +14,15 @@ phenomena (as reported in the papers).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import math
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from slmscale.artifacts import read_json, write_json, write_meta
 from slmscale.errors import UserError
+from slmscale.locks import waiting
+from slmscale.model.build import check_weights
 from slmscale.progress import info
 from slmscale.eval.cache import default_cache_dir, encode_benchmark
 from slmscale.eval.encoders import Encoder, encoder_from_run
@@ -45,6 +45,7 @@ def load_model(final: Path, device: str = "auto") -> Any:
     hf_logging.disable_progress_bar()  # our own progress bars only
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    check_weights(final, "model")  # pickles and damaged safetensors: a one-line refusal naming the file
     try:
         model = AutoModelForCausalLM.from_pretrained(str(final), local_files_only=True,
                                                      dtype=torch.float32)
@@ -129,21 +130,10 @@ def score_benchmark(model: Any, bench: Benchmark, encoder: Encoder, normalize: s
     return {"scores": scores, "summary": summary}
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def merge_summary(run_dir: Path, values: dict[str, float]) -> dict[str, Any]:
     """Read-modify-write RUN/summary.json under a lock, so parallel evals of one run keep all keys."""
     path = run_dir / "summary.json"
-    with _locked(run_dir / ".summary.lock"):
+    with waiting(run_dir / ".summary.lock"):
         current = read_json(path) if path.is_file() else {}
         current.update({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in values.items()})
         write_json(path, current)
