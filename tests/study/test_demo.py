@@ -31,12 +31,12 @@ def test_every_preset_has_a_small_interleaved_arm_at_the_textless_budgets(name):
     spec = load_preset(name)
     runs = expand(spec)
     il = [r for r in runs if r.arm == "interleaved"]
-    speech = {(r.preset, r.tokens): r for r in runs if r.arm == "speech"}
+    speech = {(r.preset, r.budget): r for r in runs if r.arm == "speech"}
     text = {r.run_id: r for r in runs if r.arm == "text"}
     assert 2 <= len(il) <= 4 and spec.init_arm_of(spec.arms[-1]) == "text"
     for r in il:
-        # Equal training compute with the textless run of that size and budget...
-        assert speech[(r.preset, r.tokens)].flops == r.flops
+        # Equal training compute (full FLOPs) with the textless run of that size and budget...
+        assert r.compute_partner == speech[(r.preset, r.budget)].run_id
         # ...starting from the text run of that size with the largest budget.
         init = text[r.init_run]
         assert init.preset == r.preset
@@ -44,6 +44,35 @@ def test_every_preset_has_a_small_interleaved_arm_at_the_textless_budgets(name):
     # Kept small: the interleaved arm adds at most ~35% to the training tokens x params of the study.
     cost = lambda rs: sum(r.flops for r in rs)  # noqa: E731
     assert cost(il) < 0.35 * cost([r for r in runs if r.arm != "interleaved"])
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_cross_arm_pair_in_the_demos_matches_in_full_flops(name):
+    """Interleaved vs textless, text vs speech, unigram vs raw units: within 2% in flops_full (the
+    full count of slmscale.model.flops for each arm's vocabulary), not merely in 6ND."""
+    from types import SimpleNamespace
+
+    from slmscale.model.flops import flops_full
+    from slmscale.model.presets import resolve_preset
+
+    spec = load_preset(name)
+    runs = expand(spec)
+    by_id = {r.run_id: r for r in runs}
+    seq = spec.train["train"]["seq_len"]
+
+    def full(r):  # recomputed here from the shape, independently of the planner's counter
+        s = resolve_preset(r.preset)
+        cfg = SimpleNamespace(hidden_size=s.d_model, num_attention_heads=s.n_heads, intermediate_size=s.ffn,
+                              num_hidden_layers=s.n_layers, vocab_size=r.vocab_size)
+        return flops_full(cfg, seq, r.tokens)
+
+    pairs = [(r, by_id[r.compute_partner]) for r in runs if r.compute_partner]
+    assert {r.kind for r, _ in pairs} == {a.kind for a in spec.arms} - {"units"}
+    for r, partner in pairs:
+        assert partner.kind == "units" and (partner.preset, partner.seed, partner.budget) == (r.preset, r.seed, r.budget)
+        assert r.vocab_size > partner.vocab_size
+        assert abs(full(r) / full(partner) - 1) < 0.02, (r.run_id, partner.run_id)
+        assert r.flops < partner.flops  # equal 6ND would have given the larger vocabulary more compute
 
 
 def test_unknown_preset_is_a_user_error():

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from slmscale.study.pipeline import run_study
-from slmscale.study.runners import RunPaths, execute_run, prepare_run, run_state
+from slmscale.study.runners import execute_run
+from slmscale.study.runstate import RunPaths, prepare_run, run_state
 from slmscale.study.expand import expand
 from slmscale.study.spec import load_spec
 from study_helpers import fake_commands, make_spec, write_spec

@@ -33,10 +33,10 @@ def _base(name: str, hours: float, k: int, text_stories: int, tasks: list[str],
         "seed": 0,
         "data": {
             "corpus": {"synth": {"hours": hours, "seed": 0}},
-            "units": {"encoder": encoder, "k": k},
-            "unigram": {"vocab_size": 4 * k},
+            "units": {"fit": {"encoder": encoder, "k": k}},
+            "unigram": {"fit": {"vocab_size": 4 * k}},
             "text": {"vocab_size": 512, "stories": text_stories, "seed": 0},
-            "bench": {"seed": 0, **({"n": bench_n} if bench_n else {})},
+            "bench": {"synth": {"seed": 0, **({"n": bench_n} if bench_n else {})}},
         },
         "arms": [
             {"name": "speech", "kind": "units", "tasks": list(tasks)},
