@@ -33,8 +33,9 @@ def check_plan(spec: StudySpec, count_params: Callable[[str], int] | None = None
     from slmscale.study.runstate import train_config
     from slmscale.train.config import TrainConfig
 
-    custom_trainer = spec.execution.trainer is not None
     runs = expand(spec, count_params=count_params or default_param_counter)
+    if spec.execution.trainer is not None:  # a custom trainer command owns its config and presets
+        return runs
     for r in runs:
         cfg = train_config(r, Path("<shards>"), Path("<run>"), Path("<init>") if r.init_run else None)
         try:
@@ -45,11 +46,10 @@ def check_plan(spec: StudySpec, count_params: Callable[[str], int] | None = None
             msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
             raise UserError(f"run {r.run_id} (arm {r.arm}): train.{loc}: {msg}; fix the spec's train: "
                             "section or --set") from None
-        if not custom_trainer:  # a custom trainer command owns its own presets
-            try:
-                resolve_preset(r.preset)
-            except UserError as err:
-                raise UserError(f"run {r.run_id} (arm {r.arm}): grid size: {err}") from None
+        try:
+            resolve_preset(r.preset)
+        except UserError as err:
+            raise UserError(f"run {r.run_id} (arm {r.arm}): grid size: {err}") from None
     return runs
 
 

@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m slmscale.study.stage NAME CONFIG.json", file=sys.stderr)
         return 2
     try:
+        if argv[0] not in STAGES:
+            raise UserError(f"unknown stage {argv[0]!r}; choose one of {', '.join(STAGES)}")
         path = Path(argv[1])
         if not path.is_file():
             raise UserError(f"{path}: stage config not found")
