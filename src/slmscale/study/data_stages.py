@@ -58,7 +58,7 @@ class Stages:
         if done and stamp.is_file() and read_json(stamp).get("fingerprint") == fp:
             self.record[name] = "cached"
             return True
-        info(f"[study] building {name} -> {out}")
+        note(f"[study] building {name} -> {out}")
         t0 = time.time()
         write_json(config, params)
         states: dict[str, str] = {}
@@ -69,12 +69,19 @@ class Stages:
             msg = f"data stage {name} {state}; full log: {self.log}"
             if required:
                 raise UserError(msg)
-            info(f"[study] warning: {msg}")
+            note(f"[study] warning: {msg}")
             self.record[name] = f"failed: {state}"
             return False
         write_json(stamp, {"fingerprint": fp, "stage": stage, "inputs": inputs, "seconds": round(time.time() - t0, 2)})
         self.record[name] = "built"
         return True
+
+
+def note(msg: str) -> None:
+    """A plain status line on stderr ("[study] ..." stays literal: no console markup)."""
+    from rich.markup import escape
+
+    info(escape(msg))
 
 
 def _file_hash(path: Path | None) -> str:

@@ -17,7 +17,6 @@ from typing import Any, Callable
 
 from slmscale.artifacts import write_json
 from slmscale.errors import UserError
-from slmscale.progress import info
 from slmscale.study.expand import RunSpec, default_param_counter, dependencies, expand
 from slmscale.study.spec import StudySpec
 
@@ -80,7 +79,7 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
     from slmscale.artifacts import atomic_write_text
     from slmscale.progress import make_progress
     from slmscale.study import analysis, store
-    from slmscale.study.data_stages import prepare_data, shards_fingerprints, shards_sizes
+    from slmscale.study.data_stages import note, prepare_data, shards_fingerprints, shards_sizes
     from slmscale.study.executors import make_executor
     from slmscale.study.runners import RunJob
     from slmscale.study.runstate import RunPaths, needs_work, prepare_run, run_root
@@ -103,7 +102,7 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
         "shards": {k: str(v) for k, v in data.shards.items()},
         "bench": {k: str(v) for k, v in data.bench.items()}, "stages": data.stages}})
     for line in repeat_warnings(runs):
-        info(line)
+        note(line)
     todo = []
     deps = dependencies(runs)
     for r in runs:
@@ -120,7 +119,7 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
     # Runs that others start from go first, so their dependents can start as early as possible.
     needed = {d for ds in deps.values() for d in ds}
     todo.sort(key=lambda item: item[0] not in needed)
-    info(f"[study] {len(runs)} runs planned, {len(runs) - len(todo)} already done, {len(todo)} to run "
+    note(f"[study] {len(runs)} runs planned, {len(runs) - len(todo)} already done, {len(todo)} to run "
          f"({executor or ex.executor}, {jobs} worker(s), {threads} thread(s) each)")
     states: dict[str, str] = {}
     with make_progress("run") as prog:
@@ -129,7 +128,7 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
         def on_done(run_id: str, state: str) -> None:
             states[run_id] = state
             prog.update(task, advance=1)
-            info(run_line(run_id, state, study_dir))
+            note(run_line(run_id, state, study_dir))
             store.write_results(study_dir)  # the table is always current, and always rebuildable
 
         pool.run_all(todo, on_done, deps)
