@@ -47,14 +47,16 @@ class Stages:
         self.log = data_dir / "stages.log"
 
     def run(self, name: str, stage: str, out: Path, params: dict[str, Any], inputs: dict[str, str],
-            required: bool = True) -> bool:
-        """Build `out` with `stage` unless it is finished and was made from the same parameters and
-        inputs. Returns False when an optional stage (`required=False`) failed."""
+            required: bool = True, finished: Path | None = None) -> bool:
+        """Build `out` with `stage` unless it is finished (`finished`, default `out`, holds its
+        meta.json) and was made from the same parameters and inputs. Returns False when an optional
+        stage (`required=False`) failed."""
         stamps = self.dir / ".stages"
         stamp, config = stamps / f"{name}.json", stamps / f"{name}.config.json"
         params = {**params, "out": str(out)}
         fp = sha256_json({"stage": stage, "params": params, "inputs": inputs})
-        done = (out / META).is_file() or (out / "manifest.jsonl").is_file()
+        finished = finished or out
+        done = (finished / META).is_file() or (finished / "manifest.jsonl").is_file()
         if done and stamp.is_file() and read_json(stamp).get("fingerprint") == fp:
             self.record[name] = "cached"
             return True
@@ -156,9 +158,9 @@ def prepare_data(spec: StudySpec, study_dir: Path, executor: Any, threads: int |
     text = d.text.shards
     if "text" in kinds and text is None:
         text = data_dir / "text"
-        st.run("text", "text", text / "shards",
+        st.run("text", "text", text,
                {"config": d.text.model_dump(mode="json", exclude={"shards"}), "manifest": str(out.manifest)},
-               manifest_fp)
+               manifest_fp, finished=text / "shards")
     by_kind = {"units": units_shards, "unigram": unigram, "text": text}
     for arm in arms:
         if arm.kind == "interleaved" and arm.shards is None:

@@ -9,10 +9,11 @@ nodes too, never on the login node. A job waits for the jobs it depends on (`dep
 
 from __future__ import annotations
 
+import contextlib
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 Job = Callable[[], str]
 Callback = Callable[[str, str], None]  # (job id, state)
@@ -32,36 +33,64 @@ def _error_state(err: BaseException) -> str:
     return f"error: {text.splitlines()[-1] if text else type(err).__name__}"
 
 
-class LocalExecutor:
-    """N workers on this machine; each waits on its job's subprocess."""
-
-    def __init__(self, jobs: int = 1):
-        self.jobs = jobs
+class _Executor:
+    """The scheduling loop both executors share; they differ in how a job is submitted and seen done."""
+    jobs: int
 
     def run_all(self, jobs: Iterable[tuple[str, Job]], on_done: Callback,
                 deps: dict[str, list[str]] | None = None) -> None:
+        """Run every job, at most `self.jobs` at once; a job waits for the jobs it depends on
+        (`deps`: job id -> job ids) that are part of this batch."""
         queue, deps = list(jobs), deps or {}
         unresolved = {jid for jid, _ in queue}
         active: dict[Any, str] = {}
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+        with self._session():
             while queue or active:
                 ready = _take_ready(queue, deps, unresolved, self.jobs - len(active))
                 if not ready and not active:  # a dependency cycle: let the job report it
                     ready = [queue.pop(0)]
                 for jid, job in ready:
-                    active[pool.submit(job)] = jid
-                done, _ = wait(list(active), return_when=FIRST_COMPLETED)
-                for f in done:
-                    jid = active.pop(f)
+                    active[self._submit(job)] = jid
+                for handle in self._finished(list(active)):
+                    jid = active.pop(handle)
                     unresolved.discard(jid)
                     try:
-                        state = f.result()
+                        state = handle.result()
                     except Exception as err:  # runner bug or unreadable run dir: record, go on
                         state = _error_state(err)
                     on_done(jid, state)
 
+    def _session(self) -> Any:
+        return contextlib.nullcontext()
 
-class SubmititExecutor:
+    def _submit(self, job: Job) -> Any:
+        raise NotImplementedError
+
+    def _finished(self, active: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+
+class LocalExecutor(_Executor):
+    """N workers on this machine; each waits on its job's subprocess."""
+
+    def __init__(self, jobs: int = 1):
+        self.jobs = jobs
+        self._pool: ThreadPoolExecutor | None = None
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[None]:
+        with ThreadPoolExecutor(max_workers=self.jobs) as self._pool:
+            yield
+
+    def _submit(self, job: Job) -> Any:
+        assert self._pool is not None
+        return self._pool.submit(job)
+
+    def _finished(self, active: list[Any]) -> list[Any]:
+        return list(wait(active, return_when=FIRST_COMPLETED)[0])
+
+
+class SubmititExecutor(_Executor):
     """Submit each job as a submitit job (Slurm on clusters; `cluster="local"` runs locally).
 
     At most `jobs` are in flight at once, which on a laptop keeps the cores from being oversubscribed
@@ -77,26 +106,12 @@ class SubmititExecutor:
         self.executor.update_parameters(**params)
         self.jobs = jobs
 
-    def run_all(self, jobs: Iterable[tuple[str, Job]], on_done: Callback,
-                deps: dict[str, list[str]] | None = None) -> None:
-        queue, deps = list(jobs), deps or {}
-        unresolved = {jid for jid, _ in queue}
-        active: dict[Any, str] = {}
-        while queue or active:
-            ready = _take_ready(queue, deps, unresolved, self.jobs - len(active))
-            if not ready and not active:
-                ready = [queue.pop(0)]
-            for jid, job in ready:
-                active[self.executor.submit(job)] = jid
-            time.sleep(0.2)
-            for sub in [j for j in active if j.done()]:
-                jid = active.pop(sub)
-                unresolved.discard(jid)
-                try:
-                    state = sub.result()
-                except Exception as err:
-                    state = _error_state(err)
-                on_done(jid, state)
+    def _submit(self, job: Job) -> Any:
+        return self.executor.submit(job)
+
+    def _finished(self, active: list[Any]) -> list[Any]:
+        time.sleep(0.2)
+        return [j for j in active if j.done()]
 
 
 def make_executor(kind: str, study_dir: Path, jobs: int, slurm: dict[str, Any] | None = None,
