@@ -146,6 +146,8 @@ def prepare_data(spec: StudySpec, study_dir: Path, executor: Any, threads: int |
                 fit["encoder"]["checkpoint"] = str(net)  # in place of PHONENET_PLACEHOLDER
             st.run("tokenizer", "units-fit", tok, {"config": fit, "manifest": str(out.manifest)}, manifest_fp)
         units_shards = data_dir / "units"
+        # One encoding job today; sharded encoding (--num-shards/--shard-index) becomes one job per
+        # part here, each through the executor, then a merge stage into `units_shards`.
         st.run("units", "units-encode", units_shards,
                {"config": d.units.encode.model_dump(mode="json"), "tokenizer": str(tok),
                 "manifest": str(out.manifest)}, {**manifest_fp, "tokenizer": _meta_fp(tok)})

@@ -94,7 +94,7 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
     threads = ex.threads_per_run or max(1, (os.cpu_count() or 1) // jobs)
     pool = make_executor(executor or ex.executor, study_dir, jobs, ex.slurm, ex.gpus_per_run)
     atomic_write_text(study_dir / "study.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
-    data = prepare_data(spec, study_dir, pool, threads)
+    data = prepare_data(spec, study_dir, pool)  # a stage runs alone: all cores
     vocab, unique = shards_sizes(data)
     runs = expand(spec, shards_fingerprints(data), count_params or default_param_counter, vocab, unique)
     write_json(study_dir / "plan.json", {"runs": [r.to_dict() for r in runs], "data": {

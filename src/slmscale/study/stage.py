@@ -47,7 +47,6 @@ def _units_encode(p: dict[str, Any]) -> None:
     from slmscale.units.encode import encode_manifest
 
     c = p["config"]
-    # Per-shard jobs (--num-shards/--shard-index + merge) plug in here: one job per part, then a merge.
     encode_manifest(p["tokenizer"], p["manifest"], p["out"], valid_fraction=c["valid_fraction"],
                     valid_voices=c["valid_voices"], seed=c["seed"])
 
