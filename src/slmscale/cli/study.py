@@ -39,10 +39,15 @@ def run(spec_path: Path = typer.Argument(..., help="study spec YAML (see configs
         typer.echo(f"warning: {w.message}", err=True)
     res = run_study(spec, out, executor=executor, jobs=jobs, report=not no_report)
     _print_summary(res)
+    exit_if_runs_failed(res)
+
+
+def exit_if_runs_failed(res: dict) -> None:
+    """Exit 1 (after everything else was written) when a run of this invocation did not finish."""
     bad = sorted(rid for rid, state in res["states"].items() if state.startswith(BAD_STATES))
     if bad:
         typer.echo(f"error: {len(bad)} run(s) did not finish: {', '.join(bad)} (see `slmscale study status "
-                   f"{out}`)", err=True)
+                   f"{res['study_dir']}`)", err=True)
         raise typer.Exit(1)
 
 

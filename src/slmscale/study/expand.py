@@ -107,9 +107,16 @@ def default_flops_counter(preset: str, vocab: int, seq_len: int) -> float | None
 
 
 def planned_vocab(spec: StudySpec, arm: ArmSpec) -> int | None:
-    """The vocabulary an arm's models will have, from the spec's settings (None: not known before
-    its shards exist). The study passes the built shards' sizes instead once they exist."""
+    """The vocabulary an arm's models will have: its given shards' (meta.json), else from the spec's
+    settings (None: not known before its shards exist). The study passes the built shards' sizes
+    instead once they exist."""
+    from slmscale.artifacts import read_json
+
     d = spec.data
+    given = arm.shards or {"units": d.units.shards, "unigram": d.unigram.path, "text": d.text.shards}.get(arm.kind)
+    for meta in ((given / "meta.json", given / "shards" / "meta.json") if given is not None else ()):
+        if meta.is_file():
+            return int(read_json(meta)["vocab_size"])
     k = d.units.fit.k if d.units.fit is not None else None
     if arm.kind == "units" and k is not None:
         return k + 2  # units + <bos>, <eos> (units.bundle)
@@ -238,11 +245,12 @@ def expand_arm(spec: StudySpec, arm: ArmSpec, shards_fp: str = "",
 def expand(spec: StudySpec, shards_fp: dict[str, str] | None = None,
            count_params: ParamCounter = default_param_counter,
            vocab: dict[str, int] | None = None, unique_tokens: dict[str, int] | None = None,
-           count_flops: FlopsCounter = default_flops_counter) -> list[RunSpec]:
+           count_flops: FlopsCounter = default_flops_counter, match_flops: bool = True) -> list[RunSpec]:
     """All runs of all enabled arms, in a deterministic order (arm, seed, size, budget).
 
     `vocab` / `unique_tokens`: per arm, its shards' vocabulary and training tokens (default: the
-    spec's planned vocabulary, unknown U). Arms whose runs depend on another arm's (init runs,
+    spec's planned vocabulary, unknown U). `match_flops=False` keeps every arm at its own grid's
+    budgets (for checks before the data exists). Arms whose runs depend on another arm's (init runs,
     compute partners) are expanded after it, whatever the spec's order."""
     shards_fp, vocab, unique_tokens = shards_fp or {}, vocab or {}, unique_tokens or {}
     per_arm: dict[str, list[RunSpec]] = {}
@@ -250,7 +258,7 @@ def expand(spec: StudySpec, shards_fp: dict[str, str] | None = None,
 
     def plan_for(arm: ArmSpec) -> ArmPlan:
         seq = {**flatten(spec.train), **flatten(arm.train)}.get("train.seq_len", DEFAULT_SEQ_LEN)
-        partner = spec.compute_partner(arm)
+        partner = spec.compute_partner(arm) if match_flops else None
         runs = {(r.preset, r.seed, r.budget): r for r in per_arm.get(partner, [])} if partner else {}
         return ArmPlan(vocab.get(arm.name, planned_vocab(spec, arm)), int(seq), unique_tokens.get(arm.name),
                        runs, count_flops)

@@ -32,7 +32,8 @@ def check_plan(spec: StudySpec, count_params: Callable[[str], int] | None = None
     from slmscale.study.runstate import train_config
     from slmscale.train.config import TrainConfig
 
-    runs = expand(spec, count_params=count_params or default_param_counter)
+    # Budgets matched in full FLOPs need the built vocabularies; the configs do not depend on them.
+    runs = expand(spec, count_params=count_params or default_param_counter, match_flops=False)
     if spec.execution.trainer is not None:  # a custom trainer command owns its config and presets
         return runs
     for r in runs:
