@@ -101,3 +101,16 @@ def test_failed_runs_make_the_study_exit_nonzero_with_a_line_per_run(tmp_path, s
     code, stdout, _ = _run(["study", "status", str(out)], capsys)
     assert all(any(rid in ln for ln in stdout.splitlines()) for rid in states)
     assert max(len(ln) for ln in stdout.splitlines()) > 80
+
+
+def test_repeated_data_with_the_chinchilla_form_is_warned_before_work(tmp_path, shards, capsys):
+    grid = {"sizes": ["auto-10k"], "tokens_per_param": [2],
+            "multi_epoch": [{"size": "auto-10k", "unique_tokens": 5000, "epochs": [1, 4]}]}
+    d = make_spec(tmp_path, shards, grid=grid)
+    d["execution"] = {"jobs": 1}
+    code, _, err = _run(["study", "run", str(write_spec(tmp_path, d)), "--out", str(tmp_path / "o"),
+                         "--set", "train.nope=1"], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 2 and not (tmp_path / "o").exists()
+    assert lines[0].startswith("warning: arm 'speech': runs repeat their data (4 epochs)")
+    assert "data-constrained" in lines[0] and "train.nope: unknown key" in lines[1]

@@ -27,7 +27,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,6 @@ class RunJob:
     trainer: list[str] | None = None
     evaluator: list[str] | None = None
     extender: list[str] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self) -> str:
         return execute_run(self.root, self.trainer, self.evaluator, self.threads, self.retry_failed,
