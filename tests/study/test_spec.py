@@ -96,3 +96,11 @@ def test_interleaved_arm_defaults_to_the_text_arm_and_needs_a_corpus(tmp_path, s
     d["data"]["interleave"] = {"span_lambda": 0}
     with pytest.raises(UserError, match="data.interleave.span_lambda"):
         load_spec(write_spec(tmp_path, d))
+
+
+def test_planner_targets_name_results_columns(tmp_path, shards):
+    d = make_spec(tmp_path, shards, questions={"targets": {"sstorycloze": 0.6, "sblimp": 0.55}})
+    assert load_spec(write_spec(tmp_path, d)).questions.targets == {"ssc": 0.6, "sblimp": 0.55}
+    d["questions"]["targets"] = {"accuracy": 0.6}
+    with pytest.raises(UserError, match="questions.targets: .*unknown task 'accuracy'"):
+        load_spec(write_spec(tmp_path, d))

@@ -221,6 +221,14 @@ class QuestionsSpec(StrictModel):
     targets: dict[str, float] = Field(default_factory=dict)  # "how much compute to reach metric=x?"
     arm: str | None = Field(default=None, pattern=SAFE_NAME)  # which arm answers (default: the first units arm)
 
+    @field_validator("targets")
+    @classmethod
+    def _known_metrics(cls, targets: dict[str, float]) -> dict[str, float]:
+        try:  # a metric is a task's results column
+            return {eval_tasks.get_task(k).column: v for k, v in targets.items()}
+        except UserError as err:
+            raise ValueError(str(err)) from None
+
 
 class ExecutionSpec(StrictModel):
     executor: Literal["local", "submitit"] = "local"
