@@ -64,7 +64,7 @@ def test_non_units_arms_match_their_partners_full_flops(tmp_path, shards):
     arms = [{"name": "speech", "kind": "units", "shards": str(shards)},
             {"name": "text", "kind": "text", "shards": str(shards)},
             {"name": "plain", "kind": "text", "shards": str(shards), "match_flops": False}]
-    spec = _spec(tmp_path, shards, arms=arms, train={"train": {"seq_len": 64}})
+    spec = _spec(tmp_path, shards, arms=arms, train={"train": {"seq_len": 64, "batch_tokens": 128}})
     calls = []
 
     def per_token(preset, vocab, seq):  # a stand-in cost: grows with the vocabulary
@@ -76,8 +76,10 @@ def test_non_units_arms_match_their_partners_full_flops(tmp_path, shards):
     for r in (r for r in runs if r.arm == "text"):
         p = speech[(r.preset, r.budget)]
         assert r.compute_partner == p.run_id and r.vocab_size == 500
-        assert r.flops_full == pytest.approx(p.flops_full, rel=1e-3) and r.tokens < p.tokens
-        assert r.tokens == round(p.flops_full / per_token(r.preset, 500, 64))
+        # Whole steps of 128 tokens: the nearest to the partner's full FLOPs.
+        assert r.tokens % 128 == 0 and r.tokens < p.tokens
+        assert r.tokens == round(p.flops_full / per_token(r.preset, 500, 64) / 128) * 128
+        assert r.flops_full == pytest.approx(p.flops_full, rel=64 / r.tokens)
     plain = [r for r in runs if r.arm == "plain"]
     assert all(not r.compute_partner and r.tokens == speech[(r.preset, r.budget)].tokens for r in plain)
     assert {seq for _, _, seq in calls} == {64}

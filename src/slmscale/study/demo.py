@@ -62,7 +62,8 @@ def preset_spec(name: str) -> dict[str, Any]:
         tasks = ["swuggy", "sblimp"]
         # MFCC units: training the phone classifier alone would take most of this preset's minutes.
         spec = _base("ci", hours=0.1, k=50, text_stories=300, tasks=tasks, bench_n=20, encoder="mfcc")
-        spec["arms"].append(_interleaved_arm(tasks, ["auto-25k", "auto-50k"], [2], []))
+        # D/N 6: long enough (40+ steps) that whole steps still match the textless runs' full FLOPs.
+        spec["arms"].append(_interleaved_arm(tasks, ["auto-25k", "auto-50k"], [6], []))
         spec["grid"] = {"sizes": ["auto-10k", "auto-25k", "auto-50k"], "tokens_per_param": [2, 6]}
         spec["fits"]["bootstrap"] = 50
         spec["questions"] = {"flops": [1e13]}

@@ -28,6 +28,7 @@ ParamCounter = Callable[[str], int]
 # (preset, vocabulary size, sequence length) -> full training FLOPs per token, None when unknown.
 FlopsCounter = Callable[[str, int, int], "float | None"]
 DEFAULT_SEQ_LEN = 512  # train.seq_len's default (slmscale.train.config.OptimConfig)
+DEFAULT_BATCH_TOKENS = 16_384  # train.batch_tokens's default
 
 
 @dataclass(frozen=True)
@@ -144,12 +145,17 @@ class ArmPlan:
     """What an arm's runs are sized with: vocabulary, sequence length, compute partner's runs."""
     vocab: int | None = None
     seq_len: int = DEFAULT_SEQ_LEN
+    batch_tokens: int = DEFAULT_BATCH_TOKENS  # the trainer trains whole steps of this many tokens
     unique_tokens: int | None = None  # training tokens in its shards (for epochs)
     partner: dict[tuple[str, int, str], "RunSpec"] = field(default_factory=dict)
     count_flops: FlopsCounter = default_flops_counter
 
     def per_token(self, preset: str) -> float | None:
         return None if self.vocab is None else self.count_flops(preset, self.vocab, self.seq_len)
+
+    def trained(self, tokens: int) -> int:
+        """Tokens the trainer will train for a budget: whole steps, rounded up."""
+        return -(-tokens // self.batch_tokens) * self.batch_tokens
 
 
 def _make(arm: ArmSpec, preset: str, params: int, tokens: int, seed: int, budget: str,
@@ -162,7 +168,9 @@ def _make(arm: ArmSpec, preset: str, params: int, tokens: int, seed: int, budget
             raise UserError(f"arm {arm.name!r}, size {preset!r}: cannot count full FLOPs to match its "
                             f"compute to arm {partner.arm!r} (unknown model shape or vocabulary); "
                             "set match_flops: false on the arm to compare at 6ND instead")
-        tokens = max(1, round(partner.flops_full / per_token))
+        # A whole number of steps, the nearest to the partner's full FLOPs (the trainer rounds a
+        # budget up to whole steps, so an exact token count would overshoot by up to one step).
+        tokens = max(1, round(partner.flops_full / per_token / plan.batch_tokens)) * plan.batch_tokens
     ident = {"kind": arm.kind, "preset": preset, "tokens": tokens, "seed": seed, "train": train,
              "shards": shards_fp}
     init_run = init_for(preset, seed) if init_for is not None else ""
@@ -172,7 +180,7 @@ def _make(arm: ArmSpec, preset: str, params: int, tokens: int, seed: int, budget
     run_id = f"{arm.name}_{preset}_{_short(tokens)}_s{seed}_{h}"
     return RunSpec(run_id=run_id, arm=arm.name, kind=arm.kind, preset=preset, params=params,
                    tokens=tokens, seed=seed, budget=budget, train=train, tasks=tuple(arm.tasks),
-                   init_run=init_run, flops_full=None if per_token is None else per_token * tokens,
+                   init_run=init_run, flops_full=None if per_token is None else per_token * plan.trained(tokens),
                    vocab_size=plan.vocab, unique_tokens=unique or plan.unique_tokens,
                    compute_partner=partner.run_id if partner is not None else "")
 
@@ -257,11 +265,13 @@ def expand(spec: StudySpec, shards_fp: dict[str, str] | None = None,
     arms = spec.enabled_arms()
 
     def plan_for(arm: ArmSpec) -> ArmPlan:
-        seq = {**flatten(spec.train), **flatten(arm.train)}.get("train.seq_len", DEFAULT_SEQ_LEN)
+        train = {**flatten(spec.train), **flatten(arm.train)}
+        seq = train.get("train.seq_len", DEFAULT_SEQ_LEN)
+        batch = train.get("train.batch_tokens", DEFAULT_BATCH_TOKENS)
         partner = spec.compute_partner(arm) if match_flops else None
         runs = {(r.preset, r.seed, r.budget): r for r in per_arm.get(partner, [])} if partner else {}
-        return ArmPlan(vocab.get(arm.name, planned_vocab(spec, arm)), int(seq), unique_tokens.get(arm.name),
-                       runs, count_flops)
+        return ArmPlan(vocab.get(arm.name, planned_vocab(spec, arm)), int(seq), int(batch),
+                       unique_tokens.get(arm.name), runs, count_flops)
 
     order = sorted(arms, key=lambda a: (spec.compute_partner(a) is not None, spec.init_arm_of(a) is not None))
     for arm in order:
