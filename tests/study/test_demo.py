@@ -31,12 +31,12 @@ def test_every_preset_has_a_small_interleaved_arm_at_the_textless_budgets(name):
     spec = load_preset(name)
     runs = expand(spec)
     il = [r for r in runs if r.arm == "interleaved"]
-    speech = {(r.preset, r.tokens): r for r in runs if r.arm == "speech"}
+    speech = {(r.preset, r.budget): r for r in runs if r.arm == "speech"}
     text = {r.run_id: r for r in runs if r.arm == "text"}
     assert 2 <= len(il) <= 4 and spec.init_arm_of(spec.arms[-1]) == "text"
     for r in il:
-        # Equal training compute with the textless run of that size and budget...
-        assert speech[(r.preset, r.tokens)].flops == r.flops
+        # Equal training compute (full FLOPs) with the textless run of that size and budget...
+        assert r.compute_partner == speech[(r.preset, r.budget)].run_id
         # ...starting from the text run of that size with the largest budget.
         init = text[r.init_run]
         assert init.preset == r.preset
@@ -44,6 +44,45 @@ def test_every_preset_has_a_small_interleaved_arm_at_the_textless_budgets(name):
     # Kept small: the interleaved arm adds at most ~35% to the training tokens x params of the study.
     cost = lambda rs: sum(r.flops for r in rs)  # noqa: E731
     assert cost(il) < 0.35 * cost([r for r in runs if r.arm != "interleaved"])
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_cross_arm_pair_in_the_demos_matches_in_full_flops(name):
+    """Interleaved vs textless, text vs speech, unigram vs raw units: matched in flops_full (the full
+    count of slmscale.model.flops for each arm's vocabulary), not merely in 6ND, over the tokens the
+    trainer will actually train (whole steps). Every interleaved pair is within 2%; a pair of runs too
+    short for that at whole-step granularity is within half a step."""
+    from types import SimpleNamespace
+
+    from slmscale.model.flops import flops_full
+    from slmscale.model.presets import resolve_preset
+
+    spec = load_preset(name)
+    runs = expand(spec)
+    by_id = {r.run_id: r for r in runs}
+    seq, batch = spec.train["train"]["seq_len"], spec.train["train"]["batch_tokens"]
+
+    def trained(r):
+        return -(-r.tokens // batch) * batch
+
+    def full(r):  # recomputed here from the shape, independently of the planner's counter
+        s = resolve_preset(r.preset)
+        cfg = SimpleNamespace(hidden_size=s.d_model, num_attention_heads=s.n_heads, intermediate_size=s.ffn,
+                              num_hidden_layers=s.n_layers, vocab_size=r.vocab_size)
+        return flops_full(cfg, seq, trained(r))
+
+    pairs = [(r, by_id[r.compute_partner]) for r in runs if r.compute_partner]
+    assert {r.kind for r, _ in pairs} == {a.kind for a in spec.arms} - {"units"}
+    for r, partner in pairs:
+        assert partner.kind == "units" and (partner.preset, partner.seed, partner.budget) == (r.preset, r.seed, r.budget)
+        assert r.vocab_size > partner.vocab_size and r.tokens % batch == 0
+        gap = abs(full(r) / full(partner) - 1)
+        assert r.flops_full == pytest.approx(full(r), rel=1e-9)
+        if r.kind == "interleaved" or trained(r) >= 25 * batch:
+            assert gap < 0.02, (r.run_id, partner.run_id, gap)
+        else:
+            assert gap <= 0.5 / (trained(r) / batch - 0.5) + 1e-9, (r.run_id, gap)  # half a step
+        assert r.flops < partner.flops  # equal 6ND would have given the larger vocabulary more compute
 
 
 def test_unknown_preset_is_a_user_error():

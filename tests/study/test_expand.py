@@ -58,3 +58,31 @@ def test_default_counter_uses_train_presets():
     assert default_param_counter("cpu-1m") == resolve_preset("cpu-1m").non_embedding_params
     with pytest.raises(UserError):
         default_param_counter("no-such-preset")
+
+
+def test_non_units_arms_match_their_partners_full_flops(tmp_path, shards):
+    arms = [{"name": "speech", "kind": "units", "shards": str(shards)},
+            {"name": "text", "kind": "text", "shards": str(shards)},
+            {"name": "plain", "kind": "text", "shards": str(shards), "match_flops": False}]
+    spec = _spec(tmp_path, shards, arms=arms, train={"train": {"seq_len": 64, "batch_tokens": 128}})
+    calls = []
+
+    def per_token(preset, vocab, seq):  # a stand-in cost: grows with the vocabulary
+        calls.append((preset, vocab, seq))
+        return 6.0 * int(preset.split("-")[1]) + 100.0 * vocab
+
+    runs = expand(spec, vocab={"speech": 12, "text": 500, "plain": 500}, count_flops=per_token)
+    speech = {(r.preset, r.budget): r for r in runs if r.arm == "speech"}
+    for r in (r for r in runs if r.arm == "text"):
+        p = speech[(r.preset, r.budget)]
+        assert r.compute_partner == p.run_id and r.vocab_size == 500
+        # Whole steps of 128 tokens: the nearest to the partner's full FLOPs.
+        assert r.tokens % 128 == 0 and r.tokens < p.tokens
+        assert r.tokens == round(p.flops_full / per_token(r.preset, 500, 64) / 128) * 128
+        assert r.flops_full == pytest.approx(p.flops_full, rel=64 / r.tokens)
+    plain = [r for r in runs if r.arm == "plain"]
+    assert all(not r.compute_partner and r.tokens == speech[(r.preset, r.budget)].tokens for r in plain)
+    assert {seq for _, _, seq in calls} == {64}
+    # Without a model shape to count with, matching is refused with the way out named.
+    with pytest.raises(UserError, match="set match_flops: false"):
+        expand(spec, vocab={"speech": 12, "text": 500}, count_flops=lambda *a: None)

@@ -152,18 +152,21 @@ def test_interleaved_arm_rejects_prebuilt_shards_that_are_not_interleaved(tmp_pa
         run_study(spec, tmp_path / "out", report=False)
 
 
-def test_every_task_a_spec_accepts_is_one_eval_scores_under_its_own_key():
-    """The study validates tasks against its list; EVAL must know each one and file it under a key
-    the results table reads (no task can be accepted and then never scored)."""
-    from slmscale.eval.formats import canonical_task
+def test_every_registered_task_is_scored_under_its_results_column():
+    """One registry: EVAL files every task (and each alias) under the column the results table reads,
+    and the store's columns are the registry's (no task can be accepted and then never read)."""
     from slmscale.eval.run import resolve_task
-    import slmscale.study.spec as spec_mod
+    from slmscale.eval.tasks import TASKS, get_task, result_columns
+    from slmscale.study.store import COLUMNS
 
-    for task in spec_mod.TASKS:
-        canonical_task(task)
-        kind = "interleaved" if task in spec_mod.CROSS_TASKS + spec_mod.TEXT_TASKS else "units"
-        _, _, key = resolve_task(task, None, kind)
-        assert key in spec_mod.summary_keys(task), (task, key)
+    for task in TASKS.values():
+        kind = "units" if task.modality == "speech" else "interleaved"
+        for name in (task.name, *task.aliases):
+            assert resolve_task(name, None, kind)[2] == task.column == get_task(name).column, name
+        assert task.column in COLUMNS
+    # A text run scores the text version of a speech benchmark under the plain name.
+    assert resolve_task("sstorycloze", None, "text")[2] == "ssc"
+    assert [c for c in COLUMNS if c in TASKS] == result_columns()
 
 
 @pytest.mark.slow
@@ -177,7 +180,7 @@ def test_real_tiny_study_builds_the_data_extends_the_text_models_and_trains(tmp_
 
     manifest = write_aligned_babble(tmp_path / "corpus")
     spec = {"name": "il-real", "data": {"corpus": {"path": str(manifest)},
-                                        "units": {"encoder": "mfcc", "k": 12},
+                                        "units": {"fit": {"encoder": "mfcc", "k": 12}},
                                         "text": {"vocab_size": 300}, "interleave": {"seed": 1}},
             "arms": [{"name": "speech", "kind": "units"}, {"name": "text", "kind": "text"},
                      {"name": "il", "kind": "interleaved"}],
@@ -192,7 +195,13 @@ def test_real_tiny_study_builds_the_data_extends_the_text_models_and_trains(tmp_
     assert stages["interleave-tokenizer-text"] == "built" and stages["interleaved-text"] == "built"
     df = pd.read_csv(study / "results.csv").set_index("arm")
     il_id, text_id = df.loc["il", "run_id"], df.loc["text", "run_id"]
-    assert df.loc["il", "flops"] == df.loc["speech", "flops"] and df.loc["il", "params"] == df.loc["text", "params"]
+    # Equal compute = equal full FLOPs: planned exactly; trained within a step's rounding.
+    planned = {r["arm"]: r for r in json.loads((study / "plan.json").read_text())["runs"]}
+    assert planned["il"]["compute_partner"] == planned["speech"]["run_id"]
+    assert planned["il"]["flops_full"] == pytest.approx(planned["speech"]["flops_full"], rel=0.02)
+    assert df.loc["il", "flops_full"] == pytest.approx(df.loc["speech", "flops_full"], rel=0.05)
+    assert df.loc["il", "flops"] < df.loc["speech", "flops"]  # its larger vocabulary costs more per token
+    assert df.loc["il", "params"] == df.loc["text", "params"]
     assert df.loc["il", "init_flops"] == df.loc["text", "flops"]
     assert 0.1 < df.loc["il", "speech_token_share"] < 0.95 and df.loc["speech", "speech_token_share"] > 0.9
     # The starting model: the text run's model + 12 units, with the shards' token ids.

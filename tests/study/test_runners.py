@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from slmscale.study.pipeline import run_study
-from slmscale.study.runners import RunPaths, execute_run, prepare_run, run_state
+from slmscale.study.runners import execute_run
+from slmscale.study.runstate import RunPaths, prepare_run, run_state
 from slmscale.study.expand import expand
 from slmscale.study.spec import load_spec
 from study_helpers import fake_commands, make_spec, write_spec
@@ -153,3 +154,35 @@ def test_runs_from_an_earlier_spec_stay_in_the_table_but_not_in_the_fits(tmp_pat
     assert res["ran"] == 6
     assert len(pd.read_csv(tmp_path / "out" / "results.csv")) == 12
     assert len(res["fits"]["stale"]) == 6 and res["fits"]["n_finished"] == 6
+
+
+def test_a_multi_gpu_run_is_one_torchrun_job():
+    from slmscale.study.runners import worker_command
+
+    assert worker_command(Path("/r")) == [sys.executable, "-m", "slmscale.study.worker", "/r"]
+    cmd = worker_command(Path("/r"), gpus=4)
+    assert cmd[:3] == [sys.executable, "-m", "torch.distributed.run"]
+    assert "--standalone" in cmd and "--nproc-per-node=4" in cmd and cmd[-3:] == ["-m", "slmscale.study.worker", "/r"]
+
+
+def test_submitit_jobs_ask_for_the_runs_gpus(tmp_path):
+    from slmscale.study.executors import make_executor
+
+    ex = make_executor("submitit", tmp_path, jobs=2, slurm={"cluster": "local", "timeout_min": 5}, gpus_per_run=2)
+    assert ex.executor._executor.parameters.get("gpus_per_node", ex.executor._executor.parameters.get("gpus")) == 2
+
+
+@pytest.mark.slow
+def test_gpus_per_run_trains_with_torchrun_inside_the_local_job(tmp_path, shards):
+    """On CPU, `gpus_per_run: 2` means two gloo processes: the run trains with world size 2 under
+    torchrun, started by the study's own worker, and is recorded like any other run."""
+    spec = make_spec(tmp_path, shards, grid={"sizes": ["auto-10k"], "tokens_per_param": [0.05]},
+                     train={"train": {"seq_len": 16, "batch_tokens": 64, "lr": 0.003}, "eval": {"max_tokens": 256}})
+    spec["arms"][0]["tasks"] = []
+    spec["execution"] = {"jobs": 1, "threads_per_run": 1, "gpus_per_run": 2}
+    res = run_study(load_spec(write_spec(tmp_path, spec)), tmp_path / "out", report=False)
+    assert list(res["states"].values()) == ["finished"], res["states"]
+    [root] = (tmp_path / "out" / "runs").iterdir()
+    summary = json.loads((root / "run" / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["status"] == "finished"
+    assert "torch.distributed.run" in (root / "train.log").read_text()

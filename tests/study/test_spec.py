@@ -33,7 +33,14 @@ def test_relative_paths_resolve_against_the_yaml_folder(tmp_path, shards):
     (lambda d: d["arms"][0].update(kind="interleaved", init_arm="speech"), "is not an enabled text arm"),
     (lambda d: d["arms"][0].update(tasks=["sstorycloze_t2s"]), "interleaved arms only"),
     (lambda d: d["arms"][0].update(shards=None), "no shards given and no data.corpus"),
-    (lambda d: d["data"].update(corpus={"synth": {"hours": 1, "stories": 3}}), "exactly one of hours"),
+    (lambda d: d["data"].update(corpus={"synth": {"hours": 1, "stories": 3}}), "give --hours or --stories"),
+    (lambda d: d["grid"].update(sizes=[{"preset": "../../../pwn/x", "params": 53440}]), "sizes.0.preset"),
+    (lambda d: d["grid"].update(sizes=["mine/v2"]), "sizes.0.preset: String should match pattern"),
+    (lambda d: d["arms"][0].update(name="../arm"), "arms.0.name"),
+    (lambda d: d.update(name="a/b"), "name: String should match pattern"),
+    (lambda d: d["data"].update(bench={"synth": {"voices": ["../x"]}}), "unknown voice"),
+    (lambda d: d["data"].update(corpus={"synth": {"hours": 1, "voices": ["nobody"]}}), "unknown voice"),
+    (lambda d: d["data"].update(bench={"synth": {"tasks": ["sblimp"]}}), "set by the arms' tasks"),
 ])
 def test_bad_specs_fail_with_one_line_naming_the_key(tmp_path, shards, mutate, needle):
     d = make_spec(tmp_path, shards)
@@ -65,7 +72,8 @@ def test_shipped_example_study_validates():
 def test_task_aliases_are_accepted(tmp_path, shards):
     d = make_spec(tmp_path, shards)
     d["arms"][0]["tasks"] = ["ssc", "tsc"]
-    assert load_spec(write_spec(tmp_path, d)).arms[0].tasks == ["sstorycloze", "tstorycloze"]
+    d["arms"][0]["tasks"] = ["sstorycloze", "tsc", "SBLIMP", "lexical"]
+    assert load_spec(write_spec(tmp_path, d)).arms[0].tasks == ["ssc", "tsc", "sblimp", "swuggy"]
 
 
 def test_interleaved_arm_defaults_to_the_text_arm_and_needs_a_corpus(tmp_path, shards):
@@ -87,4 +95,12 @@ def test_interleaved_arm_defaults_to_the_text_arm_and_needs_a_corpus(tmp_path, s
     assert load_spec(write_spec(tmp_path, d)).init_arm_of(load_spec(write_spec(tmp_path, d)).arms[1]) == "text"
     d["data"]["interleave"] = {"span_lambda": 0}
     with pytest.raises(UserError, match="data.interleave.span_lambda"):
+        load_spec(write_spec(tmp_path, d))
+
+
+def test_planner_targets_name_results_columns(tmp_path, shards):
+    d = make_spec(tmp_path, shards, questions={"targets": {"sstorycloze": 0.6, "sblimp": 0.55}})
+    assert load_spec(write_spec(tmp_path, d)).questions.targets == {"ssc": 0.6, "sblimp": 0.55}
+    d["questions"]["targets"] = {"accuracy": 0.6}
+    with pytest.raises(UserError, match="questions.targets: .*unknown task 'accuracy'"):
         load_spec(write_spec(tmp_path, d))

@@ -5,7 +5,8 @@ import json
 import pandas as pd
 
 from slmscale.study.expand import expand
-from slmscale.study.runners import execute_run, prepare_run
+from slmscale.study.runners import execute_run
+from slmscale.study.runstate import prepare_run
 from slmscale.study.spec import load_spec
 from slmscale.study.store import COLUMNS, collect, finished_rows, write_results
 from study_helpers import fake_commands, make_spec, write_spec

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
              out: Path = typer.Option(Path("demo-out"), "--out", help="output folder (reused: cached)"),
              jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="runs in parallel")) -> None:
         """Synthesise data, train a ladder of speech and text LMs, evaluate, fit, and report."""
-        from slmscale.cli.study import _print_summary
+        from slmscale.cli.study import _print_summary, exit_if_runs_failed
         from slmscale.study.demo import run_demo
 
         t0 = time.time()
@@ -25,3 +25,4 @@ def register(app: typer.Typer) -> None:
         _print_summary(res)
         typer.echo(f"demo '{preset}' took {time.time() - t0:.0f} s")
         typer.echo(f"open the report: {res['report']}")
+        exit_if_runs_failed(res)

@@ -27,20 +27,15 @@ from typing import Any, Iterable
 
 from slmscale.artifacts import iter_jsonl
 from slmscale.errors import UserError
+from slmscale.eval import tasks as _tasks
+from slmscale.eval.tasks import canonical_task, task_parts  # noqa: F401  (readers and callers)
 
-# Benchmark tasks (one folder each). Their speech versions keep these names as results keys.
-TASKS = ("swuggy", "sblimp", "ssc", "tsc")
-# Text versions scored by interleaved runs (results key = task name; text runs keep the plain key).
-TEXT_TASKS = {"swuggy": "swuggy_text", "sblimp": "sblimp_text", "ssc": "sstorycloze_text",
-              "tsc": "tstorycloze_text"}
-# Cross-modal StoryCloze (SIMS): t2s = text context, spoken ending; s2t = spoken context, text ending.
-CROSS_TASKS = {("ssc", "t2s"): "sstorycloze_t2s", ("ssc", "s2t"): "sstorycloze_s2t",
-               ("tsc", "t2s"): "tstorycloze_t2s", ("tsc", "s2t"): "tstorycloze_s2t"}
-EVAL_TASKS = TASKS + tuple(TEXT_TASKS.values()) + tuple(CROSS_TASKS.values())
-ALIASES = {"sstorycloze": "ssc", "tstorycloze": "tsc", "lexical": "swuggy", "syntactic": "sblimp",
-           "ssc_text": "sstorycloze_text", "tsc_text": "tstorycloze_text",
-           **{f"{base}_{d}": name for (base, d), name in CROSS_TASKS.items()}}
-TASK_DIRS = {"swuggy": "lexical", "sblimp": "syntactic", "ssc": "sStoryCloze", "tsc": "tStoryCloze"}
+# Views of the task registry (slmscale.eval.tasks) in the shapes the readers here use.
+TASKS = tuple(_tasks.names("speech"))
+TEXT_TASKS = {b: _tasks.text_version(b) for b in TASKS}
+CROSS_TASKS = {(t.benchmark, t.variant): t.name for t in _tasks.TASKS.values() if t.modality == "cross"}
+EVAL_TASKS = tuple(_tasks.TASKS)
+TASK_DIRS = {b: _tasks.TASKS[b].folder for b in TASKS}
 CROSS_DIR = "crossmodal"  # inside a StoryCloze task folder
 GOLD_COLUMNS = {
     "swuggy": ["id", "filename", "voice", "frequency", "word", "phones", "length", "correct"],
@@ -51,27 +46,6 @@ INDEX_COLUMNS = ["id", "voice", "correct", "incorrect"]
 TEXT_FILE = "text.jsonl"
 # Group fields carried from the gold rows into the scores (breakdowns).
 GROUP_FIELDS = {"swuggy": ("frequency",), "sblimp": ("type", "subtype"), "ssc": ("kind",), "tsc": ("kind",)}
-
-
-def canonical_task(task: str) -> str:
-    """The registered name of a task (speech: swuggy, sblimp, ssc, tsc; plus the text and
-    cross-modal names of EVAL_TASKS); aliases such as sstorycloze or ssc_t2s are accepted."""
-    t = ALIASES.get(task.strip().lower(), task.strip().lower())
-    if t not in EVAL_TASKS:
-        raise UserError(f"unknown task {task!r}; choose one of {', '.join(EVAL_TASKS)} "
-                        "(aliases: sstorycloze, tstorycloze)")
-    return t
-
-
-def task_parts(task: str) -> tuple[str, str]:
-    """(benchmark task, variant) of a task name; variant is speech, text, t2s or s2t."""
-    t = canonical_task(task)
-    if t in TASKS:
-        return t, "speech"
-    for base, name in TEXT_TASKS.items():
-        if name == t:
-            return base, "text"
-    return next(key for key, name in CROSS_TASKS.items() if name == t)
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,10 @@ def _base(name: str, hours: float, k: int, text_stories: int, tasks: list[str],
         "seed": 0,
         "data": {
             "corpus": {"synth": {"hours": hours, "seed": 0}},
-            "units": {"encoder": encoder, "k": k},
-            "unigram": {"vocab_size": 4 * k},
+            "units": {"fit": {"encoder": encoder, "k": k}},
+            "unigram": {"fit": {"vocab_size": 4 * k}},
             "text": {"vocab_size": 512, "stories": text_stories, "seed": 0},
-            "bench": {"seed": 0, **({"n": bench_n} if bench_n else {})},
+            "bench": {"synth": {"seed": 0, **({"n": bench_n} if bench_n else {})}},
         },
         "arms": [
             {"name": "speech", "kind": "units", "tasks": list(tasks)},
@@ -62,7 +62,8 @@ def preset_spec(name: str) -> dict[str, Any]:
         tasks = ["swuggy", "sblimp"]
         # MFCC units: training the phone classifier alone would take most of this preset's minutes.
         spec = _base("ci", hours=0.1, k=50, text_stories=300, tasks=tasks, bench_n=20, encoder="mfcc")
-        spec["arms"].append(_interleaved_arm(tasks, ["auto-25k", "auto-50k"], [2], []))
+        # D/N 6: long enough (40+ steps) that whole steps still match the textless runs' full FLOPs.
+        spec["arms"].append(_interleaved_arm(tasks, ["auto-25k", "auto-50k"], [6], []))
         spec["grid"] = {"sizes": ["auto-10k", "auto-25k", "auto-50k"], "tokens_per_param": [2, 6]}
         spec["fits"]["bootstrap"] = 50
         spec["questions"] = {"flops": [1e13]}

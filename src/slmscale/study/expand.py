@@ -4,6 +4,12 @@ The id hashes what determines a run's result: arm kind, model preset, token budg
 resolved TRAIN overrides and the fingerprint of the shards it trains on (not their path, so a study
 folder can move). Same spec + same data = same ids, which is how finished runs are found again.
 
+Equal compute means equal full FLOPs (DESIGN.md): an arm other than the textless one (text,
+unigram, interleaved) is paired with the study's first units arm (`compute_partner`), and each of its
+runs whose (size, seed, budget) the partner also has trains for the token count that gives the same
+`flops_full` (slmscale.model.flops: embeddings, LM head and attention counted) as the partner's run.
+Vocabularies differ between arms, so equal 6·N·D would not be equal compute.
+
 An interleaved arm that starts from a text arm gets, per run, `init_run`: the text arm's run of the
 same size (same seed when there is one) with the largest budget, i.e. the largest compute at that
 size. That id enters the run's own id, and the runner starts the run only once it has finished.
@@ -19,6 +25,10 @@ from slmscale.errors import UserError
 from slmscale.study.spec import ArmSpec, GridSpec, StudySpec
 
 ParamCounter = Callable[[str], int]
+# (preset, vocabulary size, sequence length) -> full training FLOPs per token, None when unknown.
+FlopsCounter = Callable[[str, int, int], "float | None"]
+DEFAULT_SEQ_LEN = 512  # train.seq_len's default (slmscale.train.config.OptimConfig)
+DEFAULT_BATCH_TOKENS = 16_384  # train.batch_tokens's default
 
 
 @dataclass(frozen=True)
@@ -34,15 +44,24 @@ class RunSpec:
     train: dict[str, Any] = field(default_factory=dict)  # dotted TRAIN keys (without data/out)
     tasks: tuple[str, ...] = ()
     init_run: str = ""  # run id whose final model this run starts from (interleaved arms)
+    flops_full: float | None = None  # planned full training FLOPs (None: model shape unknown)
+    vocab_size: int | None = None  # the vocabulary the plan counted with
+    unique_tokens: int | None = None  # U: distinct training tokens (None: not known yet)
+    compute_partner: str = ""  # the run whose flops_full this run's budget was matched to
 
     @property
     def flops(self) -> float:
         return 6.0 * self.params * self.tokens
 
+    @property
+    def epochs(self) -> float | None:
+        return self.tokens / self.unique_tokens if self.unique_tokens else None
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["tasks"] = list(self.tasks)
         d["flops"] = self.flops
+        d["epochs"] = self.epochs
         return d
 
     @classmethod
@@ -67,12 +86,48 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def default_param_counter(preset: str) -> int:
     """Non-embedding parameters N of a TRAIN preset (named or `auto-<size>`), from its shape."""
-    try:
-        from slmscale.model.presets import resolve_preset
-    except ImportError:
-        raise UserError(f"size {preset!r}: the model presets module is not available; give "
-                        "`params:` for each size in the grid") from None
+    from slmscale.model.presets import resolve_preset
+
     return int(resolve_preset(preset).non_embedding_params)
+
+
+def default_flops_counter(preset: str, vocab: int, seq_len: int) -> float | None:
+    """Full training FLOPs per token of a preset's shape with this vocabulary (model.flops)."""
+    from types import SimpleNamespace
+
+    from slmscale.model.flops import flops_full
+    from slmscale.model.presets import resolve_preset
+
+    try:
+        shape = resolve_preset(preset)
+    except UserError:
+        return None
+    config = SimpleNamespace(hidden_size=shape.d_model, num_attention_heads=shape.n_heads,
+                             intermediate_size=shape.ffn, num_hidden_layers=shape.n_layers, vocab_size=vocab)
+    return flops_full(config, seq_len, 1.0)
+
+
+def planned_vocab(spec: StudySpec, arm: ArmSpec) -> int | None:
+    """The vocabulary an arm's models will have: its given shards' (meta.json), else from the spec's
+    settings (None: not known before its shards exist). The study passes the built shards' sizes
+    instead once they exist."""
+    from slmscale.artifacts import read_json
+
+    d = spec.data
+    given = arm.shards or {"units": d.units.shards, "unigram": d.unigram.path, "text": d.text.shards}.get(arm.kind)
+    for meta in ((given / "meta.json", given / "shards" / "meta.json") if given is not None else ()):
+        if meta.is_file():
+            return int(read_json(meta)["vocab_size"])
+    k = d.units.fit.k if d.units.fit is not None else None
+    if arm.kind == "units" and k is not None:
+        return k + 2  # units + <bos>, <eos> (units.bundle)
+    if arm.kind == "unigram" and d.unigram.fit is not None:
+        return d.unigram.fit.vocab_size + 2
+    if arm.kind == "text":
+        return d.text.vocab_size
+    if arm.kind == "interleaved" and k is not None:
+        return d.text.vocab_size + k + 2  # + the units and the two modality switch tokens
+    return None
 
 
 def _short(n: float) -> str:
@@ -85,8 +140,37 @@ def _short(n: float) -> str:
 InitFor = Callable[[str, int], str]  # (preset, seed) -> run id to start from
 
 
+@dataclass
+class ArmPlan:
+    """What an arm's runs are sized with: vocabulary, sequence length, compute partner's runs."""
+    vocab: int | None = None
+    seq_len: int = DEFAULT_SEQ_LEN
+    batch_tokens: int = DEFAULT_BATCH_TOKENS  # the trainer trains whole steps of this many tokens
+    unique_tokens: int | None = None  # training tokens in its shards (for epochs)
+    partner: dict[tuple[str, int, str], "RunSpec"] = field(default_factory=dict)
+    count_flops: FlopsCounter = default_flops_counter
+
+    def per_token(self, preset: str) -> float | None:
+        return None if self.vocab is None else self.count_flops(preset, self.vocab, self.seq_len)
+
+    def trained(self, tokens: int) -> int:
+        """Tokens the trainer will train for a budget: whole steps, rounded up."""
+        return -(-tokens // self.batch_tokens) * self.batch_tokens
+
+
 def _make(arm: ArmSpec, preset: str, params: int, tokens: int, seed: int, budget: str,
-          train: dict[str, Any], shards_fp: str, init_for: InitFor | None = None) -> RunSpec:
+          train: dict[str, Any], shards_fp: str, plan: ArmPlan, init_for: InitFor | None = None,
+          unique: int | None = None) -> RunSpec:
+    partner = plan.partner.get((preset, seed, budget))
+    per_token = plan.per_token(preset)
+    if partner is not None:
+        if per_token is None or partner.flops_full is None:
+            raise UserError(f"arm {arm.name!r}, size {preset!r}: cannot count full FLOPs to match its "
+                            f"compute to arm {partner.arm!r} (unknown model shape or vocabulary); "
+                            "set match_flops: false on the arm to compare at 6ND instead")
+        # A whole number of steps, the nearest to the partner's full FLOPs (the trainer rounds a
+        # budget up to whole steps, so an exact token count would overshoot by up to one step).
+        tokens = max(1, round(partner.flops_full / per_token / plan.batch_tokens)) * plan.batch_tokens
     ident = {"kind": arm.kind, "preset": preset, "tokens": tokens, "seed": seed, "train": train,
              "shards": shards_fp}
     init_run = init_for(preset, seed) if init_for is not None else ""
@@ -96,7 +180,9 @@ def _make(arm: ArmSpec, preset: str, params: int, tokens: int, seed: int, budget
     run_id = f"{arm.name}_{preset}_{_short(tokens)}_s{seed}_{h}"
     return RunSpec(run_id=run_id, arm=arm.name, kind=arm.kind, preset=preset, params=params,
                    tokens=tokens, seed=seed, budget=budget, train=train, tasks=tuple(arm.tasks),
-                   init_run=init_run)
+                   init_run=init_run, flops_full=None if per_token is None else per_token * plan.trained(tokens),
+                   vocab_size=plan.vocab, unique_tokens=unique or plan.unique_tokens,
+                   compute_partner=partner.run_id if partner is not None else "")
 
 
 def init_picker(arm: str, init_arm: str, init_runs: list[RunSpec]) -> InitFor:
@@ -121,15 +207,22 @@ def init_picker(arm: str, init_arm: str, init_runs: list[RunSpec]) -> InitFor:
     return pick
 
 
-def expand_arm(spec: StudySpec, arm: ArmSpec, shards_fp: str = "",
-               count_params: ParamCounter = default_param_counter,
-               init_for: InitFor | None = None) -> list[RunSpec]:
-    grid: GridSpec = arm.grid or spec.grid
+def train_overrides(spec: StudySpec, arm: ArmSpec) -> dict[str, Any]:
+    """The arm's TRAIN keys (dotted): the study's `train:` then the arm's; grid-owned keys refused."""
     base = {**flatten(spec.train), **flatten(arm.train)}
     for reserved in ("data.shards", "out", "seed", "model.preset", "budget.tokens",
-                     "budget.tokens_per_param"):
+                     "budget.tokens_per_param", "run_id", "model.init_from"):
         if reserved in base:
             raise UserError(f"train.{reserved}: set by the study grid/runner; remove it from the spec")
+    return base
+
+
+def expand_arm(spec: StudySpec, arm: ArmSpec, shards_fp: str = "",
+               count_params: ParamCounter = default_param_counter,
+               init_for: InitFor | None = None, plan: ArmPlan | None = None) -> list[RunSpec]:
+    grid: GridSpec = arm.grid or spec.grid
+    base = train_overrides(spec, arm)
+    plan = plan or ArmPlan()
     params = {s.preset: s.params or count_params(s.preset) for s in grid.sizes}
     runs: list[RunSpec] = []
     for seed in grid.seeds:
@@ -137,19 +230,19 @@ def expand_arm(spec: StudySpec, arm: ArmSpec, shards_fp: str = "",
             n = params[size.preset]
             for r in grid.tokens_per_param:
                 runs.append(_make(arm, size.preset, n, max(1, round(r * n)), seed, f"tpp={r:g}",
-                                  base, shards_fp, init_for))
+                                  base, shards_fp, plan, init_for))
             for c in grid.flops:
                 d = round(c / (6.0 * n))
                 if d >= grid.min_tokens:
                     runs.append(_make(arm, size.preset, n, d, seed, f"flops={c:.3g}", base, shards_fp,
-                                      init_for))
+                                      plan, init_for))
         for me in grid.multi_epoch:
             if me.size not in params:
                 raise UserError(f"grid.multi_epoch: size {me.size!r} is not in grid.sizes")
             for ep in me.epochs:
                 train = {**base, me.key: me.unique_tokens}
                 runs.append(_make(arm, me.size, params[me.size], round(ep * me.unique_tokens), seed,
-                                  f"epochs={ep:g}", train, shards_fp, init_for))
+                                  f"epochs={ep:g}", train, shards_fp, plan, init_for, me.unique_tokens))
     # IsoFLOP and ratio budgets may coincide: keep one run per id.
     unique: dict[str, RunSpec] = {}
     for r in runs:
@@ -158,21 +251,33 @@ def expand_arm(spec: StudySpec, arm: ArmSpec, shards_fp: str = "",
 
 
 def expand(spec: StudySpec, shards_fp: dict[str, str] | None = None,
-           count_params: ParamCounter = default_param_counter) -> list[RunSpec]:
+           count_params: ParamCounter = default_param_counter,
+           vocab: dict[str, int] | None = None, unique_tokens: dict[str, int] | None = None,
+           count_flops: FlopsCounter = default_flops_counter, match_flops: bool = True) -> list[RunSpec]:
     """All runs of all enabled arms, in a deterministic order (arm, seed, size, budget).
 
-    Arms that start from another arm's models are expanded after it, whatever the spec's order."""
-    shards_fp = shards_fp or {}
+    `vocab` / `unique_tokens`: per arm, its shards' vocabulary and training tokens (default: the
+    spec's planned vocabulary, unknown U). `match_flops=False` keeps every arm at its own grid's
+    budgets (for checks before the data exists). Arms whose runs depend on another arm's (init runs,
+    compute partners) are expanded after it, whatever the spec's order."""
+    shards_fp, vocab, unique_tokens = shards_fp or {}, vocab or {}, unique_tokens or {}
     per_arm: dict[str, list[RunSpec]] = {}
     arms = spec.enabled_arms()
-    for arm in arms:
-        if spec.init_arm_of(arm) is None:
-            per_arm[arm.name] = expand_arm(spec, arm, shards_fp.get(arm.name, ""), count_params)
-    for arm in arms:
+
+    def plan_for(arm: ArmSpec) -> ArmPlan:
+        train = {**flatten(spec.train), **flatten(arm.train)}
+        seq = train.get("train.seq_len", DEFAULT_SEQ_LEN)
+        batch = train.get("train.batch_tokens", DEFAULT_BATCH_TOKENS)
+        partner = spec.compute_partner(arm) if match_flops else None
+        runs = {(r.preset, r.seed, r.budget): r for r in per_arm.get(partner, [])} if partner else {}
+        return ArmPlan(vocab.get(arm.name, planned_vocab(spec, arm)), int(seq), int(batch),
+                       unique_tokens.get(arm.name), runs, count_flops)
+
+    order = sorted(arms, key=lambda a: (spec.compute_partner(a) is not None, spec.init_arm_of(a) is not None))
+    for arm in order:
         init = spec.init_arm_of(arm)
-        if init is not None:
-            pick = init_picker(arm.name, init, per_arm[init])
-            per_arm[arm.name] = expand_arm(spec, arm, shards_fp.get(arm.name, ""), count_params, pick)
+        pick = init_picker(arm.name, init, per_arm[init]) if init is not None else None
+        per_arm[arm.name] = expand_arm(spec, arm, shards_fp.get(arm.name, ""), count_params, pick, plan_for(arm))
     return [r for arm in arms for r in per_arm[arm.name]]
 
 

@@ -2,81 +2,67 @@
 
 A study has four parts:
   data       where the corpus, speech tokenizer, shards and benchmarks come from: either a path to an
-             existing artifact or the settings to build it (synthetic corpus or a real manifest);
+             existing artifact or the settings to build it. Each stage's settings are that stage's own
+             config model (`audio.corpus.CorpusConfig`, `units.fit.FitConfig`, `units.encode.EncodeConfig`,
+             `units.unigram.UnigramConfig`, `data.interleave.InterleaveConfig`,
+             `eval.synth_bench.BenchConfig`), less the inputs the study fills in (manifest, tokenizer, ...);
   arms       what is trained: textless SLM on units, text LM on transcripts, unigram-unit SLM,
-             interleaved SLM; each arm has its own evaluation tasks and train overrides;
+             interleaved SLM; each arm has its own evaluation tasks (slmscale.eval.tasks) and train
+             overrides;
   grid       model sizes x budgets (tokens-per-parameter ratios and/or IsoFLOP compute budgets),
              optional multi-epoch runs, and seeds;
   fits       which fits to run and which planner questions to answer.
-Unknown keys are errors (StrictModel), raised before any work starts.
+Unknown keys are errors (StrictModel), raised before any work starts. Names that become paths (study,
+arm, size names) must match SAFE_NAME, so no spec can write outside its study folder.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
+from slmscale.audio.corpus import CorpusConfig
 from slmscale.config import StrictModel, load_config
 from slmscale.data.interleave import InterleaveConfig
+from slmscale.errors import UserError
+from slmscale.eval import tasks as eval_tasks
+from slmscale.eval.synth_bench import BenchConfig
+from slmscale.units.encode import EncodeConfig
+from slmscale.units.fit import FitConfig
+from slmscale.units.unigram import UnigramConfig
 
-SPEECH_TASKS = ("swuggy", "sblimp", "sstorycloze", "tstorycloze")
-# Interleaved models only: StoryCloze with a text context and a spoken ending (t2s) or the reverse.
-CROSS_TASKS = ("sstorycloze_t2s", "sstorycloze_s2t", "tstorycloze_t2s", "tstorycloze_s2t")
-# Interleaved models only: the benchmarks' text versions, read after <text>.
-TEXT_TASKS = tuple(f"{t}_text" for t in SPEECH_TASKS)
-TASKS = SPEECH_TASKS + CROSS_TASKS + TEXT_TASKS
-_SHORT = {"sstorycloze": "ssc", "tstorycloze": "tsc"}
-# Column names of the results table for each benchmark task (DESIGN.md: swuggy, sblimp, ssc, tsc).
-# The new tasks keep their own names (EVAL's summary keys).
-TASK_COLUMNS = {**{t: _SHORT.get(t, t) for t in SPEECH_TASKS}, **{t: t for t in CROSS_TASKS + TEXT_TASKS}}
-TASK_ALIASES = {**{v: k for k, v in _SHORT.items()},
-                **{f"{v}_{m}": f"{k}_{m}" for k, v in _SHORT.items() for m in ("t2s", "s2t", "text")}}
+# One path component: starts with a letter or digit, no separators, no "..".
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,63}$"
+PHONENET_PLACEHOLDER = "<study>/data/phonenet"  # replaced by the study when it trains one
 ArmKind = Literal["units", "text", "unigram", "interleaved"]
+# Views of the task registry, kept for study.analysis (it reads slmscale.eval.tasks after the merge).
+SPEECH_TASKS = tuple(eval_tasks.names("speech"))
+CROSS_TASKS = tuple(eval_tasks.names(modality="cross"))
+TEXT_TASKS = tuple(eval_tasks.names("text"))
+TASKS = tuple(eval_tasks.TASKS)
+TASK_COLUMNS = {t.name: t.column for t in eval_tasks.TASKS.values()}
 
 
-def bench_task(task: str) -> str:
-    """The speech task whose benchmark folder serves `task` (cross-modal and text versions use the
-    same items: `sstorycloze_t2s` reads the sStoryCloze folder)."""
-    return task.split("_", 1)[0]
+def stage_view(model: type[StrictModel], name: str, filled: tuple[str, ...]) -> type[StrictModel]:
+    """A stage's config model less the fields the study fills in (its inputs): the same field
+    definitions, so a stage setting is declared once, by the stage."""
+    fields = {k: (f.annotation, f) for k, f in model.model_fields.items() if k not in filled}
+    return create_model(name, __base__=StrictModel, __doc__=f"{model.__name__} without {', '.join(filled)}",
+                        **fields)
 
 
-def summary_keys(task: str) -> list[str]:
-    """Keys under which an evaluation of `task` may appear in a run's summary.json: the results
-    column, the study's task name and EVAL's canonical name."""
-    from slmscale.eval.formats import canonical_task
-
-    keys = [TASK_COLUMNS.get(task, task), task]
-    canonical = canonical_task(task)
-    others = (set(TASKS) | set(TASK_COLUMNS.values())) - set(keys)
-    if canonical not in others:  # never read another task's result as this one's
-        keys.append(canonical)
-    return list(dict.fromkeys(keys))
-
-
-def task_done(summary: dict, task: str) -> bool:
-    """Whether a run's summary.json already holds a score for `task`."""
-    return any(summary.get(k) is not None for k in summary_keys(task))
-
-
-class SynthCorpus(StrictModel):
-    hours: float | None = Field(default=None, gt=0)
-    stories: int | None = Field(default=None, gt=0)
-    voices: list[str] | None = None
-    seed: int = 0
-
-    @model_validator(mode="after")
-    def _one_size(self) -> "SynthCorpus":
-        if (self.hours is None) == (self.stories is None):
-            raise ValueError("give exactly one of hours or stories")
-        return self
+UnitsFit = stage_view(FitConfig, "UnitsFit", ("manifest", "import_kmeans", "import_sha256"))
+UnitsEncode = stage_view(EncodeConfig, "UnitsEncode", ("manifest", "tokenizer", "tokenizer_fingerprint", "dedup"))
+UnigramFit = stage_view(UnigramConfig, "UnigramFit", ("shards", "shards_fingerprint"))
 
 
 class CorpusSpec(StrictModel):
     """Exactly one of: `path` (a corpus dir holding manifest.jsonl, or a manifest file), `synth`."""
     path: Path | None = None
-    synth: SynthCorpus | None = None
+    synth: CorpusConfig | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> "CorpusSpec":
@@ -86,19 +72,33 @@ class CorpusSpec(StrictModel):
 
 
 class UnitsSpec(StrictModel):
-    """Speech tokenizer: an existing bundle (`path`) or the settings to fit one on the corpus."""
+    """Speech tokenizer and unit shards: existing unit `shards`, or a tokenizer (`path`, or `fit`
+    settings to fit one on the corpus) that encodes the corpus with the `encode` settings."""
     path: Path | None = None
-    encoder: Literal["mfcc", "logmel", "hubert", "phone"] = "mfcc"
-    checkpoint: Path | None = None  # hubert model dir, or a `units phonenet` dir (phone; optional)
-    layer: int | None = None
-    k: int = Field(default=100, ge=2)
-    dedup: bool = True
     shards: Path | None = None  # existing unit shards: skip encoding
+    fit: UnitsFit | None = None  # type: ignore[valid-type]
+    encode: UnitsEncode = Field(default_factory=UnitsEncode)  # type: ignore[valid-type]
+    # The phone encoder without a checkpoint: train the phone classifier on the study's corpus first
+    # (as `slmscale units fit --encoder phone` does); set for you.
+    phonenet: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _encoder_shorthand(cls, data: Any) -> Any:
+        fit = data.get("fit") if isinstance(data, dict) else None
+        if not isinstance(fit, dict):
+            return data
+        enc = fit.get("encoder")
+        enc = {"name": enc} if isinstance(enc, str) else dict(enc or {})
+        if enc.get("name") == "phone" and not enc.get("checkpoint"):
+            enc["checkpoint"] = PHONENET_PLACEHOLDER
+            data = {**data, "phonenet": True}
+        return {**data, "fit": {**fit, "encoder": enc}}
 
 
 class UnigramSpec(StrictModel):
     path: Path | None = None  # existing unigram shards
-    vocab_size: int = Field(default=500, ge=8)
+    fit: UnigramFit | None = None  # type: ignore[valid-type]
 
 
 class TextSpec(StrictModel):
@@ -110,13 +110,26 @@ class TextSpec(StrictModel):
 
 
 class BenchSpec(StrictModel):
-    """Benchmarks: a root with one folder per task (`path`), or synthesise them."""
+    """Benchmarks: a root with one folder per task (`path`), or synthesise them (`synth`; the tasks
+    come from the arms)."""
     path: Path | None = None
-    voices: list[str] | None = None
-    n: int | None = Field(default=None, gt=0)  # items per task (see `slmscale synth bench --n`)
-    matched: bool = False  # training voices instead of held-out ones
-    seed: int = 0
-    extra_args: list[str] = Field(default_factory=list)  # passed to `slmscale synth bench`
+    synth: BenchConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "BenchSpec":
+        if (self.path is None) == (self.synth is None):
+            raise ValueError("give exactly one of path (existing benchmark root) or synth")
+        if self.synth is not None and "tasks" in self.synth.model_fields_set:
+            raise ValueError("synth.tasks: set by the arms' tasks; remove it")
+        if self.synth is not None and self.synth.voices:
+            from slmscale.audio.voices import get_voice
+
+            for v in self.synth.voices:
+                try:
+                    get_voice(v)
+                except UserError as err:
+                    raise ValueError(str(err)) from None
+        return self
 
 
 class DataSpec(StrictModel):
@@ -131,30 +144,30 @@ class DataSpec(StrictModel):
 
 class SizeSpec(StrictModel):
     """A model size: a TRAIN preset name; `params` (non-embedding N) may be given to skip counting."""
-    preset: str
+    preset: str = Field(pattern=SAFE_NAME)
     params: int | None = Field(default=None, gt=0)
 
 
 class MultiEpoch(StrictModel):
     """Repeat a subset of `unique_tokens` for `epochs` epochs (data-constrained fits)."""
-    size: str
+    size: str = Field(pattern=SAFE_NAME)
     unique_tokens: int = Field(gt=0)
     epochs: list[float] = Field(min_length=1)
     key: str = "data.max_tokens"  # the TRAIN config key that limits unique tokens
 
 
 class GridSpec(StrictModel):
-    sizes: list[SizeSpec | str] = Field(min_length=1)
+    sizes: list[SizeSpec] = Field(min_length=1)  # a plain string is a preset name
     tokens_per_param: list[float] = Field(default_factory=list)
     flops: list[float] = Field(default_factory=list)  # IsoFLOP budgets, C = 6 N D
     multi_epoch: list[MultiEpoch] = Field(default_factory=list)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     min_tokens: int = Field(default=1, ge=1)  # drop IsoFLOP points with fewer tokens than this
 
-    @field_validator("sizes")
+    @field_validator("sizes", mode="before")
     @classmethod
-    def _norm_sizes(cls, sizes: list[Any]) -> list[SizeSpec]:
-        return [SizeSpec(preset=s) if isinstance(s, str) else s for s in sizes]
+    def _sizes_as_models(cls, sizes: Any) -> Any:  # so a bad name is checked by SizeSpec's pattern
+        return [{"preset": s} if isinstance(s, str) else s for s in sizes] if isinstance(sizes, list) else sizes
 
     @field_validator("tokens_per_param", "flops")
     @classmethod
@@ -171,7 +184,7 @@ class GridSpec(StrictModel):
 
 
 class ArmSpec(StrictModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(pattern=SAFE_NAME)
     kind: ArmKind
     enabled: bool = True
     tasks: list[str] = Field(default_factory=list)
@@ -181,16 +194,18 @@ class ArmSpec(StrictModel):
     # Interleaved arms: the text arm whose trained models (per size, the largest-compute run) are
     # extended and trained further. Default: the study's first text arm, unless `shards` is given
     # (prebuilt shards train from scratch unless an init_arm is named).
-    init_arm: str | None = None
+    init_arm: str | None = Field(default=None, pattern=SAFE_NAME)
+    # Non-units arms: size each run's tokens so its full FLOPs equal those of the study's first units
+    # arm's run of the same size, seed and budget (equal compute across vocabularies). False: 6ND.
+    match_flops: bool = True
 
     @field_validator("tasks")
     @classmethod
     def _known_tasks(cls, tasks: list[str]) -> list[str]:
-        tasks = [TASK_ALIASES.get(t, t) for t in tasks]
-        bad = [t for t in tasks if t not in TASKS]
-        if bad:
-            raise ValueError(f"unknown task(s) {bad}; choose from {list(TASKS)}")
-        return tasks
+        try:  # canonical names: each is the results column and summary.json key
+            return list(dict.fromkeys(eval_tasks.canonical_task(t) for t in tasks))
+        except UserError as err:
+            raise ValueError(str(err)) from None
 
 
 class FitsSpec(StrictModel):
@@ -204,13 +219,23 @@ class FitsSpec(StrictModel):
 class QuestionsSpec(StrictModel):
     flops: list[float] = Field(default_factory=list)  # "for budget C, which N and D?"
     targets: dict[str, float] = Field(default_factory=dict)  # "how much compute to reach metric=x?"
-    arm: str | None = None  # which arm answers (default: the first units arm)
+    arm: str | None = Field(default=None, pattern=SAFE_NAME)  # which arm answers (default: the first units arm)
+
+    @field_validator("targets")
+    @classmethod
+    def _known_metrics(cls, targets: dict[str, float]) -> dict[str, float]:
+        try:  # a metric is a task's results column
+            return {eval_tasks.get_task(k).column: v for k, v in targets.items()}
+        except UserError as err:
+            raise ValueError(str(err)) from None
 
 
 class ExecutionSpec(StrictModel):
     executor: Literal["local", "submitit"] = "local"
     jobs: int = Field(default=1, ge=1)
     threads_per_run: int | None = Field(default=None, ge=1)
+    # GPUs (processes) per run: > 1 launches the worker under torchrun inside the run's job.
+    gpus_per_run: int = Field(default=1, ge=1)
     # Command prefix that trains one run; the runner appends the run's config YAML.
     trainer: list[str] | None = None
     # Command prefix that scores one run on one task; the runner appends --run/--task/--bench.
@@ -224,7 +249,7 @@ class ExecutionSpec(StrictModel):
 
 
 class StudySpec(StrictModel):
-    name: str = Field(default="study", pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(default="study", pattern=SAFE_NAME)
     seed: int = 0
     data: DataSpec = Field(default_factory=DataSpec)
     arms: list[ArmSpec] = Field(min_length=1)
@@ -242,7 +267,7 @@ class StudySpec(StrictModel):
             raise ValueError(f"arm names must be unique; repeated: {sorted(dup)}")
         by_name = {a.name: a for a in self.arms}
         for arm in self.arms:
-            mixed = [t for t in arm.tasks if t in CROSS_TASKS + TEXT_TASKS]
+            mixed = [t for t in arm.tasks if eval_tasks.get_task(t).modality != "speech"]
             if mixed and arm.kind != "interleaved":
                 raise ValueError(f"arm {arm.name!r}: task {mixed[0]!r} needs a model that reads both text "
                                  "and speech (interleaved arms only)")
@@ -263,20 +288,38 @@ class StudySpec(StrictModel):
                     raise ValueError(f"arm {arm.name!r}: building interleaved shards needs data.corpus "
                                      "(a manifest with word alignments); or give prebuilt `shards`")
                 continue
-            if arm.enabled and arm.shards is None and self.data.corpus is None:
-                needs = {"units": self.data.units.shards, "unigram": self.data.unigram.path,
-                         "text": self.data.text.shards}.get(arm.kind)
-                if needs is None:
-                    raise ValueError(f"arm {arm.name!r}: no shards given and no data.corpus to build "
-                                     "them from")
+            if arm.enabled and arm.shards is None:
+                self._check_builds(arm)
             if arm.enabled and arm.tasks and self.data.bench is None:
                 raise ValueError(f"arm {arm.name!r} has tasks but data.bench is not set")
         if self.questions.arm is not None and self.questions.arm not in names:
             raise ValueError(f"questions.arm {self.questions.arm!r} is not an arm")
         return self
 
+    def _check_builds(self, arm: ArmSpec) -> None:
+        """The data section can make an arm's shards (or they are given)."""
+        d = self.data
+        given = {"units": d.units.shards, "unigram": d.unigram.path, "text": d.text.shards}.get(arm.kind)
+        if given is not None:
+            return
+        if d.corpus is None:
+            raise ValueError(f"arm {arm.name!r}: no shards given and no data.corpus to build them from")
+        if arm.kind in ("units", "unigram") and d.units.shards is None and d.units.path is None \
+                and d.units.fit is None:
+            raise ValueError(f"arm {arm.name!r}: data.units needs shards, a tokenizer path, or fit settings "
+                             "(e.g. fit: {encoder: mfcc, k: 100})")
+        if arm.kind == "unigram" and d.unigram.fit is None:
+            raise ValueError(f"arm {arm.name!r}: data.unigram needs a path or fit settings "
+                             "(e.g. fit: {vocab_size: 500})")
+
     def enabled_arms(self) -> list[ArmSpec]:
         return [a for a in self.arms if a.enabled]
+
+    def compute_partner(self, arm: ArmSpec) -> str | None:
+        """The units arm whose runs' full FLOPs this arm's runs match (None: sized by its own grid)."""
+        if arm.kind == "units" or not arm.match_flops:
+            return None
+        return next((a.name for a in self.arms if a.kind == "units" and a.enabled), None)
 
     def init_arm_of(self, arm: ArmSpec) -> str | None:
         """The text arm an interleaved arm starts from (None: trains from scratch)."""
@@ -291,8 +334,33 @@ class StudySpec(StrictModel):
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> StudySpec:
     """Load and validate a study YAML; relative data paths resolve against the YAML's folder."""
-    spec = load_config(StudySpec, path, overrides)
-    return resolve_paths(spec, Path(path).resolve().parent)
+    try:
+        spec = load_config(StudySpec, path, overrides)
+    except UserError as err:  # a stage model's validator may raise UserError itself (no file named)
+        raise UserError(str(err) if str(path) in str(err) else f"{path}: {err}") from None
+    spec = resolve_paths(spec, Path(path).resolve().parent)
+    for line in repeated_data_warnings(spec):
+        warnings.warn(line, RepeatedDataWarning, stacklevel=2)
+    return spec
+
+
+class RepeatedDataWarning(UserWarning):
+    """A Chinchilla-form fit over an arm that has runs repeating their data."""
+
+
+def repeated_data_warnings(spec: StudySpec) -> list[str]:
+    """One line per enabled arm whose grid has multi-epoch runs while fits.form is chinchilla."""
+    if spec.fits.form != "chinchilla":
+        return []
+    out = []
+    for arm in spec.enabled_arms():
+        grid = arm.grid or spec.grid
+        epochs = sorted({e for me in grid.multi_epoch for e in me.epochs if e > 1})
+        if epochs:
+            out.append(f"arm {arm.name!r}: runs repeat their data ({', '.join(f'{e:g}' for e in epochs)} "
+                       "epochs) but fits.form is chinchilla, which counts repeated tokens as new; use "
+                       "fits.form: data-constrained")
+    return out
 
 
 def resolve_paths(spec: StudySpec, base: Path) -> StudySpec:
@@ -302,8 +370,11 @@ def resolve_paths(spec: StudySpec, base: Path) -> StudySpec:
     d = spec.data
     if d.corpus is not None and d.corpus.path is not None:
         d.corpus.path = fix(d.corpus.path)
-    d.units.path, d.units.shards, d.units.checkpoint = fix(d.units.path), fix(d.units.shards), \
-        fix(d.units.checkpoint)
+    if d.corpus is not None and d.corpus.synth is not None and d.corpus.synth.text:
+        d.corpus.synth.text = str(fix(Path(d.corpus.synth.text)))
+    d.units.path, d.units.shards = fix(d.units.path), fix(d.units.shards)
+    if d.units.fit is not None and d.units.fit.encoder.checkpoint and not d.units.phonenet:
+        d.units.fit.encoder.checkpoint = str(fix(Path(d.units.fit.encoder.checkpoint)))
     d.unigram.path = fix(d.unigram.path)
     d.text.shards = fix(d.text.shards)
     if d.bench is not None:

@@ -23,7 +23,9 @@ INIT_DIR = "init"
 
 
 def init_model_dir(study_dir: Path, init_run: str, k: int) -> Path:
-    return study_dir / INIT_DIR / f"{init_run}_k{k}"
+    from slmscale.study.runstate import inside
+
+    return inside(study_dir / INIT_DIR, f"{init_run}_k{k}")
 
 
 @contextlib.contextmanager

@@ -1,66 +1,98 @@
-"""One run in one process: `python -m slmscale.study.worker RUNROOT` trains (TRAIN's Python API,
-auto-resuming from a checkpoint) and then scores every task still missing from summary.json (EVAL's
-Python API), importing torch once instead of once per command. The study runner starts this as a
-subprocess, so a crash here costs only this run. An interleaved run first builds its starting
-model (the text run's model with the speech vocabulary, slmscale.study.warm_start).
+"""The one train -> eval loop of a study run.
 
-Exit codes: 0 trained (evaluation errors, if any, are in RUNROOT/eval_errors.json), 2 bad
-config/input, 3 diverged, 1 unexpected failure.
+`python -m slmscale.study.worker RUNROOT` trains (TRAIN's Python API, auto-resuming from a
+checkpoint) and then scores every task still missing from summary.json (EVAL's Python API),
+importing torch once. The study runner starts it as a subprocess, so a crash here costs only this
+run; with `execution.gpus_per_run` > 1 it runs under torchrun (every rank trains, rank 0 scores).
+An interleaved run first builds its starting model (slmscale.study.warm_start).
+
+`evaluate_tasks` is the per-task loop itself, shared with runs whose trainer/evaluator are custom
+commands (slmscale.study.runners). Exit codes: see slmscale.study.runstate.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any, Callable
 
 from slmscale.artifacts import read_json, write_json
 from slmscale.errors import UserError
+from slmscale.study.runstate import DIVERGED_EXIT, RunPaths, read_summary
+
+Scorer = Callable[[str, str], None]  # (task, benchmark folder) -> merges the score into summary.json
 
 
-def work(root: Path) -> int:
-    from slmscale.train import run_training
-    from slmscale.train.config import load_train_config
+def task_done(summary: dict[str, Any], task: str) -> bool:
+    """Whether a run's summary.json holds a score for `task` (under its registered column)."""
+    from slmscale.eval.tasks import get_task
 
-    run = read_json(root / "run.json")
-    summary_path = root / "run" / "summary.json"
-    summary = read_json(summary_path) if summary_path.is_file() else {}
-    if summary.get("status") != "finished":
-        if run.get("init"):
-            from slmscale.study.warm_start import build_init_model
+    return summary.get(get_task(task).column) is not None
 
-            build_init_model(run["init"], Path(run["shards"]))
-        summary = run_training(load_train_config(root / "train.yaml"))
-        if summary.get("status") == "diverged":
-            print(f"error: diverged: {summary.get('message', summary.get('error', ''))}", file=sys.stderr)
-            return 3
-        if summary.get("status") != "finished":
-            print(f"error: training ended with status {summary.get('status')}", file=sys.stderr)
-            return 1
+
+def evaluate_tasks(paths: RunPaths, run: dict[str, Any], score: Scorer) -> dict[str, str]:
+    """Score each of the run's tasks not yet in summary.json; returns {task: error} for the rest.
+    One task's failure never stops the others."""
     errors: dict[str, str] = {}
-    model = None
-    from slmscale.study.spec import task_done
-
     for task in run.get("tasks", []):
-        if task_done(read_json(summary_path), task):
+        if task_done(read_summary(paths), task):
             continue
         bench = (run.get("bench") or {}).get(task)
         if bench is None:
             errors[task] = "no benchmark folder for this task (data.bench)"
             continue
         try:
-            from slmscale.eval import evaluate_run
-            from slmscale.eval.run import load_model
-
-            model = model or load_model(root / "run" / "final", "auto")
-            evaluate_run(root / "run", task, bench, model=model)
+            score(task, bench)
         except UserError as err:
             errors[task] = str(err)
-            print(f"error: eval {task}: {err}", file=sys.stderr)
-        except Exception as err:  # one task's crash must not lose the others
+        except Exception as err:  # a crash in one task must not lose the others
             errors[task] = f"{type(err).__name__}: {err}"
             traceback.print_exc()
-    write_json(root / "eval_errors.json", errors)
+        else:
+            if not task_done(read_summary(paths), task):
+                errors[task] = "the evaluator wrote no score"
+        if task in errors:
+            print(f"error: eval {task}: {errors[task]}", file=sys.stderr)
+    return errors
+
+
+def _api_scorer(paths: RunPaths) -> Scorer:
+    model: list[Any] = []
+
+    def score(task: str, bench: str) -> None:
+        from slmscale.eval import evaluate_run
+        from slmscale.eval.run import load_model
+
+        if not model:  # loaded once for all tasks
+            model.append(load_model(paths.run / "final", "auto"))
+        evaluate_run(paths.run, task, bench, model=model[0])
+
+    return score
+
+
+def work(root: Path) -> int:
+    from slmscale.train import run_training
+    from slmscale.train.config import load_train_config
+
+    paths = RunPaths(root)
+    run = read_json(paths.spec)
+    if read_summary(paths).get("status") != "finished":
+        if run.get("init"):
+            from slmscale.study.warm_start import build_init_model
+
+            build_init_model(run["init"], Path(run["shards"]))
+        summary = run_training(load_train_config(paths.config))
+        if summary.get("status") == "diverged":
+            print(f"error: diverged: {summary.get('message', summary.get('error', ''))}", file=sys.stderr)
+            return DIVERGED_EXIT
+        if summary.get("status") != "finished":
+            print(f"error: training ended with status {summary.get('status')}", file=sys.stderr)
+            return 1
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun: rank 0 scores
+    write_json(paths.eval_errors, evaluate_tasks(paths, run, _api_scorer(paths)))
     return 0
 
 

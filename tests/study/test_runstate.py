@@ -1,0 +1,33 @@
+"""Run folders: names stay inside their root; the TRAIN config a run is written with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slmscale.errors import UserError
+from slmscale.study.expand import RunSpec
+from slmscale.study.runstate import inside, run_root, train_config
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", ".", "", "/abs"])
+def test_names_that_would_leave_their_root_are_refused(tmp_path, name):
+    with pytest.raises(UserError, match="must stay inside"):
+        run_root(tmp_path, name)
+
+
+def test_a_link_out_of_the_root_is_refused(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "escape").symlink_to(tmp_path.parent)
+    with pytest.raises(UserError):
+        inside(tmp_path / "runs", "escape")
+    assert run_root(tmp_path, "speech_auto-10k_20k_s0_abc") == (tmp_path / "runs" / "speech_auto-10k_20k_s0_abc").resolve()
+
+
+def test_train_config_is_the_runs_complete_config():
+    run = RunSpec(run_id="r1", arm="a", kind="units", preset="auto-10k", params=10, tokens=200, seed=3,
+                  budget="tpp=20", train={"train.lr": 0.01})
+    cfg = train_config(run, Path("/s"), Path("/o"), Path("/init"))
+    assert cfg == {"train": {"lr": 0.01}, "data": {"shards": "/s"}, "model": {"preset": "auto-10k",
+                   "init_from": "/init"}, "budget": {"tokens": 200}, "seed": 3, "out": "/o", "run_id": "r1"}

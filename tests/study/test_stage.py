@@ -1,0 +1,70 @@
+"""Data stages through their Python APIs, one process each, via the study's executors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from slmscale.study.executors import LocalExecutor, make_executor
+from slmscale.study.stage import STAGES, StageJob, main
+from study_helpers import write_aligned_babble
+
+
+def test_bad_stage_input_is_one_error_line_exit_2(tmp_path, capsys):
+    assert main(["nope", str(tmp_path / "c.json")]) == 2
+    assert main(["corpus", str(tmp_path / "missing.json")]) == 2
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"config": {"hours": 1, "stories": 2}, "out": str(tmp_path / "corpus")}))
+    assert main(["corpus", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("error: unknown stage 'nope'") and "stage config not found" in err[1]
+    assert err[2].startswith("error: data.corpus.synth:") and "--hours or --stories" in err[2]
+    assert not (tmp_path / "corpus").exists()
+
+
+def test_every_stage_the_pipeline_names_exists():
+    assert set(STAGES) == {"corpus", "phonenet", "units-fit", "units-encode", "unigram", "text",
+                           "interleave-tokenizer", "interleave", "bench"}
+
+
+def _text_job(tmp_path):
+    manifest = write_aligned_babble(tmp_path / "corpus", n=8)
+    cfg = tmp_path / "text.json"
+    cfg.write_text(json.dumps({"config": {"vocab_size": 280, "stories": 0, "seed": 0},
+                               "manifest": str(manifest), "out": str(tmp_path / "text")}))
+    return StageJob("text", str(cfg), str(tmp_path / "stages.log"), threads=1)
+
+
+def test_a_stage_job_runs_in_its_own_process_through_the_local_executor(tmp_path):
+    states = {}
+    LocalExecutor(1).run_all([("text", _text_job(tmp_path))], lambda j, s: states.update({j: s}))
+    assert states == {"text": "finished"}
+    meta = json.loads((tmp_path / "text" / "shards" / "meta.json").read_text())
+    assert meta["modality"] == "text" and meta["documents"] == 8
+    assert "slmscale.study.stage text" in (tmp_path / "stages.log").read_text()
+
+
+def test_a_failing_stage_reports_its_error_line(tmp_path):
+    cfg = tmp_path / "text.json"
+    cfg.write_text(json.dumps({"config": {"vocab_size": 280, "stories": 0, "seed": 0},
+                               "manifest": str(tmp_path / "none.jsonl"), "out": str(tmp_path / "text")}))
+    state = StageJob("text", str(cfg), str(tmp_path / "stages.log"))()
+    assert state.startswith("failed: error:") and "none.jsonl" in state
+
+
+@pytest.mark.slow
+def test_a_stage_job_runs_through_submitit_local(tmp_path):
+    states = {}
+    ex = make_executor("submitit", tmp_path, jobs=1, slurm={"cluster": "local"})
+    ex.run_all([("text", _text_job(tmp_path))], lambda j, s: states.update({j: s}))
+    assert states == {"text": "finished"} and (tmp_path / "text" / "shards" / "meta.json").is_file()
+    assert any((tmp_path / "submitit").iterdir())
+
+
+def test_module_entry_point(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "slmscale.study.stage", "bench", str(tmp_path / "x.json")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.strip().startswith("error:") and len(res.stderr.strip().splitlines()) == 1
