@@ -104,3 +104,26 @@ def test_planner_targets_name_results_columns(tmp_path, shards):
     d["questions"]["targets"] = {"accuracy": 0.6}
     with pytest.raises(UserError, match="questions.targets: .*unknown task 'accuracy'"):
         load_spec(write_spec(tmp_path, d))
+
+
+def test_hubert_without_checkpoint_pretrains_on_the_study_corpus():
+    from slmscale.config import validate
+    from slmscale.study.spec import HUBERT_PLACEHOLDER, UnitsSpec
+
+    u = validate(UnitsSpec, {"fit": {"encoder": {"name": "hubert", "layer": 2}, "k": 50},
+                             "pretrain": {"steps": [100]}}, "units")
+    assert u.fit.encoder.checkpoint == HUBERT_PLACEHOLDER and u.pretrain.steps == [100] and not u.phonenet
+    # Defaults when only the encoder is named; refused with another encoder or a given checkpoint.
+    assert validate(UnitsSpec, {"fit": {"encoder": {"name": "hubert", "layer": 2}, "k": 50}}, "u").pretrain is not None
+    for fit in ({"encoder": "mfcc", "k": 50}, {"encoder": {"name": "hubert", "layer": 2, "checkpoint": "x"}, "k": 50}):
+        with pytest.raises(UserError, match="pretrain: set only with fit.encoder hubert"):
+            validate(UnitsSpec, {"fit": fit, "pretrain": {}}, "units")
+
+
+def test_demo_speech_arms_are_textless():
+    """Textless means textless: no demo preset's speech arm learns from phone labels."""
+    from slmscale.study.demo import PRESETS, load_preset
+
+    for name in PRESETS:
+        units = load_preset(name).data.units
+        assert units.fit.encoder.name in ("hubert", "mfcc", "logmel") and not units.phonenet, name

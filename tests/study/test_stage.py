@@ -26,7 +26,7 @@ def test_bad_stage_input_is_one_error_line_exit_2(tmp_path, capsys):
 
 
 def test_every_stage_the_pipeline_names_exists():
-    assert set(STAGES) == {"corpus", "phonenet", "units-fit", "units-encode", "unigram", "text",
+    assert set(STAGES) == {"corpus", "phonenet", "pretrain", "units-fit", "units-encode", "unigram", "text",
                            "interleave-tokenizer", "interleave", "bench"}
 
 
@@ -68,3 +68,27 @@ def test_module_entry_point(tmp_path):
     res = subprocess.run([sys.executable, "-m", "slmscale.study.stage", "bench", str(tmp_path / "x.json")],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.strip().startswith("error:") and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_pretrain_stage_gives_a_hubert_that_units_fit_takes(tmp_path):
+    """The textless path of a study: pretrain (self-supervised) -> units-fit on its layer 2."""
+    manifest = write_aligned_babble(tmp_path / "corpus", n=12)
+    pre = tmp_path / "pretrain.json"
+    pre.write_text(json.dumps({"config": {"preset": "cpu-tiny", "iterations": 1, "steps": [6], "k": [8],
+                                          "batch": 2, "crop_seconds": 0.8, "kmeans_frames": 2000,
+                                          "max_hours": 0.05, "perturb": None},
+                               "manifest": str(manifest), "out": str(tmp_path / "hubert")}))
+    fit = tmp_path / "fit.json"
+    fit.write_text(json.dumps({"config": {"encoder": {"name": "hubert", "layer": 2,
+                                                      "checkpoint": str(tmp_path / "hubert")}, "k": 8},
+                               "manifest": str(manifest), "out": str(tmp_path / "tok")}))
+    states = {}
+    log = str(tmp_path / "stages.log")
+    for name, cfg in (("pretrain", pre), ("units-fit", fit)):
+        LocalExecutor(1).run_all([(name, StageJob(name, str(cfg), log, threads=1))],
+                                 lambda j, s: states.update({j: s}))
+    assert states == {"pretrain": "finished", "units-fit": "finished"}, (tmp_path / "stages.log").read_text()[-2000:]
+    assert json.loads((tmp_path / "hubert" / "meta.json").read_text())["kind"] == "hubert-pretrain"
+    tok = json.loads((tmp_path / "tok" / "meta.json").read_text())
+    assert tok["config"]["encoder"]["name"] == "hubert" and tok["config"]["k"] == 8

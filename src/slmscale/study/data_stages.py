@@ -1,6 +1,6 @@
 """A whole study's data: each stage built once (cached), in order, through the study's executor.
 
-  corpus (synth) [-> phonenet] -> units-fit -> units-encode (-> unigram) -> text
+  corpus (synth) [-> phonenet | pretrain] -> units-fit -> units-encode (-> unigram) -> text
   (-> interleave-tokenizer: the text tokenizer + K units -> interleave) -> bench
 Every stage runs through its Python API in `python -m slmscale.study.stage NAME CONFIG.json`
 (slmscale.study.stage), submitted to the same executor as the runs: a crash in one stage cannot
@@ -144,6 +144,11 @@ def prepare_data(spec: StudySpec, study_dir: Path, executor: Any, threads: int |
                 net = data_dir / "phonenet"
                 st.run("phonenet", "phonenet", net, {"manifest": str(out.manifest)}, manifest_fp)
                 fit["encoder"]["checkpoint"] = str(net)  # in place of PHONENET_PLACEHOLDER
+            if d.units.pretrain is not None:  # a self-supervised encoder, pretrained on this corpus first
+                enc = data_dir / "hubert"
+                st.run("pretrain", "pretrain", enc, {"config": d.units.pretrain.model_dump(mode="json"),
+                                                     "manifest": str(out.manifest)}, manifest_fp)
+                fit["encoder"]["checkpoint"] = str(enc)  # in place of HUBERT_PLACEHOLDER
             st.run("tokenizer", "units-fit", tok, {"config": fit, "manifest": str(out.manifest)}, manifest_fp)
         units_shards = data_dir / "units"
         # One encoding job today; sharded encoding (--num-shards/--shard-index) becomes one job per

@@ -1,7 +1,8 @@
 """The built-in demo: study specs that need no data, no checkpoints and no network.
 
-Each preset synthesises a spoken corpus (espeak-ng), fits units (phone-classifier posteriors + k-means,
-see docs/units.md; MFCC + k-means for `ci`), builds unit shards
+Each preset synthesises a spoken corpus (espeak-ng), fits textless units (a HuBERT-style encoder
+pretrained self-supervised on that corpus + k-means, see docs/units.md; MFCC + k-means for `ci`),
+builds unit shards
 and text shards (transcripts + extra generated stories), synthesises the benchmarks, trains a
 textless-SLM arm and a text-LM arm over a small model ladder at tokens-per-parameter budgets, and
 an interleaved arm (SIMS): the text arm's models of the largest sizes, extended with the units and
@@ -27,13 +28,13 @@ PRESETS = ("ci", "tiny", "small")
 
 
 def _base(name: str, hours: float, k: int, text_stories: int, tasks: list[str],
-          bench_n: int | None, encoder: str = "phone") -> dict[str, Any]:
+          bench_n: int | None, encoder: str = "hubert") -> dict[str, Any]:
     return {
         "name": f"demo-{name}",
         "seed": 0,
         "data": {
             "corpus": {"synth": {"hours": hours, "seed": 0}},
-            "units": {"fit": {"encoder": encoder, "k": k}},
+            "units": _units(encoder, k),
             "unigram": {"fit": {"vocab_size": 4 * k}},
             "text": {"vocab_size": 512, "stories": text_stories, "seed": 0},
             "bench": {"synth": {"seed": 0, **({"n": bench_n} if bench_n else {})}},
@@ -49,6 +50,19 @@ def _base(name: str, hours: float, k: int, text_stories: int, tasks: list[str],
     }
 
 
+# Textless units for the speech arm: a small HuBERT-style encoder pretrained on the demo's own corpus
+# (self-supervised, one iteration of masked prediction of MFCC clusters; docs/units.md), k-means on
+# its layer 2. No transcript or phone label enters; the phone classifier stays a labelled topline.
+SSL_PRETRAIN = {"preset": "cpu-tiny", "iterations": 1, "steps": [300], "k": [100], "max_hours": 0.5,
+                "perturb": None}
+
+
+def _units(encoder: str, k: int) -> dict[str, Any]:
+    if encoder == "hubert":
+        return {"fit": {"encoder": {"name": "hubert", "layer": 2}, "k": k}, "pretrain": dict(SSL_PRETRAIN)}
+    return {"fit": {"encoder": encoder, "k": k}}
+
+
 def _interleaved_arm(tasks: list[str], sizes: list[str], budgets: list[float], cross: list[str]) -> dict[str, Any]:
     """Speech tasks (scored on speech tokens only), cross-modal StoryCloze and the text versions."""
     return {"name": "interleaved", "kind": "interleaved", "init_arm": "text",
@@ -60,7 +74,7 @@ def preset_spec(name: str) -> dict[str, Any]:
     """The raw (YAML-shaped) spec of a demo preset."""
     if name == "ci":
         tasks = ["swuggy", "sblimp"]
-        # MFCC units: training the phone classifier alone would take most of this preset's minutes.
+        # MFCC units: pretraining an encoder alone would take most of this preset's minutes.
         spec = _base("ci", hours=0.1, k=50, text_stories=300, tasks=tasks, bench_n=20, encoder="mfcc")
         # D/N 6: long enough (40+ steps) that whole steps still match the textless runs' full FLOPs.
         spec["arms"].append(_interleaved_arm(tasks, ["auto-25k", "auto-50k"], [6], []))

@@ -32,11 +32,13 @@ from slmscale.eval import tasks as eval_tasks
 from slmscale.eval.synth_bench import BenchConfig
 from slmscale.units.encode import EncodeConfig
 from slmscale.units.fit import FitConfig
+from slmscale.units.pretrain_config import PretrainConfig
 from slmscale.units.unigram import UnigramConfig
 
 # One path component: starts with a letter or digit, no separators, no "..".
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,63}$"
 PHONENET_PLACEHOLDER = "<study>/data/phonenet"  # replaced by the study when it trains one
+HUBERT_PLACEHOLDER = "<study>/data/hubert"  # replaced by the study when it pretrains one
 ArmKind = Literal["units", "text", "unigram", "interleaved"]
 # Views of the task registry, kept for study.analysis (it reads slmscale.eval.tasks after the merge).
 SPEECH_TASKS = tuple(eval_tasks.names("speech"))
@@ -56,6 +58,7 @@ def stage_view(model: type[StrictModel], name: str, filled: tuple[str, ...]) -> 
 
 UnitsFit = stage_view(FitConfig, "UnitsFit", ("manifest", "import_kmeans", "import_sha256"))
 UnitsEncode = stage_view(EncodeConfig, "UnitsEncode", ("manifest", "tokenizer", "tokenizer_fingerprint", "dedup"))
+UnitsPretrain = stage_view(PretrainConfig, "UnitsPretrain", ("manifest",))
 UnigramFit = stage_view(UnigramConfig, "UnigramFit", ("shards", "shards_fingerprint"))
 
 
@@ -79,8 +82,11 @@ class UnitsSpec(StrictModel):
     fit: UnitsFit | None = None  # type: ignore[valid-type]
     encode: UnitsEncode = Field(default_factory=UnitsEncode)  # type: ignore[valid-type]
     # The phone encoder without a checkpoint: train the phone classifier on the study's corpus first
-    # (as `slmscale units fit --encoder phone` does); set for you.
+    # (as `slmscale units fit --encoder phone` does); set for you. A labelled topline, not textless.
     phonenet: bool = False
+    # The hubert encoder without a checkpoint: pretrain a HuBERT-style encoder on the study's corpus
+    # first, self-supervised (`slmscale units pretrain`), with these settings (textless units).
+    pretrain: UnitsPretrain | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="before")
     @classmethod
@@ -93,7 +99,17 @@ class UnitsSpec(StrictModel):
         if enc.get("name") == "phone" and not enc.get("checkpoint"):
             enc["checkpoint"] = PHONENET_PLACEHOLDER
             data = {**data, "phonenet": True}
+        if enc.get("name") == "hubert" and not enc.get("checkpoint"):
+            enc["checkpoint"] = HUBERT_PLACEHOLDER
+            data = {**data, "pretrain": data.get("pretrain") or {}}
         return {**data, "fit": {**fit, "encoder": enc}}
+
+    @model_validator(mode="after")
+    def _pretrain_feeds_hubert(self) -> "UnitsSpec":
+        if self.pretrain is not None and (self.fit is None or self.fit.encoder.checkpoint != HUBERT_PLACEHOLDER):
+            raise ValueError("pretrain: set only with fit.encoder hubert and no checkpoint (the study "
+                             "pretrains the encoder on its corpus and fits units on its layer)")
+        return self
 
 
 class UnigramSpec(StrictModel):
@@ -373,7 +389,8 @@ def resolve_paths(spec: StudySpec, base: Path) -> StudySpec:
     if d.corpus is not None and d.corpus.synth is not None and d.corpus.synth.text:
         d.corpus.synth.text = str(fix(Path(d.corpus.synth.text)))
     d.units.path, d.units.shards = fix(d.units.path), fix(d.units.shards)
-    if d.units.fit is not None and d.units.fit.encoder.checkpoint and not d.units.phonenet:
+    if d.units.fit is not None and d.units.fit.encoder.checkpoint and not d.units.phonenet \
+            and d.units.pretrain is None:
         d.units.fit.encoder.checkpoint = str(fix(Path(d.units.fit.encoder.checkpoint)))
     d.unigram.path = fix(d.unigram.path)
     d.text.shards = fix(d.text.shards)

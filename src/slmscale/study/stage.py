@@ -5,7 +5,7 @@ it, locally or as a submitit job).
 CONFIG.json holds the stage's parameters: `config`, the stage's own config model dumped (validated
 again here by that model), and the paths the study fills in (`out`, `manifest`, ...). Every stage
 API keeps its own cache (meta.json fingerprints), so re-running a finished stage is cheap.
-Stages: corpus, phonenet, units-fit, units-encode, unigram, text, interleave-tokenizer, interleave,
+Stages: corpus, phonenet, pretrain, units-fit, units-encode, unigram, text, interleave-tokenizer, interleave,
 bench. Exit codes: 0 done, 2 bad input (one `error:` line), 1 a bug.
 """
 
@@ -31,6 +31,15 @@ def _phonenet(p: dict[str, Any]) -> None:
     from slmscale.units.phonenet import train_phonenet
 
     train_phonenet(p["manifest"], p["out"])
+
+
+def _pretrain(p: dict[str, Any]) -> None:
+    from slmscale.config import validate
+    from slmscale.units.pretrain import pretrain_encoder
+    from slmscale.units.pretrain_config import PretrainConfig
+
+    pretrain_encoder(validate(PretrainConfig, {**p["config"], "manifest": p["manifest"]}, "data.units.pretrain"),
+                     p["out"])
 
 
 def _units_fit(p: dict[str, Any]) -> None:
@@ -87,7 +96,7 @@ def _bench(p: dict[str, Any]) -> None:
 
 
 STAGES: dict[str, Callable[[dict[str, Any]], None]] = {
-    "corpus": _corpus, "phonenet": _phonenet, "units-fit": _units_fit, "units-encode": _units_encode,
+    "corpus": _corpus, "phonenet": _phonenet, "pretrain": _pretrain, "units-fit": _units_fit, "units-encode": _units_encode,
     "unigram": _unigram, "text": _text, "interleave-tokenizer": _interleave_tokenizer,
     "interleave": _interleave, "bench": _bench,
 }
