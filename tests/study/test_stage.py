@@ -26,7 +26,8 @@ def test_bad_stage_input_is_one_error_line_exit_2(tmp_path, capsys):
 
 
 def test_every_stage_the_pipeline_names_exists():
-    assert set(STAGES) == {"corpus", "phonenet", "pretrain", "units-fit", "units-encode", "unigram", "text",
+    assert set(STAGES) == {"corpus", "phonenet", "pretrain", "units-fit", "units-encode", "units-encode-part",
+                           "units-encode-merge", "unigram", "text",
                            "interleave-tokenizer", "interleave", "bench"}
 
 
@@ -92,3 +93,24 @@ def test_pretrain_stage_gives_a_hubert_that_units_fit_takes(tmp_path):
     assert json.loads((tmp_path / "hubert" / "meta.json").read_text())["kind"] == "hubert-pretrain"
     tok = json.loads((tmp_path / "tok" / "meta.json").read_text())
     assert tok["config"]["encoder"]["name"] == "hubert" and tok["config"]["k"] == 8
+
+
+def test_sharded_encoding_through_the_executor_gives_the_one_job_bytes(tmp_path, tokdir, corpus):
+    """execution.data_shards: N encode jobs side by side, then a merge job; same files as one job."""
+    from slmscale.study.data_stages import Stages
+
+    params = {"config": {"valid_fraction": 0.1, "valid_voices": [], "seed": 0}, "tokenizer": str(tokdir),
+              "manifest": str(corpus)}
+    made = {}
+    for parts in (1, 3):
+        record: dict[str, str] = {}
+        st = Stages(tmp_path / f"data{parts}", LocalExecutor(2), record, threads=1)
+        assert st.run("units", "units-encode", tmp_path / f"units{parts}", params, {"m": "x"}, parts=parts)
+        assert record == {"units": "built"}
+        made[parts] = {n: (tmp_path / f"units{parts}" / n).read_bytes()
+                       for n in ("tokens.bin", "durations.bin", "docs.jsonl")}
+        assert st.run("units", "units-encode", tmp_path / f"units{parts}", params, {"m": "x"}, parts=parts)
+        assert record == {"units": "cached"}
+    assert made[1] == made[3]
+    log = (tmp_path / "data3" / "stages.log").read_text()
+    assert log.count("slmscale.study.stage units-encode-part") == 3 and "units-encode-merge" in log

@@ -47,35 +47,54 @@ class Stages:
         self.log = data_dir / "stages.log"
 
     def run(self, name: str, stage: str, out: Path, params: dict[str, Any], inputs: dict[str, str],
-            required: bool = True, finished: Path | None = None) -> bool:
+            required: bool = True, finished: Path | None = None, parts: int = 1) -> bool:
         """Build `out` with `stage` unless it is finished (`finished`, default `out`, holds its
         meta.json) and was made from the same parameters and inputs. Returns False when an optional
-        stage (`required=False`) failed."""
+        stage (`required=False`) failed. `parts` > 1 (a stage with a sharded form): `parts` jobs
+        `<stage>-part`, run side by side through the executor, then one `<stage>-merge` job."""
         stamps = self.dir / ".stages"
         stamp, config = stamps / f"{name}.json", stamps / f"{name}.config.json"
         params = {**params, "out": str(out)}
-        fp = sha256_json({"stage": stage, "params": params, "inputs": inputs})
+        fp = sha256_json({"stage": stage, "params": params, "inputs": inputs})  # parts do not change the bytes
         finished = finished or out
         done = (finished / META).is_file() or (finished / "manifest.jsonl").is_file()
         if done and stamp.is_file() and read_json(stamp).get("fingerprint") == fp:
             self.record[name] = "cached"
             return True
-        note(f"[study] building {name} -> {out}")
+        note(f"[study] building {name} -> {out}" + (f" in {parts} parts" if parts > 1 else ""))
         t0 = time.time()
-        write_json(config, params)
+        if parts > 1:
+            jobs = []
+            for i in range(parts):
+                part_cfg = stamps / f"{name}.part{i}.config.json"
+                write_json(part_cfg, {**params, "num_shards": parts, "shard_index": i})
+                jobs.append((f"{name}-part{i}", StageJob(f"{stage}-part", str(part_cfg), str(self.log), self.threads)))
+            write_json(config, {**params, "num_shards": parts})
+            ok = self._submit(name, jobs, required) and \
+                self._submit(name, [(f"{name}-merge", StageJob(f"{stage}-merge", str(config), str(self.log)))],
+                             required)
+        else:
+            write_json(config, params)
+            ok = self._submit(name, [(name, StageJob(stage, str(config), str(self.log), self.threads))], required)
+        if not ok:
+            return False
+        write_json(stamp, {"fingerprint": fp, "stage": stage, "inputs": inputs, "seconds": round(time.time() - t0, 2)})
+        self.record[name] = "built"
+        return True
+
+    def _submit(self, name: str, jobs: list[tuple[str, StageJob]], required: bool) -> bool:
         states: dict[str, str] = {}
-        self.executor.run_all([(name, StageJob(stage, str(config), str(self.log), self.threads))],
-                              lambda jid, state: states.__setitem__(jid, state))
-        state = states.get(name, "not run")
-        if state != "finished":
-            msg = f"data stage {name} {state}; full log: {self.log}"
+        self.executor.run_all(jobs, lambda jid, state: states.__setitem__(jid, state))
+        for jid, _ in jobs:
+            state = states.get(jid, "not run")
+            if state == "finished":
+                continue
+            msg = f"data stage {jid} {state}; full log: {self.log}"
             if required:
                 raise UserError(msg)
             note(f"[study] warning: {msg}")
             self.record[name] = f"failed: {state}"
             return False
-        write_json(stamp, {"fingerprint": fp, "stage": stage, "inputs": inputs, "seconds": round(time.time() - t0, 2)})
-        self.record[name] = "built"
         return True
 
 
@@ -151,11 +170,12 @@ def prepare_data(spec: StudySpec, study_dir: Path, executor: Any, threads: int |
                 fit["encoder"]["checkpoint"] = str(enc)  # in place of HUBERT_PLACEHOLDER
             st.run("tokenizer", "units-fit", tok, {"config": fit, "manifest": str(out.manifest)}, manifest_fp)
         units_shards = data_dir / "units"
-        # One encoding job today; sharded encoding (--num-shards/--shard-index) becomes one job per
-        # part here, each through the executor, then a merge stage into `units_shards`.
+        # execution.data_shards > 1: one encoding job per slice of the corpus (side by side, on
+        # compute nodes with submitit), merged into shards identical to one job's.
         st.run("units", "units-encode", units_shards,
                {"config": d.units.encode.model_dump(mode="json"), "tokenizer": str(tok),
-                "manifest": str(out.manifest)}, {**manifest_fp, "tokenizer": _meta_fp(tok)})
+                "manifest": str(out.manifest)}, {**manifest_fp, "tokenizer": _meta_fp(tok)},
+               parts=spec.execution.data_shards)
     unigram = d.unigram.path
     if "unigram" in kinds and unigram is None:
         unigram = data_dir / "unigram"

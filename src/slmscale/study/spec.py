@@ -252,6 +252,9 @@ class ExecutionSpec(StrictModel):
     threads_per_run: int | None = Field(default=None, ge=1)
     # GPUs (processes) per run: > 1 launches the worker under torchrun inside the run's job.
     gpus_per_run: int = Field(default=1, ge=1)
+    # Data stages with a sharded form (unit encoding) run as this many jobs side by side, merged
+    # into the same bytes as one job.
+    data_shards: int = Field(default=1, ge=1, le=1024)
     # Command prefix that trains one run; the runner appends the run's config YAML.
     trainer: list[str] | None = None
     # Command prefix that scores one run on one task; the runner appends --run/--task/--bench.

@@ -5,7 +5,8 @@ it, locally or as a submitit job).
 CONFIG.json holds the stage's parameters: `config`, the stage's own config model dumped (validated
 again here by that model), and the paths the study fills in (`out`, `manifest`, ...). Every stage
 API keeps its own cache (meta.json fingerprints), so re-running a finished stage is cheap.
-Stages: corpus, phonenet, pretrain, units-fit, units-encode, unigram, text, interleave-tokenizer, interleave,
+Stages: corpus, phonenet, pretrain, units-fit, units-encode (whole, or -part jobs + -merge), unigram,
+text, interleave-tokenizer, interleave,
 bench. Exit codes: 0 done, 2 bad input (one `error:` line), 1 a bug.
 """
 
@@ -60,6 +61,20 @@ def _units_encode(p: dict[str, Any]) -> None:
                     valid_voices=c["valid_voices"], seed=c["seed"])
 
 
+def _units_encode_part(p: dict[str, Any]) -> None:
+    from slmscale.units.encode_parts import encode_part
+
+    c = p["config"]
+    encode_part(p["tokenizer"], p["manifest"], p["out"], int(p["num_shards"]), int(p["shard_index"]),
+                valid_fraction=c["valid_fraction"], valid_voices=c["valid_voices"], seed=c["seed"])
+
+
+def _units_encode_merge(p: dict[str, Any]) -> None:
+    from slmscale.units.encode_parts import merge_parts
+
+    merge_parts(p["out"], num_shards=int(p["num_shards"]))
+
+
 def _unigram(p: dict[str, Any]) -> None:
     from slmscale.units.unigram import build_unigram
 
@@ -96,7 +111,9 @@ def _bench(p: dict[str, Any]) -> None:
 
 
 STAGES: dict[str, Callable[[dict[str, Any]], None]] = {
-    "corpus": _corpus, "phonenet": _phonenet, "pretrain": _pretrain, "units-fit": _units_fit, "units-encode": _units_encode,
+    "corpus": _corpus, "phonenet": _phonenet, "pretrain": _pretrain, "units-fit": _units_fit,
+    "units-encode": _units_encode,
+    "units-encode-part": _units_encode_part, "units-encode-merge": _units_encode_merge,
     "unigram": _unigram, "text": _text, "interleave-tokenizer": _interleave_tokenizer,
     "interleave": _interleave, "bench": _bench,
 }
