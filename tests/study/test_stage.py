@@ -114,3 +114,21 @@ def test_sharded_encoding_through_the_executor_gives_the_one_job_bytes(tmp_path,
     assert made[1] == made[3]
     log = (tmp_path / "data3" / "stages.log").read_text()
     assert log.count("slmscale.study.stage units-encode-part") == 3 and "units-encode-merge" in log
+
+
+def test_submitit_missing_is_one_line(tmp_path, monkeypatch):
+    import builtins
+
+    from slmscale.errors import UserError
+    from slmscale.study.executors import SubmititExecutor
+
+    real = builtins.__import__
+
+    def no_submitit(name, *a, **kw):
+        if name == "submitit":
+            raise ImportError("No module named 'submitit'")
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_submitit)
+    with pytest.raises(UserError, match=r"pip install 'slmscale\[cluster\]'"):
+        SubmititExecutor(tmp_path / "jobs", cluster="local")

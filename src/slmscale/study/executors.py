@@ -15,6 +15,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from slmscale.errors import UserError
+
 Job = Callable[[], str]
 Callback = Callable[[str, str], None]  # (job id, state)
 
@@ -98,7 +100,11 @@ class SubmititExecutor(_Executor):
 
     def __init__(self, folder: Path, jobs: int = 1, cluster: str | None = None,
                  parameters: dict[str, Any] | None = None):
-        import submitit
+        try:
+            import submitit
+        except ImportError:
+            raise UserError("execution.executor submitit needs the submitit package: "
+                            "pip install 'slmscale[cluster]'") from None
 
         self.executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
         params = dict(parameters or {})
