@@ -26,13 +26,14 @@ from typing import Any
 
 from slmscale.errors import UserError
 from slmscale.study.analysis_findings import study_findings
-from slmscale.study.spec import CROSS_TASKS, SPEECH_TASKS, TASK_COLUMNS, TEXT_TASKS, StudySpec
+from slmscale.eval import tasks as eval_tasks
+from slmscale.study.spec import StudySpec
 from slmscale.study.store import finished_rows
 
-METRICS = list(TASK_COLUMNS.values())
-SPEECH_METRICS = [TASK_COLUMNS[t] for t in SPEECH_TASKS]
+METRICS = eval_tasks.result_columns()
+SPEECH_METRICS = [eval_tasks.TASKS[t].column for t in eval_tasks.names("speech")]
 # Scores only a model that reads text and speech has: cross-modal StoryCloze and text versions.
-MIXED_METRICS = [TASK_COLUMNS[t] for t in CROSS_TASKS + TEXT_TASKS]
+MIXED_METRICS = [eval_tasks.TASKS[t].column for t in eval_tasks.names(modality="cross") + eval_tasks.names("text")]
 MIXED_LOSS_NOTE = ("loss over a mixed text/speech token stream of a model started from a text LM: "
                    "not comparable with speech-unit losses, and no L(N, D) law from scratch applies")
 SPEECH_KINDS = ("units", "unigram")  # the papers' textless SLMs

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from slmscale.errors import UserError
-from slmscale.study.spec import TASK_ALIASES, TASK_COLUMNS, StudySpec
+from slmscale.eval.tasks import get_task
+from slmscale.study.spec import StudySpec
 
 AUDIT_FILE = "audit.json"
 # Presets too small to address some findings: their "not tested" rows say what would test them.
@@ -74,7 +75,11 @@ def _baseline(rec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     entry: dict[str, Any] = {"accuracy": acc, "baseline": str(strongest.get("baseline", ""))}
     if isinstance(rec.get("n_pairs"), int) and rec["n_pairs"] > 0:
         entry["n"] = rec["n_pairs"]  # the floor's interval: binomial over the pairs
-    return TASK_COLUMNS.get(TASK_ALIASES.get(task, task), task), entry
+    try:
+        column = get_task(task).column
+    except UserError:  # an audit of a task the registry does not know: keep its own name
+        column = task
+    return column, entry
 
 
 def load_baselines(study_dir: str | Path, spec: StudySpec) -> tuple[dict[str, Any] | None, dict[str, Any]]:

@@ -40,12 +40,6 @@ SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.=+-]{0,63}$"
 PHONENET_PLACEHOLDER = "<study>/data/phonenet"  # replaced by the study when it trains one
 HUBERT_PLACEHOLDER = "<study>/data/hubert"  # replaced by the study when it pretrains one
 ArmKind = Literal["units", "text", "unigram", "interleaved"]
-# Views of the task registry, kept for study.analysis (it reads slmscale.eval.tasks after the merge).
-SPEECH_TASKS = tuple(eval_tasks.names("speech"))
-CROSS_TASKS = tuple(eval_tasks.names(modality="cross"))
-TEXT_TASKS = tuple(eval_tasks.names("text"))
-TASKS = tuple(eval_tasks.TASKS)
-TASK_COLUMNS = {t.name: t.column for t in eval_tasks.TASKS.values()}
 
 
 def stage_view(model: type[StrictModel], name: str, filled: tuple[str, ...]) -> type[StrictModel]:
