@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,19 @@ def test_train_config_is_the_runs_complete_config():
     cfg = train_config(run, Path("/s"), Path("/o"), Path("/init"))
     assert cfg == {"train": {"lr": 0.01}, "data": {"shards": "/s"}, "model": {"preset": "auto-10k",
                    "init_from": "/init"}, "budget": {"tokens": 200}, "seed": 3, "out": "/o", "run_id": "r1"}
+
+
+def test_spec_scoring_reaches_every_run(tmp_path, shards):
+    """scoring.protocol/truncation from the spec are written into each run.json for its evaluator."""
+    from slmscale.study.expand import expand
+    from slmscale.study.runstate import RunPaths, prepare_run
+    from slmscale.study.spec import load_spec
+    from study_helpers import make_spec, write_spec
+
+    spec = load_spec(write_spec(tmp_path, {**make_spec(tmp_path, shards),
+                                           "scoring": {"protocol": "cm2024", "truncation": "refuse"}}))
+    run = expand(spec)[0]
+    paths = prepare_run(tmp_path / "r", run, shards, scoring=spec.scoring.model_dump())
+    assert json.loads(RunPaths(tmp_path / "r").spec.read_text())["scoring"] == {"protocol": "cm2024",
+                                                                                 "truncation": "refuse"}
+    assert paths.root == tmp_path / "r"

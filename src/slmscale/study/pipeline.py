@@ -113,7 +113,7 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
             k = data.init[r.arm]["k"]
             init = {"run_id": r.init_run, "root": str(run_root(study_dir, r.init_run)), **data.init[r.arm],
                     "model": str(init_model_dir(study_dir, r.init_run, k))}
-        prepare_run(root, r, data.shards[r.arm], data.bench, init)
+        prepare_run(root, r, data.shards[r.arm], data.bench, init, spec.scoring.model_dump())
         if needs_work(RunPaths(root), ex.retry_failed):
             todo.append((r.run_id, RunJob(str(root), threads, ex.retry_failed, ex.timeout_s, ex.gpus_per_run,
                                           ex.trainer, ex.evaluator, ex.extender)))

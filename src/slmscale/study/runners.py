@@ -154,11 +154,13 @@ def _train_with_commands(paths: RunPaths, run: dict[str, Any], job: RunJob) -> i
     return rc or run_logged([*trainer, str(paths.config)], paths.log, job.threads, job.timeout)
 
 
-def _score_with_command(paths: RunPaths, job: RunJob):
+def _score_with_command(paths: RunPaths, job: RunJob, scoring: dict[str, Any]):
     evaluator = job.evaluator or [sys.executable, "-m", "slmscale.cli.main", "eval"]
+    # Our own evaluator takes the spec's scoring; a custom one is called as documented (no flags added).
+    flags = [] if job.evaluator else [f"--{k}={v}" for k, v in sorted(scoring.items())]
 
     def score(task: str, bench: str) -> None:
-        rc = run_logged([*evaluator, "--run", str(paths.run), "--task", task, "--bench", str(bench)],
+        rc = run_logged([*evaluator, "--run", str(paths.run), "--task", task, "--bench", str(bench), *flags],
                         paths.log, job.threads, job.timeout)
         if rc != 0:
             raise RuntimeError(f"exit {rc}: {tail_error(paths.log)}")
@@ -197,7 +199,7 @@ def _execute_locked(paths: RunPaths, run: dict[str, Any], job: RunJob) -> str:
     if commands:
         from slmscale.study.worker import evaluate_tasks
 
-        errors = evaluate_tasks(paths, run, _score_with_command(paths, job))
+        errors = evaluate_tasks(paths, run, _score_with_command(paths, job, run.get("scoring") or {}))
     else:  # the worker ran the loop; tasks it did not score are listed with their errors
         from slmscale.study.worker import task_done
 

@@ -1,7 +1,7 @@
 """A study run's folder and its state: the one place that spells out the run-dir layout.
 
   DIR/runs/<run_id>/          RunPaths.root
-    run.json                  the RunSpec (plan), shards, benchmark folders, init (interleaved runs)
+    run.json                  the RunSpec (plan), shards, benchmark folders, scoring, init (interleaved runs)
     train.yaml                the complete TRAIN config of the run (validated before any work)
     train.log                 everything the run's processes printed
     status.json               the runner's record: status, attempts, wall time, error, eval errors
@@ -100,7 +100,7 @@ def train_config(run: RunSpec, shards: Path, out: Path, init_model: Path | None 
 
 
 def prepare_run(root: Path, run: RunSpec, shards: Path, bench: dict[str, Path] | None = None,
-                init: dict[str, Any] | None = None) -> RunPaths:
+                init: dict[str, Any] | None = None, scoring: dict[str, Any] | None = None) -> RunPaths:
     """Write the run's spec and TRAIN config (idempotent: same RunSpec = same bytes).
 
     `init` (interleaved runs): where the starting model comes from (see slmscale.study.warm_start)."""
@@ -113,6 +113,8 @@ def prepare_run(root: Path, run: RunSpec, shards: Path, bench: dict[str, Path] |
     bench = bench or {}
     info = {**run.to_dict(), "shards": str(shards),
             "bench": {t: str(bench[t]) for t in run.tasks if t in bench}}
+    if scoring:
+        info["scoring"] = dict(scoring)  # protocol and truncation for every task (spec.scoring)
     if init is not None:
         info["init"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in init.items()}
     if not paths.spec.is_file() or read_json(paths.spec) != info:

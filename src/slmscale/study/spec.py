@@ -226,6 +226,12 @@ class FitsSpec(StrictModel):
     downstream: bool = True
 
 
+class ScoringSpec(StrictModel):
+    """How every run is scored on its benchmarks (slmscale eval --protocol/--truncation)."""
+    protocol: Literal["zerospeech", "cm2024", "slamkit"] = "zerospeech"
+    truncation: Literal["cut", "refuse"] = "cut"  # items longer than the model's context
+
+
 class QuestionsSpec(StrictModel):
     flops: list[float] = Field(default_factory=list)  # "for budget C, which N and D?"
     targets: dict[str, float] = Field(default_factory=dict)  # "how much compute to reach metric=x?"
@@ -269,6 +275,7 @@ class StudySpec(StrictModel):
     grid: GridSpec
     train: dict[str, Any] = Field(default_factory=dict)  # base TRAIN config, dotted or nested keys
     fits: FitsSpec = Field(default_factory=FitsSpec)
+    scoring: ScoringSpec = Field(default_factory=ScoringSpec)
     questions: QuestionsSpec = Field(default_factory=QuestionsSpec)
     execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
 

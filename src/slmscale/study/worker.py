@@ -58,7 +58,7 @@ def evaluate_tasks(paths: RunPaths, run: dict[str, Any], score: Scorer) -> dict[
     return errors
 
 
-def _api_scorer(paths: RunPaths) -> Scorer:
+def _api_scorer(paths: RunPaths, scoring: dict[str, Any]) -> Scorer:
     model: list[Any] = []
 
     def score(task: str, bench: str) -> None:
@@ -67,7 +67,8 @@ def _api_scorer(paths: RunPaths) -> Scorer:
 
         if not model:  # loaded once for all tasks
             model.append(load_model(paths.run / "final", "auto"))
-        evaluate_run(paths.run, task, bench, model=model[0])
+        evaluate_run(paths.run, task, bench, model=model[0], protocol=scoring.get("protocol"),
+                     truncation=scoring.get("truncation", "cut"))
 
     return score
 
@@ -92,7 +93,7 @@ def work(root: Path) -> int:
             return 1
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun: rank 0 scores
-    write_json(paths.eval_errors, evaluate_tasks(paths, run, _api_scorer(paths)))
+    write_json(paths.eval_errors, evaluate_tasks(paths, run, _api_scorer(paths, run.get("scoring") or {})))
     return 0
 
 
