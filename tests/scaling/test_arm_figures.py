@@ -25,3 +25,12 @@ def test_metric_panels_write_png_and_svg(tmp_path):
                                       tmp_path, "m", "compute")
     assert sorted(p.suffix for p in paths) == [".png", ".svg"] and all(p.stat().st_size > 1000 for p in paths)
     assert "b: no law (degenerate fit)" in paths[1].read_text()
+
+
+def test_metric_panels_draw_the_surface_baseline_where_audited(tmp_path):
+    pts = pd.DataFrame({"arm": ["a"] * 4, "flops_full": np.geomspace(1e9, 1e12, 4),
+                        "sblimp": np.linspace(0.5, 0.7, 4), "swuggy": np.linspace(0.5, 0.6, 4)})
+    paths = arm_figures.metric_panels(pts, "flops_full", ["sblimp", "swuggy"], {}, figures.arm_colors(["a"]),
+                                      tmp_path, "m", "compute", surface={"sblimp": 0.547})
+    svg = paths[1].read_text()
+    assert svg.count("surface baseline 0.55") == 1  # only the audited metric's panel

@@ -88,9 +88,10 @@ def loss_vs_compute(arms: dict[str, dict], colors: dict, out_dir: Path, name: st
 
 
 def metric_panels(points: pd.DataFrame, x: str, metrics: list[str], laws: dict[str, dict[str, dict]],
-                  colors: dict, out_dir: Path, name: str, xlabel: str):
+                  colors: dict, out_dir: Path, name: str, xlabel: str, surface: dict[str, float] | None = None):
     """One panel per metric; `points` has columns arm, `x` and the metrics; `laws[metric][arm]` is
-    a downstream law record (x = compute: k, gamma; x = loss: its vs_loss map)."""
+    a downstream law record (x = compute: k, gamma; x = loss: its vs_loss map). `surface[metric]`:
+    the benchmark's strongest surface baseline, drawn dashed beside chance."""
     fig, axes = panel_grid(len(metrics), ncols=3)
     for ax, m in zip(axes, metrics):
         for arm, color in colors.items():
@@ -122,6 +123,8 @@ def metric_panels(points: pd.DataFrame, x: str, metrics: list[str], laws: dict[s
             if why is not None:
                 ax.plot([], [], " ", label=f"{arm}: no law ({why})")
         ax.axhline(CHANCE, color="grey", lw=0.6, ls=":")
+        if surface and m in surface:
+            ax.axhline(surface[m], color="black", lw=0.8, ls="--", label=f"surface baseline {surface[m]:.2f}")
         ax.set(xlabel=xlabel, ylabel=f"{m} accuracy", title=m)
         if x == "loss":
             ax.invert_xaxis()  # lower loss to the right, as compute grows

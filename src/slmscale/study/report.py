@@ -221,12 +221,23 @@ def baselines_note(doc: dict) -> str:
     return text
 
 
-def findings_section(study_dir: Path, fits: dict) -> str:
-    """The papers' findings (fits["_findings"], else DIR/findings.json), first on the page."""
+def findings_doc(study_dir: Path, fits: dict) -> dict | None:
+    """The findings document: fits["_findings"] (just computed), else DIR/findings.json."""
     doc = fits.get("_findings")
     path = Path(study_dir) / "findings.json"
     if doc is None and path.is_file():
         doc = json.loads(path.read_text())
+    return doc
+
+
+def surface_baselines(doc: dict | None) -> dict[str, float]:
+    """Metric column -> the strongest surface baseline's accuracy (from the benchmarks' audits)."""
+    by_metric = ((doc or {}).get("baselines") or {}).get("by_metric") or {}
+    return {m: float(b["accuracy"]) for m, b in by_metric.items() if isinstance(b, dict) and "accuracy" in b}
+
+
+def findings_section(doc: dict | None) -> str:
+    """The papers' findings, first on the page."""
     if doc is None:
         return render_findings([])
     return render_findings(doc.get("findings", []), doc.get("summary"), title="Findings: the papers' claims, tested",
@@ -249,7 +260,8 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
 
     out = Path(study_dir) / "figures"
     done = finished_rows(rows)
-    s: list[str] = [f"<h1>slmscale study: {esc(spec.name)}</h1>", findings_section(study_dir, fits),
+    found = findings_doc(study_dir, fits)
+    s: list[str] = [f"<h1>slmscale study: {esc(spec.name)}</h1>", findings_section(found),
                     f"<p>{fits['n_finished']} of {fits['n_runs']} runs finished and used in the fits "
                     f"(loss-law form: {esc(fits.get('form', 'chinchilla'))}; arms compared at equal "
                     f"{esc(fits.get('compute', 'flops'))}).</p>"]
@@ -264,7 +276,7 @@ def render(study_dir: Path, spec: StudySpec, rows: list[dict], fits: dict) -> st
     frontier_imgs, frontier_notes = figs.frontier_figures(out, done, fits)
     loss = loss_section(fits, frontier_imgs, frontier_notes)
     env = envelope_section(fits, figs.loss_figure(out, done, fits), figs.isoflop_figures(out, done, fits))
-    down = downstream_section(fits, figs.metric_figures(out, done, fits, metrics))
+    down = downstream_section(fits, figs.metric_figures(out, done, fits, metrics, surface_baselines(found)))
     ratios = ratio_section(fits)
     inter = interleaved_section(out, fits, SPEECH_METRICS, MIXED_METRICS)
     order = ([env, ratios, down, inter, loss] if fits.get("degenerate") else [loss, env, down, inter, ratios])

@@ -88,7 +88,10 @@ def frontier_figures(out: Path, done: list[dict], fits: dict) -> tuple[list[str]
     return imgs, notes
 
 
-def metric_figures(out: Path, done: list[dict], fits: dict, metrics: list[str]) -> list[str]:
+def metric_figures(out: Path, done: list[dict], fits: dict, metrics: list[str],
+                   surface: dict[str, float] | None = None) -> list[str]:
+    """Metric vs compute and vs loss panels; `surface`: metric -> strongest surface baseline, drawn
+    as a dashed line so a reader sees whether a model beats what length or n-grams alone get."""
     from slmscale.scaling import arm_figures
 
     if not metrics:
@@ -97,17 +100,19 @@ def metric_figures(out: Path, done: list[dict], fits: dict, metrics: list[str]) 
     laws = {m: {a: f["downstream"].get(m) for a, f in fits["arms"].items()} for m in metrics}
     pts = _frame(done)
     imgs = [figure(arm_figures.metric_panels(pts, compute, metrics, laws, colors(fits), out, "metric_vs_compute",
-                                             f"training compute ({compute}, FLOPs)"),
+                                             f"training compute ({compute}, FLOPs)", surface),
                    "metrics vs compute",
                    f"Accuracy vs full training compute ({compute}) per benchmark (C&M Fig. 2): every arm's runs "
                    "and its envelope law Q = k·C^γ with γ's 95% bootstrap interval; no law is drawn on fewer "
-                   "than 3 envelope points or when degenerate (the legend says why), nor above accuracy 1.")]
+                   "than 3 envelope points or when degenerate (the legend says why), nor above accuracy 1. "
+                   "Dotted grey: chance; dashed black: the benchmark's strongest surface baseline "
+                   "(`slmscale bench audit`), where audited.")]
     mixed = {a for a, f in fits["arms"].items() if "loss_note" in f}
     own = pts[~pts["arm"].isin(mixed)] if len(pts) else pts
     own_metrics = [m for m in metrics if len(own) and own[m].notna().any()]
     if own_metrics:
         imgs.append(figure(arm_figures.metric_panels(own, "loss", own_metrics, laws, colors(fits), out, "metric_vs_loss",
-                                                     "held-out loss (nats/token)"),
+                                                     "held-out loss (nats/token)", surface),
                            "metrics vs loss",
                            "Accuracy vs held-out loss (C&M Fig. 4) with the linear map fitted on the runs above "
                            "chance + 0.02 (Pearson r and its 95% bootstrap interval). Arms whose loss is over "
