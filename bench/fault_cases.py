@@ -180,11 +180,13 @@ def other_cli_cases(b: Bench, inp: Inputs) -> None:
         expect_error(b, "cli", name, argv, out=out if out is not None and out.name != "a_file" else None)
 
 
+BUILTIN_TRAINER = {"execution": {"executor": "local", "jobs": 1}, "grid.sizes": ["cpu-50k"]}
 BAD_SPECS = [
     ("size name escapes the folder", {"grid.sizes": [{"preset": "../../../pwn/x", "params": 20000}]}),
     ("size name with a slash", {"grid.sizes": [{"preset": "mine/v2", "params": 20000}]}),
-    ("unknown preset", {"grid.sizes": [{"preset": "nonsense", "params": 20000}]}),
-    ("typo in train overrides", {"train": {"train": {"lrr": 3}}}),
+    # With the built-in trainer (a custom trainer command owns its own config keys and presets):
+    ("unknown preset", {**BUILTIN_TRAINER, "grid.sizes": [{"preset": "nonsense", "params": 20000}]}),
+    ("typo in train overrides", {"train": {"train": {"lrr": 3}}, **BUILTIN_TRAINER}),
     ("arm name escapes the folder", {"arms": [{"name": "../evil", "kind": "units", "shards": "__SHARDS__"}]}),
     ("study name with a slash", {"name": "../x"}),
     ("no arms", {"arms": []}),
@@ -210,7 +212,7 @@ def study_cases(b: Bench, inp: Inputs) -> None:
         out = b.ws / "cases" / f"study{i}"
         expect_error(b, "study", name, ["study", "run", spec, "--out", out, "--no-report"], out=out)
     spec = b.ws / "cases" / "spec_ok.yaml"
-    spec.write_text(yaml.safe_dump(study_spec(inp.shards)))
+    spec.write_text(yaml.safe_dump(study_spec(inp.shards, **BUILTIN_TRAINER)))
     extra = [("--set unknown key", ["--set", "train.train.lrr=3"]), ("--set without =", ["--set", "seed"])]
     for name, args in extra[:1 if b.quick else None]:
         out = b.ws / "cases" / f"study_{name[6:9]}"
