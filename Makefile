@@ -18,6 +18,7 @@ demo: setup
 	$(BIN)/slmscale demo --out demo-out
 
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q
 
 test-fast: setup

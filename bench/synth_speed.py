@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from slmscale.audio.espeak import Espeak
+    from slmscale.espeak import Espeak
     from slmscale.audio.tts import TTSItem, synthesize_many
     from slmscale.audio.voices import TRAIN_VOICES
     from slmscale.text.stories import generate_stories

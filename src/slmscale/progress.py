@@ -43,6 +43,11 @@ def track(items: Iterable[T], description: str, total: int | None = None, unit: 
             prog.update(task, advance=1, rate=f"{speed:.1f} {unit}/s" if speed else "")
 
 
+def say(msg: str) -> None:
+    """A summary line on stderr, never wrapped (one line per skipped file, greppable)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
 def info(msg: str) -> None:
     """A status line for the user (stderr, so stdout stays machine-readable)."""
     console.print(msg, highlight=False)

@@ -17,7 +17,7 @@ WORDS = "the little cat sat on a warm mat and a brown dog ran to the park".split
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
     """Babble audio with transcripts and word timings, a speech tokenizer, an extended text tokenizer."""
-    from slmscale.model.extend import extend_tokenizer
+    from slmscale.text.interleaved_vocab import extend_tokenizer
     from slmscale.text.bpe import train_bpe
     from slmscale.units.encoders import EncoderConfig
     from slmscale.units.fit import fit_tokenizer, make_fit_config

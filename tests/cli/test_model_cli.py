@@ -36,7 +36,7 @@ def text_run(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_extend_a_run_by_k_then_check_against_shards(text_run, tmp_path, cli):
     from slmscale.data.shards import ShardWriter
-    from slmscale.model.extend import read_speech_vocab
+    from slmscale.text.interleaved_vocab import read_speech_vocab
 
     run_dir, tok = text_run
     code, _, err = cli("model", "extend", "--model", str(run_dir), "--units", "7", "--out",

@@ -69,7 +69,7 @@ def test_units_encoder_matches_the_tokenizer(tok, tmp_path):
 
 
 def test_interleaved_encoder_offsets_units_and_restricts_logits(tok, tmp_path):
-    from slmscale.model.extend import SpeechVocab
+    from slmscale.text.interleaved_vocab import SpeechVocab
     from slmscale.units.bundle import SpeechTokenizer
 
     tokdir, wavs = tok

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from slmscale.errors import UserError
-from slmscale.model.extend import extend_vocabulary, read_speech_vocab, speech_token_ids
+from slmscale.model.extend import extend_vocabulary
+from slmscale.text.interleaved_vocab import read_speech_vocab, speech_token_ids
 from slmscale.text.bpe import train_bpe
 
 K = 6
@@ -166,7 +167,7 @@ def test_extension_is_deterministic_and_guards_inputs(tmp_path):
 
 
 def test_tokenizer_only_extension_matches_the_model_extension_and_is_checked(tmp_path):
-    from slmscale.model.extend import check_same_vocabulary, extend_tokenizer
+    from slmscale.text.interleaved_vocab import check_same_vocabulary, extend_tokenizer
 
     src = tmp_path / "lm"
     src.mkdir()

@@ -66,7 +66,7 @@ def lineage(tmp_path_factory, make_config):
 
 def test_interleaved_run_records_what_evaluation_and_studies_need(lineage, make_config, monkeypatch):
     from slmscale.config import validate
-    from slmscale.model.extend import read_speech_vocab
+    from slmscale.text.interleaved_vocab import read_speech_vocab
     from slmscale.train.config import TrainConfig
 
     tmp, text_run, text_summary = lineage

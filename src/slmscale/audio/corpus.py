@@ -38,9 +38,8 @@ from slmscale.config import StrictModel
 from slmscale.data.manifest import ManifestEntry, write_manifest
 from slmscale.errors import UserError
 from slmscale.locks import LOCK, exclusive
-from slmscale.progress import info
+from slmscale.progress import info, say
 from slmscale.text.stories import NO_STORY_BLOCK
-from slmscale.data.sources.common import say
 
 KIND = "speech-corpus"
 MARKER = ".slmscale-speech-corpus"  # written first, so an interrupted build can be redone in place

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import soxr
 
-from slmscale.audio.espeak import PAUSE, PHONE, WORD, EspeakError, SynthEvent, synth_pristine
+from slmscale.espeak import PAUSE, PHONE, WORD, EspeakError, SynthEvent, synth_pristine
 from slmscale.audio.voices import Voice, get_voice
 from slmscale.errors import UserError
 
@@ -177,7 +177,7 @@ def synthesize_batch(requests: list[tuple[str, str | Voice]], sample_rate: int =
 
     The result for each text depends only on the request list, never on earlier calls.
     """
-    from slmscale.audio.espeak import Espeak
+    from slmscale.espeak import Espeak
 
     native_sr = Espeak.get().sample_rate
     plan: list[tuple[int, str]] = []
@@ -266,7 +266,7 @@ def _encode_wav(wav: np.ndarray, sample_rate: int) -> bytes:
 
 
 def _worker_init() -> None:
-    from slmscale.audio.espeak import Espeak
+    from slmscale.espeak import Espeak
 
     Espeak.get()  # load and initialise espeak-ng once per worker process
 

@@ -45,7 +45,7 @@ def eval_cmd(
     if all_tasks == (task is not None):
         raise UserError("give exactly one of --task T or --all")
     from slmscale.eval.protocols import get_protocol
-    from slmscale.eval.run import TRUNCATION
+    from slmscale.eval.loglik import TRUNCATION
 
     get_protocol(protocol).resolve_normalize(normalize)  # a bad combination fails before loading
     if truncation not in TRUNCATION:

@@ -76,7 +76,8 @@ def extend_cmd(
     """Add K unit tokens <u0>..<u{K-1}> and the switch tokens <speech>, <text> after the text
     vocabulary. New embedding rows (input and output) start as the mean of the original vocabulary's
     rows, so text logits are unchanged and each new token starts at the mean text logit."""
-    from slmscale.model.extend import check_same_vocabulary, extend_tokenizer, extend_vocabulary
+    from slmscale.model.extend import extend_vocabulary
+    from slmscale.text.interleaved_vocab import check_same_vocabulary, extend_tokenizer
     from slmscale.progress import info
 
     k = units_k(units)

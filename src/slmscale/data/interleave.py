@@ -318,7 +318,7 @@ def build_interleaved_shards(manifest: str | Path, units: str | Path | UnitTable
     """Build the mixed text / interleaved / speech shards (modality "interleaved") in `out_dir`.
 
     `units`: unit shards directory (with durations) or a UnitTable; `extended_dir`: output of
-    `slmscale.model.extend.extend_vocabulary` (its tokenizer and speech_vocab.json);
+    `model.extend.extend_vocabulary` or `text.interleaved_vocab.extend_tokenizer` (with speech_vocab.json);
     `extra_texts`: more text-only documents for the train split (e.g. the text LM's corpus).
     Skipped when `out_dir` already holds shards made from the same inputs and config (`force`
     rebuilds). Returns the shards' meta.
@@ -327,7 +327,7 @@ def build_interleaved_shards(manifest: str | Path, units: str | Path | UnitTable
     from slmscale.progress import info
     from slmscale.data.manifest import read_manifest
     from slmscale.data.shards import ShardWriter
-    from slmscale.model.extend import read_speech_vocab
+    from slmscale.text.interleaved_vocab import read_speech_vocab
     from slmscale.text.bpe import encode_texts, load_tokenizer
 
     cfg = cfg or InterleaveConfig()

@@ -153,9 +153,8 @@ def score_crossmodal(model: Any, bench: CrossBench, encoders: CrossEncoders, nor
     protocol (eval.protocols) decides the terminal EOS, the normalisation, whether the context is
     scored too (slamkit) and whether the softmax is restricted to the ending's modality."""
     from slmscale.eval.cache import encode_benchmark
-    from slmscale.eval.loglik import sequence_loglik
+    from slmscale.eval.loglik import check_lengths, sequence_loglik
     from slmscale.eval.protocols import get_protocol
-    from slmscale.eval.run import check_lengths
     from slmscale.eval.scoring import summarize_pairs
 
     proto = get_protocol(protocol)

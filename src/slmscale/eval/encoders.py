@@ -182,7 +182,7 @@ def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = N
         return TextEncoder(load_tokenizer(tok["path"]), special, tok.get("fingerprint", ""))
     if kind == "interleaved":
         # The extended tokenizer directory holds speech_vocab.json (unit offset, switch tokens).
-        from slmscale.model.extend import read_speech_vocab
+        from slmscale.text.interleaved_vocab import read_speech_vocab
 
         vocab_dir, units = _interleaved_parts(tok, where)
         sv = read_speech_vocab(vocab_dir)

@@ -30,6 +30,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from slmscale.errors import UserError
+from slmscale.progress import info
+
 NORMALIZE = ("mean", "sum")
 
 
@@ -153,3 +156,23 @@ def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: S
             total[batch] = sums
             count[batch] = counts
     return Loglik(total=total, count=count, truncated=truncated)
+
+
+TRUNCATION = ("cut", "refuse")
+
+
+def check_lengths(task: str, lengths: list[int], max_len: int | None, truncation: str) -> None:
+    """Items longer than the model's context: refuse (`truncation="refuse"`), or say loudly that
+    they lose tokens from the left (`"cut"`: a StoryCloze context is cut before its ending)."""
+    if truncation not in TRUNCATION:
+        raise UserError(f"--truncation must be one of {', '.join(TRUNCATION)}, got {truncation!r}")
+    if max_len is None:
+        return
+    long = [n for n in lengths if n > max_len]
+    if not long:
+        return
+    what = (f"{task}: {len(long)} of {len(lengths)} item(s) are longer than the model's context "
+            f"({max(long)} > {max_len} tokens)")
+    if truncation == "refuse":
+        raise UserError(f"{what}; train with a longer seq_len, or pass --truncation cut to score them cut")
+    info(f"warning: {what}; their oldest tokens are cut (recorded as truncated_items in scores.json)")

@@ -28,7 +28,7 @@ from slmscale.eval.cache import default_cache_dir, encode_benchmark
 from slmscale.eval.encoders import Encoder, encoder_from_run
 from slmscale.eval.formats import (CROSS_TASKS, TEXT_TASKS, Benchmark, canonical_task, load_benchmark,
                                    task_parts)
-from slmscale.eval.loglik import NORMALIZE, sequence_loglik
+from slmscale.eval.loglik import NORMALIZE, check_lengths, sequence_loglik
 from slmscale.eval.protocols import get_protocol
 from slmscale.eval.scoring import summarize_pairs
 from slmscale.eval.submission import write_submission
@@ -56,26 +56,6 @@ def load_model(final: Path, device: str = "auto") -> Any:
 
     fuse_rms_norms(model)  # the trainer's fused RMSNorm: same math, faster on CPU
     return model.to(device).eval()
-
-
-TRUNCATION = ("cut", "refuse")
-
-
-def check_lengths(task: str, lengths: list[int], max_len: int | None, truncation: str) -> None:
-    """Items longer than the model's context: refuse (`truncation="refuse"`), or say loudly that
-    they lose tokens from the left (`"cut"`: a StoryCloze context is cut before its ending)."""
-    if truncation not in TRUNCATION:
-        raise UserError(f"--truncation must be one of {', '.join(TRUNCATION)}, got {truncation!r}")
-    if max_len is None:
-        return
-    long = [n for n in lengths if n > max_len]
-    if not long:
-        return
-    what = (f"{task}: {len(long)} of {len(lengths)} item(s) are longer than the model's context "
-            f"({max(long)} > {max_len} tokens)")
-    if truncation == "refuse":
-        raise UserError(f"{what}; train with a longer seq_len, or pass --truncation cut to score them cut")
-    info(f"warning: {what}; their oldest tokens are cut (recorded as truncated_items in scores.json)")
 
 
 def headline(task: str, summary: dict[str, Any]) -> float:

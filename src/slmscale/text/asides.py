@@ -9,12 +9,28 @@ variety. Asides only use nouns not yet cast in the story, so decoy objects stay 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import random
+from typing import Protocol
 
 from slmscale.text.grammar import article
+from slmscale.text.lexicon import Lexicon, Noun
 
-if TYPE_CHECKING:
-    from slmscale.text.schemas import Char, Ctx
+
+# What an aside reads from the story context (`schema_base.Ctx`, which calls `aside`) and its hero
+# (`schema_base.Char`); structural types, so this module does not import the one that imports it.
+class _Story(Protocol):
+    rng: random.Random
+    lex: Lexicon
+
+    def noun(self, classes: tuple[str, ...]) -> Noun: ...
+
+
+class _Hero(Protocol):
+    name: str
+    he: str
+    him: str
+    his: str
+    himself: str
 
 ACTIVE = "run jump dance sing swim skip hop climb play walk".split()
 NUMBERS = "two three four five six".split()
@@ -23,12 +39,12 @@ PLURAL_ANIMALS = ("cat dog bird fish mouse rabbit duck frog hen goose puppy kitt
 THINGS = ("toy", "nature", "food", "thing")
 
 
-def _place(c: "Ctx") -> str:
+def _place(c: _Story) -> str:
     p = c.rng.choice(c.lex.places)
     return f"{p.prep} the {p.word}"
 
 
-def aside(c: "Ctx", hero: "Char") -> str:
+def aside(c: _Story, hero: _Hero) -> str:
     """A template (already filled in) for one aside sentence about `hero`."""
     rng = c.rng
     name, he, his, himself = hero.name, hero.he, hero.his, hero.himself

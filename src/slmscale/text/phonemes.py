@@ -3,7 +3,7 @@
 `phonemize(words)` returns, for each word, its phones as a tuple of mnemonics with stress marks
 attached to the vowel that carries them ("basket" -> ("b", "'aa", "s", "k", "I2", "t")), in one
 reference accent (`REFERENCE_VOICE`). The transcription runs in a forked child so that the parent's
-engine stays unused: `audio.espeak.synth_pristine` relies on forking from a pristine engine, and
+engine stays unused: `slmscale.espeak.synth_pristine` relies on forking from a pristine engine, and
 phonemising in the parent would change what its children start from.
 
 `speakable(phones)` is the text that makes espeak-ng say exactly those phones ("[[b'aaskI2t]]").
@@ -38,7 +38,7 @@ def is_vowel(phone: str) -> bool:
 
 
 def _phonemize_here(words: list[str]) -> list[list[str]]:
-    from slmscale.audio.espeak import Espeak
+    from slmscale.espeak import Espeak
 
     engine = Espeak.get()
     lib = engine.lib

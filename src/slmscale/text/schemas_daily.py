@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slmscale.text.schemas import Ctx, emotion_pair, other_thing, schema
+from slmscale.text.schema_base import Ctx, emotion_pair, other_thing, schema
 
 
 @schema("lost_and_found")

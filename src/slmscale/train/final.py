@@ -22,7 +22,7 @@ def save_final(run: Path, model: Any, state_dict: dict[str, Any], shards: Shards
     try:
         model.save_pretrained(tmp, state_dict=state_dict)
         _copy_text_tokenizer(shards.meta.get("tokenizer") or {}, tmp)
-        from slmscale.units.hf_tokenizer import complete_final_dir  # unit tokenizer, use_cache on
+        from slmscale.text.unit_tokenizer import complete_final_dir  # unit tokenizer, use_cache on
 
         complete_final_dir(tmp, shards.meta)
         write_json(tmp / "slmscale.json", {"vocab_size": shards.vocab_size,
@@ -41,7 +41,7 @@ def save_final(run: Path, model: Any, state_dict: dict[str, Any], shards: Shards
 def _copy_text_tokenizer(info: dict[str, Any], out: Path) -> None:
     """Text and interleaved runs: put the tokenizer next to the weights, so `final/` is a complete
     Hugging Face model directory (AutoTokenizer and AutoModelForCausalLM both load it)."""
-    from slmscale.model.extend import VOCAB_FILE
+    from slmscale.text.interleaved_vocab import VOCAB_FILE
     from slmscale.text.bpe import TOKENIZER_FILES
 
     if info.get("kind") not in ("text", "interleaved") or not info.get("path"):

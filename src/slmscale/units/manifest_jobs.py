@@ -72,9 +72,9 @@ def _init(factory: Callable[[], Callable], threads: int | None, mel_cache: dict 
 
         _STATE["limits"] = threadpool_limits(threads)
     if mel_cache:
-        from slmscale.units import encoders
+        from slmscale.units.encoder_base import MEL_CACHE
 
-        encoders.MEL_CACHE.update(mel_cache)
+        MEL_CACHE.update(mel_cache)
     _STATE["job"] = factory()
 
 
@@ -146,7 +146,7 @@ def run_items(items: list[Item], factory: Callable[[], Callable[[list[Item]], li
                     advance(outcomes)
                     yield from outcomes
             return
-        from slmscale.units.encoders import MEL_CACHE
+        from slmscale.units.encoder_base import MEL_CACHE
 
         ctx = get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init,

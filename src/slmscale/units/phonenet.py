@@ -35,7 +35,8 @@ from slmscale.artifacts import META, fingerprint, is_fresh, read_json, read_meta
 from slmscale.config import StrictModel, validate
 from slmscale.errors import UserError
 from slmscale.progress import info, make_progress
-from slmscale.units.encoders import Encoder, EncoderConfig, SpectralEncoder, build_encoder
+from slmscale.units.encoder_base import Encoder, EncoderConfig
+from slmscale.units.spectral import SpectralEncoder
 from torch.nn import Module  # imported lazily by units.encoders, only for the phone encoder
 
 KIND = "phonenet"
@@ -169,7 +170,7 @@ def train_phonenet(manifest: str | Path, out: str | Path, cfg: PhoneNetConfig | 
         raise UserError(f"{manifest}: no entry has phone alignments (`phones`); the phone encoder needs a "
                         "corpus made by `slmscale synth corpus`, or use --encoder mfcc/hubert")
     (out / META).unlink(missing_ok=True)
-    encoder = build_encoder(feature_config())
+    encoder = SpectralEncoder(feature_config())
     inventory = sorted({SILENCE} | {normalize_phone(p[0]) for e in labelled for p in e.phones})
     index = {p: i for i, p in enumerate(inventory)}
     train = [e for e in labelled if e.split == "train"] or labelled

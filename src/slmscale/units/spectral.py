@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from slmscale.units.encoders import SAMPLE_RATE, Encoder, EncoderConfig, mel_filters
+from slmscale.units.encoder_base import SAMPLE_RATE, Encoder, EncoderConfig, mel_filters
 
 FRAME_BLOCK = 1024            # frames per block (20 s at 50 Hz): FFT temporaries stay ~10 MB
 KEEP_FRAMES = 1 << 14         # a pass is replayed from memory up to this many frames (5.5 min at 50 Hz)

@@ -22,7 +22,7 @@ from slmscale.data.manifest import ManifestEntry, write_manifest
 from slmscale.data.manifest import summary_path as meta_path
 from slmscale.data.sources.alignments import AlignmentError, check_words, read_alignment
 from slmscale.errors import UserError
-from slmscale.progress import track
+from slmscale.progress import say, track
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64",
                   ".caf", ".rf64", ".wave", ".snd"}
@@ -171,11 +171,6 @@ def _report(res: BuildResult, out: Path, kind: str) -> None:
         say(f"  skipped {s.file}: {s.reason}")
     for s in res.alignment_errors:
         say(f"  alignment {s.file}: {s.reason}")
-
-
-def say(msg: str) -> None:
-    """A summary line on stderr, never wrapped (one line per skipped file, greppable)."""
-    print(msg, file=sys.stderr, flush=True)
 
 
 def find_alignment(audio: Path, root: Path, align_dir: Path | None) -> Path | None:

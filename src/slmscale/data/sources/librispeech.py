@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from slmscale.data.sources.common import (AUDIO_SUFFIXES, BuildResult, Candidate, Skip, find_alignment,
-                                          finish_manifest, listing_hash, say, up_to_date)
+                                          finish_manifest, listing_hash, up_to_date)
 from slmscale.errors import UserError
+from slmscale.progress import say
 
 KIND = "manifest-librispeech"
 

@@ -1,6 +1,6 @@
 import json
 
-from slmscale.units.hf_tokenizer import complete_final_dir, unit_tokenizer
+from slmscale.text.unit_tokenizer import complete_final_dir, unit_tokenizer
 
 
 def test_unit_tokenizer_round_trips_unit_strings(tmp_path):

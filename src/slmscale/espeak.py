@@ -1,5 +1,8 @@
 """A minimal ctypes binding to libespeak-ng, as shipped by the `espeakng-loader` wheel.
 
+A foundation module, not part of `audio`: synthesis (`audio.tts`) and phonemisation
+(`text.phonemes`) both drive the same engine, and text sits below audio in the layers.
+
 Only what synthesis with word timings needs: initialise once per process in synchronous mode,
 select a voice (with a "+variant"), set rate/pitch/range, synthesise text and collect the samples
 plus the word events. espeak-ng keeps global state and is not thread-safe, so every call goes
