@@ -106,7 +106,10 @@ def test_ci_demo_end_to_end(tmp_path):
     assert df["loss"].gt(0).all() and df[["swuggy", "sblimp"]].notna().all().all()
     fits = json.loads((study / "fits.json").read_text())
     assert set(fits["arms"]) == {"speech", "text", "interleaved"}
-    assert "gamma" in fits["arms"]["speech"]["loss_envelope"]
+    # The ci corpus is 0.1 h, so every speech run repeats it: the envelope (single-epoch runs only)
+    # says what it left out instead of fitting repeated data as new.
+    env = fits["arms"]["speech"]["loss_envelope"]
+    assert "gamma" in env or env["excluded_repeated"]["n"] == len(df[df["arm"] == "speech"]), env
     assert "not fitted" in fits["arms"]["interleaved"]["loss_fit"]["error"]
     il = df[df["arm"] == "interleaved"]
     assert (il["flops_total"] > il["flops"]).all() and il["speech_token_share"].between(0.2, 0.9).all()

@@ -176,7 +176,7 @@ def test_real_tiny_study_builds_the_data_extends_the_text_models_and_trains(tmp_
     from study_helpers import write_aligned_babble
 
     from slmscale.eval.encoders import encoder_from_run
-    from slmscale.model.extend import check_same_vocabulary, read_speech_vocab
+    from slmscale.text.interleaved_vocab import check_same_vocabulary, read_speech_vocab
 
     manifest = write_aligned_babble(tmp_path / "corpus")
     spec = {"name": "il-real", "data": {"corpus": {"path": str(manifest)},

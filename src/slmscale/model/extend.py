@@ -40,9 +40,6 @@ from slmscale.errors import UserError
 from slmscale.text.interleaved_vocab import (SPEECH_TOKEN, TEXT_TOKEN, UNIT_FORMAT, VOCAB_FILE, SpeechVocab,
                                              add_speech_tokens, dir_fingerprint, extension_settings,
                                              read_speech_vocab, refuse_extended, up_to_date, vocab_layout)
-# Re-exported for the study (study/warm_start.py, study/stage.py, tests/study), whose files are
-# owned elsewhere; new code imports them from slmscale.text.interleaved_vocab.
-from slmscale.text.interleaved_vocab import check_same_vocabulary, extend_tokenizer  # noqa: F401
 
 KIND = "extended-lm"
 

@@ -90,7 +90,7 @@ def _text(p: dict[str, Any]) -> None:
 
 
 def _interleave_tokenizer(p: dict[str, Any]) -> None:
-    from slmscale.model.extend import extend_tokenizer
+    from slmscale.text.interleaved_vocab import extend_tokenizer
 
     extend_tokenizer(p["tokenizer"], p["out"], int(p["k"]))
 

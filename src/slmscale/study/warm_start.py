@@ -43,7 +43,8 @@ def init_lock(model_dir: Path) -> Iterator[None]:
 def build_init_model(init: dict[str, Any], shards: Path) -> Path:
     """Extend the init run's final model (cached) and check it against the shards; returns its dir."""
     from slmscale.data.shards import interleaved_tokenizer
-    from slmscale.model.extend import check_same_vocabulary, extend_vocabulary
+    from slmscale.model.extend import extend_vocabulary
+    from slmscale.text.interleaved_vocab import check_same_vocabulary
 
     model = Path(init["model"])
     final = Path(init["root"]) / "run" / "final"
