@@ -14,7 +14,6 @@ anything else a failure.
 
 from __future__ import annotations
 
-import fcntl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import yaml
 from slmscale.artifacts import atomic_write_text, read_json, write_json
 from slmscale.config import set_dotted
 from slmscale.errors import UserError
+from slmscale.locks import is_held
 from slmscale.study.expand import RunSpec
 
 DIVERGED_EXIT = 3
@@ -139,15 +139,7 @@ def read_summary(paths: RunPaths) -> dict[str, Any]:
 
 def locked(paths: RunPaths) -> bool:
     """True while some runner holds this run's lock (i.e. it is being worked on right now)."""
-    if not paths.lock.exists():
-        return False
-    with open(paths.lock, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
-    return False
+    return is_held(paths.lock)
 
 
 def run_state(paths: RunPaths) -> str:

@@ -11,13 +11,13 @@ assertion behind building one set of shards for all sizes.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from slmscale.errors import UserError
+from slmscale.locks import waiting
 
 INIT_DIR = "init"
 
@@ -28,16 +28,9 @@ def init_model_dir(study_dir: Path, init_run: str, k: int) -> Path:
     return inside(study_dir / INIT_DIR, f"{init_run}_k{k}")
 
 
-@contextlib.contextmanager
-def init_lock(model_dir: Path) -> Iterator[None]:
+def init_lock(model_dir: Path) -> AbstractContextManager[None]:
     """Exclusive lock for building one extended model (blocks until the holder is done)."""
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(model_dir.parent / f".{model_dir.name}.lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return waiting(model_dir.parent / f".{model_dir.name}.lock")
 
 
 def build_init_model(init: dict[str, Any], shards: Path) -> Path:
