@@ -11,7 +11,7 @@ then evaluates, fits and writes the report.
 
   ci     ~2 min on 2 cores: 3 sizes (13k-53k params) x 2 budgets for the speech and text arms,
          2 sizes x 1 budget interleaved; exercises every stage.
-  tiny   the default, <= 15 min on 2 cores: 3 sizes (53k-222k) x 3 budgets (D/N = 2, 5, 10);
+  tiny   the default, ~18 min on 2 cores (budget 15): 3 sizes (53k-222k) x 3 budgets (D/N = 2, 5, 10);
          interleaved: the 2 largest sizes at D/N = 10.
   small  a longer study (~1 h estimated): 4 sizes up to 400k params, 4 budgets, an IsoFLOP slice
          (C = 1e12), the unigram-unit arm; interleaved: the 2 largest sizes at D/N = 10, 20.
