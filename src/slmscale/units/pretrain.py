@@ -154,9 +154,9 @@ def _device(cfg: PretrainConfig) -> Any:
 def _rng_state(device: Any) -> dict[str, Any]:
     import torch
 
-    state = {"torch_cpu": torch.get_rng_state()}
+    state = {"cpu": torch.get_rng_state()}  # the keys train.checkpoint checks (as the trainer's)
     if device.type == "cuda":
-        state["torch_cuda"] = torch.cuda.get_rng_state(device)
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
@@ -202,9 +202,9 @@ def train_iteration(cfg: PretrainConfig, it: int, corpus: Corpus, labels: list[n
         model_state, opt_state, rng, state = load_checkpoint(found[-1])
         model.load_state_dict(model_state)
         opt.load_state_dict(opt_state)
-        torch.set_rng_state(rng["torch_cpu"])
-        if "torch_cuda" in rng and device.type == "cuda":
-            torch.cuda.set_rng_state(rng["torch_cuda"], device)
+        torch.set_rng_state(rng["cpu"])
+        if "cuda" in rng and device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], device)
         start = int(state["step"])
         info(f"iteration {it}: resuming from step {start}")
     else:
