@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import sys
 
 EXIT_USER = 2
 EXIT_BUG = 1
@@ -80,6 +81,16 @@ def explain(err: BaseException) -> tuple[str, int] | None:
     if isinstance(err, MemoryError):
         return ("out of memory; use a smaller batch or model, or a machine with more memory", EXIT_USER)
     return None
+
+
+def print_explained(err: BaseException) -> int | None:
+    """For entry points other than the CLI (study stage and worker processes): print an anticipated
+    failure as the same one `error:` line the CLI gives and return its exit code; None for a bug."""
+    explained = explain(err)
+    if explained is None:
+        return None
+    print(f"error: {explained[0]}", file=sys.stderr)
+    return explained[1]
 
 
 def safetensors_error() -> type[BaseException]:

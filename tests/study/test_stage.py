@@ -132,3 +132,28 @@ def test_submitit_missing_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_submitit)
     with pytest.raises(UserError, match=r"pip install 'slmscale\[cluster\]'"):
         SubmititExecutor(tmp_path / "jobs", cluster="local")
+
+
+def test_stage_process_gives_the_cli_one_line_errors_and_bugs_stay_tracebacks(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from slmscale.study import stage
+
+    cfg = tmp_path / "c.json"
+    cfg.write_text("{}")
+
+    def full_disk(params):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "tokens.bin"))
+
+    monkeypatch.setitem(stage.STAGES, "text", full_disk)
+    assert main(["text", str(cfg)]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {tmp_path / 'out' / 'tokens.bin'}: no space left on the "
+                                               "device; free some space (or pick another output folder) and "
+                                               "rerun the same command")
+
+    def bug(params):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setitem(stage.STAGES, "text", bug)
+    with pytest.raises(ZeroDivisionError):
+        main(["text", str(cfg)])

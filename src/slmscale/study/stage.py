@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from slmscale.errors import UserError
+from slmscale.errors import UserError, print_explained
 
 
 def _corpus(p: dict[str, Any]) -> None:
@@ -154,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             raise UserError(f"{path}: stage config not found")
         run_stage(argv[0], json.loads(path.read_text()))
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except Exception as err:  # the CLI's one-line errors (full disk, damaged files, ...) here too
+        code = print_explained(err)
+        if code is None:
+            raise
+        return code
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from slmscale.artifacts import read_json, write_json
-from slmscale.errors import UserError
+from slmscale.errors import UserError, print_explained
 from slmscale.study.runstate import DIVERGED_EXIT, RunPaths, read_summary
 
 Scorer = Callable[[str, str], None]  # (task, benchmark folder) -> merges the score into summary.json
@@ -104,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return work(Path(argv[0]))
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except Exception as err:  # the CLI's one-line errors (full disk, damaged files, ...) here too
+        code = print_explained(err)
+        if code is None:
+            raise
+        return code
 
 
 if __name__ == "__main__":
