@@ -108,7 +108,7 @@ def test_planner_targets_name_results_columns(tmp_path, shards):
 
 def test_hubert_without_checkpoint_pretrains_on_the_study_corpus():
     from slmscale.config import validate
-    from slmscale.study.spec import HUBERT_PLACEHOLDER, UnitsSpec
+    from slmscale.study.spec_data import HUBERT_PLACEHOLDER, UnitsSpec
 
     u = validate(UnitsSpec, {"fit": {"encoder": {"name": "hubert", "layer": 2}, "k": 50},
                              "pretrain": {"steps": [100]}}, "units")
