@@ -29,3 +29,10 @@ def test_lines_only_when_stderr_is_not_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", Tty())
     sink = seen.append
     assert with_step_lines(sink, 10) is sink  # the progress bar shows it instead
+
+
+def test_info_prints_brackets_as_written(capsys):
+    from slmscale.progress import info
+
+    info("[study] run a/[b] done")
+    assert "[study] run a/[b] done" in capsys.readouterr().err

@@ -50,7 +50,7 @@ def say(msg: str) -> None:
 
 def info(msg: str) -> None:
     """A status line for the user (stderr, so stdout stays machine-readable)."""
-    console.print(msg, highlight=False)
+    console.print(msg, highlight=False, markup=False)  # paths and tags like "[study]" print as written
 
 
 def _clock(seconds: float) -> str:

@@ -93,6 +93,13 @@ def test_hubert_layer_matches_transformers_hidden_states(tiny_hubert):
     np.testing.assert_allclose(feats, hidden, atol=1e-5)
 
 
+def test_hubert_min_samples_is_the_receptive_field(tiny_hubert):
+    enc = HubertEncoder(EncoderConfig(name="hubert", checkpoint=str(tiny_hubert), layer=1))
+    n = enc.min_samples()
+    assert enc.n_frames(n) == 1 and enc.n_frames(n - 1) == 0
+    assert enc.features(babble(n / 16000, seed=1)[:n]).shape == (1, enc.dim)
+
+
 def test_hubert_layer_norm_model_batches_like_single(tmp_path):
     from support.babble import make_tiny_hubert
 

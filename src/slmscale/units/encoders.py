@@ -74,7 +74,9 @@ class HubertEncoder(Encoder):
         self._captured: list = []
         self.model.encoder.layers[-1].register_forward_hook(
             lambda _m, _i, out: self._captured.append(out[0] if isinstance(out, tuple) else out))
-        self._receptive = int(sum(k - s for k, s in zip(mcfg.conv_kernel, mcfg.conv_stride)) + 1)
+        # Receptive field of the conv feature extractor: the fewest samples that yield one frame.
+        self._receptive = 1 + int(sum((k - 1) * int(np.prod(mcfg.conv_stride[:i]))
+                                      for i, k in enumerate(mcfg.conv_kernel)))
 
     def min_samples(self) -> int:
         return self._receptive
