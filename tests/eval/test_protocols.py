@@ -46,7 +46,9 @@ def test_cm2024_scores_without_eos_and_is_recorded(tmp_path, llama, kit):
     assert s["scored_tokens"] == sum(len(t) for t in items.values())  # no EOS counted
     saved = json.loads((run / "eval" / "sblimp" / "scores.json").read_text())
     assert saved["protocol"] == "cm2024" and saved["protocol_detail"]["eos"] is False
-    assert json.loads((run / "summary.json").read_text())["eval_protocol"] == "cm2024"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["eval_protocol"] == "cm2024"
+    assert summary["eval_scoring"] == {"sblimp": {"protocol": "cm2024", "truncation": "cut"}}
     z = evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder())
     assert z["protocol"] == "zerospeech" and z["scored_tokens"] == s["scored_tokens"] + len(items)
     with pytest.raises(UserError, match="drop --normalize sum"):

@@ -48,3 +48,36 @@ def test_spec_scoring_reaches_every_run(tmp_path, shards):
     assert json.loads(RunPaths(tmp_path / "r").spec.read_text())["scoring"] == {"protocol": "cm2024",
                                                                                  "truncation": "refuse"}
     assert paths.root == tmp_path / "r"
+
+
+def test_a_changed_scoring_protocol_is_rescored(tmp_path):
+    from slmscale.artifacts import write_json
+    from slmscale.eval.protocols import scoring_record
+    from slmscale.study.runstate import RunPaths, needs_work, task_done
+    from slmscale.study.worker import evaluate_tasks
+
+    paths = RunPaths(tmp_path / "r")
+    paths.run.mkdir(parents=True)
+    write_json(paths.summary, {"status": "finished", "swuggy": 0.61,
+                               "eval_scoring": {"swuggy": scoring_record("zerospeech")}})
+    write_json(paths.status, {"status": "finished", "missing_evals": []})
+    run = {"tasks": ["swuggy"], "bench": {"swuggy": "B"}, "scoring": {"protocol": "zerospeech"}}
+    write_json(paths.spec, run)
+    assert task_done(json.loads(paths.summary.read_text()), "swuggy", run["scoring"])
+    assert not needs_work(paths)
+
+    scored = []
+    assert evaluate_tasks(paths, run, lambda task, bench: scored.append(task)) == {} and scored == []
+    run["scoring"] = {"protocol": "cm2024"}
+    write_json(paths.spec, run)
+    assert needs_work(paths)  # the runner starts the worker again ...
+
+    def rescore(task, bench):  # ... which scores the task again under the new protocol
+        scored.append(task)
+        write_json(paths.summary, {**json.loads(paths.summary.read_text()), "swuggy": 0.58,
+                                   "eval_scoring": {"swuggy": scoring_record("cm2024")}})
+
+    assert evaluate_tasks(paths, run, rescore) == {} and scored == ["swuggy"]
+    assert not needs_work(paths)
+    # a score whose scoring was never recorded (a custom evaluator) stays done
+    assert task_done({"swuggy": 0.5}, "swuggy", {"protocol": "slamkit"})

@@ -62,3 +62,8 @@ def get_protocol(name: str | None) -> Protocol:
         return PROTOCOLS[name or DEFAULT_PROTOCOL]
     except KeyError:
         raise UserError(f"unknown --protocol {name!r}; choose from {', '.join(PROTOCOLS)}") from None
+
+
+def scoring_record(protocol: str | None, truncation: str = "cut") -> dict[str, str]:
+    """How a task was scored, as summary.json's `eval_scoring` records it."""
+    return {"protocol": get_protocol(protocol).name, "truncation": truncation}

@@ -29,7 +29,7 @@ from slmscale.eval.encoders import Encoder, encoder_from_run
 from slmscale.eval.formats import (CROSS_TASKS, TEXT_TASKS, Benchmark, canonical_task, load_benchmark,
                                    task_parts)
 from slmscale.eval.loglik import NORMALIZE, check_lengths, sequence_loglik
-from slmscale.eval.protocols import get_protocol
+from slmscale.eval.protocols import get_protocol, scoring_record
 from slmscale.eval.scoring import summarize_pairs
 from slmscale.eval.submission import write_submission
 
@@ -110,12 +110,16 @@ def score_benchmark(model: Any, bench: Benchmark, encoder: Encoder, normalize: s
     return {"scores": scores, "summary": summary}
 
 
-def merge_summary(run_dir: Path, values: dict[str, float]) -> dict[str, Any]:
-    """Read-modify-write RUN/summary.json under a lock, so parallel evals of one run keep all keys."""
+def merge_summary(run_dir: Path, values: dict[str, Any], nested: dict[str, dict[str, Any]] | None = None
+                  ) -> dict[str, Any]:
+    """Read-modify-write RUN/summary.json under a lock, so parallel evals of one run keep all keys.
+    `nested` merges one level deeper ({"eval_scoring": {task: ...}} keeps the other tasks' entries)."""
     path = run_dir / "summary.json"
     with waiting(run_dir / ".summary.lock"):
         current = read_json(path) if path.is_file() else {}
         current.update({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in values.items()})
+        for k, v in (nested or {}).items():
+            current[k] = {**(current.get(k) or {}), **v}
         write_json(path, current)
     return current
 
@@ -228,7 +232,9 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
                              "bench": str(Path(bench_dir).resolve()), "split": split,
                              "normalize": normalize, "protocol": proto.name, "encoder": enc_key},
                accuracy=summary["headline"])
-    merge_summary(run_dir, {key: summary["headline"], "eval_protocol": proto.name})
+    # Per task, how it was scored: a study whose scoring changes re-scores (slmscale.study.worker).
+    merge_summary(run_dir, {key: summary["headline"], "eval_protocol": proto.name},
+                  nested={"eval_scoring": {key: scoring_record(proto.name, truncation)}})
     return summary
 
 

@@ -201,11 +201,11 @@ def _execute_locked(paths: RunPaths, run: dict[str, Any], job: RunJob) -> str:
 
         errors = evaluate_tasks(paths, run, _score_with_command(paths, job, run.get("scoring") or {}))
     else:  # the worker ran the loop; tasks it did not score are listed with their errors
-        from slmscale.study.worker import task_done
+        from slmscale.study.runstate import task_done
 
         reported = read_json(paths.eval_errors) if paths.eval_errors.is_file() else {}
         errors = {t: reported.get(t, "not evaluated (see train.log)") for t in run.get("tasks", [])
-                  if not task_done(read_summary(paths), t)}
+                  if not task_done(read_summary(paths), t, run.get("scoring"))}
     status.update(status="finished", ended=_now(), eval_errors=errors, missing_evals=sorted(errors))
     write_json(paths.status, status)
     return "finished" if not errors else "finished (eval errors)"

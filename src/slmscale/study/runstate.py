@@ -157,12 +157,32 @@ def run_state(paths: RunPaths) -> str:
     return "partial" if paths.run.exists() or status else "pending"
 
 
+def task_done(summary: dict[str, Any], task: str, scoring: dict[str, Any] | None = None) -> bool:
+    """Whether a run's summary.json holds a score for `task` (under its registered column) made
+    with the study's scoring protocol and truncation (a changed `scoring:` re-scores). A score
+    whose scoring was not recorded (a custom evaluator) counts as done."""
+    from slmscale.eval.protocols import scoring_record
+    from slmscale.eval.tasks import get_task
+
+    column = get_task(task).column
+    if summary.get(column) is None:
+        return False
+    recorded = (summary.get("eval_scoring") or {}).get(column)
+    if recorded is None:
+        return True
+    scoring = scoring or {}
+    return recorded == scoring_record(scoring.get("protocol"), scoring.get("truncation", "cut"))
+
+
 def needs_work(paths: RunPaths, retry_failed: bool = False) -> bool:
     """Whether a runner has anything left to do for this run (train, resume, or evaluate)."""
     state = run_state(paths)
     if state == "finished":
         status = read_status(paths)
-        return status.get("status") != "finished" or bool(status.get("missing_evals"))
+        if status.get("status") != "finished" or status.get("missing_evals"):
+            return True
+        spec, summary = _read(paths.spec), read_summary(paths)  # a changed `scoring:` re-scores
+        return not all(task_done(summary, t, spec.get("scoring")) for t in spec.get("tasks", []))
     if state == "failed":
         return retry_failed
     return state != "diverged"

@@ -20,24 +20,20 @@ from typing import Any, Callable
 
 from slmscale.artifacts import read_json, write_json
 from slmscale.errors import UserError, print_explained
-from slmscale.study.runstate import DIVERGED_EXIT, RunPaths, read_summary
+from slmscale.eval.tasks import get_task
+from slmscale.study.runstate import DIVERGED_EXIT, RunPaths, read_summary, task_done
 
 Scorer = Callable[[str, str], None]  # (task, benchmark folder) -> merges the score into summary.json
 
 
-def task_done(summary: dict[str, Any], task: str) -> bool:
-    """Whether a run's summary.json holds a score for `task` (under its registered column)."""
-    from slmscale.eval.tasks import get_task
-
-    return summary.get(get_task(task).column) is not None
-
-
 def evaluate_tasks(paths: RunPaths, run: dict[str, Any], score: Scorer) -> dict[str, str]:
-    """Score each of the run's tasks not yet in summary.json; returns {task: error} for the rest.
-    One task's failure never stops the others."""
+    """Score each of the run's tasks not yet in summary.json (or scored another way than the
+    study's `scoring:` asks); returns {task: error} for the rest. One task's failure never stops
+    the others."""
     errors: dict[str, str] = {}
+    scoring = run.get("scoring") or {}
     for task in run.get("tasks", []):
-        if task_done(read_summary(paths), task):
+        if task_done(read_summary(paths), task, scoring):
             continue
         bench = (run.get("bench") or {}).get(task)
         if bench is None:
@@ -51,7 +47,7 @@ def evaluate_tasks(paths: RunPaths, run: dict[str, Any], score: Scorer) -> dict[
             errors[task] = f"{type(err).__name__}: {err}"
             traceback.print_exc()
         else:
-            if not task_done(read_summary(paths), task):
+            if read_summary(paths).get(get_task(task).column) is None:
                 errors[task] = "the evaluator wrote no score"
         if task in errors:
             print(f"error: eval {task}: {errors[task]}", file=sys.stderr)
