@@ -193,6 +193,8 @@ def markdown(report: dict[str, Any]) -> str:
     env = report["sections"].get("env", {})
     peaks = report["peak_flops"]
     name = env.get("gpu_name") or f"CPU ({env.get('cpu', '?')}, {env.get('cpu_count', '?')} cores)"
+    if env.get("gpu_driver"):
+        name += f" (driver {env['gpu_driver']}, CUDA {env.get('cuda')})"
     fmt = (lambda v: f"{v / 1e12:.0f} TFLOP/s") if report["mode"] == "gpu" else (lambda v: f"{v / 1e9:.1f} GFLOP/s")
     lines = [f"# GPU benchmark ({report['mode']}), {report['started_utc']}", "",
              f"{name}; torch {env.get('packages', {}).get('torch')}, transformers "
