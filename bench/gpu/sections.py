@@ -261,8 +261,9 @@ def pretrain(spec: dict) -> dict:
     t = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):
         try:
+            steps = ["--steps", str(spec["steps"])] if spec.get("steps") else []
             cli(["units", "pretrain", "--manifest", str(work / "manifest.jsonl"), "--out", str(work / "enc"),
-                 "--iterations", "1"])
+                 "--iterations", "1", *steps])
         except SystemExit as ex:
             if ex.code:
                 raise RuntimeError(f"slmscale units pretrain exited with {ex.code}") from None
