@@ -90,7 +90,8 @@ def plan(smoke: bool, work: Path, shards: Path, seq_len: int | None = None) -> l
         budgets = {"env": 60, "eager": 120, "hf": 120, "compile": 120, "dist": 120, "eval": 120, "pretrain": 120}
         env_spec = {"peak_size": 512, "peak_seconds": 0.5, "peak_inner": 2, "threads": 1}
         eval_spec = {"preset": "cpu-50k", "k": 100, "utterances": 48, "batches": [[16, 16384]], "threads": 1}
-        pre_spec = {"utterances": 4, "seconds": [1.0, 2.0]}
+        # 30 steps, not the default 300: those took 90-120 s on the shared 2-core machine.
+        pre_spec = {"utterances": 4, "seconds": [1.0, 2.0], "steps": 30}
     else:
         sizes = paper_sizes(seq_len)
         budgets = {"env": 60, "eager": 90, "hf": 100, "compile": 180, "dist": 100, "eval": 60, "pretrain": 120}
@@ -193,6 +194,8 @@ def markdown(report: dict[str, Any]) -> str:
     env = report["sections"].get("env", {})
     peaks = report["peak_flops"]
     name = env.get("gpu_name") or f"CPU ({env.get('cpu', '?')}, {env.get('cpu_count', '?')} cores)"
+    if env.get("gpu_driver"):
+        name += f" (driver {env['gpu_driver']}, CUDA {env.get('cuda')})"
     fmt = (lambda v: f"{v / 1e12:.0f} TFLOP/s") if report["mode"] == "gpu" else (lambda v: f"{v / 1e9:.1f} GFLOP/s")
     lines = [f"# GPU benchmark ({report['mode']}), {report['started_utc']}", "",
              f"{name}; torch {env.get('packages', {}).get('torch')}, transformers "

@@ -86,7 +86,7 @@ def env(spec: dict) -> dict:
         props = torch.cuda.get_device_properties(0)
         out.update(gpu_name=props.name, gpu_count=torch.cuda.device_count(),
                    gpu_memory_gib=round(props.total_memory / 2**30, 1),
-                   gpu_capability=f"{props.major}.{props.minor}")
+                   gpu_capability=f"{props.major}.{props.minor}", gpu_driver=_driver())
         torch.backends.cuda.matmul.allow_tf32 = True
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     torch.set_num_threads(spec.get("threads") or torch.get_num_threads())
@@ -95,6 +95,23 @@ def env(spec: dict) -> dict:
     out["peak_dtype"] = str(dtype).removeprefix("torch.")
     out["peak_matmul"] = f"{spec['peak_size']}^3, loops of {spec['peak_inner']}, best over {spec['peak_seconds']} s"
     return out
+
+
+def _driver() -> str | None:
+    """The NVIDIA driver version, which torch does not report (None without nvidia-smi)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        res = subprocess.run([exe, "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = res.stdout.split()
+    return lines[0] if res.returncode == 0 and lines else None
 
 
 def _cpus() -> int:
@@ -244,8 +261,9 @@ def pretrain(spec: dict) -> dict:
     t = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):
         try:
+            steps = ["--steps", str(spec["steps"])] if spec.get("steps") else []
             cli(["units", "pretrain", "--manifest", str(work / "manifest.jsonl"), "--out", str(work / "enc"),
-                 "--iterations", "1"])
+                 "--iterations", "1", *steps])
         except SystemExit as ex:
             if ex.code:
                 raise RuntimeError(f"slmscale units pretrain exited with {ex.code}") from None

@@ -1,8 +1,8 @@
 """Download the wheels bench/gpu/run.sh installs on a bare GPU machine (`make gpu-wheels`).
 
 A GPU machine lent for the benchmark starts with PyTorch and transformers and no network. The
-benchmark's code paths (`slmscale train`, the eval scorer, Hugging Face `Trainer`) also import
-pydantic, typer, rich and accelerate: this downloads those and everything they need that torch
+benchmark's code paths (`slmscale train`, the eval scorer, Hugging Face `Trainer`, `slmscale units
+pretrain`) also import pydantic, typer, rich, accelerate and the audio readers soundfile and soxr: this downloads those and everything they need that torch
 and transformers' core dependencies do not already bring, pinned to the versions installed here
 (the ones the tests ran with), as binary wheels for several CPython versions. It writes
 DEST/requirements.txt, the list run.sh installs with `pip install --no-index --no-deps`.
@@ -25,7 +25,9 @@ from packaging.utils import canonicalize_name
 
 # What the benchmark imports beyond torch and transformers. typing-extensions is shipped too,
 # although torch has it, because recent pydantic needs a newer one than older torch installs carry.
-ROOTS = ("pydantic", "typer", "rich", "accelerate", "typing-extensions")
+# soundfile and soxr: `units pretrain` reads audio through slmscale.audio (the H200 image of
+# 2026-11-30 had neither, and its pretrain section failed on `import soundfile`).
+ROOTS = ("pydantic", "typer", "rich", "accelerate", "typing-extensions", "soundfile", "soxr")
 # On the machine already: torch and the dependencies every transformers 4.x/5.x release has.
 PROVIDED = ("torch", "huggingface-hub", "numpy", "packaging", "pyyaml", "regex", "safetensors", "tokenizers",
             "tqdm")

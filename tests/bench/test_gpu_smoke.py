@@ -146,6 +146,8 @@ def test_wheel_list_is_what_a_bare_torch_transformers_machine_lacks():
     wheels = _load("wheels")
     names = {r.split("==")[0] for r in wheels.pinned()}
     assert {"pydantic", "pydantic-core", "typer", "rich", "accelerate", "psutil"} <= names
+    # slmscale.audio (units pretrain) imports soundfile, which needs cffi; the resampler is soxr.
+    assert {"soundfile", "cffi", "soxr"} <= names
     assert not names & {"torch", "transformers", "numpy", "tokenizers", "safetensors", "huggingface-hub"}
 
 
@@ -154,3 +156,15 @@ def test_ratios_pair_the_measured_variants_per_size(bench):
             "train/85m/slmscale-compile": {"tokens_per_s": 450.0}, "train/85m/slmscale-ddp": {"status": "failed"},
             "train/85m/slmscale-fsdp": {"tokens_per_s": 250.0}}
     assert bench.ratios(secs) == {"85m": {"slmscale_vs_hf_trainer": 1.5, "compile_vs_eager": 1.5}}
+
+
+def test_driver_version_comes_from_nvidia_smi(tmp_path, monkeypatch):
+    sections = _load("sections")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert sections._driver() is None  # no nvidia-smi: a CPU machine
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 580.159.04\n")
+    fake.chmod(0o755)
+    assert sections._driver() == "580.159.04"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed' >&2\nexit 9\n")
+    assert sections._driver() is None
