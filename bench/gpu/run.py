@@ -99,6 +99,8 @@ def plan(smoke: bool, work: Path, shards: Path, seq_len: int | None = None) -> l
         eval_spec = {"preset": "85m", "k": K_UNITS, "utterances": 4096,
                      "batches": [[64, 16384], [512, 131072]]}  # `slmscale eval`'s default, and larger
         pre_spec = {"utterances": 64, "seconds": [2.0, 8.0]}
+        # Also HuBERT-base size: the GPU number that matters for real corpora (cpu-tiny is the demo's).
+        pre_base = {"utterances": 64, "seconds": [2.0, 8.0], "preset": "base", "steps": 200}
 
     def train(size: dict, kind: str) -> Section:
         spec = {**size, "shards": str(shards), "compile": kind == "compile",
@@ -118,6 +120,9 @@ def plan(smoke: bool, work: Path, shards: Path, seq_len: int | None = None) -> l
     out += [train(s, "compile") for s in sizes]
     out.append(Section(f"eval/{eval_spec['preset']}", "eval", eval_spec, budgets["eval"]))
     out.append(Section("pretrain", "pretrain", {**pre_spec, "work": str(work / "pretrain")}, budgets["pretrain"]))
+    if not smoke:
+        out.append(Section("pretrain/base", "pretrain", {**pre_base, "work": str(work / "pretrain_base")},
+                           budgets["pretrain"]))
     out += [train(s, kind) for s in sizes for kind in ("ddp", "fsdp")]
     return out
 
@@ -212,7 +217,7 @@ def markdown(report: dict[str, Any]) -> str:
         if sec.startswith("eval/") and rec.get("runs"):
             rate = "; ".join(f"{r['dtype']} b{r['batch_size']}: {r['utterances_per_s']:,.0f} utt/s"
                              for r in rec["runs"])
-        elif sec == "pretrain" and rec.get("x_real_time"):
+        elif sec.startswith("pretrain") and rec.get("x_real_time"):
             rate = f"{rec['x_real_time']}x real time"
         status = rec["status"] + (f": {rec['error']}" if rec.get("error") and rec["status"] != "ok" else "")
         lines.append(f"| {sec} | {status[:120]} | {rate if isinstance(rate, str) else f'{rate:,.0f}' if rate else '-'} "

@@ -262,6 +262,7 @@ def pretrain(spec: dict) -> dict:
     with contextlib.redirect_stdout(sys.stderr):
         try:
             steps = ["--steps", str(spec["steps"])] if spec.get("steps") else []
+            steps += ["--preset", spec["preset"]] if spec.get("preset") else []
             cli(["units", "pretrain", "--manifest", str(work / "manifest.jsonl"), "--out", str(work / "enc"),
                  "--iterations", "1", *steps])
         except SystemExit as ex:
