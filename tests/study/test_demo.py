@@ -54,7 +54,7 @@ def small_unique_tokens() -> dict[str, int]:
 
     units = 772_062 / 6.006 * SMALL_HOURS
     return {"speech": int(units), "no_story": int(units), "unigram": int(units * 559_033 / 772_062),
-            "text": int(598_968 / 3882 * (20_000 + 1_730)), "interleaved": int(601_188 / 6.006 * SMALL_HOURS)}
+            "text": int(598_968 / 3882 * (8_000 + 1_730)), "interleaved": int(601_188 / 6.006 * SMALL_HOURS)}
 
 
 def test_small_preset_tests_every_finding_single_epoch():

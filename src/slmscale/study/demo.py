@@ -84,7 +84,7 @@ def _small() -> dict[str, Any]:
     same voices, units from the same tokenizer) and interleaved-from-text arms over a 16x ladder in N,
     single-epoch (grid.max_epochs 1) so the Chinchilla form fits fresh-data points only."""
     tasks = ["swuggy", "sblimp", "sstorycloze", "tstorycloze"]
-    spec = _base("small", hours=SMALL_HOURS, k=100, text_stories=20000, tasks=tasks, bench_n=50)
+    spec = _base("small", hours=SMALL_HOURS, k=100, text_stories=8000, tasks=tasks, bench_n=50)
     spec["data"]["corpora"] = {"no_story": {"synth": {"hours": SMALL_HOURS, "seed": 0, "no_story": True}}}
     spec["arms"].append({"name": "unigram", "kind": "unigram", "tasks": list(tasks)})
     spec["arms"].append({"name": "no_story", "kind": "units", "corpus": "no_story", "tasks": list(tasks)})
