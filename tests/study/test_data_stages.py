@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from slmscale.study.data_stages import prepare_data
 from slmscale.study.spec import load_spec
@@ -61,3 +62,29 @@ def test_an_arm_corpus_is_built_and_encoded_with_the_study_tokenizer(tmp_path, s
     # A second call finds every stage cached; the no-story corpus has its own stage record.
     again = RecordingExecutor()
     assert prepare_data(spec, tmp_path / "study", again).shards == data.shards and again.jobs == []
+
+
+@pytest.mark.slow
+def test_no_story_corpus_is_synthesised_and_encoded_for_real(tmp_path, shards):
+    """The real stages (espeak-ng, MFCC units): the no-story arm's shards hold the same tokenizer's
+    units of a corpus with the same voices and splits as the story corpus, but other documents."""
+    from slmscale.artifacts import read_json
+    from slmscale.data.manifest import read_manifest
+    from slmscale.study.executors import make_executor
+
+    d = make_spec(tmp_path, shards)
+    d["data"].update(corpus={"synth": {"stories": 6, "seed": 0}}, units={"fit": {"encoder": "mfcc", "k": 8}},
+                     corpora={"no_story": {"synth": {"stories": 6, "seed": 0, "no_story": True}}})
+    d["arms"] = [{"name": "speech", "kind": "units"}, {"name": "no_story", "kind": "units", "corpus": "no_story"}]
+    spec = load_spec(write_spec(tmp_path, d))
+    study = tmp_path / "study"
+    data = prepare_data(spec, study, make_executor("local", study, 1, {}, 1))
+
+    story, shuffled = (read_json(data.shards[a] / "meta.json") for a in ("speech", "no_story"))
+    assert story["tokenizer"]["fingerprint"] == shuffled["tokenizer"]["fingerprint"]
+    assert story["fingerprint"] != shuffled["fingerprint"] and shuffled["splits"]["train"]["tokens"] > 0
+    m1 = list(read_manifest(study / "data" / "corpus" / "manifest.jsonl"))
+    m2 = list(read_manifest(study / "data" / "corpora" / "no_story" / "manifest.jsonl"))
+    assert [(e.id, e.voice, e.split) for e in m1] == [(e.id, e.voice, e.split) for e in m2]
+    assert [e.text for e in m1] != [e.text for e in m2]
+    assert sorted(w for e in m1 for w in e.text.split()) == sorted(w for e in m2 for w in e.text.split())
