@@ -33,7 +33,7 @@ def test_every_preset_has_a_small_interleaved_arm_at_the_textless_budgets(name):
     il = [r for r in runs if r.arm == "interleaved"]
     speech = {(r.preset, r.budget): r for r in runs if r.arm == "speech"}
     text = {r.run_id: r for r in runs if r.arm == "text"}
-    assert 2 <= len(il) <= 4 and spec.init_arm_of(spec.arms[-1]) == "text"
+    assert 2 <= len(il) <= (6 if name == "small" else 4) and spec.init_arm_of(spec.arms[-1]) == "text"
     for r in il:
         # Equal training compute (full FLOPs) with the textless run of that size and budget...
         assert r.compute_partner == speech[(r.preset, r.budget)].run_id
@@ -44,6 +44,48 @@ def test_every_preset_has_a_small_interleaved_arm_at_the_textless_budgets(name):
     # Kept small: the interleaved arm adds at most ~35% to the training tokens x params of the study.
     cost = lambda rs: sum(r.flops for r in rs)  # noqa: E731
     assert cost(il) < 0.35 * cost([r for r in runs if r.arm != "interleaved"])
+
+
+# The small preset's unique training tokens per arm, planned from the tiny demo's measured shards
+# (2026-11-30: 772,062 train units from 6.006 h; unigram 400 re-encodes them to 559,033; text: 154
+# tokens per document; interleaved: 601,188 tokens from 6.006 h).
+def small_unique_tokens() -> dict[str, int]:
+    from slmscale.study.demo import SMALL_HOURS
+
+    units = 772_062 / 6.006 * SMALL_HOURS
+    return {"speech": int(units), "no_story": int(units), "unigram": int(units * 559_033 / 772_062),
+            "text": int(598_968 / 3882 * (8_000 + 1_730)), "interleaved": int(601_188 / 6.006 * SMALL_HOURS)}
+
+
+def test_small_preset_tests_every_finding_single_epoch():
+    """Every finding has its arm; the ladders span >= 10x in N and D; grid.max_epochs drops every run
+    that would repeat its arm's data (and the matched runs of dropped partners), so the Chinchilla-form
+    fits see single-epoch runs only; the interleaved arm keeps 2 budgets at 3 sizes (SIMS 1, 2)."""
+    spec = load_preset("small")
+    assert spec.fits.form == "chinchilla" and spec.grid.max_epochs == 1.0
+    arms = {a.name: a for a in spec.arms}
+    assert {a.kind for a in spec.arms} == {"units", "text", "unigram", "interleaved"}
+    assert arms["no_story"].corpus == "no_story" and spec.data.corpora["no_story"].synth.no_story
+    assert spec.data.corpora["no_story"].synth.model_dump(exclude={"no_story"}) == \
+        spec.data.corpus.synth.model_dump(exclude={"no_story"})  # same hours, voices, seed
+    assert {"ssc", "tsc"} <= set(arms["no_story"].tasks)  # C&M 5: semantic metrics
+    assert spec.execution.jobs == 2 and spec.execution.threads_per_run == 1
+    dropped: list = []
+    runs = expand(spec, unique_tokens=small_unique_tokens(), dropped=dropped)
+    assert all(r.epochs <= 1.0 for r in runs) and dropped
+    for arm in ("speech", "text", "unigram", "no_story"):
+        rs = [r for r in runs if r.arm == arm]
+        assert max(r.params for r in rs) >= 10 * min(r.params for r in rs), arm
+        assert max(r.tokens for r in rs) >= 10 * min(r.tokens for r in rs), arm
+        assert len(rs) >= 10, arm
+    il = [r for r in runs if r.arm == "interleaved"]
+    assert len({r.preset for r in il}) >= 2 and len({r.budget for r in il}) >= 2 and len(il) == 6
+    assert not [d for d in dropped if d["arm"] == "interleaved"]
+    # The no-story control mirrors the speech arm run for run (same sizes, budgets and vocabulary).
+    key = lambda r: (r.preset, r.budget, r.tokens, r.flops_full)  # noqa: E731
+    assert sorted(map(key, (r for r in runs if r.arm == "no_story"))) == \
+        sorted(map(key, (r for r in runs if r.arm == "speech")))
+    assert len(runs) <= 60
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -58,7 +100,8 @@ def test_every_cross_arm_pair_in_the_demos_matches_in_full_flops(name):
     from slmscale.model.presets import resolve_preset
 
     spec = load_preset(name)
-    runs = expand(spec)
+    # small: as planned once its shards exist (grid.max_epochs drops runs, and their partners' runs).
+    runs = expand(spec, unique_tokens=small_unique_tokens() if name == "small" else None)
     by_id = {r.run_id: r for r in runs}
     seq, batch = spec.train["train"]["seq_len"], spec.train["train"]["batch_tokens"]
 

@@ -6,7 +6,7 @@ from slmscale.errors import UserError
 from slmscale.study.expand import RunSpec, default_param_counter, expand
 from slmscale.study.spec import load_spec
 
-from study_helpers import make_spec, write_spec
+from study_helpers import make_spec, write_spec, write_text_and_interleaved_shards
 
 
 def _spec(tmp_path, shards, **kw):
@@ -86,3 +86,46 @@ def test_non_units_arms_match_their_partners_full_flops(tmp_path, shards):
     # Without a model shape to count with, matching is refused with the way out named.
     with pytest.raises(UserError, match="set match_flops: false"):
         expand(spec, vocab={"speech": 12, "text": 500}, count_flops=lambda *a: None)
+
+
+def _ladder(**grid):
+    return {"sizes": [{"preset": "fake-20000", "params": 20_000}, {"preset": "fake-80000", "params": 80_000}],
+            "tokens_per_param": [2, 8], **grid}
+
+
+def test_max_epochs_drops_runs_past_their_unique_tokens_and_says_why(tmp_path, shards):
+    spec = _spec(tmp_path, shards, grid=_ladder(max_epochs=1.0))
+    dropped: list = []
+    # 20k x 2, 20k x 8, 80k x 2 fit in 200k unique tokens; 80k x 8 = 640k tokens = 3.2 epochs does not.
+    runs = expand(spec, unique_tokens={"speech": 200_000}, dropped=dropped)
+    assert sorted(r.tokens for r in runs) == [40_000, 160_000, 160_000]
+    assert all(r.epochs <= 1.0 for r in runs)
+    [d] = dropped
+    assert (d["arm"], d["preset"], d["budget"]) == ("speech", "fake-80000", "tpp=8")
+    assert "3.20 epochs" in d["reason"] and "max_epochs 1" in d["reason"]
+    # Unknown U (before the shards exist, as check_plan plans): nothing is dropped.
+    assert len(expand(spec)) == 4
+    # Without max_epochs every budget stays, repeating or not.
+    assert len(expand(_spec(tmp_path, shards, grid=_ladder()), unique_tokens={"speech": 200_000})) == 4
+
+
+def test_max_epochs_drops_the_partner_of_a_dropped_run_too(tmp_path, shards):
+    """A matched arm (text) whose units partner was dropped is dropped with it, not sized by 6ND."""
+    text, _ = write_text_and_interleaved_shards(tmp_path)
+    arms = [{"name": "speech", "kind": "units", "shards": str(shards)},
+            {"name": "text", "kind": "text", "shards": str(text)}]
+    spec = _spec(tmp_path, shards, arms=arms, grid=_ladder(max_epochs=1.0))
+    per_token = lambda preset, vocab, seq: 6.0 * int(preset.split("-")[1]) * (1 + vocab / 100)  # noqa: E731
+    dropped: list = []
+    runs = expand(spec, vocab={"speech": 12, "text": 20}, unique_tokens={"speech": 200_000, "text": 10**9},
+                  count_flops=per_token, dropped=dropped)
+    assert {(r.arm, r.preset, r.budget) for r in runs if r.arm == "text"} == \
+        {("text", "fake-20000", "tpp=2"), ("text", "fake-20000", "tpp=8"), ("text", "fake-80000", "tpp=2")}
+    assert all(r.compute_partner for r in runs if r.arm == "text")
+    reasons = {d["arm"]: d["reason"] for d in dropped}
+    assert set(reasons) == {"speech", "text"} and reasons["text"].startswith("its compute partner speech_fake-80000")
+
+
+def test_max_epochs_must_be_positive(tmp_path, shards):
+    with pytest.raises(UserError, match="max_epochs"):
+        _spec(tmp_path, shards, grid=_ladder(max_epochs=0))

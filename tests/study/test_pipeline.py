@@ -74,3 +74,18 @@ def test_runs_record_unique_tokens_and_warn_when_repeating_many_epochs(tmp_path,
     lines = repeat_warnings(runs)
     assert len(lines) == 1 and by_budget["epochs=8"].run_id in lines[0] and "8.0 times" in lines[0]
     assert MANY_EPOCHS < 8
+
+
+def test_plan_lists_the_runs_max_epochs_dropped(tmp_path, shards):
+    """The fixture's shards hold 15 training tokens: a 2-token budget stays, a 40-token one (2.7 epochs)
+    is dropped before anything trains, and plan.json says which and why."""
+    import json
+
+    grid = {"sizes": [{"preset": "fake-1", "params": 1}, {"preset": "fake-20", "params": 20}],
+            "tokens_per_param": [2], "max_epochs": 1.0}
+    spec = load_spec(write_spec(tmp_path, make_spec(tmp_path, shards, grid=grid)))
+    res = run_study(spec, tmp_path / "out", report=False)
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert res["runs"] == 1 and [r["tokens"] for r in plan["runs"]] == [2]
+    [d] = plan["dropped"]
+    assert d["preset"] == "fake-20" and "40 tokens = 2.67 epochs of its 15 unique tokens" in d["reason"]

@@ -127,3 +127,43 @@ def test_demo_speech_arms_are_textless():
     for name in PRESETS:
         units = load_preset(name).data.units
         assert units.fit.encoder.name in ("hubert", "mfcc", "logmel") and not units.phonenet, name
+
+
+def _with_corpora(d, arm=None, units=None):
+    """A speech arm built from a corpus + fitted units, and a no-story arm on a second corpus."""
+    d["data"].update(corpus={"synth": {"hours": 1}}, units=units or {"fit": {"encoder": "mfcc", "k": 10}},
+                     corpora={"no_story": {"synth": {"hours": 1, "no_story": True}}})
+    d["arms"] = [{"name": "speech", "kind": "units"},
+                 {"name": "no_story", "kind": "units", "corpus": "no_story", **(arm or {})}]
+    return d
+
+
+def test_an_arm_can_train_on_its_own_corpus(tmp_path, shards):
+    spec = load_spec(write_spec(tmp_path, _with_corpora(make_spec(tmp_path, shards))))
+    assert spec.arms[1].corpus == "no_story" and spec.data.corpora["no_story"].synth.no_story
+    assert spec.data.corpora["no_story"].synth.voices == spec.data.corpus.synth.voices
+    # Relative corpus paths resolve against the YAML's folder, like data.corpus.
+    d = _with_corpora(make_spec(tmp_path, shards))
+    d["data"]["corpora"]["no_story"] = {"path": "ns"}
+    assert load_spec(write_spec(tmp_path, d)).data.corpora["no_story"].path == tmp_path / "ns"
+
+
+@pytest.mark.parametrize("arm, units, needle", [
+    ({"corpus": "other"}, None, "corpus 'other' is not in data.corpora (names: ['no_story'])"),
+    ({"kind": "text"}, None, "corpus applies to units arms only"),
+    ({"shards": "shards"}, None, "give corpus or shards, not both"),
+    ({}, {"shards": "shards"}, "needs the study's speech tokenizer"),
+    ({"corpus": "../x"}, None, "arms.1.corpus: String should match pattern"),
+])
+def test_bad_arm_corpora_fail_with_one_line(tmp_path, shards, arm, units, needle):
+    d = _with_corpora(make_spec(tmp_path, shards), arm, units)
+    with pytest.raises(UserError) as err:
+        load_spec(write_spec(tmp_path, d))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_corpus_names_are_plain_folder_names(tmp_path, shards):
+    d = _with_corpora(make_spec(tmp_path, shards))
+    d["data"]["corpora"]["../up"] = {"synth": {"hours": 1}}
+    with pytest.raises(UserError, match="data.corpora: name '../up' must match"):
+        load_spec(write_spec(tmp_path, d))

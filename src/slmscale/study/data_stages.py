@@ -1,6 +1,7 @@
 """A whole study's data: each stage built once (cached), in order, through the study's executor.
 
   corpus (synth) [-> phonenet | pretrain] -> units-fit -> units-encode (-> unigram) -> text
+  (arms with their own corpus, data.corpora: corpus-NAME -> units-NAME, the same tokenizer)
   (-> interleave-tokenizer: the text tokenizer + K units -> interleave) -> bench
 Every stage runs through its Python API in `python -m slmscale.study.stage NAME CONFIG.json`
 (slmscale.study.stage), submitted to the same executor as the runs: a crash in one stage cannot
@@ -37,6 +38,7 @@ class StudyData:
     stages: dict[str, str] = field(default_factory=dict)  # stage -> "built" | "cached" | "given"
     # interleaved arm -> {"arm": text arm, "tokenizer": text tokenizer dir, "k": K} (starts from text)
     init: dict[str, dict[str, Any]] = field(default_factory=dict)
+    corpora: dict[str, Path] = field(default_factory=dict)  # data.corpora name -> its unit shards dir
 
 
 class Stages:
@@ -131,24 +133,13 @@ def prepare_data(spec: StudySpec, study_dir: Path, executor: Any, threads: int |
     interleave = [a for a in arms if a.kind == "interleaved" and a.shards is None]
     need_units = ("units" in kinds and d.units.shards is None) or \
                  ("unigram" in kinds and d.unigram.path is None and d.units.shards is None) or \
-                 (bool(interleave) and d.units.shards is None)
+                 (bool(interleave) and d.units.shards is None) or any(a.corpus for a in arms)
     need_manifest = need_units or ("text" in kinds and d.text.shards is None) or bool(interleave)
 
     if need_manifest:
         if d.corpus is None:
             raise UserError("data.corpus: needed to build shards; give a corpus path or synth settings")
-        if d.corpus.synth is not None:
-            cdir = data_dir / "corpus"
-            text = Path(d.corpus.synth.text) if d.corpus.synth.text else None
-            st.run("corpus", "corpus", cdir, {"config": d.corpus.synth.model_dump(mode="json")},
-                   {"text": _file_hash(text)})
-            out.manifest = cdir / "manifest.jsonl"
-        else:
-            p = d.corpus.path
-            out.manifest = p / "manifest.jsonl" if p.is_dir() else p
-            if not out.manifest.is_file():
-                raise UserError(f"data.corpus.path: {out.manifest} not found")
-            out.stages["corpus"] = "given"
+        out.manifest = _corpus(st, d.corpus, "corpus", data_dir / "corpus", "data.corpus")
     manifest_fp = {"manifest": _file_hash(out.manifest)}
 
     units_shards = d.units.shards
@@ -169,13 +160,14 @@ def prepare_data(spec: StudySpec, study_dir: Path, executor: Any, threads: int |
                                                      "manifest": str(out.manifest)}, manifest_fp)
                 fit["encoder"]["checkpoint"] = str(enc)  # in place of HUBERT_PLACEHOLDER
             st.run("tokenizer", "units-fit", tok, {"config": fit, "manifest": str(out.manifest)}, manifest_fp)
-        units_shards = data_dir / "units"
-        # execution.data_shards > 1: one encoding job per slice of the corpus (side by side, on
-        # compute nodes with submitit), merged into shards identical to one job's.
-        st.run("units", "units-encode", units_shards,
-               {"config": d.units.encode.model_dump(mode="json"), "tokenizer": str(tok),
-                "manifest": str(out.manifest)}, {**manifest_fp, "tokenizer": _meta_fp(tok)},
-               parts=spec.execution.data_shards)
+        if units_shards is None:
+            units_shards = _encode(spec, st, "units", data_dir / "units", tok, out.manifest)
+        # Arms with their own corpus (data.corpora): built and encoded with the same tokenizer.
+        for name in sorted({a.corpus for a in arms if a.corpus is not None}):
+            manifest = _corpus(st, d.corpora[name], f"corpus-{name}", inside(data_dir / "corpora", name),
+                               f"data.corpora.{name}")
+            out.corpora[name] = _encode(spec, st, f"units-{name}", inside(data_dir / "corpora-units", name),
+                                        tok, manifest)
     unigram = d.unigram.path
     if "unigram" in kinds and unigram is None:
         unigram = data_dir / "unigram"
@@ -192,7 +184,7 @@ def prepare_data(spec: StudySpec, study_dir: Path, executor: Any, threads: int |
     for arm in arms:
         if arm.kind == "interleaved" and arm.shards is None:
             continue  # built below, from the text arm's tokenizer
-        src = arm.shards or by_kind.get(arm.kind)
+        src = arm.shards or (out.corpora[arm.corpus] if arm.corpus else by_kind.get(arm.kind))
         if src is None:
             raise UserError(f"arm {arm.name!r}: no shards for kind {arm.kind!r}")
         out.shards[arm.name] = find_shards(Path(src))
@@ -207,6 +199,31 @@ def prepare_data(spec: StudySpec, study_dir: Path, executor: Any, threads: int |
         k = int(interleaved_tokenizer(out.shards[arm.name], f"arm {arm.name!r}: ")["k"])
         out.init[arm.name] = {"arm": init, "tokenizer": str(text_tok), "k": k}
     _bench(spec, st, data_dir, out)
+    return out
+
+
+def _corpus(st: Stages, corpus: Any, name: str, cdir: Path, where: str) -> Path:
+    """A corpus's manifest: synthesised into `cdir` by stage `name` (cached), or the given one."""
+    if corpus.synth is not None:
+        text = Path(corpus.synth.text) if corpus.synth.text else None
+        st.run(name, "corpus", cdir, {"config": corpus.synth.model_dump(mode="json")}, {"text": _file_hash(text)})
+        return cdir / "manifest.jsonl"
+    p = corpus.path
+    manifest = p / "manifest.jsonl" if p.is_dir() else p
+    if not manifest.is_file():
+        raise UserError(f"{where}.path: {manifest} not found")
+    st.record[name] = "given"
+    return manifest
+
+
+def _encode(spec: StudySpec, st: Stages, name: str, out: Path, tok: Path, manifest: Path) -> Path:
+    """Unit shards of `manifest` with the speech tokenizer `tok`. execution.data_shards > 1: one
+    encoding job per slice of the corpus (side by side, on compute nodes with submitit), merged into
+    shards identical to one job's."""
+    st.run(name, "units-encode", out,
+           {"config": spec.data.units.encode.model_dump(mode="json"), "tokenizer": str(tok),
+            "manifest": str(manifest)}, {"manifest": _file_hash(manifest), "tokenizer": _meta_fp(tok)},
+           parts=spec.execution.data_shards)
     return out
 
 

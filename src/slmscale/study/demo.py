@@ -13,8 +13,9 @@ then evaluates, fits and writes the report.
          2 sizes x 1 budget interleaved; exercises every stage.
   tiny   the default, ~18 min on 2 cores (budget 15): 3 sizes (53k-222k) x 3 budgets (D/N = 2, 5, 10);
          interleaved: the 2 largest sizes at D/N = 10.
-  small  a longer study (~1 h estimated): 4 sizes up to 400k params, 4 budgets, an IsoFLOP slice
-         (C = 1e12), the unigram-unit arm; interleaved: the 2 largest sizes at D/N = 10, 20.
+  small  tests every finding of the papers (~45 min estimated, docs/study.md): 4 sizes 13k-222k x
+         D/N = 2, 5, 10, 20, single-epoch only; speech, text, unigram, no-story and interleaved
+         (3 sizes x D/N 2, 5) arms.
 The presets are also written out as YAML in configs/demo/ (kept equal to these by a test).
 """
 
@@ -70,6 +71,36 @@ def _interleaved_arm(tasks: list[str], sizes: list[str], budgets: list[float], c
             "grid": {"sizes": list(sizes), "tokens_per_param": list(budgets)}}
 
 
+# `small`: every finding of issue #16 has an arm that can test it (docs/study.md, "The small preset").
+SMALL_HOURS = 12.0  # per corpus (story and no-story): ~1.5M unique speech units each (~129k units/h)
+SMALL_SIZES = ["auto-15k", "cpu-50k", "cpu-100k", "cpu-250k"]  # N = 13k ... 222k (16.5x)
+SMALL_BUDGETS = [2, 5, 10, 20]  # D/N; runs past one epoch of their arm's data are dropped (max_epochs)
+SMALL_IL_SIZES = ["cpu-50k", "cpu-100k", "cpu-250k"]  # interleaved: 3 sizes x 2 budgets (SIMS 1, 2)
+SMALL_IL_BUDGETS = [2, 5]  # single-epoch for their textless partners at every size
+
+
+def _small() -> dict[str, Any]:
+    """Textless (speech), text, unigram, no-story (C&M 5: the same sentences shuffled across stories,
+    same voices, units from the same tokenizer) and interleaved-from-text arms over a 16x ladder in N,
+    single-epoch (grid.max_epochs 1) so the Chinchilla form fits fresh-data points only."""
+    tasks = ["swuggy", "sblimp", "sstorycloze", "tstorycloze"]
+    spec = _base("small", hours=SMALL_HOURS, k=100, text_stories=8000, tasks=tasks, bench_n=50)
+    spec["data"]["corpora"] = {"no_story": {"synth": {"hours": SMALL_HOURS, "seed": 0, "no_story": True}}}
+    spec["arms"].append({"name": "unigram", "kind": "unigram", "tasks": list(tasks)})
+    spec["arms"].append({"name": "no_story", "kind": "units", "corpus": "no_story", "tasks": list(tasks)})
+    spec["arms"].append(_interleaved_arm(tasks, SMALL_IL_SIZES, SMALL_IL_BUDGETS,
+                                         ["sstorycloze_t2s", "sstorycloze_s2t", "tstorycloze_t2s",
+                                          "tstorycloze_s2t"]))
+    spec["grid"] = {"sizes": list(SMALL_SIZES), "tokens_per_param": list(SMALL_BUDGETS), "max_epochs": 1.0}
+    # StoryCloze items are up to ~33 s (~1,300 units); a context that long would multiply the cost of
+    # every run, so items are cut from the left to the last 256 tokens (the ending and the sentence
+    # before it), and the eval counts them (truncated_items).
+    spec["scoring"] = {"truncation": "cut"}
+    spec["train"]["train"]["seq_len"] = 256
+    spec["questions"] = {"flops": [1e14, 1e15], "targets": {"sblimp": 0.6, "tsc": 0.7}}
+    return spec
+
+
 def preset_spec(name: str) -> dict[str, Any]:
     """The raw (YAML-shaped) spec of a demo preset."""
     if name == "ci":
@@ -89,17 +120,7 @@ def preset_spec(name: str) -> dict[str, Any]:
         spec["grid"] = {"sizes": ["cpu-50k", "cpu-100k", "cpu-250k"], "tokens_per_param": [2, 5, 10]}
         spec["questions"] = {"flops": [1e14, 1e15], "targets": {"sblimp": 0.6}}
     elif name == "small":
-        tasks = ["swuggy", "sblimp", "sstorycloze", "tstorycloze"]
-        spec = _base("small", hours=12.0, k=100, text_stories=20000, tasks=tasks, bench_n=None)
-        spec["arms"].append({"name": "unigram", "kind": "unigram", "tasks": list(tasks)})
-        spec["arms"].append(_interleaved_arm(tasks, ["cpu-250k", "cpu-500k"], [10, 20],
-                                             ["sstorycloze_t2s", "sstorycloze_s2t", "tstorycloze_t2s",
-                                              "tstorycloze_s2t"]))
-        spec["grid"] = {"sizes": ["cpu-50k", "cpu-100k", "cpu-250k", "cpu-500k"],
-                        "tokens_per_param": [2, 5, 10, 20], "flops": [1e12]}
-        spec["train"]["train"]["seq_len"] = 256
-        spec["train"]["train"]["batch_tokens"] = 4096
-        spec["questions"] = {"flops": [1e15, 1e17], "targets": {"sblimp": 0.6, "tsc": 0.7}}
+        spec = _small()
     else:
         raise UserError(f"--preset {name!r}: choose one of {', '.join(PRESETS)}")
     return spec

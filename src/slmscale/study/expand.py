@@ -149,6 +149,7 @@ class ArmPlan:
     unique_tokens: int | None = None  # training tokens in its shards (for epochs)
     partner: dict[tuple[str, int, str], "RunSpec"] = field(default_factory=dict)
     count_flops: FlopsCounter = default_flops_counter
+    partner_dropped: dict[tuple[str, int, str], str] = field(default_factory=dict)  # key -> dropped run id
 
     def per_token(self, preset: str) -> float | None:
         return None if self.vocab is None else self.count_flops(preset, self.vocab, self.seq_len)
@@ -219,23 +220,41 @@ def train_overrides(spec: StudySpec, arm: ArmSpec) -> dict[str, Any]:
 
 def expand_arm(spec: StudySpec, arm: ArmSpec, shards_fp: str = "",
                count_params: ParamCounter = default_param_counter,
-               init_for: InitFor | None = None, plan: ArmPlan | None = None) -> list[RunSpec]:
+               init_for: InitFor | None = None, plan: ArmPlan | None = None,
+               dropped: list[dict[str, Any]] | None = None) -> list[RunSpec]:
+    """An arm's runs. Runs refused by grid.max_epochs (or whose compute partner was) are appended
+    to `dropped`, each with the reason."""
     grid: GridSpec = arm.grid or spec.grid
     base = train_overrides(spec, arm)
     plan = plan or ArmPlan()
     params = {s.preset: s.params or count_params(s.preset) for s in grid.sizes}
     runs: list[RunSpec] = []
+    drops = dropped if dropped is not None else []
+
+    def add(preset: str, n: int, tokens: int, seed: int, budget: str) -> None:
+        """A grid run, unless it (or its compute partner) would repeat data past grid.max_epochs."""
+        gone = plan.partner_dropped.get((preset, seed, budget))
+        if gone is not None:
+            drops.append({"arm": arm.name, "preset": preset, "seed": seed, "budget": budget,
+                          "reason": f"its compute partner {gone} was dropped"})
+            return
+        run = _make(arm, preset, n, tokens, seed, budget, base, shards_fp, plan, init_for)
+        if grid.max_epochs is not None and run.epochs is not None and run.epochs > grid.max_epochs:
+            drops.append({"arm": arm.name, "preset": preset, "seed": seed, "budget": budget, "run_id": run.run_id,
+                          "reason": f"{run.tokens:,} tokens = {run.epochs:.2f} epochs of its {run.unique_tokens:,} "
+                                    f"unique tokens > grid.max_epochs {grid.max_epochs:g}"})
+            return
+        runs.append(run)
+
     for seed in grid.seeds:
         for size in grid.sizes:
             n = params[size.preset]
             for r in grid.tokens_per_param:
-                runs.append(_make(arm, size.preset, n, max(1, round(r * n)), seed, f"tpp={r:g}",
-                                  base, shards_fp, plan, init_for))
+                add(size.preset, n, max(1, round(r * n)), seed, f"tpp={r:g}")
             for c in grid.flops:
                 d = round(c / (6.0 * n))
                 if d >= grid.min_tokens:
-                    runs.append(_make(arm, size.preset, n, d, seed, f"flops={c:.3g}", base, shards_fp,
-                                      plan, init_for))
+                    add(size.preset, n, d, seed, f"flops={c:.3g}")
         for me in grid.multi_epoch:
             if me.size not in params:
                 raise UserError(f"grid.multi_epoch: size {me.size!r} is not in grid.sizes")
@@ -253,14 +272,17 @@ def expand_arm(spec: StudySpec, arm: ArmSpec, shards_fp: str = "",
 def expand(spec: StudySpec, shards_fp: dict[str, str] | None = None,
            count_params: ParamCounter = default_param_counter,
            vocab: dict[str, int] | None = None, unique_tokens: dict[str, int] | None = None,
-           count_flops: FlopsCounter = default_flops_counter, match_flops: bool = True) -> list[RunSpec]:
+           count_flops: FlopsCounter = default_flops_counter, match_flops: bool = True,
+           dropped: list[dict[str, Any]] | None = None) -> list[RunSpec]:
     """All runs of all enabled arms, in a deterministic order (arm, seed, size, budget).
 
     `vocab` / `unique_tokens`: per arm, its shards' vocabulary and training tokens (default: the
     spec's planned vocabulary, unknown U). `match_flops=False` keeps every arm at its own grid's
     budgets (for checks before the data exists). Arms whose runs depend on another arm's (init runs,
-    compute partners) are expanded after it, whatever the spec's order."""
+    compute partners) are expanded after it, whatever the spec's order. `dropped` collects the runs
+    that grid.max_epochs refuses (needs `unique_tokens`), and those matched to a dropped partner."""
     shards_fp, vocab, unique_tokens = shards_fp or {}, vocab or {}, unique_tokens or {}
+    dropped = dropped if dropped is not None else []
     per_arm: dict[str, list[RunSpec]] = {}
     arms = spec.enabled_arms()
 
@@ -270,14 +292,17 @@ def expand(spec: StudySpec, shards_fp: dict[str, str] | None = None,
         batch = train.get("train.batch_tokens", DEFAULT_BATCH_TOKENS)
         partner = spec.compute_partner(arm) if match_flops else None
         runs = {(r.preset, r.seed, r.budget): r for r in per_arm.get(partner, [])} if partner else {}
+        gone = {(d["preset"], d["seed"], d["budget"]): d.get("run_id", "?") for d in dropped
+                if partner and d["arm"] == partner}
         return ArmPlan(vocab.get(arm.name, planned_vocab(spec, arm)), int(seq), int(batch),
-                       unique_tokens.get(arm.name), runs, count_flops)
+                       unique_tokens.get(arm.name), runs, count_flops, gone)
 
     order = sorted(arms, key=lambda a: (spec.compute_partner(a) is not None, spec.init_arm_of(a) is not None))
     for arm in order:
         init = spec.init_arm_of(arm)
         pick = init_picker(arm.name, init, per_arm[init]) if init is not None else None
-        per_arm[arm.name] = expand_arm(spec, arm, shards_fp.get(arm.name, ""), count_params, pick, plan_for(arm))
+        per_arm[arm.name] = expand_arm(spec, arm, shards_fp.get(arm.name, ""), count_params, pick, plan_for(arm),
+                                       dropped)
     return [r for arm in arms for r in per_arm[arm.name]]
 
 

@@ -97,13 +97,17 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
     atomic_write_text(study_dir / "study.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
     data = prepare_data(spec, study_dir, pool)  # a stage runs alone: all cores
     vocab, unique = shards_sizes(data)
-    runs = expand(spec, shards_fingerprints(data), count_params or default_param_counter, vocab, unique)
-    write_json(study_dir / "plan.json", {"runs": [r.to_dict() for r in runs], "data": {
+    dropped: list[dict[str, Any]] = []
+    runs = expand(spec, shards_fingerprints(data), count_params or default_param_counter, vocab, unique,
+                  dropped=dropped)
+    write_json(study_dir / "plan.json", {"runs": [r.to_dict() for r in runs], "dropped": dropped, "data": {
         "manifest": str(data.manifest) if data.manifest else None,
         "shards": {k: str(v) for k, v in data.shards.items()},
         "bench": {k: str(v) for k, v in data.bench.items()}, "stages": data.stages}})
     for line in repeat_warnings(runs):
         note(line)
+    for d in dropped:
+        note(f"[study] dropped arm {d['arm']} {d['preset']} {d['budget']} seed {d['seed']}: {d['reason']}")
     todo = []
     deps = dependencies(runs)
     for r in runs:

@@ -18,6 +18,7 @@ arm, size names) must match SAFE_NAME, so no spec can write outside its study fo
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -55,6 +56,10 @@ class GridSpec(StrictModel):
     multi_epoch: list[MultiEpoch] = Field(default_factory=list)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     min_tokens: int = Field(default=1, ge=1)  # drop IsoFLOP points with fewer tokens than this
+    # Drop runs that would see their arm's unique training tokens more than this many times (1:
+    # single-epoch ladders for Chinchilla-form fits). Known once the shards exist; plan.json lists
+    # the dropped runs and why. Multi-epoch runs (multi_epoch) are kept: they repeat on purpose.
+    max_epochs: float | None = Field(default=None, gt=0)
 
     @field_validator("sizes", mode="before")
     @classmethod
@@ -81,6 +86,9 @@ class ArmSpec(StrictModel):
     enabled: bool = True
     tasks: list[str] = Field(default_factory=list)
     shards: Path | None = None  # override the data section's shards for this arm
+    # Units arms: train on this corpus of data.corpora (encoded with the study's speech tokenizer)
+    # instead of data.corpus, e.g. the no-story control.
+    corpus: str | None = Field(default=None, pattern=SAFE_NAME)
     grid: GridSpec | None = None  # override the study grid for this arm
     train: dict[str, Any] = Field(default_factory=dict)  # dotted TRAIN keys, e.g. train.lr: 1e-3
     # Interleaved arms: the text arm whose trained models (per size, the largest-compute run) are
@@ -173,6 +181,8 @@ class StudySpec(StrictModel):
             if mixed and arm.kind != "interleaved":
                 raise ValueError(f"arm {arm.name!r}: task {mixed[0]!r} needs a model that reads both text "
                                  "and speech (interleaved arms only)")
+            if arm.corpus is not None:
+                self._check_corpus(arm)
             if arm.init_arm is not None and arm.kind != "interleaved":
                 raise ValueError(f"arm {arm.name!r}: init_arm applies to interleaved arms only")
             if arm.enabled and arm.kind == "interleaved":
@@ -194,9 +204,28 @@ class StudySpec(StrictModel):
                 self._check_builds(arm)
             if arm.enabled and arm.tasks and self.data.bench is None:
                 raise ValueError(f"arm {arm.name!r} has tasks but data.bench is not set")
+        bad = [c for c in self.data.corpora if not re.match(SAFE_NAME, c)]
+        if bad:
+            raise ValueError(f"data.corpora: name {bad[0]!r} must match {SAFE_NAME} (it becomes a folder)")
         if self.questions.arm is not None and self.questions.arm not in names:
             raise ValueError(f"questions.arm {self.questions.arm!r} is not an arm")
         return self
+
+    def _check_corpus(self, arm: ArmSpec) -> None:
+        """An arm's own corpus: a units arm, a corpus of data.corpora, a tokenizer to encode it with."""
+        d = self.data
+        if arm.kind != "units":
+            raise ValueError(f"arm {arm.name!r}: corpus applies to units arms only (this arm is {arm.kind!r})")
+        if arm.shards is not None:
+            raise ValueError(f"arm {arm.name!r}: give corpus or shards, not both")
+        if arm.corpus not in d.corpora:
+            raise ValueError(f"arm {arm.name!r}: corpus {arm.corpus!r} is not in data.corpora "
+                             f"(names: {sorted(d.corpora) or 'none'}); add it there")
+        if d.units.path is None and d.units.fit is None:
+            raise ValueError(f"arm {arm.name!r}: encoding corpus {arm.corpus!r} needs the study's speech "
+                             "tokenizer: give data.units.path or data.units.fit (not only data.units.shards)")
+        if d.units.fit is not None and d.units.path is None and d.corpus is None:
+            raise ValueError(f"arm {arm.name!r}: data.units.fit fits the tokenizer on data.corpus; set it")
 
     def _check_builds(self, arm: ArmSpec) -> None:
         """The data section can make an arm's shards (or they are given)."""
@@ -270,10 +299,11 @@ def resolve_paths(spec: StudySpec, base: Path) -> StudySpec:
         return None if p is None else (p if p.is_absolute() else (base / p).resolve())
 
     d = spec.data
-    if d.corpus is not None and d.corpus.path is not None:
-        d.corpus.path = fix(d.corpus.path)
-    if d.corpus is not None and d.corpus.synth is not None and d.corpus.synth.text:
-        d.corpus.synth.text = str(fix(Path(d.corpus.synth.text)))
+    for c in (d.corpus, *d.corpora.values()):
+        if c is not None and c.path is not None:
+            c.path = fix(c.path)
+        if c is not None and c.synth is not None and c.synth.text:
+            c.synth.text = str(fix(Path(c.synth.text)))
     d.units.path, d.units.shards = fix(d.units.path), fix(d.units.shards)
     if d.units.fit is not None and d.units.fit.encoder.checkpoint and not d.units.phonenet \
             and d.units.pretrain is None:

@@ -124,6 +124,9 @@ class BenchSpec(StrictModel):
 
 class DataSpec(StrictModel):
     corpus: CorpusSpec | None = None
+    # Further spoken corpora, by name, for units arms that name one (`arms[].corpus`), e.g. the
+    # no-story control: encoded with the same speech tokenizer, which is fit on `corpus` only.
+    corpora: dict[str, CorpusSpec] = Field(default_factory=dict)
     units: UnitsSpec = Field(default_factory=UnitsSpec)
     unigram: UnigramSpec = Field(default_factory=UnigramSpec)
     text: TextSpec = Field(default_factory=TextSpec)
