@@ -266,7 +266,7 @@ def test_truncation_cuts_the_context_not_the_ending(run, interleaved, tmp_path):
     full = evaluate_run(run, "sstorycloze_s2t", iv.bench, cache_dir=tmp_path / "c")
     # room for [EOS, <speech>], two context units, <text>, the longest ending and EOS
     (run / "config.yaml").write_text(f"train:\n  seq_len: {longest + 6}\n")
-    cut = evaluate_run(run, "sstorycloze_s2t", iv.bench, cache_dir=tmp_path / "c")
+    cut = evaluate_run(run, "sstorycloze_s2t", iv.bench, cache_dir=tmp_path / "c", truncation="cut")
     assert full["truncated_items"] == 0 and cut["truncated_items"] == cut["n_items"] == 8
     assert cut["scored_tokens"] == full["scored_tokens"]  # every ending token is still scored
     assert cut["max_length"] == longest + 6

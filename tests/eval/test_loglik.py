@@ -131,3 +131,58 @@ def test_truncation_cuts_the_context_first(llama):
     assert res.truncated == 1 and res.count[0] == 5  # the whole ending and EOS are still scored
     tot, _ = reference(llama, ending, [48] + context[-6:], [49])
     assert res.total[0] == pytest.approx(tot, abs=1e-5)
+
+
+def windowed_reference(model, ids, start, max_length):
+    """Each scored token t conditioned on ids[max(0, w_end - max_length):t], for the window the
+    strided scheme puts it in: the first window is ids[:L] when scoring starts inside it; after it
+    (or from `start`), spans of L // 2 tokens, each after the L // 2 tokens before it."""
+    total, n, stride = 0.0, 0, max_length // 2
+    base = max_length if start < max_length else start
+    for t in range(start, len(ids)):
+        if t < base:
+            lo = 0
+        else:  # t lies in the span [a, a + stride) that starts at base + k * stride
+            a = base + ((t - base) // stride) * stride
+            lo = min(a + stride, len(ids)) - max_length
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids[lo:t]])).logits[0, -1].double()
+        total += torch.log_softmax(logits, -1)[ids[t]].item()
+        n += 1
+    return total, n
+
+
+def test_sliding_window_scores_every_token_with_half_a_context(llama):
+    seqs = [list(range(1, 40)), random_seqs(1, seed=9, lo=25, hi=26)[0], [5, 6, 7]]
+    res = sequence_loglik(llama, seqs, prefix=[48], suffix=[49], max_length=12, slide=True, batch_size=2)
+    assert res.truncated == 2  # the 3-token item fits and is scored whole
+    for i, seq in enumerate(seqs):
+        ids = [48] + seq + [49]
+        tot, cnt = windowed_reference(llama, ids, 1, 12)
+        assert res.count[i] == cnt == len(seq) + 1  # every content token and the EOS
+        assert res.total[i] == pytest.approx(tot, abs=1e-4)
+    short = sequence_loglik(llama, seqs[2:], prefix=[48], suffix=[49], max_length=12)
+    assert res.total[2] == pytest.approx(short.total[0], abs=1e-6)
+
+
+def test_sliding_window_leaves_contexts_unscored(llama):
+    ending, context = [1, 2, 3, 4, 5, 6, 7, 8, 9], list(range(10, 40))
+    res = sequence_loglik(llama, [ending], prefix=[48], contexts=[context], suffix=[49], max_length=12, slide=True)
+    ids = [48] + context + ending + [49]
+    tot, cnt = windowed_reference(llama, ids, 1 + len(context), 12)
+    assert res.truncated == 1 and res.count[0] == cnt == len(ending) + 1
+    assert res.total[0] == pytest.approx(tot, abs=1e-4)
+
+
+def test_sliding_windows_tile_the_scored_span():
+    from slmscale.eval.loglik import sliding_windows
+
+    seq = list(range(100))
+    for start, L in ((1, 8), (1, 7), (30, 8), (99, 10), (5, 2)):
+        scored = []
+        for window, first in sliding_windows(seq, start, L):
+            assert len(window) <= L and first >= 1 and (first >= L // 2 or window[0] == 0)
+            scored += window[first:]
+        assert scored == seq[start:]
+    with pytest.raises(ValueError, match="max_length >= 2"):
+        sliding_windows(seq, 1, 1)

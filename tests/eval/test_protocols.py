@@ -48,7 +48,7 @@ def test_cm2024_scores_without_eos_and_is_recorded(tmp_path, llama, kit):
     assert saved["protocol"] == "cm2024" and saved["protocol_detail"]["eos"] is False
     summary = json.loads((run / "summary.json").read_text())
     assert summary["eval_protocol"] == "cm2024"
-    assert summary["eval_scoring"] == {"sblimp": {"protocol": "cm2024", "truncation": "cut"}}
+    assert summary["eval_scoring"] == {"sblimp": {"protocol": "cm2024", "truncation": "slide"}}
     z = evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder())
     assert z["protocol"] == "zerospeech" and z["scored_tokens"] == s["scored_tokens"] + len(items)
     with pytest.raises(UserError, match="drop --normalize sum"):
@@ -62,8 +62,12 @@ def test_truncation_is_refused_or_recorded(tmp_path, llama, kit, capsys):
     build_sblimp(kit, bench, n_pairs=2)
     with pytest.raises(UserError, match="longer than the model's context"):
         evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder(), truncation="refuse")
-    s = evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder())
+    s = evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder(), truncation="cut")
     assert s["truncated_items"] > 0 and s["truncation"] == "cut"
     assert "warning" in capsys.readouterr().err
+    slid = evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder())  # the default slides
+    assert slid["truncation"] == "slide" and slid["truncated_items"] == s["truncated_items"]
+    assert slid["scored_tokens"] > s["scored_tokens"]  # every token is scored, none cut
+    assert "sliding window" in capsys.readouterr().err
     with pytest.raises(UserError, match="--truncation"):
-        evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder(), truncation="slide")
+        evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder(), truncation="sideways")

@@ -29,9 +29,10 @@ def eval_cmd(
     protocol: str = typer.Option("zerospeech", "--protocol", help="zerospeech (default: tokens + "
                                  "terminal EOS) | cm2024 (mean unit NLL, no EOS) | slamkit (whole "
                                  "sequence mean NLL, unrestricted softmax); see docs/eval.md."),
-    truncation: str = typer.Option("cut", "--truncation", help="Items longer than the model's "
-                                   "context: cut (score them cut from the left, with a warning; "
-                                   "counted in scores.json) or refuse (error)."),
+    truncation: str = typer.Option("slide", "--truncation", help="Items longer than the model's "
+                                   "context: slide (score every token over sliding windows, each "
+                                   "token with >= half a context before it), cut (score them cut from "
+                                   "the left, with a warning) or refuse (error); counted in scores.json."),
     split: str = typer.Option("dev", "--split", help="ZeroSpeech split folder for sWUGGY/sBLIMP."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Sequences per forward pass."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Token cache folder "
@@ -45,7 +46,7 @@ def eval_cmd(
     if all_tasks == (task is not None):
         raise UserError("give exactly one of --task T or --all")
     from slmscale.eval.protocols import get_protocol
-    from slmscale.eval.loglik import TRUNCATION
+    from slmscale.eval.protocols import TRUNCATION
 
     get_protocol(protocol).resolve_normalize(normalize)  # a bad combination fails before loading
     if truncation not in TRUNCATION:

@@ -148,7 +148,7 @@ def item_frame(direction: str, encoders: CrossEncoders) -> tuple[list[int], int,
 
 def score_crossmodal(model: Any, bench: CrossBench, encoders: CrossEncoders, normalize: str | None = None,
                      batch_size: int = 64, cache_dir: Path | None = None, max_length: int | None = None,
-                     protocol: str | None = None, truncation: str = "cut") -> dict[str, Any]:
+                     protocol: str | None = None, truncation: str = "slide") -> dict[str, Any]:
     """Ending scores per item key and the task summary (as run.score_benchmark returns). The
     protocol (eval.protocols) decides the terminal EOS, the normalisation, whether the context is
     scored too (slamkit) and whether the softmax is restricted to the ending's modality."""
@@ -186,17 +186,17 @@ def score_crossmodal(model: Any, bench: CrossBench, encoders: CrossEncoders, nor
     if proto.score_context:  # the whole sequence is scored: the context becomes part of the content
         ll = sequence_loglik(model, [list(c) + list(e) for c, e in zip(contexts, endings)], prefix=prefix,
                              suffix=suffix, batch_size=batch_size, allowed_tokens=None, max_length=max_len,
-                             progress=f"scoring {bench.task}")
+                             slide=truncation == "slide", progress=f"scoring {bench.task}")
     else:
         ll = sequence_loglik(model, endings, prefix=prefix, contexts=contexts, suffix=suffix,
                              batch_size=batch_size, allowed_tokens=allowed, max_length=max_len,
-                             progress=f"scoring {bench.task}")
+                             slide=truncation == "slide", progress=f"scoring {bench.task}")
     # Baseline: the same endings with no context, framed as a document of the ending's modality
     # ([EOS, switch] + ending + EOS). Accuracy above it is what the context contributes; an ending
     # that is simply more probable on its own scores well on both.
     alone = sequence_loglik(model, endings, prefix=prefix[:1], contexts=[[switch]] * len(keys), suffix=suffix,
                             batch_size=batch_size, allowed_tokens=allowed, max_length=max_len,
-                            progress=f"scoring {bench.task} (endings alone)")
+                            slide=truncation == "slide", progress=f"scoring {bench.task} (endings alone)")
     score_s = time.perf_counter() - t0
     scores = dict(zip(keys, ll.scores(normalize).tolist()))
     baseline = summarize_pairs(bench.base, bench.source, bench.pairs,

@@ -11,8 +11,10 @@ Each scored sequence is `prefix + content + suffix`:
   scored: the conditioning part of a cross-modal item (a story's context before its ending).
 Score of a sequence: the sum of log p(token | previous) over scored tokens (`normalize="sum"`), or
 that sum divided by the number of scored tokens (`"mean"`, the default). A sequence longer than
-`max_length` loses tokens from the left of its context first, then of its content; the prefix and
-the suffix stay.
+`max_length` is either scored with a sliding window (`slide=True`: every scored token still is,
+in windows of `max_length` tokens whose scored spans are `max_length // 2` long and tile the
+sequence, so each token sees at least half a context of the tokens before it), or cut: it loses
+tokens from the left of its context first, then of its content; the prefix and the suffix stay.
 
 Sequences are sorted by length and cut into batches (at most `batch_size` sequences and
 `max_batch_tokens` padded tokens), right-padded; a padding mask selects the scored positions.
@@ -31,6 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from slmscale.errors import UserError
+from slmscale.eval.protocols import TRUNCATION
 from slmscale.progress import info
 
 NORMALIZE = ("mean", "sum")
@@ -42,7 +45,7 @@ class Loglik:
 
     total: np.ndarray  # sum of log-probabilities over scored tokens (float64)
     count: np.ndarray  # number of scored tokens (int64)
-    truncated: int = 0  # sequences cut from the left to fit the model's context
+    truncated: int = 0  # sequences longer than the model's context (slid over, or cut from the left)
 
     def scores(self, normalize: str = "mean") -> np.ndarray:
         if normalize == "sum":
@@ -76,7 +79,7 @@ def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: S
                     batch_size: int = 64,
                     max_batch_tokens: int | None = 16384, allowed_tokens: Sequence[int] | None = None,
                     max_length: int | None = None, pad_id: int = 0, progress: str | None = None,
-                    model_mask: bool = False) -> Loglik:
+                    model_mask: bool = False, slide: bool = False) -> Loglik:
     """Log-likelihood of every sequence (see module doc). `model` is a causal LM in eval mode."""
     import torch
 
@@ -87,12 +90,21 @@ def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: S
     prefix, suffix = list(prefix), list(suffix)
     if contexts is not None and len(contexts) != len(sequences):
         raise ValueError("contexts must have one entry per sequence")
-    full: list[list[int]] = []
-    starts: list[int] = []  # first scored position of each sequence
+    full: list[list[int]] = []  # the model inputs: one per sequence, or one per window when sliding
+    starts: list[int] = []  # first scored position of each input
+    owner: list[int] = []  # the sequence each input belongs to
     truncated = 0
     for n_seq, seq in enumerate(sequences):
         content = [int(t) for t in seq]
         context = [int(t) for t in contexts[n_seq]] if contexts is not None else []
+        whole = prefix + context + content + suffix
+        if slide and max_length is not None and len(whole) > max_length:
+            for window, start in sliding_windows(whole, max(len(prefix) + len(context), 1), max_length):
+                full.append(window)
+                starts.append(start)
+                owner.append(n_seq)
+            truncated += 1
+            continue
         if max_length is not None and len(prefix) + len(context) + len(content) + len(suffix) > max_length:
             # Keep the end: StoryCloze endings decide the task; a context is cut before its ending.
             excess = len(prefix) + len(context) + len(content) + len(suffix) - max_length
@@ -102,6 +114,7 @@ def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: S
             truncated += 1
         full.append(prefix + context + content + suffix)
         starts.append(max(len(prefix) + len(context), 1))
+        owner.append(n_seq)
     for seq in full:
         if seq and (min(seq) < 0 or max(seq) >= vocab):
             raise ValueError(f"token id out of range [0, {vocab}) in a scored sequence")
@@ -114,9 +127,9 @@ def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: S
         allowed = allowed.to(device)
         lookup = lookup.to(device)
 
-    n = len(full)
-    total = np.zeros(n, dtype=np.float64)
-    count = np.zeros(n, dtype=np.int64)
+    total = np.zeros(len(sequences), dtype=np.float64)
+    count = np.zeros(len(sequences), dtype=np.int64)
+    owners = np.asarray(owner, dtype=np.int64)
     lengths = [len(s) for s in full]
     batches = make_batches(lengths, batch_size, max_batch_tokens)
     if progress:
@@ -153,17 +166,33 @@ def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: S
             valid = scored[:, first_scored:].to(logp.dtype)
             sums = (logp * valid).sum(-1).double().cpu().numpy()
             counts = valid.sum(-1).long().cpu().numpy()
-            total[batch] = sums
-            count[batch] = counts
+            np.add.at(total, owners[batch], sums)  # a sequence's windows add up
+            np.add.at(count, owners[batch], counts)
     return Loglik(total=total, count=count, truncated=truncated)
 
 
-TRUNCATION = ("cut", "refuse")
+def sliding_windows(seq: list[int], start: int, max_length: int) -> list[tuple[list[int], int]]:
+    """(window, first scored position in it) pairs whose scored spans tile seq[start:]: the first
+    window is seq[:max_length]; each later one scores the next max_length // 2 tokens after the
+    tokens before them, so no scored token has fewer than max_length // 2 tokens of context
+    (or all of them, near the start)."""
+    if max_length < 2:
+        raise ValueError("a sliding window needs max_length >= 2")
+    stride = max_length // 2
+    out = []
+    a = start
+    while a < len(seq):
+        b = min(len(seq), max_length if a < max_length else a + stride)
+        lo = max(0, b - max_length)
+        out.append((seq[lo:b], a - lo))
+        a = b
+    return out
 
 
 def check_lengths(task: str, lengths: list[int], max_len: int | None, truncation: str) -> None:
-    """Items longer than the model's context: refuse (`truncation="refuse"`), or say loudly that
-    they lose tokens from the left (`"cut"`: a StoryCloze context is cut before its ending)."""
+    """Items longer than the model's context: refuse (`truncation="refuse"`), or say that they are
+    scored with a sliding window (`"slide"`), or say loudly that they lose tokens from the left
+    (`"cut"`: a StoryCloze context is cut before its ending)."""
     if truncation not in TRUNCATION:
         raise UserError(f"--truncation must be one of {', '.join(TRUNCATION)}, got {truncation!r}")
     if max_len is None:
@@ -174,5 +203,10 @@ def check_lengths(task: str, lengths: list[int], max_len: int | None, truncation
     what = (f"{task}: {len(long)} of {len(lengths)} item(s) are longer than the model's context "
             f"({max(long)} > {max_len} tokens)")
     if truncation == "refuse":
-        raise UserError(f"{what}; train with a longer seq_len, or pass --truncation cut to score them cut")
+        raise UserError(f"{what}; train with a longer seq_len, or pass --truncation slide to score them "
+                        "with a sliding window")
+    if truncation == "slide":
+        info(f"{what}; scored with a sliding window of {max_len} tokens, each token with at least "
+             f"{max(max_len // 2, 1)} before it (recorded as truncated_items in scores.json)")
+        return
     info(f"warning: {what}; their oldest tokens are cut (recorded as truncated_items in scores.json)")

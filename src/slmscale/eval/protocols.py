@@ -64,6 +64,12 @@ def get_protocol(name: str | None) -> Protocol:
         raise UserError(f"unknown --protocol {name!r}; choose from {', '.join(PROTOCOLS)}") from None
 
 
-def scoring_record(protocol: str | None, truncation: str = "cut") -> dict[str, str]:
+# Items longer than the model's context: scored over sliding windows (default), cut from the left,
+# or refused with a one-line error (slmscale.eval.loglik).
+TRUNCATION = ("slide", "cut", "refuse")
+DEFAULT_TRUNCATION = "slide"
+
+
+def scoring_record(protocol: str | None, truncation: str = DEFAULT_TRUNCATION) -> dict[str, str]:
     """How a task was scored, as summary.json's `eval_scoring` records it."""
     return {"protocol": get_protocol(protocol).name, "truncation": truncation}

@@ -29,7 +29,7 @@ from slmscale.eval.encoders import Encoder, encoder_from_run
 from slmscale.eval.formats import (CROSS_TASKS, TEXT_TASKS, Benchmark, canonical_task, load_benchmark,
                                    task_parts)
 from slmscale.eval.loglik import NORMALIZE, check_lengths, sequence_loglik
-from slmscale.eval.protocols import get_protocol, scoring_record
+from slmscale.eval.protocols import DEFAULT_TRUNCATION, get_protocol, scoring_record
 from slmscale.eval.scoring import summarize_pairs
 from slmscale.eval.submission import write_submission
 
@@ -80,7 +80,7 @@ def context_length(run_dir: Path, model: Any) -> int | None:
 
 def score_benchmark(model: Any, bench: Benchmark, encoder: Encoder, normalize: str | None = None,
                     batch_size: int = 64, cache_dir: Path | None = None, max_length: int | None = None,
-                    protocol: str | None = None, truncation: str = "cut") -> dict[str, Any]:
+                    protocol: str | None = None, truncation: str = DEFAULT_TRUNCATION) -> dict[str, Any]:
     """Scores per item key, the task summary, and bookkeeping (skips, truncation, cache)."""
     proto = get_protocol(protocol)
     normalize = proto.resolve_normalize(normalize)
@@ -93,7 +93,7 @@ def score_benchmark(model: Any, bench: Benchmark, encoder: Encoder, normalize: s
     t0 = time.perf_counter()
     ll = sequence_loglik(model, [tokens[k] for k in keys], prefix=encoder.prefix, suffix=suffix,
                          batch_size=batch_size, allowed_tokens=encoder.allowed_tokens if proto.restrict else None,
-                         max_length=max_len, progress=f"scoring {bench.task}")
+                         max_length=max_len, slide=truncation == "slide", progress=f"scoring {bench.task}")
     score_s = time.perf_counter() - t0
     scores = dict(zip(keys, ll.scores(normalize).tolist()))
     summary = summarize_pairs(bench.task, bench.source, bench.pairs, scores, failed)
@@ -179,7 +179,7 @@ def resolve_task(task: str, modality: str | None, run_kind: str, where: Path | s
 def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normalize: str | None = None, *,
                  modality: str | None = None, split: str = "dev", batch_size: int = 64,
                  encoder: Any = None, cache_dir: str | Path | None = None, device: str = "auto",
-                 model: Any = None, protocol: str | None = None, truncation: str = "cut") -> dict[str, Any]:
+                 model: Any = None, protocol: str | None = None, truncation: str = DEFAULT_TRUNCATION) -> dict[str, Any]:
     """Score RUN on TASK from BENCH; returns the summary dict also written to scores.json.
 
     TASK: a speech task (swuggy, sblimp, ssc, tsc), a text version (`<task>_text`, or the speech

@@ -93,9 +93,8 @@ def _small() -> dict[str, Any]:
                                           "tstorycloze_s2t"]))
     spec["grid"] = {"sizes": list(SMALL_SIZES), "tokens_per_param": list(SMALL_BUDGETS), "max_epochs": 1.0}
     # StoryCloze items are up to ~33 s (~1,300 units); a context that long would multiply the cost of
-    # every run, so items are cut from the left to the last 256 tokens (the ending and the sentence
-    # before it), and the eval counts them (truncated_items).
-    spec["scoring"] = {"truncation": "cut"}
+    # every run, so they are scored over sliding windows of 256 tokens (every token, each with >= 128
+    # before it; the default `scoring.truncation: slide`), and the eval counts them (truncated_items).
     spec["train"]["train"]["seq_len"] = 256
     spec["questions"] = {"flops": [1e14, 1e15], "targets": {"sblimp": 0.6, "tsc": 0.7}}
     return spec

@@ -161,7 +161,7 @@ def task_done(summary: dict[str, Any], task: str, scoring: dict[str, Any] | None
     """Whether a run's summary.json holds a score for `task` (under its registered column) made
     with the study's scoring protocol and truncation (a changed `scoring:` re-scores). A score
     whose scoring was not recorded (a custom evaluator) counts as done."""
-    from slmscale.eval.protocols import scoring_record
+    from slmscale.eval.protocols import DEFAULT_TRUNCATION, scoring_record
     from slmscale.eval.tasks import get_task
 
     column = get_task(task).column
@@ -171,7 +171,7 @@ def task_done(summary: dict[str, Any], task: str, scoring: dict[str, Any] | None
     if recorded is None:
         return True
     scoring = scoring or {}
-    return recorded == scoring_record(scoring.get("protocol"), scoring.get("truncation", "cut"))
+    return recorded == scoring_record(scoring.get("protocol"), scoring.get("truncation", DEFAULT_TRUNCATION))
 
 
 def needs_work(paths: RunPaths, retry_failed: bool = False) -> bool:

@@ -119,7 +119,7 @@ class FitsSpec(StrictModel):
 class ScoringSpec(StrictModel):
     """How every run is scored on its benchmarks (slmscale eval --protocol/--truncation)."""
     protocol: Literal["zerospeech", "cm2024", "slamkit"] = "zerospeech"
-    truncation: Literal["cut", "refuse"] = "cut"  # items longer than the model's context
+    truncation: Literal["slide", "cut", "refuse"] = "slide"  # items longer than the model's context
 
 
 class QuestionsSpec(StrictModel):

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from slmscale.artifacts import read_json, write_json
 from slmscale.errors import UserError, print_explained
+from slmscale.eval.protocols import DEFAULT_TRUNCATION
 from slmscale.eval.tasks import get_task
 from slmscale.study.runstate import DIVERGED_EXIT, RunPaths, read_summary, task_done
 
@@ -64,7 +65,7 @@ def _api_scorer(paths: RunPaths, scoring: dict[str, Any]) -> Scorer:
         if not model:  # loaded once for all tasks
             model.append(load_model(paths.run / "final", "auto"))
         evaluate_run(paths.run, task, bench, model=model[0], protocol=scoring.get("protocol"),
-                     truncation=scoring.get("truncation", "cut"))
+                     truncation=scoring.get("truncation", DEFAULT_TRUNCATION))
 
     return score
 
