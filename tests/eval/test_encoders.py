@@ -117,7 +117,7 @@ def test_unknown_modality_and_missing_paths(tmp_path):
 
 
 def test_interleaved_run_as_the_shards_describe_it(interleaved, tmp_path):
-    """tokenizer.units (nested, as data/interleave.py writes it) gives the speech side; text=True
+    """tokenizer.units (nested, as slmscale.data.interleave writes it) gives the speech side; text=True
     the text side: <text> frame, the original vocabulary as the softmax subset."""
     from slmscale.eval.encoders import InterleavedTextEncoder
     from slmscale.text.bpe import load_tokenizer
