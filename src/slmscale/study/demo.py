@@ -11,8 +11,8 @@ then evaluates, fits and writes the report.
 
   ci     ~2 min on 2 cores: 3 sizes (13k-53k params) x 2 budgets for the speech and text arms,
          2 sizes x 1 budget interleaved; exercises every stage.
-  tiny   the default, ~18 min on 2 cores (budget 15): 3 sizes (53k-222k) x 3 budgets (D/N = 2, 5, 10);
-         interleaved: the 2 largest sizes at D/N = 10.
+  tiny   the default, budget 15 min on 2 cores: 4 h of speech, 3 sizes (53k-222k) x 3 budgets
+         (D/N = 2, 4, 8), 40 items per task; interleaved: the 2 largest sizes at D/N = 8.
   small  a longer study (~1 h estimated): 4 sizes up to 400k params, 4 budgets, an IsoFLOP slice
          (C = 1e12), the unigram-unit arm; interleaved: the 2 largest sizes at D/N = 10, 20.
 The presets are also written out as YAML in configs/demo/ (kept equal to these by a test).
@@ -87,6 +87,12 @@ def preset_spec(name: str) -> dict[str, Any]:
         # encode all of it twice; the single-epoch runs the Chinchilla fit keeps are the same as
         # at 6 h), 40 items per task (built, encoded and scored by every run), D/N up to 8, and
         # 100 bootstrap resamples.
+        # Context: seq_len 128. A spoken tStoryCloze story is up to 1,254 units (median 902), as
+        # text up to 211 BPE tokens (median 152). No context a 15-minute demo can train holds a
+        # whole spoken story (at 1,280, attention costs 2-4x these d = 64-96 models' weight
+        # matmuls per token), so items are scored on their last 128 tokens: the ending and the
+        # context right before it (eval truncation "cut", counted per task as truncated_items in
+        # scores.json and warned about in train.log).
         spec = _base("tiny", hours=4.0, k=100, text_stories=3000, tasks=tasks, bench_n=40)
         spec["arms"].append(_interleaved_arm(tasks, ["cpu-100k", "cpu-250k"], [8],
                                              ["tstorycloze_t2s", "tstorycloze_s2t"]))
