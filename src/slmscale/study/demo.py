@@ -87,8 +87,8 @@ def preset_spec(name: str) -> dict[str, Any]:
         # encode all of it twice; the single-epoch runs the Chinchilla fit keeps are the same as
         # at 6 h), 40 items per task (built, encoded and scored by every run), D/N up to 8, and
         # 100 bootstrap resamples.
-        # Context: seq_len 128. A spoken tStoryCloze story is up to 1,254 units (median 902), as
-        # text up to 211 BPE tokens (median 152). No context a 15-minute demo can train holds a
+        # Context: seq_len 128. A spoken tStoryCloze story is up to 1,259 units (median 889), as
+        # text up to 209 BPE tokens (median 149). No context a 15-minute demo can train holds a
         # whole spoken story (at 1,280, attention costs 2-4x these d = 64-96 models' weight
         # matmuls per token), so items are scored on their last 128 tokens: the ending and the
         # context right before it (eval truncation "cut", counted per task as truncated_items in
