@@ -90,9 +90,9 @@ def preset_spec(name: str) -> dict[str, Any]:
         # Context: seq_len 128. A spoken tStoryCloze story is up to 1,259 units (median 889), as
         # text up to 209 BPE tokens (median 149). No context a 15-minute demo can train holds a
         # whole spoken story (at 1,280, attention costs 2-4x these d = 64-96 models' weight
-        # matmuls per token), so items are scored on their last 128 tokens: the ending and the
-        # context right before it (eval truncation "cut", counted per task as truncated_items in
-        # scores.json and warned about in train.log).
+        # matmuls per token), so longer items are scored as the study's scoring.truncation says
+        # (sliding windows of 128 by default, each token with >= 64 before it), counted per task
+        # as truncated_items in scores.json.
         spec = _base("tiny", hours=4.0, k=100, text_stories=3000, tasks=tasks, bench_n=40)
         spec["arms"].append(_interleaved_arm(tasks, ["cpu-100k", "cpu-250k"], [8],
                                              ["tstorycloze_t2s", "tstorycloze_s2t"]))
