@@ -152,7 +152,7 @@ def test_restricted_speech_logits_renormalise_over_speech_tokens_only(run, inter
 
 
 def test_frames_match_the_interleaved_training_data(interleaved, tmp_path):
-    """Text versions and cross-modal items frame segments exactly as data/interleave.py does."""
+    """Text versions and cross-modal items frame segments exactly as slmscale.data.interleave does."""
     from slmscale.data.interleave import InterleaveConfig, UnitTable, build_documents
     from slmscale.data.manifest import ManifestEntry
     from slmscale.text.bpe import load_tokenizer

@@ -84,11 +84,27 @@ def test_interleaved_encoder_offsets_units_and_restricts_logits(tok, tmp_path):
     enc = encoder_from_run(info, tmp_path / "slmscale.json")
     assert enc.prefix == [2, 116] and enc.suffix == [2]
     assert enc.allowed_tokens == list(range(100, 116)) + [2]
-    ids = enc.encode(wavs[:1])[0]
     st = SpeechTokenizer.load(tokdir)
     from slmscale.audio.io import load_audio
+    from slmscale.eval.cache import encode_benchmark
+    from slmscale.eval.formats import Benchmark
 
-    np.testing.assert_array_equal(ids, st.encode(load_audio(wavs[0]))[0] + 100)
+    units = st.encode(load_audio(wavs[0]))[0]
+    np.testing.assert_array_equal(enc.encode(wavs[:1])[0], units)
+    assert enc.shift == 100
+    # the cache holds units before the offset: the textless encoder's cache file serves this one
+    plain = encoder_from_run({"modality": "units", "special_tokens": st.special_tokens, "tokenizer": st.shard_info()},
+                             tmp_path / "slmscale.json")
+    assert plain.key == enc.key and plain.shift == 0
+    bench = Benchmark(task="swuggy", split="dev", source=tmp_path / "bench", pairs=[],
+                      audio={w.stem: w for w in wavs[:2]})
+    units_ids, _, cached = encode_benchmark(bench, plain, tmp_path / "cache")
+    assert not cached
+    model_ids, _, cached = encode_benchmark(bench, enc, tmp_path / "cache")
+    assert cached and sorted(model_ids) == sorted(units_ids)
+    for key, ids in units_ids.items():
+        np.testing.assert_array_equal(model_ids[key], ids + 100)
+    np.testing.assert_array_equal(units_ids[wavs[0].stem], units)
 
 
 def test_unknown_modality_and_missing_paths(tmp_path):
@@ -101,7 +117,7 @@ def test_unknown_modality_and_missing_paths(tmp_path):
 
 
 def test_interleaved_run_as_the_shards_describe_it(interleaved, tmp_path):
-    """tokenizer.units (nested, as data/interleave.py writes it) gives the speech side; text=True
+    """tokenizer.units (nested, as slmscale.data.interleave writes it) gives the speech side; text=True
     the text side: <text> frame, the original vocabulary as the softmax subset."""
     from slmscale.eval.encoders import InterleavedTextEncoder
     from slmscale.text.bpe import load_tokenizer

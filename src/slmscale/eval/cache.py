@@ -72,13 +72,15 @@ def _load(path: Path) -> tuple[dict[str, np.ndarray], list[str]] | None:
 
 def encode_benchmark(bench: Benchmark, encoder: Encoder, cache_dir: str | Path | None = None
                      ) -> tuple[dict[str, np.ndarray], list[str], bool]:
-    """Tokens per item key, keys that failed to encode, and whether the cache served them."""
+    """Tokens per item key (in the model's vocabulary: the encoder's `shift` added), keys that
+    failed to encode, and whether the cache served them."""
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(bench.source.parent)
     path = cache_path(bench, encoder, cache_dir)
+    shift = int(getattr(encoder, "shift", 0))
     if path.is_file():
         hit = _load(path)
         if hit is not None:
-            return hit[0], hit[1], True
+            return _shifted(hit[0], shift), hit[1], True
     keys = bench.keys
     items = [bench.texts[k] for k in keys] if bench.modality == "text" else [bench.audio[k] for k in keys]
     tokens: dict[str, np.ndarray] = {}
@@ -98,4 +100,8 @@ def encode_benchmark(bench: Benchmark, encoder: Encoder, cache_dir: str | Path |
         _save(path, tokens, failed)
     except OSError:
         pass  # an unwritable cache only costs time
-    return tokens, failed, False
+    return _shifted(tokens, shift), failed, False
+
+
+def _shifted(tokens: dict[str, np.ndarray], shift: int) -> dict[str, np.ndarray]:
+    return {k: v + shift for k, v in tokens.items()} if shift else tokens

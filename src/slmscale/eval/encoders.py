@@ -1,8 +1,11 @@
 """What turns benchmark items into the token ids a run was trained on.
 
 An encoder exposes `key` (identity for the cache: same key = same tokens), `modality` ("audio" for
-speech benchmarks, "text" for text versions), `encode(items)` (wav paths or texts -> int64 arrays
-in the model's vocabulary), and the scoring frame: `prefix`, `suffix`, `allowed_tokens`.
+speech benchmarks, "text" for text versions), `encode(items)` (wav paths or texts -> int64 arrays),
+optionally `shift` (added to encode's ids to give ids in the model's vocabulary; 0 when absent),
+and the scoring frame: `prefix`, `suffix`, `allowed_tokens`. Units are cached before the shift, so
+an interleaved model (units offset into its extended vocabulary) reuses the textless arm's cache
+instead of running the speech encoder over every benchmark again.
 
 Scoring frame (BOS/EOS). Training streams are documents each followed by EOS (slmscale.data.loader),
 so a document always starts right after an EOS: the prefix is `[EOS]` (or `[BOS]` when a vocabulary
@@ -51,7 +54,8 @@ def frame(special: dict[str, int]) -> tuple[list[int], list[int]]:
 
 
 class UnitsEncoder:
-    """Audio -> speech units with a saved SpeechTokenizer bundle (ids offset for interleaved models)."""
+    """Audio -> speech units with a saved SpeechTokenizer bundle; `shift` offsets them for
+    interleaved models."""
 
     modality = "audio"
 
@@ -59,7 +63,7 @@ class UnitsEncoder:
                  unit_offset: int = 0, speech_token: int | None = None, batch: int = 16):
         self.tokenizer = tokenizer
         self.dedup = tokenizer.dedup if dedup is None else bool(dedup)
-        self.offset = int(unit_offset)
+        self.offset = self.shift = int(unit_offset)
         self.batch = batch
         self.prefix, self.suffix = frame(special)
         self.allowed_tokens = None
@@ -67,10 +71,10 @@ class UnitsEncoder:
         if speech_token is not None:
             self.prefix = self.prefix + [int(speech_token)]
             self.allowed_tokens = list(range(self.offset, self.offset + tokenizer.k)) + self.suffix
-        self.key = sha256_json({"kind": "units", "fingerprint": tokenizer.fingerprint(),
-                                "dedup": self.dedup, "offset": self.offset})
+        self.key = sha256_json({"kind": "units", "fingerprint": tokenizer.fingerprint(), "dedup": self.dedup})
 
     def encode(self, items: Sequence[Path]) -> list[np.ndarray | None]:
+        """Unit ids 0..k-1 (before `shift`)."""
         from slmscale.audio.io import AudioError, load_audio
 
         out: list[np.ndarray | None] = []
@@ -84,7 +88,7 @@ class UnitsEncoder:
                     pass
             chunk: list[np.ndarray | None] = [None] * len(items[start:start + self.batch])
             for i, (units, _) in zip(where, self.tokenizer.encode_batch(wavs, dedup=self.dedup)):
-                chunk[i] = np.asarray(units, dtype=np.int64) + self.offset
+                chunk[i] = np.asarray(units, dtype=np.int64)
             out.extend(chunk)
         return out
 
