@@ -101,10 +101,8 @@ class Stages:
 
 
 def note(msg: str) -> None:
-    """A plain status line on stderr ("[study] ..." stays literal: no console markup)."""
-    from rich.markup import escape
-
-    info(escape(msg))
+    """A plain status line on stderr (progress.info prints "[study] ..." literally)."""
+    info(msg)
 
 
 def _file_hash(path: Path | None) -> str:
