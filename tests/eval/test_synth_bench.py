@@ -155,7 +155,7 @@ def test_storycloze_gets_crossmodal_audio_and_the_layout_is_versioned(tmp_path, 
     assert not list((folder / "crossmodal" / "us-f1").glob("ssc-00001_*"))
     part = read_json(folder / "meta.json")
     assert part["dropped_crossmodal"] == ["ssc-00001/us-f1"] and part["dropped_pairs"] == []
-    assert part["config"]["layout"] == 3
+    assert part["config"]["layout"] == build.LAYOUT["ssc"]
     assert len(load_benchmark(tmp_path, "ssc").pairs) == 4
     assert len(read_crossmodal(folder / "crossmodal", "sstorycloze_s2t").pairs) == 3
     # what each utterance says: the context alone, each ending alone
@@ -191,3 +191,17 @@ def test_real_speech_crossmodal_parts(tmp_path):
         seconds("crossmodal/us-f1/ssc-00000_ending_correct.wav")
     assert 0.7 * whole < parts < 1.3 * whole
     assert seconds("crossmodal/us-f1/ssc-00000_ending_incorrect.wav") < 0.6 * whole
+
+
+@pytest.mark.slow
+def test_real_speech_audit_holds_on_the_spoken_audio(tmp_path):
+    """espeak-ng end to end: the audit measures length_seconds on the written wavs, and the builders
+    (which timed the candidates apart from the build) keep it within bounds with the rest."""
+    from slmscale.eval.audit import audit_bench
+
+    build_bench(BenchConfig(n=24, seed=0, tasks=["swuggy", "ssc", "tsc"], voices=["carib-f5", "gbclan-m4"]),
+                tmp_path, workers=1)
+    rep = audit_bench(tmp_path)
+    for task in ("swuggy", "ssc", "tsc"):
+        t = rep["tasks"][task]
+        assert "length_seconds" in t["baselines"] and t["within_bounds"], (task, t["baselines"], t["by_group"])
