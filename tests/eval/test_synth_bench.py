@@ -98,7 +98,7 @@ def test_same_seed_same_files_and_fresh_tasks_are_skipped(tmp_path, monkeypatch)
 
 
 def test_failed_synthesis_drops_the_pair_voice_and_says_so(tmp_path, monkeypatch):
-    items = _items("swuggy", 2, 0)
+    items = _items("swuggy", 2, 0, ["us-f1", "gb-m1"])
     doomed = build._opaque(0, "swuggy", items[0].id, "us-f1", 0)
     monkeypatch.setattr("slmscale.audio.tts.synthesize_many", fake_tts(fail={doomed, "us-f1/ssc-00001_correct"}))
     meta = build_bench(BenchConfig(n=2, tasks=["swuggy", "ssc"], voices=["us-f1", "gb-m1"]), tmp_path)
@@ -116,11 +116,11 @@ def test_no_benchmark_sentence_or_story_in_a_training_corpus():
     corpus = generate_stories(1500, seed)
     texts = {s.text for s in corpus}
     sentences = {x.strip() for s in corpus for x in s.sentences}
-    blimp = _items("sblimp", 15, seed)
+    blimp = _items("sblimp", 15, seed, None)  # which items does not matter here: none is leaked
     assert not [it.good for it in blimp if it.good in sentences]
     assert not [it.bad for it in blimp if it.bad in sentences]
     for task in ("ssc", "tsc"):
-        for it in _items(task, 40, seed):
+        for it in _items(task, 40, seed, None):
             assert f"{it.context} {it.good_ending}" not in texts
             assert not any(it.context in t for t in texts)
 

@@ -124,13 +124,16 @@ def _cloze_rows(items: list[Any], voices: list[str]
     return rows, cross, texts
 
 
-def _items(task: str, n: int, seed: int, voices: list[str]) -> list[Any]:
-    """The task's items, their spoken length in `voices` balanced along with the text baselines."""
+def _items(task: str, n: int, seed: int, voices: list[str] | None) -> list[Any]:
+    """The task's items, their spoken length in `voices` balanced along with the text baselines
+    (None: the text baselines only)."""
     from slmscale.audio import durations
     from slmscale.text import pairs
 
-    def seconds(texts: Any) -> list[tuple[float, ...]]:
-        return durations.spoken_seconds(texts, voices)
+    def timed(texts: Any) -> list[tuple[float, ...]]:
+        return durations.spoken_seconds(texts, voices or [])
+
+    seconds = timed if voices else None
 
     if task == "swuggy":
         return pairs.swuggy_pairs(n, seed, extended_homophones=True, seconds=seconds)

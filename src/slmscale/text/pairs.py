@@ -16,6 +16,7 @@ partition is used, so no good sBLIMP sentence and no StoryCloze story is in a tr
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
@@ -191,28 +192,43 @@ def swuggy_pairs(n: int, seed: int, corpus_stories: int = 2000, pool_factor: int
                             surface.features(it.nonword, [tuple(it.nonword_phones.split())], words_known=False))  # type: ignore[union-attr]
                    | t for it, t in zip(pool, timed)]
         if by_band:
-            worst = max(abs(sum(results[i][k] - 0.5 for i in ch)) for ch in by_band.values() for k in results[0])
+            worst = _excess(results, list(by_band.values()))
             if worst < best[0]:
                 best = (worst, dict(by_band))
-            if worst <= 1 or rnd == SWUGGY_ROUNDS:  # one pair's worth off at most: done
+            if worst <= 0 or rnd == SWUGGY_ROUNDS:  # every band and the whole within bounds: done
                 break
-        # Each band is balanced on its own, so no band leans one way (offset by another). A word
-        # not yet picked is judged as it would be once picked: by n-grams that leave it out (the
-        # first model's outcome), not by the current n-grams, which have seen it.
+        # A word not yet picked is judged as it would be once picked: by n-grams that leave it out
+        # (the first model's outcome), not by the current n-grams, which have seen it.
         first = first or results
         picked = {i for ch in by_band.values() for i in ch}
         mixed = [results[i] if i in picked else first[i] for i in range(len(pool))]
-        for band, k in want.items():
-            idx = [i for i, it in enumerate(pool) if it.frequency == band]
-            sub = [mixed[i] for i in idx]
-            local = ([idx.index(i) for i in by_band[band]] if band in by_band
-                     else balanced_subset(idx, sub, k))
-            by_band[band] = [idx[j] for j in improve(local, sub, [band] * len(idx), rounds=20,
-                                                      tol=max(1.0, CHANCE_BOUND * k))]
-        exclude = {pool[i].word for ch in by_band.values() for i in ch}
+        if not by_band:
+            for band, k in want.items():
+                idx = [i for i, it in enumerate(pool) if it.frequency == band]
+                by_band[band] = [idx[j] for j in balanced_subset(idx, [mixed[i] for i in idx], k)]
+        # Balanced as a whole and within each band at once: each outcome counts overall and again
+        # under its band's name (swaps stay within a band).
+        banded = [r | {f"{it.frequency}/{k}": v for k, v in r.items()} for r, it in zip(mixed, pool)]
+        tol = {k: max(CHANCE_BOUND * (n if "/" not in k else want[k.split("/")[0]]), 1.0)
+               for r in banded for k in r}  # the audit's bounds, in pairs
+        chosen = improve([i for ch in by_band.values() for i in ch], banded, [it.frequency for it in pool],
+                         rounds=20, tol=tol)
+        by_band = {band: [i for i in chosen if pool[i].frequency == band] for band in BANDS}
+        exclude = {pool[i].word for i in chosen}
     by_band = best[1]
     chosen = [i for group in itertools.zip_longest(*by_band.values()) for i in group if i is not None]
     return [replace(pool[i], id=f"w{k:05d}") for k, i in enumerate(chosen)]
+
+
+def _excess(results: list[dict[str, float]], groups: list[list[int]]) -> float:
+    """How far, in pairs, the worst baseline of the worst group (or of all groups together) is
+    beyond the audit's bound (CHANCE_BOUND, or one pair for a small group); <= 0: within."""
+    out = -math.inf
+    for members in [[i for g in groups for i in g], *groups]:
+        allowed = max(CHANCE_BOUND * len(members), 1.0)
+        for k in results[0]:
+            out = max(out, abs(sum(results[i][k] - 0.5 for i in members)) - allowed)
+    return out
 
 
 def sblimp_pairs(per_phenomenon: int = 100, seed: int = 0, phenomena: list[str] | None = None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from slmscale.text.grammar import split_words
 from slmscale.text.phonemes import base_phone, phonemize
@@ -129,10 +129,12 @@ def outcomes(good: dict[str, float], bad: dict[str, float]) -> dict[str, float]:
 
 
 def improve(chosen: list[int], results: Sequence[dict[str, float]], groups_of: Sequence[str],
-            cap: int | None = None, rounds: int = 8, tol: float | None = None) -> list[int]:
+            cap: int | None = None, rounds: int = 8, tol: float | Mapping[str, float] | None = None
+            ) -> list[int]:
     """Swap chosen items for unused ones while that lowers the largest imbalance over baselines (a
     local search after the greedy pass). Without `cap` a swap keeps the group; with it, any group
-    may grow up to `cap` items. With `tol`, imbalances beyond `tol` (in items) are driven out first."""
+    may grow up to `cap` items. With `tol` (in items; one for all baselines, or per baseline),
+    imbalances beyond it are driven out first."""
     chosen = list(chosen)
     keys = sorted({k for r in results for k in r})
     sums = {k: sum(results[i].get(k, 0.5) - 0.5 for i in chosen) for k in keys}
@@ -141,9 +143,11 @@ def improve(chosen: list[int], results: Sequence[dict[str, float]], groups_of: S
     def worst(s: dict[str, float]) -> tuple[float, float, float]:
         # the excess over `tol`, then the sum of squares (smooth, so the search keeps moving), then
         # the largest imbalance
-        excess = sum(max(abs(v) - tol, 0.0) ** 2 for v in s.values()) if tol is not None else 0.0
+        excess = sum(max(abs(v) - limit[k], 0.0) ** 2 for k, v in s.items()) if limit else 0.0
         return excess, sum(v * v for v in s.values()), max((abs(v) for v in s.values()), default=0.0)
 
+    limit = ({k: tol for k in keys} if isinstance(tol, (int, float)) else
+             {k: tol.get(k, math.inf) for k in keys} if tol is not None else {})
     taken = set(chosen)
     unused = [i for i in range(len(results)) if i not in taken]
     for _ in range(rounds):
