@@ -229,7 +229,8 @@ def irregular_forms(rng: random.Random, subtype: str) -> Pair:
     name = _name(rng)
     v = rng.choice(PARTICIPLE_VERBS)
     # the same tail in both subtypes, one that suits "has" too
-    tail = _tail(rng, times=PERFECT_TIMES)
+    # ("went" takes no "at the park": a motion verb without a goal gets a time phrase)
+    tail = rng.choice([t for t in PERFECT_TIMES if t]) if v.base == "go" else _tail(rng, times=PERFECT_TIMES)
     rest = ["the", _object_for(rng, v, mass=True).word, tail] if v.transitive else [tail]
     if subtype == "irregular_past_participle_verbs":
         return _pair([name, v.past, *rest], [name, v.participle, *rest])
