@@ -98,7 +98,7 @@ def test_same_seed_same_files_and_fresh_tasks_are_skipped(tmp_path, monkeypatch)
 
 
 def test_failed_synthesis_drops_the_pair_voice_and_says_so(tmp_path, monkeypatch):
-    items = _items("swuggy", 2, 0)
+    items = _items("swuggy", 2, 0, ["us-f1", "gb-m1"])
     doomed = build._opaque(0, "swuggy", items[0].id, "us-f1", 0)
     monkeypatch.setattr("slmscale.audio.tts.synthesize_many", fake_tts(fail={doomed, "us-f1/ssc-00001_correct"}))
     meta = build_bench(BenchConfig(n=2, tasks=["swuggy", "ssc"], voices=["us-f1", "gb-m1"]), tmp_path)
@@ -116,11 +116,11 @@ def test_no_benchmark_sentence_or_story_in_a_training_corpus():
     corpus = generate_stories(1500, seed)
     texts = {s.text for s in corpus}
     sentences = {x.strip() for s in corpus for x in s.sentences}
-    blimp = _items("sblimp", 15, seed)
+    blimp = _items("sblimp", 15, seed, None)  # which items does not matter here: none is leaked
     assert not [it.good for it in blimp if it.good in sentences]
     assert not [it.bad for it in blimp if it.bad in sentences]
     for task in ("ssc", "tsc"):
-        for it in _items(task, 40, seed):
+        for it in _items(task, 40, seed, None):
             assert f"{it.context} {it.good_ending}" not in texts
             assert not any(it.context in t for t in texts)
 
@@ -155,7 +155,7 @@ def test_storycloze_gets_crossmodal_audio_and_the_layout_is_versioned(tmp_path, 
     assert not list((folder / "crossmodal" / "us-f1").glob("ssc-00001_*"))
     part = read_json(folder / "meta.json")
     assert part["dropped_crossmodal"] == ["ssc-00001/us-f1"] and part["dropped_pairs"] == []
-    assert part["config"]["layout"] == 3
+    assert part["config"]["layout"] == build.LAYOUT["ssc"]
     assert len(load_benchmark(tmp_path, "ssc").pairs) == 4
     assert len(read_crossmodal(folder / "crossmodal", "sstorycloze_s2t").pairs) == 3
     # what each utterance says: the context alone, each ending alone
@@ -191,3 +191,17 @@ def test_real_speech_crossmodal_parts(tmp_path):
         seconds("crossmodal/us-f1/ssc-00000_ending_correct.wav")
     assert 0.7 * whole < parts < 1.3 * whole
     assert seconds("crossmodal/us-f1/ssc-00000_ending_incorrect.wav") < 0.6 * whole
+
+
+@pytest.mark.slow
+def test_real_speech_audit_holds_on_the_spoken_audio(tmp_path):
+    """espeak-ng end to end: the audit measures length_seconds on the written wavs, and the builders
+    (which timed the candidates apart from the build) keep it within bounds with the rest."""
+    from slmscale.eval.audit import audit_bench
+
+    build_bench(BenchConfig(n=24, seed=0, tasks=["swuggy", "ssc", "tsc"], voices=["carib-f5", "gbclan-m4"]),
+                tmp_path, workers=1)
+    rep = audit_bench(tmp_path)
+    for task in ("swuggy", "ssc", "tsc"):
+        t = rep["tasks"][task]
+        assert "length_seconds" in t["baselines"] and t["within_bounds"], (task, t["baselines"], t["by_group"])

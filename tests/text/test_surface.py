@@ -6,7 +6,7 @@ import random
 from collections import Counter
 
 from slmscale.text.surface import (NGRAM_ORDERS, Balancer, PhoneNgram, SurfaceModel, accuracies,
-                                   balanced_subset, compare, outcomes)
+                                   balanced_subset, compare, improve, outcomes)
 
 
 def test_ngram_prefers_seen_transitions():
@@ -42,3 +42,18 @@ def test_balanced_subset_brings_a_skewed_pool_to_chance():
     bal = Balancer()
     bal.add({"a": 1.0})
     assert bal.best([{"a": 1.0}, {"a": 0.0}]) == 1
+
+
+def test_improve_with_a_tolerance_keeps_every_imbalance_within_it():
+    """Swapping C for D lowers the sum of squares, (1, 1, 1) -> (1.5, 0, 0), but pushes one baseline
+    past the tolerance of one item: without `tol` the search takes it, with `tol=1` it does not."""
+    keys = ("a", "b", "c")
+    results = [dict(zip(keys, v)) for v in ((1, 1, .5), (1, .5, 1), (.5, 1, 1), (1, 0, 0))]
+    groups = ["x", "x", "y", "y"]  # only C and D may trade places
+
+    def sums(chosen):
+        return tuple(sum(results[i][k] - 0.5 for i in chosen) for k in keys)
+
+    assert sums([0, 1, 2]) == (1, 1, 1)
+    assert sums(improve([0, 1, 2], results, groups)) == (1.5, 0, 0)
+    assert sums(improve([0, 1, 2], results, groups, tol=1.0)) == (1, 1, 1)

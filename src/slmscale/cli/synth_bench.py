@@ -24,7 +24,8 @@ def bench_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", help="Synthesis processes (default: all cores)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when up to date."),
     show: Optional[int] = typer.Option(None, "--show", min=1, help="Print a random sample of this many "
-                                       "items of each task (text only, nothing is spoken) and exit."),
+                                       "items of each task (text only: nothing is written; the candidates are timed with "
+                                       "espeak-ng, as a build would) and exit."),
 ) -> None:
     """Speak benchmark items in several voices, written as ZeroSpeech / StoryCloze folders + text.jsonl
     (+ crossmodal/ audio for the cross-modal StoryCloze tasks)."""

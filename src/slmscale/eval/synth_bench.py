@@ -36,7 +36,8 @@ SPLIT = "dev"
 # Layout version per task, part of the cache fingerprint: a folder built by an older layout is
 # rebuilt (2: StoryCloze folders gained crossmodal/; sWUGGY/sBLIMP 2, StoryCloze 3: the items of the
 # audited builders, spoken sWUGGY phones, audit.json).
-LAYOUT = {"swuggy": 2, "sblimp": 2, "ssc": 3, "tsc": 3}
+# 3/4: items chosen with their spoken length balanced as well.
+LAYOUT = {"swuggy": 3, "sblimp": 3, "ssc": 4, "tsc": 4}
 AUDIT_FILE = "audit.json"
 CROSS_COLUMNS = ["id", "voice", "context", "correct", "incorrect", "kind", "story_id"]
 
@@ -123,14 +124,22 @@ def _cloze_rows(items: list[Any], voices: list[str]
     return rows, cross, texts
 
 
-def _items(task: str, n: int, seed: int) -> list[Any]:
+def _items(task: str, n: int, seed: int, voices: list[str] | None) -> list[Any]:
+    """The task's items, their spoken length in `voices` balanced along with the text baselines
+    (None: the text baselines only)."""
+    from slmscale.audio import durations
     from slmscale.text import pairs
 
+    def timed(texts: Any) -> list[tuple[float, ...]]:
+        return durations.spoken_seconds(texts, voices or [])
+
+    seconds = timed if voices else None
+
     if task == "swuggy":
-        return pairs.swuggy_pairs(n, seed, extended_homophones=True)
+        return pairs.swuggy_pairs(n, seed, extended_homophones=True, seconds=seconds)
     if task == "sblimp":
-        return pairs.sblimp_pairs(n, seed)
-    return pairs.storycloze_items(n, seed, kind="s" if task == "ssc" else "t")
+        return pairs.sblimp_pairs(n, seed, seconds=seconds)
+    return pairs.storycloze_items(n, seed, kind="s" if task == "ssc" else "t", seconds=seconds)
 
 
 def sample_lines(cfg: BenchConfig, k: int) -> list[str]:
@@ -138,8 +147,9 @@ def sample_lines(cfg: BenchConfig, k: int) -> list[str]:
     import random
 
     lines = []
+    voices = resolve_voices(cfg)
     for task in cfg.tasks:
-        items = _items(task, cfg.n or DEFAULT_N[task], cfg.seed)
+        items = _items(task, cfg.n or DEFAULT_N[task], cfg.seed, voices)
         rng = random.Random(f"slmscale-show/{cfg.seed}/{task}")
         for it in sorted(rng.sample(items, min(k, len(items))), key=lambda x: x.id):
             if task == "swuggy":
@@ -167,7 +177,7 @@ def build_task(task: str, cfg: BenchConfig, voices: list[str], out: Path, worker
         return read_meta(folder)
     if folder.exists():
         shutil.rmtree(folder)  # stale wavs would disagree with the new gold
-    items = _items(task, n, cfg.seed)
+    items = _items(task, n, cfg.seed, voices)
     if task in ("swuggy", "sblimp"):
         rows, texts = _zerospeech_rows(task, items, voices, cfg.seed)
         audio_dir = folder / SPLIT

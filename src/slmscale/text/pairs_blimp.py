@@ -34,6 +34,7 @@ GENDERED = {"boy": "m", "girl": "f", "king": "m", "queen": "f", "prince": "m", "
 REFL = {"m": "himself", "f": "herself", "n": "itself", "p": "themselves"}
 NUMBERS = "two three four five six seven eight nine ten".split()
 TIMES = ["today", "again", "in the morning", "after lunch", "at night", "yesterday", "", ""]
+PERFECT_TIMES = [t for t in TIMES if t != "yesterday"]  # "*has eaten it yesterday"
 PRESENT_TIMES = ["every day", "in the morning", "after lunch", "at night", "now", "today", "", ""]
 # Raising vs control: "There happened to be ..." / "*There tried to be ..."; "Lily wanted there to
 # be ..." (exceptional case marking) / "*Lily told there to be ...".
@@ -74,14 +75,18 @@ def _place(rng: random.Random) -> str:
     return f"{p.prep} the {p.word}"
 
 
-def _tail(rng: random.Random, present: bool = False) -> str:
-    """A place or a time phrase (present-tense frames get no "yesterday")."""
-    return rng.choice([_place(rng), _place(rng), rng.choice(PRESENT_TIMES if present else TIMES)])
+def _tail(rng: random.Random, present: bool = False, times: list[str] | None = None) -> str:
+    """A place or a time phrase (present-tense frames get no "yesterday"; `times` overrides)."""
+    return rng.choice([_place(rng), _place(rng), rng.choice(times or (PRESENT_TIMES if present else TIMES))])
 
 
-def _object_for(rng: random.Random, verb: Verb) -> Noun:
-    """An object the verb takes: a countable one if it has any ("drink" only takes mass nouns)."""
-    return rng.choice([n for n in L.objects_for(verb) if n.plural != n.word] or L.objects_for(verb) or OBJECTS)
+def _object_for(rng: random.Random, verb: Verb, mass: bool = False) -> Noun:
+    """An object the verb takes: a countable one if it has any; with `mass` (after "the"), a mass
+    noun for a verb that only takes those ("drink": "the milk", never "the chair")."""
+    nouns = [n for n in L.objects_for(verb) if n.plural != n.word] or L.objects_for(verb)
+    if not nouns and mass:
+        nouns = L.nouns_of(*verb.objects, countable=False)
+    return rng.choice(nouns or OBJECTS)
 
 
 def _name(rng: random.Random, gender: str | None = None) -> str:
@@ -223,7 +228,10 @@ def irregular_forms(rng: random.Random, subtype: str) -> Pair:
     """Past after no auxiliary, participle after "has": "Lily ate the cake" / "Lily has eaten it"."""
     name = _name(rng)
     v = rng.choice(PARTICIPLE_VERBS)
-    rest = ["the", _object_for(rng, v).word, _tail(rng)] if v.transitive else [_tail(rng)]
+    # the same tail in both subtypes, one that suits "has" too
+    # ("went" takes no "at the park": a motion verb without a goal gets a time phrase)
+    tail = rng.choice([t for t in PERFECT_TIMES if t]) if v.base == "go" else _tail(rng, times=PERFECT_TIMES)
+    rest = ["the", _object_for(rng, v, mass=True).word, tail] if v.transitive else [tail]
     if subtype == "irregular_past_participle_verbs":
         return _pair([name, v.past, *rest], [name, v.participle, *rest])
     return _pair([name, "has", v.participle, *rest], [name, "has", v.past, *rest])  # irregular_past_after_has
@@ -260,6 +268,8 @@ def npi_licensing(rng: random.Random, subtype: str) -> Pair:
     name = _name(rng)
     if subtype == "only_npi_licensor":  # "Only Lily ever ..." / "*Even Lily ever ..."
         a = article(o.word)
+        if rng.random() < 0.5:  # "*Lily ever saw a ball only ...": the same words, "only" too late
+            return _pair(["only", name, "ever", v.past, a, o.word, tail], [name, "ever", v.past, a, o.word, "only", tail])
         other = rng.choice(["even", "just", "also", "then", "so", "always", "suddenly"])
         return _pair(["only", name, "ever", v.past, a, o.word, tail], [other, name, "ever", v.past, a, o.word, tail])
     # npi_present: without a licensor, "some"/"never"/"soon" are fine where "any"/"ever" are not

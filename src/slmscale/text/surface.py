@@ -17,12 +17,15 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from slmscale.text.grammar import split_words
 from slmscale.text.phonemes import base_phone, phonemize
 
 NGRAM_ORDERS = (1, 2, 3, 4)
+# A valid benchmark keeps every baseline's accuracy within this of 0.5 (or within one pair's worth,
+# 1/n, for a group of n < 1/CHANCE_BOUND pairs); the audit checks it, the builders aim for it.
+CHANCE_BOUND = 0.05
 BOUNDARY = "#"
 
 
@@ -126,19 +129,25 @@ def outcomes(good: dict[str, float], bad: dict[str, float]) -> dict[str, float]:
 
 
 def improve(chosen: list[int], results: Sequence[dict[str, float]], groups_of: Sequence[str],
-            cap: int | None = None, rounds: int = 8) -> list[int]:
+            cap: int | None = None, rounds: int = 8, tol: float | Mapping[str, float] | None = None
+            ) -> list[int]:
     """Swap chosen items for unused ones while that lowers the largest imbalance over baselines (a
     local search after the greedy pass). Without `cap` a swap keeps the group; with it, any group
-    may grow up to `cap` items."""
+    may grow up to `cap` items. With `tol` (in items; one for all baselines, or per baseline),
+    imbalances beyond it are driven out first."""
     chosen = list(chosen)
     keys = sorted({k for r in results for k in r})
     sums = {k: sum(results[i].get(k, 0.5) - 0.5 for i in chosen) for k in keys}
     count = Counter(groups_of[i] for i in chosen)
 
-    def worst(s: dict[str, float]) -> tuple[float, float]:
-        # the sum of squares (smooth, so the search keeps moving), then the largest imbalance
-        return sum(v * v for v in s.values()), max((abs(v) for v in s.values()), default=0.0)
+    def worst(s: dict[str, float]) -> tuple[float, float, float]:
+        # the excess over `tol`, then the sum of squares (smooth, so the search keeps moving), then
+        # the largest imbalance
+        excess = sum(max(abs(v) - limit[k], 0.0) ** 2 for k, v in s.items()) if limit else 0.0
+        return excess, sum(v * v for v in s.values()), max((abs(v) for v in s.values()), default=0.0)
 
+    limit = ({k: tol for k in keys} if isinstance(tol, (int, float)) else
+             {k: tol.get(k, math.inf) for k in keys} if tol is not None else {})
     taken = set(chosen)
     unused = [i for i in range(len(results)) if i not in taken]
     for _ in range(rounds):
@@ -188,14 +197,15 @@ class Balancer:
 
 def balanced_subset(pool: Sequence[Any], results: Sequence[dict[str, float]], n: int,
                     group: Callable[[Any], str] | None = None, groups: Sequence[str] = (),
-                    window: int = 400, share: float = 1.0) -> list[int]:
+                    window: int = 400, share: float = 1.0, tol: float | None = None) -> list[int]:
     """Indices of `n` pool items whose baseline outcomes average close to 0.5, greedily.
 
     At each step the next item (of the next group in turn, when `groups` is given) is the one,
     among the first `window` unused candidates in pool order, that keeps the largest running
     imbalance |sum(outcome - 0.5)| over all baselines smallest; a local search then swaps items.
     With `share` > 1 a group may end with up to `share` times its even share (the search may trade
-    between groups), so groups whose items all lean one way can be offset by others.
+    between groups), so groups whose items all lean one way can be offset by others. With `tol`,
+    the search first drives every imbalance within `tol` items (see `improve`).
     Deterministic given the pool order.
     """
     used = [False] * len(pool)
@@ -213,7 +223,7 @@ def balanced_subset(pool: Sequence[Any], results: Sequence[dict[str, float]], n:
         bal.add(results[best])
     labels = [group(item) if group is not None else "" for item in pool]
     cap = math.ceil(share * n / len(groups)) if groups and share > 1 else None
-    return improve(chosen, results, labels, cap=cap)
+    return improve(chosen, results, labels, cap=cap, tol=tol)
 
 
 def accuracies(results: Iterable[dict[str, float]]) -> dict[str, float]:
