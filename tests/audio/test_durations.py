@@ -24,3 +24,12 @@ def test_durations_are_the_spoken_lengths_per_voice():
 def test_an_unspeakable_text_is_a_user_error():
     with pytest.raises(UserError, match="cannot time"):
         spoken_seconds(["..."], ["carib-f5"])
+
+
+def test_durations_do_not_depend_on_the_worker_count():
+    # ~60 sentences x 2 voices: several engine runs of BATCH_CHARS, spread over processes or not
+    texts = [f"The {w} saw {n} small birds near the old mill today." for w in ("cat", "dog", "fox")
+             for n in ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "many",
+                       "some", "few", "all", "no", "ten more", "a lot of", "eleven", "twelve", "twenty", "forty")]
+    voices = ["carib-f5", "us-m7"]
+    assert spoken_seconds(texts, voices, workers=2) == spoken_seconds(texts, voices, workers=1)

@@ -8,16 +8,27 @@ speaks a short sentence in a few ms), so the builders measure instead of modelli
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from typing import Sequence
 
-from slmscale.audio.tts import BATCH_CHARS, SAMPLE_RATE, synthesize_batch
+from slmscale.audio.tts import BATCH_CHARS, SAMPLE_RATE, _default_workers, _worker_init, synthesize_batch
 from slmscale.errors import UserError
 from slmscale.progress import track
 
 
-def spoken_seconds(texts: Sequence[str], voices: Sequence[str]) -> list[tuple[float, ...]]:
+def _time_batch(batch: list[tuple[str, str]]) -> list[float | str]:
+    """Durations (s) of one engine run's texts, or the error reason per text."""
+    return [res if isinstance(res, str) else len(res[0]) / SAMPLE_RATE for res in synthesize_batch(batch)]
+
+
+def spoken_seconds(texts: Sequence[str], voices: Sequence[str], workers: int | None = None
+                   ) -> list[tuple[float, ...]]:
     """Per text, its duration in each of `voices` (the length of the 16 kHz wav `tts` writes).
-    Repeated texts are spoken once; raises UserError when a text cannot be spoken."""
+    Repeated texts are spoken once; raises UserError when a text cannot be spoken. The engine
+    runs are spread over `workers` processes (default: the CPUs this process may use); the
+    batches are fixed by the texts alone, so the durations do not depend on `workers`."""
     unique = sorted(set(texts))
     requests = [(t, v) for t in unique for v in voices]
     batches: list[list[tuple[str, str]]] = []
@@ -28,10 +39,20 @@ def spoken_seconds(texts: Sequence[str], voices: Sequence[str]) -> list[tuple[fl
             size = 0
         batches[-1].append(req)
         size += len(req[0])
-    secs: dict[tuple[str, str], float] = {}
-    for batch in track(batches, "timing candidates", unit="batch"):
-        for req, res in zip(batch, synthesize_batch(batch)):
-            if isinstance(res, str):
-                raise UserError(f"cannot time {req[0][:40]!r} in voice {req[1]}: {res}")
-            secs[req] = len(res[0]) / SAMPLE_RATE
+    workers = max(1, min(workers or _default_workers(), len(batches) or 1))
+    pool = None
+    if workers > 1:  # fork before the progress bar starts its thread (map submits every batch now)
+        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
+    try:
+        timed = pool.map(_time_batch, batches) if pool is not None else map(_time_batch, batches)
+        secs: dict[tuple[str, str], float] = {}
+        for batch, got in zip(batches, track(timed, "timing candidates", total=len(batches), unit="batch")):
+            for req, res in zip(batch, got):
+                if isinstance(res, str):
+                    raise UserError(f"cannot time {req[0][:40]!r} in voice {req[1]}: {res}")
+                secs[req] = res
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return [tuple(secs[(t, v)] for v in voices) for t in texts]
