@@ -129,3 +129,27 @@ def test_max_epochs_drops_the_partner_of_a_dropped_run_too(tmp_path, shards):
 def test_max_epochs_must_be_positive(tmp_path, shards):
     with pytest.raises(UserError, match="max_epochs"):
         _spec(tmp_path, shards, grid=_ladder(max_epochs=0))
+
+
+def test_critical_path_starts_long_chains_first():
+    from slmscale.study.demo import load_preset
+    from slmscale.study.expand import critical_path, dependencies
+
+    runs = expand(load_preset("tiny"))
+    by_id = {r.run_id: r for r in runs}
+    prio = critical_path(runs)
+    cost = {r.run_id: float(r.flops_full or r.flops) for r in runs}
+    starts = {}
+    for child, (parent,) in dependencies(runs).items():
+        starts.setdefault(parent, []).append(child)
+    for r in runs:  # a run's priority is its own cost plus its costliest chain of dependents
+        assert prio[r.run_id] == pytest.approx(cost[r.run_id] + max((prio[c] for c in starts.get(r.run_id, ())),
+                                                                     default=0.0))
+    order = sorted(runs, key=lambda r: -prio[r.run_id])
+    # the text model an interleaved run starts from is handed out before any run without dependents
+    # whose own cost is smaller than that chain
+    il = [r for r in runs if r.init_run]
+    assert il and all(prio[r.init_run] > cost[r.init_run] for r in il)
+    first = order[0]
+    assert first.run_id in starts and by_id[starts[first.run_id][0]].arm == "interleaved"
+    assert [r.run_id for r in order][-1] in {r.run_id for r in runs if r.run_id not in starts and not r.init_run}

@@ -309,3 +309,23 @@ def expand(spec: StudySpec, shards_fp: dict[str, str] | None = None,
 def dependencies(runs: list[RunSpec]) -> dict[str, list[str]]:
     """run id -> the run ids that must finish before it starts."""
     return {r.run_id: [r.init_run] for r in runs if r.init_run}
+
+
+def critical_path(runs: list[RunSpec]) -> dict[str, float]:
+    """run id -> the planned training FLOPs of the longest chain of runs it starts (itself, then the
+    costliest run that starts from it, and so on). Handing out runs in decreasing order of this
+    starts the long chains first (a text model, then the interleaved run extended from it) and
+    leaves the short runs to fill the last workers, so no worker idles behind one long run."""
+    children: dict[str, list[str]] = {}
+    for r in runs:
+        if r.init_run:
+            children.setdefault(r.init_run, []).append(r.run_id)
+    cost = {r.run_id: float(r.flops_full or r.flops) for r in runs}
+    memo: dict[str, float] = {}
+
+    def chain(run_id: str) -> float:
+        if run_id not in memo:
+            memo[run_id] = cost.get(run_id, 0.0) + max((chain(c) for c in children.get(run_id, ())), default=0.0)
+        return memo[run_id]
+
+    return {r.run_id: chain(r.run_id) for r in runs}

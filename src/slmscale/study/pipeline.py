@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from slmscale.artifacts import write_json
 from slmscale.errors import UserError
-from slmscale.study.expand import RunSpec, default_param_counter, dependencies, expand
+from slmscale.study.expand import RunSpec, critical_path, default_param_counter, dependencies, expand
 from slmscale.study.spec import StudySpec
 
 # `study run` warns about a run that sees its unique tokens more often than this.
@@ -121,9 +121,10 @@ def run_study(spec: StudySpec, study_dir: str | Path, executor: str | None = Non
         if needs_work(RunPaths(root), ex.retry_failed):
             todo.append((r.run_id, RunJob(str(root), threads, ex.retry_failed, ex.timeout_s, ex.gpus_per_run,
                                           ex.trainer, ex.evaluator, ex.extender)))
-    # Runs that others start from go first, so their dependents can start as early as possible.
-    needed = {d for ds in deps.values() for d in ds}
-    todo.sort(key=lambda item: item[0] not in needed)
+    # Longest chain of training first (a run others start from carries their cost too), so the
+    # dependents start early and short runs fill the workers at the end.
+    priority = critical_path(runs)
+    todo.sort(key=lambda item: -priority.get(item[0], 0.0))
     note(f"[study] {len(runs)} runs planned, {len(runs) - len(todo)} already done, {len(todo)} to run "
          f"({executor or ex.executor}, {jobs} worker(s), {threads} thread(s) each)")
     states: dict[str, str] = {}
