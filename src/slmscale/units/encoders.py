@@ -25,6 +25,16 @@ __all__ = ["HUBERT_TYPES", "MEL_CACHE", "MFCC_CONTEXT_DEFAULT", "MFCC_WHITEN_DEF
 HUBERT_TYPES = ("hubert", "wav2vec2", "data2vec-audio", "wavlm")
 
 
+def receptive_field(conv_kernel: tuple, conv_stride: tuple) -> int:
+    """Samples one output frame of a wav2vec2/HuBERT conv feature extractor sees: also the fewest
+    samples that yield a frame."""
+    field_, jump = 1, 1
+    for k, s in zip(conv_kernel, conv_stride):
+        field_ += (k - 1) * jump
+        jump *= s
+    return field_
+
+
 class HubertEncoder(Encoder):
     """Hidden states of transformer layer `layer` (1-based) of a local HuBERT/wav2vec2-style model.
 
@@ -74,9 +84,7 @@ class HubertEncoder(Encoder):
         self._captured: list = []
         self.model.encoder.layers[-1].register_forward_hook(
             lambda _m, _i, out: self._captured.append(out[0] if isinstance(out, tuple) else out))
-        # Receptive field of the conv feature extractor: the fewest samples that yield one frame.
-        self._receptive = 1 + int(sum((k - 1) * int(np.prod(mcfg.conv_stride[:i]))
-                                      for i, k in enumerate(mcfg.conv_kernel)))
+        self._receptive = receptive_field(mcfg.conv_kernel, mcfg.conv_stride)
 
     def min_samples(self) -> int:
         return self._receptive

@@ -36,10 +36,10 @@ from slmscale.train.checkpoint import list_checkpoints, load_checkpoint, save_ch
 from slmscale.train.loop import autocast_ctx
 from slmscale.train.metrics import MetricsLog
 from slmscale.train.schedule import default_warmup, lr_at
+from slmscale.units.encoders import receptive_field
 from slmscale.units.manifest_jobs import manifest_inputs
 from slmscale.units.pretrain_config import PretrainConfig, hubert_config
-from slmscale.units.pretrain_data import (HOP, Batches, Corpus, cluster_targets, load_corpus, receptive_field,
-                                          target_encoder)
+from slmscale.units.pretrain_data import Batches, Corpus, cluster_targets, load_corpus, target_encoder
 
 KIND = "hubert-pretrain"
 IDENTITY = "pretrain_identity.json"  # config + input hashes of the work in progress

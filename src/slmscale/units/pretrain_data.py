@@ -98,14 +98,6 @@ def cluster_targets(encoder: Encoder, corpus: Corpus, k: int, seed: int,
     return labels, centroids, {"frames": int(sum(len(f) for f in feats)), "kmeans": km, "units_used": used}
 
 
-def receptive_field(conv_kernel: tuple, conv_stride: tuple) -> int:
-    field_, jump = 1, 1
-    for k, s in zip(conv_kernel, conv_stride):
-        field_ += (k - 1) * jump
-        jump *= s
-    return field_
-
-
 class Batches:
     """Deterministic training batches: crops of `crop` samples with targets, masks and views."""
 

@@ -154,7 +154,7 @@ def _frame_offset_s(tok: Any) -> float:
     centred spectral frames, half the conv receptive field for HuBERT-family models."""
     if tok.config.encoder.name != "hubert":
         return 0.0
-    from slmscale.units.pretrain_data import receptive_field
+    from slmscale.units.encoders import receptive_field
 
     conf = tok.encoder.model.config
     return receptive_field(conf.conv_kernel, conf.conv_stride) / 2 / 16000
