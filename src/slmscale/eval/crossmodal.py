@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 from slmscale.artifacts import iter_jsonl
 from slmscale.errors import UserError
+from slmscale.eval.protocols import DEFAULT_TRUNCATION
 from slmscale.eval.formats import (CROSS_DIR, CROSS_TASKS, GROUP_FIELDS, TASK_DIRS, TEXT_FILE, Benchmark,
                                    Pair, _mismatch, _read_csv)
 
@@ -148,7 +149,7 @@ def item_frame(direction: str, encoders: CrossEncoders) -> tuple[list[int], int,
 
 def score_crossmodal(model: Any, bench: CrossBench, encoders: CrossEncoders, normalize: str | None = None,
                      batch_size: int = 64, cache_dir: Path | None = None, max_length: int | None = None,
-                     protocol: str | None = None, truncation: str = "slide") -> dict[str, Any]:
+                     protocol: str | None = None, truncation: str = DEFAULT_TRUNCATION) -> dict[str, Any]:
     """Ending scores per item key and the task summary (as run.score_benchmark returns). The
     protocol (eval.protocols) decides the terminal EOS, the normalisation, whether the context is
     scored too (slamkit) and whether the softmax is restricted to the ending's modality."""

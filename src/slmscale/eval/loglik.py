@@ -98,21 +98,20 @@ def sequence_loglik(model: Any, sequences: Sequence[Sequence[int]], *, prefix: S
         content = [int(t) for t in seq]
         context = [int(t) for t in contexts[n_seq]] if contexts is not None else []
         whole = prefix + context + content + suffix
-        if slide and max_length is not None and len(whole) > max_length:
-            for window, start in sliding_windows(whole, max(len(prefix) + len(context), 1), max_length):
-                full.append(window)
-                starts.append(start)
-                owner.append(n_seq)
+        if max_length is not None and len(whole) > max_length:
             truncated += 1
-            continue
-        if max_length is not None and len(prefix) + len(context) + len(content) + len(suffix) > max_length:
+            if slide:
+                for window, start in sliding_windows(whole, max(len(prefix) + len(context), 1), max_length):
+                    full.append(window)
+                    starts.append(start)
+                    owner.append(n_seq)
+                continue
             # Keep the end: StoryCloze endings decide the task; a context is cut before its ending.
-            excess = len(prefix) + len(context) + len(content) + len(suffix) - max_length
-            context = context[min(excess, len(context)):]
+            context = context[min(len(whole) - max_length, len(context)):]
             if len(prefix) + len(content) + len(suffix) > max_length:
                 content = content[-max(max_length - len(prefix) - len(suffix), 1):]
-            truncated += 1
-        full.append(prefix + context + content + suffix)
+            whole = prefix + context + content + suffix
+        full.append(whole)
         starts.append(max(len(prefix) + len(context), 1))
         owner.append(n_seq)
     for seq in full:
