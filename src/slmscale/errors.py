@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import sys
+from typing import Callable
 
 EXIT_USER = 2
 EXIT_BUG = 1
@@ -83,14 +84,18 @@ def explain(err: BaseException) -> tuple[str, int] | None:
     return None
 
 
-def print_explained(err: BaseException) -> int | None:
-    """For entry points other than the CLI (study stage and worker processes): print an anticipated
-    failure as the same one `error:` line the CLI gives and return its exit code; None for a bug."""
-    explained = explain(err)
-    if explained is None:
-        return None
-    print(f"error: {explained[0]}", file=sys.stderr)
-    return explained[1]
+def run_explained(body: Callable[[], int]) -> int:
+    """For entry points other than the CLI (study stage and worker processes): run `body`; an
+    anticipated failure prints the same one `error:` line the CLI gives and returns its exit code,
+    a bug propagates with its traceback."""
+    try:
+        return body()
+    except Exception as err:
+        explained = explain(err)
+        if explained is None:
+            raise
+        print(f"error: {explained[0]}", file=sys.stderr)
+        return explained[1]
 
 
 def safetensors_error() -> type[BaseException]:

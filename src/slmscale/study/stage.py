@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from slmscale.errors import UserError, print_explained
+from slmscale.errors import UserError, run_explained
 
 
 def _corpus(p: dict[str, Any]) -> None:
@@ -147,19 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 2:
         print("usage: python -m slmscale.study.stage NAME CONFIG.json", file=sys.stderr)
         return 2
-    try:
+
+    def body() -> int:
         if argv[0] not in STAGES:
             raise UserError(f"unknown stage {argv[0]!r}; choose one of {', '.join(STAGES)}")
         path = Path(argv[1])
         if not path.is_file():
             raise UserError(f"{path}: stage config not found")
         run_stage(argv[0], json.loads(path.read_text()))
-    except Exception as err:  # the CLI's one-line errors (full disk, damaged files, ...) here too
-        code = print_explained(err)
-        if code is None:
-            raise
-        return code
-    return 0
+        return 0
+
+    return run_explained(body)  # the CLI's one-line errors (full disk, damaged files, ...) here too
 
 
 if __name__ == "__main__":

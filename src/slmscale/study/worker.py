@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from slmscale.artifacts import read_json, write_json
-from slmscale.errors import UserError, print_explained
+from slmscale.errors import UserError, run_explained
 from slmscale.eval.protocols import DEFAULT_TRUNCATION
 from slmscale.eval.tasks import get_task
 from slmscale.study.runstate import DIVERGED_EXIT, RunPaths, read_summary, task_done
@@ -99,13 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m slmscale.study.worker RUNROOT", file=sys.stderr)
         return 2
-    try:
-        return work(Path(argv[0]))
-    except Exception as err:  # the CLI's one-line errors (full disk, damaged files, ...) here too
-        code = print_explained(err)
-        if code is None:
-            raise
-        return code
+    return run_explained(lambda: work(Path(argv[0])))  # the CLI's one-line errors here too
 
 
 if __name__ == "__main__":
