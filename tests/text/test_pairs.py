@@ -152,6 +152,21 @@ def test_every_builder_is_at_chance_on_the_demo_seed():
         assert _within(accs, 50), (kind, accs)
 
 
+def test_swuggy_at_the_default_size_is_at_chance_in_every_band():
+    """`synth bench`'s default n = 300 takes a third of each band's words, so every pick moves the
+    n-grams it is judged by; the refinement judges each candidate word as if it were left out too,
+    and every band ends within the audit's bounds (it ended at 0.60 when it could not)."""
+    from slmscale.text.surface import SurfaceModel
+
+    wug = swuggy_pairs(300, seed=0)
+    assert len({i.word for i in wug}) == 300
+    surface = SurfaceModel.from_counts(word_counts(0), exclude={i.word for i in wug})
+    assert _within(_audit("swuggy", wug, surface), 300)
+    for band in BANDS:
+        items = [i for i in wug if i.frequency == band]
+        assert len(items) == 100 and _within(_audit("swuggy", items, surface), 100), band
+
+
 def test_builders_balance_the_spoken_length_they_are_given():
     """Durations that no text baseline predicts (a hash of the text) are balanced like any cue, and
     the pick depends on them."""

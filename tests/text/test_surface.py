@@ -57,3 +57,24 @@ def test_improve_with_a_tolerance_keeps_every_imbalance_within_it():
     assert sums([0, 1, 2]) == (1, 1, 1)
     assert sums(improve([0, 1, 2], results, groups)) == (1.5, 0, 0)
     assert sums(improve([0, 1, 2], results, groups, tol=1.0)) == (1, 1, 1)
+
+
+def test_held_out_word_scores_as_a_refit_without_it():
+    """`features(held_out=w)` is the n-gram of the corpus with w left out too, to the bit, for the
+    word itself and for any other candidate (here one with a phone only w has, which also leaves
+    the add-one vocabulary)."""
+    counts = Counter({"cat": 10, "cab": 3, "dog": 5, "zoo": 2, "the": 40})
+    full = SurfaceModel.from_counts(counts, exclude={"dog"})
+    for word in ("cat", "zoo"):
+        refit = SurfaceModel.from_counts(counts, exclude={"dog", word})
+        for text in ("cat", "zoo", "dab"):
+            assert full.features(text, held_out=word) == refit.features(text), (word, text)
+    assert full.features("dog", held_out="dog") == full.features("dog")  # already left out: no-op
+    assert full.features("cat", held_out="cat") != full.features("cat")
+
+
+def test_improve_takes_the_first_of_equally_good_swaps():
+    """Among unused items that would lower the imbalance equally, the earliest in pool order wins
+    (the pick is a pure function of the pool order)."""
+    results = [{"a": 1.0}, {"a": 1.0}, {"a": 0.0}, {"a": 0.0}]
+    assert improve([0, 1], results, ["g"] * 4) == [2, 1]

@@ -138,14 +138,22 @@ def add_seconds(results: list[dict[str, float]], goods: Sequence[str], bads: Seq
 def swuggy_pairs(n: int, seed: int, corpus_stories: int = 2000, pool_factor: int = 3,
                  extended_homophones: bool = False, seconds: Seconds | None = None) -> list[WuggyItem]:
     """`n` word/non-word pairs, bands balanced (high, mid, low in turn), chosen from a pool of
-    `pool_factor`·n so that every surface baseline (phone n-grams fitted on the corpus words with
-    all pool words left out) is near chance. Non-words are made from the words' pronunciations
+    `pool_factor`·n words so that every surface baseline (phone n-grams fitted on the corpus words
+    with all pool words left out) is near chance. Non-words are made from the words' pronunciations
     (text.nonwords) and are no homophone of a lexicon word (nor, with `extended_homophones`, of
     an english-words entry). With `seconds`, the spoken length (of the phones, as the bench speaks
     them) is balanced too."""
     if n < 1:
         raise UserError(f"number of sWUGGY pairs must be >= 1, got {n}")
     counts = word_counts(seed, corpus_stories)
+    pool = _swuggy_pool(n, seed, counts, pool_factor, extended_homophones)
+    chosen = _swuggy_pick(pool, counts, n, seconds)
+    return [replace(pool[i], id=f"w{k:05d}") for k, i in enumerate(chosen)]
+
+
+def _swuggy_pool(n: int, seed: int, counts: Counter[str], pool_factor: int, extended_homophones: bool
+                 ) -> list[WuggyItem]:
+    """One non-word for each of `pool_factor`·n words, bands in turn."""
     bands = frequency_bands(counts)
     rng = random.Random(f"slmscale-swuggy/{seed}")
     queues = {b: sorted(w for w, band in bands.items() if band == b) for b in BANDS}
@@ -156,10 +164,9 @@ def swuggy_pairs(n: int, seed: int, corpus_stories: int = 2000, pool_factor: int
     known = known_pronunciations(extended_homophones)
     used: set[tuple[str, ...]] = set()
     pool: list[WuggyItem] = []
-    want = n * pool_factor
-    # One non-word per word, bands in turn; each word serves once (a bigger n needs a bigger corpus).
+    # Bands in turn; each word serves once (a bigger n needs a bigger corpus).
     cursors = {b: iter(queues[b]) for b in BANDS}
-    while len(pool) < want:
+    while len(pool) < n * pool_factor:
         made = 0
         for band in BANDS:
             for word in cursors[band]:
@@ -178,48 +185,53 @@ def swuggy_pairs(n: int, seed: int, corpus_stories: int = 2000, pool_factor: int
             break
     if len(pool) < n:
         raise UserError(f"could make only {len(pool)} distinct sWUGGY pairs for seed {seed}; ask for fewer")
+    return pool
+
+
+def _swuggy_pick(pool: list[WuggyItem], counts: Counter[str], n: int, seconds: Seconds | None) -> list[int]:
+    """The pool indices of `n` pairs, bands in turn, whose baselines are closest to chance."""
     # The audit leaves out the benchmark's words, so each pick changes the n-grams it is judged by.
-    # Pick with every pool word left out, then refine under the n-grams that leave the current pick
-    # out; each refined pick is judged under its own left-out n-grams, and the best pick is kept.
+    # The first pick is made with every pool word left out; each refinement then judges every pair
+    # by the n-grams that leave out the current pick and, for a word not yet picked, that word too
+    # (exactly as it would be judged once swapped in). Each pick is scored under its own left-out
+    # n-grams, and the best one is kept.
     exclude = {it.word for it in pool}
     timed = add_seconds([{} for _ in pool], [speakable(it.phones.split()) for it in pool],  # type: ignore[union-attr]
                         [speakable(it.nonword_phones.split()) for it in pool], seconds)  # type: ignore[union-attr]
     want = {b: len(range(k, n, len(BANDS))) for k, b in enumerate(BANDS)}  # bands in turn
     by_band: dict[str, list[int]] = {}
     best: tuple[float, dict[str, list[int]]] = (float("inf"), {})
-    first: list[dict[str, float]] = []
     for rnd in range(SWUGGY_ROUNDS + 1):
         surface = SurfaceModel.from_counts(counts, exclude=exclude)
-        results = [outcomes(surface.features(it.word, [tuple(it.phones.split())], words_known=False),  # type: ignore[union-attr]
-                            surface.features(it.nonword, [tuple(it.nonword_phones.split())], words_known=False))  # type: ignore[union-attr]
-                   | t for it, t in zip(pool, timed)]
+
+        def judged(it: WuggyItem) -> dict[str, float]:
+            left = it.word if by_band else None  # refinements: as if this word were picked too
+            return outcomes(surface.features(it.word, [tuple(it.phones.split())], words_known=False,  # type: ignore[union-attr]
+                                             held_out=left),
+                            surface.features(it.nonword, [tuple(it.nonword_phones.split())],  # type: ignore[union-attr]
+                                             words_known=False, held_out=left))
+
+        results = [judged(it) | t for it, t in zip(pool, timed)]
         if by_band:
             worst = _excess(results, list(by_band.values()))
             if worst < best[0]:
                 best = (worst, dict(by_band))
             if worst <= 0 or rnd == SWUGGY_ROUNDS:  # every band and the whole within bounds: done
                 break
-        # A word not yet picked is judged as it would be once picked: by n-grams that leave it out
-        # (the first model's outcome), not by the current n-grams, which have seen it.
-        first = first or results
-        picked = {i for ch in by_band.values() for i in ch}
-        mixed = [results[i] if i in picked else first[i] for i in range(len(pool))]
-        if not by_band:
+        else:
             for band, k in want.items():
                 idx = [i for i, it in enumerate(pool) if it.frequency == band]
-                by_band[band] = [idx[j] for j in balanced_subset(idx, [mixed[i] for i in idx], k)]
+                by_band[band] = [idx[j] for j in balanced_subset(idx, [results[i] for i in idx], k)]
         # Balanced as a whole and within each band at once: each outcome counts overall and again
         # under its band's name (swaps stay within a band).
-        banded = [r | {f"{it.frequency}/{k}": v for k, v in r.items()} for r, it in zip(mixed, pool)]
+        banded = [r | {f"{it.frequency}/{k}": v for k, v in r.items()} for r, it in zip(results, pool)]
         tol = {k: max(CHANCE_BOUND * (n if "/" not in k else want[k.split("/")[0]]), 1.0)
                for r in banded for k in r}  # the audit's bounds, in pairs
         chosen = improve([i for ch in by_band.values() for i in ch], banded, [it.frequency for it in pool],
                          rounds=20, tol=tol)
         by_band = {band: [i for i in chosen if pool[i].frequency == band] for band in BANDS}
         exclude = {pool[i].word for i in chosen}
-    by_band = best[1]
-    chosen = [i for group in itertools.zip_longest(*by_band.values()) for i in group if i is not None]
-    return [replace(pool[i], id=f"w{k:05d}") for k, i in enumerate(chosen)]
+    return [i for group in itertools.zip_longest(*best[1].values()) for i in group if i is not None]
 
 
 def _excess(results: list[dict[str, float]], groups: list[list[int]]) -> float:

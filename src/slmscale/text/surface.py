@@ -19,6 +19,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+import numpy as np
+
 from slmscale.text.grammar import split_words
 from slmscale.text.phonemes import base_phone, phonemize
 
@@ -50,21 +52,30 @@ class PhoneNgram:
         self.totals = {h: sum(c.values()) for h, c in self.counts.items()}
         self.vocab = len(self.counts[()]) + 1
 
-    def _prob(self, hist: tuple[str, ...], x: str) -> float:
+    def _prob(self, hist: tuple[str, ...], x: str, minus: "PhoneNgram | None" = None, vocab: int = 0) -> float:
+        # `minus`: counts to take away (a word left out of the training words); `vocab` its vocabulary
+        mc = minus.counts.get(hist) if minus is not None else None
         if not hist:
-            return (self.counts[()].get(x, 0.0) + 1.0) / (self.totals.get((), 0.0) + self.vocab)
-        lower = self._prob(hist[1:], x)
+            seen = self.counts[()].get(x, 0.0) - (mc.get(x, 0.0) if mc else 0.0)
+            total = self.totals.get((), 0.0) - (minus.totals.get((), 0.0) if minus is not None else 0.0)
+            return (seen + 1.0) / (total + (vocab or self.vocab))
+        lower = self._prob(hist[1:], x, minus, vocab)
         c = self.counts.get(hist)
-        if not c:
+        total = self.totals.get(hist, 0.0) - (minus.totals.get(hist, 0.0) if minus is not None else 0.0)
+        if not c or total <= 0:
             return lower
-        return (c.get(x, 0.0) + self.K * lower) / (self.totals[hist] + self.K)
+        return (c.get(x, 0.0) - (mc.get(x, 0.0) if mc else 0.0) + self.K * lower) / (total + self.K)
 
-    def word_logprob(self, phones: Sequence[str]) -> tuple[float, int]:
-        """(log-probability, number of predicted symbols) of one word, boundaries included."""
+    def word_logprob(self, phones: Sequence[str], minus: "PhoneNgram | None" = None) -> tuple[float, int]:
+        """(log-probability, number of predicted symbols) of one word, boundaries included; with
+        `minus` (a PhoneNgram of the same order), as if its training words had been left out."""
+        vocab = 0
+        if minus is not None:  # symbols seen only in the left-out words leave the vocabulary
+            vocab = self.vocab - sum(self.counts[()].get(x, 0.0) == c for x, c in minus.counts[()].items())
         seq = [BOUNDARY] * (self.order - 1) + [base_phone(p) for p in phones] + [BOUNDARY]
         total = 0.0
         for i in range(self.order - 1, len(seq)):
-            total += math.log(self._prob(tuple(seq[i - self.order + 1:i]), seq[i]))
+            total += math.log(self._prob(tuple(seq[i - self.order + 1:i]), seq[i], minus, vocab))
         return total, len(seq) - self.order + 1
 
 
@@ -74,6 +85,7 @@ class SurfaceModel:
 
     counts: Counter[str]
     ngrams: dict[int, PhoneNgram]
+    excluded: frozenset[str] = frozenset()  # words left out of the phone n-grams
     total: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -89,14 +101,17 @@ class SurfaceModel:
         weights: dict[tuple[str, ...], float] = defaultdict(float)
         for w, c in kept.items():
             weights[prons[w]] += c
-        return cls(Counter(counts), {n: PhoneNgram(n, weights) for n in NGRAM_ORDERS})
+        return cls(Counter(counts), {n: PhoneNgram(n, weights) for n in NGRAM_ORDERS}, frozenset(drop))
 
     def word_logprob(self, word: str) -> float:
         return math.log((self.counts.get(word, 0) + 1) / (self.total + len(self.counts) + 1))
 
     def features(self, text: str, phones: Sequence[Sequence[str]] | None = None,
-                 context: str | None = None, words_known: bool = True) -> dict[str, float]:
-        """Every baseline's score of one candidate (higher = the baseline prefers it)."""
+                 context: str | None = None, words_known: bool = True, held_out: str | None = None
+                 ) -> dict[str, float]:
+        """Every baseline's score of one candidate (higher = the baseline prefers it). With
+        `held_out` (a corpus word), the phone n-grams score as if that word had been excluded too:
+        exact, and much cheaper than refitting, when a builder weighs adding one word to a test."""
         words = split_words(text)
         if phones is None:
             phones = [phonemize(words)[w] for w in words]
@@ -106,8 +121,12 @@ class SurfaceModel:
             lp = [self.word_logprob(w) for w in words]
             out["word_unigram_sum"] = sum(lp)
             out["word_unigram_mean"] = sum(lp) / max(len(lp), 1)
+        minus: dict[int, PhoneNgram] = {}
+        if held_out is not None and held_out not in self.excluded and self.counts.get(held_out):
+            left = {phonemize([held_out])[held_out]: float(self.counts[held_out])}
+            minus = {n: PhoneNgram(n, left) for n in self.ngrams}
         for n, model in self.ngrams.items():
-            scored = [model.word_logprob(p) for p in phones]
+            scored = [model.word_logprob(p, minus.get(n)) for p in phones]
             total = sum(s for s, _ in scored)
             out[f"phone_{n}gram_sum"] = total
             out[f"phone_{n}gram_mean"] = total / max(sum(k for _, k in scored), 1)
@@ -134,41 +153,63 @@ def improve(chosen: list[int], results: Sequence[dict[str, float]], groups_of: S
     """Swap chosen items for unused ones while that lowers the largest imbalance over baselines (a
     local search after the greedy pass). Without `cap` a swap keeps the group; with it, any group
     may grow up to `cap` items. With `tol` (in items; one for all baselines, or per baseline),
-    imbalances beyond it are driven out first."""
+    imbalances beyond it are driven out first.
+
+    Each position tries every allowed unused item at once (numpy over candidates, the baselines
+    summed one at a time in key order, so the arithmetic is that of a plain loop)."""
     chosen = list(chosen)
     keys = sorted({k for r in results for k in r})
-    sums = {k: sum(results[i].get(k, 0.5) - 0.5 for i in chosen) for k in keys}
-    count = Counter(groups_of[i] for i in chosen)
-
-    def worst(s: dict[str, float]) -> tuple[float, float, float]:
-        # the excess over `tol`, then the sum of squares (smooth, so the search keeps moving), then
-        # the largest imbalance
-        excess = sum(max(abs(v) - limit[k], 0.0) ** 2 for k, v in s.items()) if limit else 0.0
-        return excess, sum(v * v for v in s.values()), max((abs(v) for v in s.values()), default=0.0)
-
+    raw = np.array([[r.get(k, 0.5) for k in keys] for r in results], dtype=float).reshape(len(results), len(keys))
+    sums = np.array([sum(results[i].get(k, 0.5) - 0.5 for i in chosen) for k in keys], dtype=float)
     limit = ({k: tol for k in keys} if isinstance(tol, (int, float)) else
              {k: tol.get(k, math.inf) for k in keys} if tol is not None else {})
+    lim = np.array([limit.get(k, math.inf) for k in keys], dtype=float)
+    group_ids = {g: n for n, g in enumerate(dict.fromkeys(groups_of))}
+    gid = np.array([group_ids[g] for g in groups_of], dtype=np.int64)
+    count = np.bincount(gid[chosen], minlength=len(group_ids)) if chosen else np.zeros(len(group_ids), np.int64)
     taken = set(chosen)
-    unused = [i for i in range(len(results)) if i not in taken]
+    unused = np.array([i for i in range(len(results)) if i not in taken], dtype=np.int64)
+
+    def worst(trial: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # per row: the excess over `tol`, then the sum of squares (smooth, so the search keeps
+        # moving), then the largest imbalance
+        excess, square, most = (np.zeros(trial.shape[0]) for _ in range(3))
+        for c in range(trial.shape[1]):
+            v = trial[:, c]
+            if limit:
+                excess = excess + np.maximum(np.abs(v) - lim[c], 0.0) ** 2
+            square = square + v * v
+            most = np.maximum(most, np.abs(v))
+        return excess, square, most
+
     for _ in range(rounds):
         changed = False
         for pos, i in enumerate(chosen):
-            best, best_score = None, worst(sums)
-            for j in unused:
-                same = groups_of[j] == groups_of[i]
-                if not same and (cap is None or count[groups_of[j]] >= cap):
-                    continue
-                trial = {k: sums[k] - results[i].get(k, 0.5) + results[j].get(k, 0.5) for k in keys}
-                score = worst(trial)
-                if score < best_score:
-                    best, best_score = j, score
-            if best is not None:
-                sums = {k: sums[k] - results[i].get(k, 0.5) + results[best].get(k, 0.5) for k in keys}
-                count[groups_of[i]] -= 1
-                count[groups_of[best]] += 1
-                unused[unused.index(best)] = i
-                chosen[pos] = best
-                changed = True
+            if not len(unused):
+                break
+            ok = gid[unused] == gid[i]
+            if cap is not None:
+                ok |= count[gid[unused]] < cap
+            where = np.flatnonzero(ok)
+            if not len(where):
+                continue
+            trial = (sums - raw[i]) + raw[unused[where]]
+            cur = tuple(float(a[0]) for a in worst(sums[None, :]))
+            excess, square, most = worst(trial)
+            better = ((excess < cur[0]) | ((excess == cur[0]) & ((square < cur[1]) |
+                      ((square == cur[1]) & (most < cur[2])))))
+            if not better.any():
+                continue
+            # the best candidate, the first in `unused` order among equals
+            order = np.lexsort((where, most, square, excess))
+            pick = where[order[0]]
+            best = int(unused[pick])
+            sums = (sums - raw[i]) + raw[best]
+            count[gid[i]] -= 1
+            count[gid[best]] += 1
+            unused[pick] = i
+            chosen[pos] = best
+            changed = True
         if not changed:
             break
     return chosen
