@@ -176,6 +176,19 @@ def test_config_is_strict(corpus: Path):
     assert PretrainConfig(manifest=str(corpus), unmasked_weight=0.0, lr=1e-3).unmasked == 0.0
 
 
+def test_loader_workers_build_the_same_batches(corpus: Path, tmp_path: Path):
+    """Batches built ahead by two DataLoader workers train to the same bytes as batches built in
+    the training process (each batch is a pure function of its step)."""
+    from slmscale.units.pretrain import loader_workers
+
+    for workers in (0, 2):
+        pretrain_encoder(_cfg(corpus, iterations=1, steps=[6], loader_workers=workers), tmp_path / f"w{workers}")
+    assert (tmp_path / "w0" / "model.safetensors").read_bytes() == (tmp_path / "w2" / "model.safetensors").read_bytes()
+    import torch
+
+    assert loader_workers(_cfg(corpus), torch.device("cpu"), 1) == 0  # auto: none on CPU
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_follow_one(corpus: Path, tmp_path: Path):
     """2-process torchrun (gloo, DDP): each rank takes half the rows of every batch."""

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -39,7 +40,7 @@ from slmscale.train.schedule import default_warmup, lr_at
 from slmscale.units.encoders import receptive_field
 from slmscale.units.manifest_jobs import manifest_inputs
 from slmscale.units.pretrain_config import PretrainConfig, hubert_config
-from slmscale.units.pretrain_data import Batches, Corpus, cluster_targets, load_corpus, target_encoder
+from slmscale.units.pretrain_data import Batches, Corpus, StepBatches, cluster_targets, load_corpus, target_encoder
 
 KIND = "hubert-pretrain"
 IDENTITY = "pretrain_identity.json"  # config + input hashes of the work in progress
@@ -160,10 +161,33 @@ def _rng_state(device: Any) -> dict[str, Any]:
     return state
 
 
-def _to(batch: dict[str, np.ndarray], device: Any) -> dict[str, Any]:
+def _to(batch: dict[str, Any], device: Any) -> dict[str, Any]:
     import torch
 
-    return {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+    return {k: torch.as_tensor(v).to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def loader_workers(cfg: PretrainConfig, device: Any, local_processes: int) -> int:
+    """Batch-building processes per training process (PretrainConfig.loader_workers)."""
+    if cfg.loader_workers is not None:
+        return cfg.loader_workers
+    if device.type != "cuda":
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(8, cpus // max(local_processes, 1) - 1))
+
+
+def _batch_stream(source: StepBatches, workers: int, device: Any) -> Iterator[dict[str, Any]]:
+    """The batches of `source` in step order, built by `workers` DataLoader processes (0: here)."""
+    if not workers:
+        return (source[i] for i in range(len(source)))
+    import multiprocessing as mp
+
+    from torch.utils.data import DataLoader
+
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    return iter(DataLoader(source, batch_size=None, shuffle=False, num_workers=workers, prefetch_factor=4,
+                           pin_memory=device.type == "cuda", multiprocessing_context=ctx))
 
 
 def _evaluate(model: Any, batches: Batches, device: Any, precision: str) -> tuple[float, float]:
@@ -213,6 +237,8 @@ def train_iteration(cfg: PretrainConfig, it: int, corpus: Corpus, labels: list[n
     train_model = D.wrap_model(model, dist, "ddp", device)
     rows = range(dist.rank, cfg.batch, dist.world_size)
     view = cfg.consistency > 0
+    workers = loader_workers(cfg, device, dist.local_world_size)
+    stream = _batch_stream(StepBatches(batches, start, steps, rows, view), workers, device)
     log = MetricsLog(it_dir, keep_until_step=start) if dist.is_main else None
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # ce, acc, consistency, count
     seg_t, seg_frames, wall0 = time.perf_counter(), 0, time.perf_counter() - float(state.get("wall_s", 0.0))
@@ -223,7 +249,7 @@ def train_iteration(cfg: PretrainConfig, it: int, corpus: Corpus, labels: list[n
             lr = lr_at(step, steps, cfg.peak_lr, cfg.min_lr, warmup)
             for group in opt.param_groups:
                 group["lr"] = lr
-            b = _to(batches.batch(step, rows, view=view), device)
+            b = _to(next(stream), device)
             with autocast_ctx(device, precision):
                 loss, ce, acc, cons = train_model(b["x"], b["mask"], b["targets"], b.get("view"))
             loss.backward()

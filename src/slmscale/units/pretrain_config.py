@@ -76,6 +76,10 @@ class PretrainConfig(StrictModel):
     log_every: int = Field(default=10, ge=1)
     ckpt_every: int = Field(default=50, ge=1)
     keep_checkpoints: int = Field(default=2, ge=1)
+    # Processes that build batches ahead of the training step (a torch DataLoader). None = auto:
+    # on CUDA up to 8 (the CPUs this process may use, less one per local GPU process), none on
+    # CPU, where the training step wants every core. Batches are the same whatever the count.
+    loader_workers: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> "PretrainConfig":

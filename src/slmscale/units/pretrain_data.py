@@ -153,3 +153,18 @@ class Batches:
         if view:
             out["view"] = np.stack([p[3] for p in parts])
         return out
+
+
+class StepBatches:
+    """Map-style dataset over steps: item i is the global batch of step `start + i` (the rows of
+    this rank), so a torch DataLoader's workers can build batches ahead of the training step.
+    Each batch is a pure function of the step, hence the same with or without workers."""
+
+    def __init__(self, batches: Batches, start: int, steps: int, rows: range, view: bool):
+        self.batches, self.start, self.steps, self.rows, self.view = batches, start, steps, rows, view
+
+    def __len__(self) -> int:
+        return self.steps - self.start
+
+    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
+        return self.batches.batch(self.start + i, self.rows, view=self.view)
