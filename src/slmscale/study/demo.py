@@ -54,8 +54,8 @@ def _base(name: str, hours: float, k: int, text_stories: int, tasks: list[str],
 # Textless units for the speech arm: a small HuBERT-style encoder pretrained on the demo's own corpus
 # (self-supervised, one iteration of masked prediction of MFCC clusters; docs/units.md), k-means on
 # its layer 2. No transcript or phone label enters; the phone classifier stays a labelled topline.
-SSL_PRETRAIN = {"preset": "cpu-tiny", "iterations": 1, "steps": [300], "k": [100], "max_hours": 0.5,
-                "perturb": None}
+SSL_PRETRAIN = {"preset": "cpu-tiny", "iterations": 1, "steps": [300], "batch": 8, "k": [100],
+                "max_hours": 0.5, "perturb": None}
 
 
 def _units(encoder: str, k: int) -> dict[str, Any]:
