@@ -13,7 +13,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Sequence
 
-from slmscale.audio.tts import BATCH_CHARS, SAMPLE_RATE, _default_workers, _worker_init, synthesize_batch
+from slmscale.audio.tts import BATCH_CHARS, SAMPLE_RATE, _worker_init, synthesize_batch
+from slmscale.cpus import usable_cpus
 from slmscale.errors import UserError
 from slmscale.progress import track
 
@@ -39,7 +40,7 @@ def spoken_seconds(texts: Sequence[str], voices: Sequence[str], workers: int | N
             size = 0
         batches[-1].append(req)
         size += len(req[0])
-    workers = max(1, min(workers or _default_workers(), len(batches) or 1))
+    workers = max(1, min(workers or usable_cpus(), len(batches) or 1))
     pool = None
     if workers > 1:  # fork before the progress bar starts its thread (map submits every batch now)
         ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import multiprocessing as mp
-import os
 import re
 import sys
 import time
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import soxr
 
+from slmscale.cpus import usable_cpus
 from slmscale.espeak import PAUSE, PHONE, WORD, EspeakError, SynthEvent, synth_pristine
 from slmscale.audio.voices import Voice, get_voice
 from slmscale.errors import UserError
@@ -320,7 +320,7 @@ def synthesize_many(items: list[TTSItem], out_dir: str | Path, workers: int | No
     if split is not None:
         items = [dataclasses.replace(it, split=split) for it in items]
     batches = make_batches(items)
-    workers = max(1, min(workers or _default_workers(), len(batches) or 1))
+    workers = max(1, min(workers or usable_cpus(), len(batches) or 1))
     done: dict[int, list[dict | Skipped]] = {}
     t0, audio_s = time.perf_counter(), 0.0
     pool = None
@@ -360,8 +360,3 @@ def _serial(batches: list[list[TTSItem]], out_dir: str, sample_rate: int):
         yield i, _run_batch(batch, out_dir, sample_rate)
 
 
-def _default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS
-        return os.cpu_count() or 1

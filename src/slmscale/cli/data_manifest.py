@@ -57,12 +57,11 @@ def folder_cmd(
 
 
 def _check_workers(workers: int | None) -> int:
-    import os
-
+    from slmscale.cpus import usable_cpus
     from slmscale.errors import UserError
 
     if workers is None:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return usable_cpus()
     if workers < 1:
         raise UserError(f"--workers {workers}: must be at least 1")
     return workers

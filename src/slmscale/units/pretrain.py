@@ -37,6 +37,7 @@ from slmscale.train.checkpoint import list_checkpoints, load_checkpoint, save_ch
 from slmscale.train.loop import autocast_ctx
 from slmscale.train.metrics import MetricsLog
 from slmscale.train.schedule import default_warmup, lr_at
+from slmscale.cpus import usable_cpus
 from slmscale.units.encoders import receptive_field
 from slmscale.units.manifest_jobs import manifest_inputs
 from slmscale.units.pretrain_config import PretrainConfig, hubert_config
@@ -173,8 +174,7 @@ def loader_workers(cfg: PretrainConfig, device: Any, local_processes: int) -> in
         return cfg.loader_workers
     if device.type != "cuda":
         return 0
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(8, cpus // max(local_processes, 1) - 1))
+    return max(0, min(8, usable_cpus() // max(local_processes, 1) - 1))
 
 
 def _batch_stream(source: StepBatches, workers: int, device: Any) -> Iterator[dict[str, Any]]:
