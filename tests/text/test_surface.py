@@ -14,6 +14,8 @@ def test_ngram_prefers_seen_transitions():
     seen, _ = m.word_logprob(("k", "a", "t"))
     unseen, n = m.word_logprob(("t", "a", "k"))
     assert seen > unseen and n == 4  # three phones and the end boundary
+    assert m.word_logprob(["k", "a", "t"]) == (seen, 4)  # memoised: a list scores as its tuple
+    assert m._word_logprob(("t", "a", "k"), None) == (unseen, n)  # the memo returns what it computed
 
 
 def test_features_and_outcomes():

@@ -73,7 +73,7 @@ class _Executor:
 
 
 class LocalExecutor(_Executor):
-    """N workers on this machine; each waits on its job's subprocess."""
+    """N workers on this machine; each waits on its job's process (forked warm: slmscale.study.warm)."""
 
     def __init__(self, jobs: int = 1):
         self.jobs = jobs
@@ -81,7 +81,9 @@ class LocalExecutor(_Executor):
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[None]:
-        with ThreadPoolExecutor(max_workers=self.jobs) as self._pool:
+        from slmscale.study.warm import warm_jobs
+
+        with warm_jobs(), ThreadPoolExecutor(max_workers=self.jobs) as self._pool:
             yield
 
     def _submit(self, job: Job) -> Any:

@@ -19,11 +19,9 @@ it "blocked", untouched, for the next invocation).
 
 from __future__ import annotations
 
-import ctypes
 import datetime as _dt
 import fcntl
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -32,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from slmscale.artifacts import read_json, write_json
+from slmscale.study import warm
+from slmscale.study.lifetime import die_with_parent
 from slmscale.study.runstate import (DIVERGED_EXIT, DONE, FINAL_BAD, RunPaths, read_status, read_summary,
                                      run_state)
 
@@ -48,14 +48,6 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL when the runner dies (Linux), so no orphan keeps writing."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def tail_error(path: Path, lines: int = 8) -> str:
     """The last `error:` line of a log (else its last lines), for one-line reports."""
     try:
@@ -67,24 +59,38 @@ def tail_error(path: Path, lines: int = 8) -> str:
 
 
 def run_logged(cmd: list[str], log: Path, threads: int | None = None, timeout: float | None = None) -> int:
-    """Run a command with its output appended to `log`; returns its exit code (-9 on timeout)."""
+    """Run a command with its output appended to `log`; returns its exit code (-9 on timeout). A
+    study job module (`python -m slmscale.study.worker|stage ...`) inside a local study session is
+    forked warm instead (slmscale.study.warm): same process semantics, without the imports."""
     env = dict(os.environ)
     if threads:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "SLMSCALE_THREADS"):
             env[var] = str(threads)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", encoding="utf-8") as fh:
-        fh.write(f"\n$ {' '.join(cmd)}  # {_now()}\n")
+        warm_module = _warm_module(cmd)
+        fh.write(f"\n$ {' '.join(cmd)}  # {_now()}{' (forked warm)' if warm_module else ''}\n")
         fh.flush()
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
-                                preexec_fn=_die_with_parent)
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if warm_module:
+            rc, timed_out = warm.run_module(warm_module, cmd[3:], log, env, timeout, threads)
+        else:
+            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
+                                    preexec_fn=die_with_parent)
+            try:
+                rc, timed_out = proc.wait(timeout=timeout), False
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                rc, timed_out = -9, True
+        if timed_out:
             fh.write(f"error: timed out after {timeout:g} s\n")
-            return -9
+        return rc
+
+
+def _warm_module(cmd: list[str]) -> str | None:
+    if len(cmd) >= 3 and cmd[:2] == [sys.executable, "-m"] and cmd[2] in warm.MODULES and warm.active():
+        return cmd[2]
+    return None
 
 
 @dataclass

@@ -74,9 +74,8 @@ def _attach_stress(phones: list[str]) -> list[str]:
     return out
 
 
-def _in_child(words: list[str]) -> list[list[str]]:
-    if not hasattr(os, "fork"):  # pragma: no cover - POSIX is the supported platform
-        return _phonemize_here(words)
+def _start_child(words: list[str]) -> tuple[int, int]:
+    """Fork a child that phonemises `words` and writes them as JSON to a pipe: (pid, read end)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -89,12 +88,36 @@ def _in_child(words: list[str]) -> list[list[str]]:
             code = 1
         os._exit(code)
     os.close(w)
+    return pid, r
+
+
+def _collect(pid: int, r: int) -> list[list[str]] | None:
+    """The child's result, or None when it failed (it is reaped either way)."""
     with os.fdopen(r) as fh:
         data = fh.read()
     _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:
-        raise RuntimeError("espeak-ng phonemisation failed in the child process")
-    return json.loads(data)
+    return json.loads(data) if status == 0 and data else None
+
+
+# Below this many words one child is quicker than several (a fork costs ~10 ms).
+PARALLEL_WORDS = 4000
+
+
+def _in_child(words: list[str]) -> list[list[str]]:
+    """Phones of each word, transcribed in forked children (in parallel for long lists: each
+    word is transcribed on its own, so the split does not change the result)."""
+    if not hasattr(os, "fork"):  # pragma: no cover - POSIX is the supported platform
+        return _phonemize_here(words)
+    from slmscale.cpus import usable_cpus
+
+    n = max(1, min(usable_cpus(), len(words) // PARALLEL_WORDS))
+    step = -(-len(words) // n)
+    children = [_start_child(words[i:i + step]) for i in range(0, len(words), step)]
+    # Each child finishes its work before it writes, so reading them in turn does not serialise them.
+    parts = [_collect(pid, r) for pid, r in children]
+    if any(p is None for p in parts):
+        raise RuntimeError("espeak-ng phonemisation failed in a child process")
+    return [phones for part in parts for phones in part]  # type: ignore[union-attr]
 
 
 _CACHE: dict[str, tuple[str, ...]] = {}

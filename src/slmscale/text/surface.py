@@ -51,6 +51,8 @@ class PhoneNgram:
                     self.counts[tuple(seq[i - k:i])][seq[i]] += weight
         self.totals = {h: sum(c.values()) for h, c in self.counts.items()}
         self.vocab = len(self.counts[()]) + 1
+        # Builders score the same few thousand words hundreds of thousands of times.
+        self._memo: dict[tuple[str, ...], tuple[float, int]] = {}
 
     def _prob(self, hist: tuple[str, ...], x: str, minus: "PhoneNgram | None" = None, vocab: int = 0) -> float:
         # `minus`: counts to take away (a word left out of the training words); `vocab` its vocabulary
@@ -69,6 +71,15 @@ class PhoneNgram:
     def word_logprob(self, phones: Sequence[str], minus: "PhoneNgram | None" = None) -> tuple[float, int]:
         """(log-probability, number of predicted symbols) of one word, boundaries included; with
         `minus` (a PhoneNgram of the same order), as if its training words had been left out."""
+        if minus is None:
+            key = tuple(phones)
+            hit = self._memo.get(key)
+            if hit is None:
+                hit = self._memo[key] = self._word_logprob(phones, None)
+            return hit
+        return self._word_logprob(phones, minus)
+
+    def _word_logprob(self, phones: Sequence[str], minus: "PhoneNgram | None") -> tuple[float, int]:
         vocab = 0
         if minus is not None:  # symbols seen only in the left-out words leave the vocabulary
             vocab = self.vocab - sum(self.counts[()].get(x, 0.0) == c for x, c in minus.counts[()].items())
