@@ -105,6 +105,24 @@ def test_run_logged_forks_study_modules_warm_only_inside_a_session(tmp_path):
     assert text.count("(forked warm)") == 1
 
 
+def test_a_job_whose_server_died_starts_cold_and_the_next_one_gets_a_new_server(tmp_path):
+    log = tmp_path / "stage.log"
+    cmd = [sys.executable, "-m", "slmscale.study.stage", "no-such-stage", str(tmp_path / "c.json")]
+    with warm.warm_jobs():
+        assert run_logged(cmd, log) == 2
+        first = warm._server
+        assert first is not None
+        first.proc.kill()
+        first.proc.wait()
+        assert run_logged(cmd, log) == 2  # cold, after saying why
+        assert warm._server is None
+        assert run_logged(cmd, log) == 2
+        assert warm._server is not None and warm._server is not first
+    text = log.read_text()
+    assert "the warm job server exited" in text and "starting the job cold" in text
+    assert text.count("unknown stage 'no-such-stage'") == 3
+
+
 @pytest.mark.skipif(not warm.supported(), reason="warm jobs need Linux fork")
 def test_kill_9_of_the_study_process_kills_its_warm_jobs(tmp_path, job_module):
     pid_file = tmp_path / "pid"

@@ -72,8 +72,13 @@ def run_logged(cmd: list[str], log: Path, threads: int | None = None, timeout: f
         fh.write(f"\n$ {' '.join(cmd)}  # {_now()}{' (forked warm)' if warm_module else ''}\n")
         fh.flush()
         if warm_module:
-            rc, timed_out = warm.run_module(warm_module, cmd[3:], log, env, timeout, threads)
-        else:
+            try:
+                rc, timed_out = warm.run_module(warm_module, cmd[3:], log, env, timeout, threads)
+            except RuntimeError as err:  # the server died (e.g. killed for memory): this job starts cold
+                fh.write(f"{err}; starting the job cold\n")
+                fh.flush()
+                warm_module = None
+        if not warm_module:
             proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
                                     preexec_fn=die_with_parent)
             try:

@@ -77,8 +77,15 @@ def run_module(module: str, argv: list[str], log: Path, env: dict[str, str], tim
         if _server is None:
             _server = _Server()
         server = _server
-    return server.run({"module": module, "argv": list(argv), "log": str(log), "env": dict(env),
-                       "cwd": os.getcwd(), "threads": threads}, timeout)
+    try:
+        return server.run({"module": module, "argv": list(argv), "log": str(log), "env": dict(env),
+                           "cwd": os.getcwd(), "threads": threads}, timeout)
+    except RuntimeError:
+        with _lock:  # a dead server is dropped; the session's next job starts a fresh one
+            if _server is server:
+                _server = None
+        server.close()
+        raise
 
 
 class _Server:
@@ -136,9 +143,12 @@ class _Server:
             if self._dead:
                 raise RuntimeError(self._dead)
             request["id"] = next(self._ids)
+            try:
+                self.proc.stdin.write((json.dumps(request) + "\n").encode())
+                self.proc.stdin.flush()
+            except OSError as err:  # it died before its reader saw it go
+                raise RuntimeError(f"the warm job server exited ({err})") from None
             self._started[request["id"]] = started
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
-            self.proc.stdin.flush()
         pid = started.result()
         with self._lock:
             exited = self._exited.setdefault(pid, Future())
