@@ -5,10 +5,10 @@ A run or a data stage runs in a process of its own, so a crash costs only that j
 before it does anything; on a ladder of small runs that is most of the work (a tiny demo run
 trains for 3 s). Inside a `LocalExecutor` session the jobs are forked instead from one server
 process (`python -m slmscale.study.warm`, started by the session's first job) that imported those
-once. Each job is still a fresh
-process: it gets the caller's environment and working directory as they are at launch, its thread
-limit, its output appended to the job's log and its exit code back, and it is killed with SIGKILL
-if the server dies; the server is killed with the study process (PR_SET_PDEATHSIG both times).
+once. Each job is still a fresh process: it gets the caller's environment and working directory as
+they are at launch, its thread limit, its output appended to the job's log and its exit code back,
+and it is killed with SIGKILL if the server dies; the server is killed with the study process
+(PR_SET_PDEATHSIG both times). A job whose server has died starts cold instead.
 
 Protocol: JSON lines. The study writes one request per job to the server's stdin; the server
 answers {"id", "pid"} when it has forked the job and {"pid", "code"} when the job has exited.

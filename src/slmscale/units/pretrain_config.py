@@ -48,7 +48,7 @@ class PretrainConfig(StrictModel):
     k: list[int] = Field(default_factory=lambda: [100], description="clusters per iteration (last repeats)")
     layer: int | None = Field(default=None, ge=1, description="layer giving the next targets (default per preset)")
     # Defaults: the recipe measured on 2 CPU cores (docs/units.md): 3000 steps of 16 crops per
-    # iteration on up to 4 h of audio, perturbed; about 20 CPU-minutes per cpu-tiny iteration.
+    # iteration on up to 4 h of audio, perturbed; 21 and 26 CPU-minutes for cpu-tiny's two iterations.
     steps: list[int] = Field(default_factory=lambda: [3000],
                              description="optimizer steps per iteration (last repeats)")
     batch: int = Field(default=16, ge=1, description="crops per optimizer step, all processes")
