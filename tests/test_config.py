@@ -64,3 +64,24 @@ def test_set_dotted_copies_shared_levels():
     set_dotted(data, "inner.lr", 2.0)
     set_dotted(data, "a.b.c", 3)
     assert data == {"inner": {"lr": 2.0}, "a": {"b": {"c": 3}}} and shared == {"lr": 1.0}
+
+
+def test_an_added_field_stays_out_of_dumps_until_it_is_set():
+    """Settings added later (config.added_field) leave older configs' dumps, and with them cache
+    identities and config files, exactly as they were."""
+    from slmscale.artifacts import fingerprint
+    from slmscale.study.spec_data import UnitsFit
+    from slmscale.units.encoders import EncoderConfig
+    from slmscale.units.fit import FitConfig
+    from slmscale.units.voice_norm import VoiceNorm
+
+    cfg = FitConfig(manifest="m.jsonl", encoder=EncoderConfig(), k=8)
+    dumped = cfg.model_dump(mode="json")
+    assert "voice_norm" not in dumped and "voice_norm" not in cfg.model_dump_json()
+    assert FitConfig.model_validate(dumped) == cfg  # and what older versions wrote still loads
+    on = cfg.model_copy(update={"voice_norm": VoiceNorm()})
+    assert on.model_dump()["voice_norm"]["kind"] == "whiten"
+    assert fingerprint("t", on.model_dump(mode="json"), {}) != fingerprint("t", dumped, {})
+    # The study's view of the stage config shares the field and the rule.
+    view = UnitsFit(encoder=EncoderConfig(), k=8)
+    assert "voice_norm" not in view.model_dump()

@@ -10,15 +10,34 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 
 from slmscale.errors import UserError
 
 M = TypeVar("M", bound=BaseModel)
 
 
+_OMIT_NONE = "omit_when_none"
+
+
+def added_field(**kwargs: Any) -> Any:
+    """An optional setting added after artifacts were made: left out of dumps (so out of cache
+    identities and config files) while it is None, so what older versions wrote stays valid."""
+    return Field(default=None, json_schema_extra={_OMIT_NONE: True}, **kwargs)
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_additions(self, handler: Any) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for name, f in type(self).model_fields.items():
+                extra = f.json_schema_extra
+                if isinstance(extra, dict) and extra.get(_OMIT_NONE) and getattr(self, name) is None:
+                    data.pop(name, None)
+        return data
 
 
 def _parse_scalar(text: str) -> Any:

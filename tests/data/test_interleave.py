@@ -295,3 +295,22 @@ def test_units_from_a_speech_tokenizer(tmp_path):
     assert table.k == 8 and table.frame_rate == 100.0
     assert table.units["a0"][0].tolist() == [0, 1, 3] and table.units["a0"][1].tolist() == [2, 3, 1]
     assert table.units["a1"][0].tolist() == [2] and table.units["a1"][1].tolist() == [4]
+
+
+def test_units_from_a_voice_normalised_tokenizer(tmp_path):
+    """Each voice's statistics come from its audio in the manifest; the quiet voice's utterance
+    gets the loud voice's units."""
+    from slmscale.data.interleave import units_from_tokenizer
+    from slmscale.data.manifest import read_manifest
+    from slmscale.units.bundle import SpeechTokenizer
+    from slmscale.units.fit import fit_tokenizer, make_fit_config
+    from slmscale.units.voice_norm import VoiceNorm
+    from support.voices import RAW_LOGMEL, gain_corpus
+
+    manifest = gain_corpus(tmp_path / "c")
+    cfg = make_fit_config(manifest, RAW_LOGMEL, k=2, max_frames=5000).model_copy(
+        update={"voice_norm": VoiceNorm(seconds=12.0)})
+    fit_tokenizer(cfg, tmp_path / "tok", workers=1)
+    table = units_from_tokenizer(read_manifest(manifest), manifest, SpeechTokenizer.load(tmp_path / "tok"))
+    for i in range(8):
+        assert table.units[f"us-f1-u{i}"][0].tolist() == table.units[f"carib-f5-u{i}"][0].tolist()

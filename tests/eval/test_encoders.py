@@ -139,3 +139,35 @@ def test_interleaved_run_as_the_shards_describe_it(interleaved, tmp_path):
         encoder_from_run(nested, tmp_path / "slmscale.json")
     with pytest.raises(UserError, match="has no text vocabulary"):
         encoder_from_run({"modality": "units", "tokenizer": {"path": "x"}}, tmp_path, text=True)
+
+
+def test_voice_normalised_units_take_each_voices_statistics_from_the_benchmark(tmp_path):
+    """A benchmark said by a loud and a quiet voice: with per-voice whitening the same item gets
+    the same units in both voices; a voice with too little audio fails its items, listed."""
+    from slmscale.eval.cache import encode_benchmark
+    from slmscale.eval.formats import Benchmark, Pair
+    from slmscale.units.bundle import SpeechTokenizer
+    from slmscale.units.fit import fit_tokenizer, make_fit_config
+    from slmscale.units.voice_norm import VoiceNorm
+    from support.voices import RAW_LOGMEL, gain_corpus
+
+    manifest = gain_corpus(tmp_path / "c")
+    cfg = make_fit_config(manifest, RAW_LOGMEL, k=2, max_frames=5000).model_copy(
+        update={"voice_norm": VoiceNorm(seconds=12.0)})
+    fit_tokenizer(cfg, tmp_path / "tok", workers=1)
+    audio = {f"{v}-u{i}": manifest.parent / "audio" / f"{v}-u{i}.wav" for v in ("us-f1", "carib-f5") for i in range(8)}
+    pairs = [Pair(f"p{i}", v, f"{v}-u{i}", f"{v}-u{i + 1}") for v in ("us-f1", "carib-f5") for i in (0, 2, 4, 6)]
+    bench = Benchmark("swuggy", "dev", tmp_path / "bench", pairs, audio=audio)
+    enc = UnitsEncoder(SpeechTokenizer.load(tmp_path / "tok"), {"eos": 2}, dedup=False)
+    tokens, failed, cached = encode_benchmark(bench, enc, tmp_path / "cache")
+    assert not failed and not cached and len(tokens) == 16
+    for i in range(8):
+        loud, quiet = tokens[f"us-f1-u{i}"], tokens[f"carib-f5-u{i}"]
+        assert len(loud) == len(quiet) and (loud == quiet).mean() > 0.95
+    assert encode_benchmark(bench, enc, tmp_path / "cache")[2]  # served from the cache
+    # The quiet voice says only one item: too little audio for its statistics.
+    short = Benchmark("swuggy", "dev", tmp_path / "bench2", pairs[:4] + [Pair("q", "carib-f5", "carib-f5-u0", "carib-f5-u1")],
+                      audio={k: p for k, p in audio.items() if k.startswith("us-f1") or k in ("carib-f5-u0", "carib-f5-u1")})
+    enc = UnitsEncoder(SpeechTokenizer.load(tmp_path / "tok"), {"eos": 2}, dedup=False)
+    tokens, failed, _ = encode_benchmark(short, enc, tmp_path / "cache2")
+    assert sorted(failed) == ["carib-f5-u0", "carib-f5-u1"] and len(tokens) == 8

@@ -232,3 +232,33 @@ def test_cli_rejects_bad_options_before_any_work(corpus: Path, tmp_path: Path, c
     assert not out.exists()
     code, _, err = cli("units", "quality", "--tokenizer", str(tmp_path / "none"), "--manifest", str(corpus))
     assert code == 2 and "error:" in err
+
+
+def test_targets_whitened_per_voice_follow_the_sound_not_the_gain(tmp_path: Path):
+    """Iteration 2+ targets with `target_voice_norm`: a voice that is another voice at -30 dB gets
+    the same cluster targets; without it the two clusters split the voices. A voice with too
+    little audio is whitened with the pooled statistics of all such voices."""
+    from slmscale.data.manifest import read_manifest
+    from slmscale.units.encoders import build_encoder
+    from slmscale.units.manifest_jobs import load_wav
+    from slmscale.units.pretrain_data import Corpus, cluster_targets
+    from slmscale.units.voice_norm import VoiceNorm
+    from support.voices import RAW_LOGMEL, gain_corpus
+
+    manifest = gain_corpus(tmp_path / "c")
+    entries = read_manifest(manifest)
+    # Raw waveforms: the pretraining loader would normalise each utterance's level away.
+    corpus = Corpus([e.id for e in entries], [e.voice for e in entries],
+                    [load_wav(manifest.parent / e.audio) for e in entries])
+    encoder = build_encoder(RAW_LOGMEL)
+    plain, _, _ = cluster_targets(encoder, corpus, 2, 0, 5000)
+    normed, _, stats = cluster_targets(encoder, corpus, 2, 0, 5000, VoiceNorm())
+    loud, quiet = (corpus.voices.index(v) for v in ("us-f1", "carib-f5"))
+    assert (plain[loud] != plain[quiet]).mean() > 0.9  # the clusters name the voice
+    assert (normed[loud] == normed[quiet]).mean() > 0.95  # the clusters name the sound
+    assert stats["voice_norm"] == {"voices": 2, "pooled_voices": []}
+    _, _, stats = cluster_targets(encoder, corpus, 2, 0, 5000, VoiceNorm(seconds=60, min_seconds=30))
+    assert stats["voice_norm"]["pooled_voices"] == ["carib-f5", "us-f1"]  # 24 s each
+    cfg = PretrainConfig(manifest=str(manifest), target_voice_norm={"seconds": 60})
+    assert cfg.model_dump()["target_voice_norm"]["seconds"] == 60
+    assert "target_voice_norm" not in PretrainConfig(manifest=str(manifest)).model_dump()

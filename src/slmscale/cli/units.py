@@ -36,6 +36,11 @@ def fit_cmd(
                                          help="mfcc: per-utterance whitening shrinkage in frames "
                                               "(default 50), or 'off' for plain CMVN."),
     no_dedup: bool = typer.Option(False, "--no-dedup", help="Default the tokenizer to keep repeated units."),
+    voice_norm: str = typer.Option("off", "--voice-norm",
+                                   help="'whiten': whiten each voice's features with that voice's own "
+                                        "statistics (needs the manifests' voice labels; no text)."),
+    voice_seconds: float = typer.Option(180.0, "--voice-seconds",
+                                        help="With --voice-norm: audio per voice its statistics come from."),
     import_kmeans: Optional[Path] = typer.Option(None, "--import-kmeans",
                                                  help="Use these centroids (.safetensors/.npy, or a "
                                                       "scikit-learn/joblib file with --allow-pickle)."),
@@ -96,7 +101,16 @@ def fit_cmd(
     if k < 2:
         raise UserError(f"--k {k}: need at least 2 units")
     cfg = make_fit_config(manifest, enc, k, max_frames=max_frames, seed=seed, import_path=import_kmeans)
-    cfg = cfg.model_copy(update={"dedup": not no_dedup})
+    if voice_norm not in ("off", "whiten"):
+        raise UserError(f"--voice-norm {voice_norm}: choose off or whiten")
+    norm = None
+    if voice_norm == "whiten":
+        from slmscale.units.voice_norm import VoiceNorm
+
+        norm = validate(VoiceNorm, {"seconds": voice_seconds, "seed": seed}, "--voice-seconds")
+        if import_kmeans is not None:
+            raise UserError("--voice-norm applies to fitted centroids; imported ones were made without it")
+    cfg = cfg.model_copy(update={"dedup": not no_dedup, "voice_norm": norm})
     if sharded:
         from slmscale.units.fit_parts import fit_part, merge_fit
 
@@ -222,6 +236,9 @@ def pretrain_cmd(
     consistency: Optional[float] = typer.Option(None, "--consistency",
                                                 help="Weight of the re-voiced-view consistency loss (0 = off)."),
     no_perturb: bool = typer.Option(False, "--no-perturb", help="Train on clean audio (no speed/pitch/formant/noise)."),
+    target_voice_norm: bool = typer.Option(False, "--target-voice-norm",
+                                           help="Whiten each voice's features before clustering them into "
+                                                "the targets of iterations 2+ (uses voice labels, no text)."),
     max_hours: Optional[float] = typer.Option(None, "--max-hours", help="Hours of training audio to load (seeded)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for init, crops, masks, perturbations, k-means."),
     sets: Optional[list[str]] = typer.Option(None, "--set", help="Any PretrainConfig field: key=value (repeatable)."),
@@ -241,6 +258,8 @@ def pretrain_cmd(
             data[key] = value
     if no_perturb:
         data["perturb"] = None
+    if target_voice_norm:
+        data["target_voice_norm"] = {"seed": data.get("seed", 0)}
     cfg = validate(PretrainConfig, data, str(config) if config else "units pretrain options")
     pretrain_encoder(cfg, out, force=force)
 

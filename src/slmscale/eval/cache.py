@@ -87,6 +87,10 @@ def encode_benchmark(bench: Benchmark, encoder: Encoder, cache_dir: str | Path |
     failed: list[str] = []
     from slmscale.progress import track
 
+    prepare = getattr(encoder, "prepare_voices", None)
+    if prepare is not None and bench.modality == "audio":
+        voice_of = bench.voice_of()
+        prepare([bench.audio[k] for k in keys], [voice_of.get(k, "") for k in keys])
     chunk = 64
     for start in track(range(0, len(keys), chunk), f"tokenising {bench.task}",
                        total=(len(keys) + chunk - 1) // chunk, unit="chunk"):

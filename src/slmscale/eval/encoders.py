@@ -72,22 +72,48 @@ class UnitsEncoder:
             self.prefix = self.prefix + [int(speech_token)]
             self.allowed_tokens = list(range(self.offset, self.offset + tokenizer.k)) + self.suffix
         self.key = sha256_json({"kind": "units", "fingerprint": tokenizer.fingerprint(), "dedup": self.dedup})
+        self.voices: dict[str, str] = {}  # audio path -> voice (voice-normalised tokenizers)
+
+    def prepare_voices(self, paths: Sequence[Path], voices: Sequence[str]) -> None:
+        """Learn each item's voice and, when the tokenizer normalises per voice, each voice's
+        statistics from the benchmark's own audio of that voice."""
+        self.voices.update({str(p): v for p, v in zip(paths, voices)})
+        if getattr(getattr(self.tokenizer, "config", None), "voice_norm", None) is None:
+            return
+        from slmscale.audio.io import probe_audio
+        from slmscale.units.manifest_jobs import Item
+
+        items = []
+        for i, (p, v) in enumerate(zip(paths, voices)):
+            try:
+                seconds = probe_audio(p).duration
+            except Exception:  # an unreadable file is left out here and reported by encode
+                continue
+            items.append(Item(i, str(p), str(p), seconds, v))
+        self.tokenizer.adapt(items)
 
     def encode(self, items: Sequence[Path]) -> list[np.ndarray | None]:
-        """Unit ids 0..k-1 (before `shift`)."""
+        """Unit ids 0..k-1 (before `shift`); None for unreadable audio (and, with voice
+        normalisation, for a voice without statistics)."""
         from slmscale.audio.io import AudioError, load_audio
 
+        ready = getattr(self.tokenizer, "voice_ready", lambda _v: None)
         out: list[np.ndarray | None] = []
         for start in range(0, len(items), self.batch):
-            wavs, where = [], []
+            wavs, where, voices = [], [], []
             for i, path in enumerate(items[start:start + self.batch]):
+                voice = self.voices.get(str(path), "")
+                if ready(voice) is not None:
+                    continue
                 try:
                     wavs.append(load_audio(path))
                     where.append(i)
+                    voices.append(voice)
                 except AudioError:
                     pass
             chunk: list[np.ndarray | None] = [None] * len(items[start:start + self.batch])
-            for i, (units, _) in zip(where, self.tokenizer.encode_batch(wavs, dedup=self.dedup)):
+            kwargs = {"voices": voices} if voices and self.voices else {}
+            for i, (units, _) in zip(where, self.tokenizer.encode_batch(wavs, dedup=self.dedup, **kwargs)):
                 chunk[i] = np.asarray(units, dtype=np.int64)
             out.extend(chunk)
         return out
@@ -104,6 +130,9 @@ class UnigramEncoder:
         self.unigram = unigram
         self.prefix, self.suffix = units.prefix, units.suffix
         self.key = sha256_json({"kind": "unigram", "units": units.key, "unigram": unigram_fingerprint})
+
+    def prepare_voices(self, paths: Sequence[Path], voices: Sequence[str]) -> None:
+        self.units.prepare_voices(paths, voices)
 
     def encode(self, items: Sequence[Path]) -> list[np.ndarray | None]:
         units = self.units.encode(items)

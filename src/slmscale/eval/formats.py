@@ -76,6 +76,14 @@ class Benchmark:
     def keys(self) -> list[str]:
         return sorted(self.texts) if self.texts else sorted(self.audio)
 
+    def voice_of(self) -> dict[str, str]:
+        """Voice of each item key: its pair's voice, else the `<voice>/` folder the key names
+        (story-cloze layouts), else "" (unknown)."""
+        voices = {k: k.rpartition("/")[0].rpartition("/")[2] for k in self.keys}
+        for p in self.pairs:
+            voices[p.good] = voices[p.bad] = p.voice
+        return voices
+
 
 def frequency_band(value: str) -> str:
     """Numeric corpus frequencies (official gold) -> log bands; textual bands pass through."""

@@ -50,7 +50,8 @@ def _units_fit(p: dict[str, Any]) -> None:
     cfg = validate(FitConfig, {**p["config"], "manifest": p["manifest"]}, "data.units.fit")
     made = make_fit_config(cfg.manifest, cfg.encoder, cfg.k, max_frames=cfg.max_frames, seed=cfg.seed,
                            max_iter=cfg.max_iter)  # resolves and fingerprints the checkpoint
-    fit_tokenizer(made.model_copy(update={"dedup": cfg.dedup, "projection": cfg.projection}), p["out"])
+    fit_tokenizer(made.model_copy(update={"dedup": cfg.dedup, "projection": cfg.projection,
+                                              "voice_norm": cfg.voice_norm}), p["out"])
 
 
 def _units_encode(p: dict[str, Any]) -> None:

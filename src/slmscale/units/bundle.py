@@ -15,11 +15,12 @@ import numpy as np
 from pydantic import Field
 
 from slmscale.artifacts import read_json, read_meta, write_json
-from slmscale.config import StrictModel, validate
+from slmscale.config import StrictModel, added_field, validate
 from slmscale.errors import UserError
 from slmscale.units.dedup import dedup as dedup_units
 from slmscale.units.encoders import Encoder, EncoderConfig, build_encoder
 from slmscale.units.kmeans import Assigner
+from slmscale.units.voice_norm import Transform, VoiceNorm
 
 KIND = "speech-tokenizer"
 # Encoder settings added after the first bundles were written, with the values those bundles
@@ -49,6 +50,9 @@ class TokenizerConfig(StrictModel):
     # `feature_dim` = the encoder's. None in bundles without one (and in older bundles).
     projection: int | None = Field(default=None, ge=1)
     feature_dim: int | None = Field(default=None, ge=1)
+    # Per-voice whitening of the features before everything else (slmscale.units.voice_norm):
+    # encoding then needs each utterance's voice, and that voice's audio for its statistics.
+    voice_norm: VoiceNorm | None = added_field()
 
 
 class SpeechTokenizer:
@@ -74,6 +78,8 @@ class SpeechTokenizer:
         self.device = device
         self.assign = Assigner(centroids)
         self._encoder: Encoder | None = None
+        self.voices: dict[str, Transform] = {}      # voice -> whitening (voice_norm bundles)
+        self.voice_problems: dict[str, str] = {}    # voice -> why it has none
 
     @property
     def k(self) -> int:
@@ -111,21 +117,65 @@ class SpeechTokenizer:
                             f"{len(mean)}; the tokenizer does not match this encoder")
         return (np.asarray(feats, dtype=np.float32) - mean) @ matrix
 
-    def units_from_features(self, feats: np.ndarray, dedup: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
-        units = self.assign(self.project(feats))
+    def adapt(self, items: list[Any], voices: set[str] | None = None) -> None:
+        """Compute the voice statistics of `items`' voices (or of `voices` only) from their audio
+        (manifest_jobs.Items); a no-op for a tokenizer without voice normalisation."""
+        if self.config.voice_norm is None:
+            return
+        from slmscale.units.voice_norm import voice_transforms
+
+        todo = {it.voice for it in items} if voices is None else set(voices)
+        todo -= set(self.voices) | set(self.voice_problems)
+        if not todo:
+            return
+        with single_threaded_blas():
+            found, problems = voice_transforms(self.encoder, items, self.config.voice_norm, todo)
+        self.voices.update(found)
+        self.voice_problems.update(problems)
+
+    def voice_ready(self, voice: str) -> str | None:
+        """None when utterances of `voice` can be encoded, else the reason they cannot."""
+        if self.config.voice_norm is None or voice in self.voices:
+            return None
+        return self.voice_problems.get(voice, f"voice {voice!r}: no voice statistics; this tokenizer "
+                                              "normalises features per voice (adapt it to the voice's audio first)")
+
+    def normalize(self, feats: np.ndarray, voice: str | None) -> np.ndarray:
+        """Voice-normalised features (unchanged without voice normalisation)."""
+        if self.config.voice_norm is None:
+            return feats
+        reason = self.voice_ready(voice or "")
+        if reason is not None:
+            raise UserError(reason)
+        from slmscale.units.voice_norm import apply
+
+        return apply(feats, self.voices[voice or ""])
+
+    def frame_units(self, feats: np.ndarray, voice: str | None = None) -> np.ndarray:
+        """One unit per feature frame (before deduplication)."""
+        return self.assign(self.project(self.normalize(feats, voice)))
+
+    def units_from_features(self, feats: np.ndarray, dedup: bool | None = None,
+                            voice: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        units = self.frame_units(feats, voice)
         if self.dedup if dedup is None else dedup:
             return dedup_units(units)
         return units, np.ones(len(units), dtype=np.int64)
 
-    def encode(self, wav: np.ndarray, dedup: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, wav: np.ndarray, dedup: bool | None = None, voice: str | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
         with single_threaded_blas():
-            return self.units_from_features(self.encoder.features(wav), dedup)
+            return self.units_from_features(self.encoder.features(wav), dedup, voice)
 
-    def encode_batch(self, wavs: list[np.ndarray], dedup: bool | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    def encode_batch(self, wavs: list[np.ndarray], dedup: bool | None = None,
+                     voices: list[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        voices = voices if voices is not None else [None] * len(wavs)  # type: ignore[list-item]
         with single_threaded_blas():
-            return [self.units_from_features(f, dedup) for f in self.encoder.features_batch(wavs)]
+            return [self.units_from_features(f, dedup, v)
+                    for f, v in zip(self.encoder.features_batch(wavs), voices)]
 
-    def encode_file(self, path: str | Path, dedup: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def encode_file(self, path: str | Path, dedup: bool | None = None, voice: str | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
         """Units of an audio file (any rate/format; long files streamed); AudioError if it is bad."""
         from slmscale.units.manifest_jobs import Item, features_for_items
 
@@ -135,7 +185,7 @@ class SpeechTokenizer:
 
             raise AudioError(outcome.reason, path)
         with single_threaded_blas():
-            return self.units_from_features(outcome.value, dedup)
+            return self.units_from_features(outcome.value, dedup, voice)
 
     def save(self, out_dir: str | Path) -> None:
         """Write config and centroids (the caller writes meta.json last)."""

@@ -40,20 +40,24 @@ class EncodeConfig(StrictModel):
 
 
 class _EncodeJob:
-    def __init__(self, tok_dir: str, dedup: bool, tokenizer: SpeechTokenizer | None = None):
+    def __init__(self, tok_dir: str, dedup: bool, tokenizer: SpeechTokenizer | None = None,
+                 voices: tuple[dict, dict] | None = None):
         self.tok = tokenizer or SpeechTokenizer.load(tok_dir)
+        if voices is not None:  # a worker process gets the parent's voice statistics
+            self.tok.voices, self.tok.voice_problems = voices
         self.dedup = dedup
 
-    def _units(self, feats: np.ndarray) -> np.ndarray:
-        return self.tok.assign(self.tok.project(feats))
-
-    def _stream_units(self, blocks: Iterator[np.ndarray]) -> np.ndarray:
+    def _stream_units(self, blocks: Iterator[np.ndarray], item: Item) -> np.ndarray:
         """A long file's frame units, block by block (its features are never held whole)."""
-        units = [self._units(b) for b in blocks]
+        units = [self.tok.frame_units(b, item.voice) for b in blocks]
         return np.concatenate(units) if units else np.zeros(0, dtype=np.int64)
 
     def __call__(self, items: list[Item]) -> list[Outcome]:
-        outcomes = features_for_items(self.tok.encoder, items, reduce=self._stream_units)
+        # An utterance whose voice has no statistics is skipped before its audio is read.
+        refused = {it.index: self.tok.voice_ready(it.voice) for it in items}
+        ready = [it for it in items if refused[it.index] is None]
+        done = {o.item.index: o for o in features_for_items(self.tok.encoder, ready, reduce=self._stream_units)}
+        outcomes = [done.get(it.index) or Outcome(it, reason=refused[it.index]) for it in items]
         for o in outcomes:
             if o.value is None:
                 continue
@@ -61,7 +65,7 @@ class _EncodeJob:
                 o.value, o.reason = None, "no feature frames (audio too short)"
                 continue
             o.extra["frames"] = len(o.value)
-            units = o.value if o.extra.get("streamed") else self._units(o.value)
+            units = o.value if o.extra.get("streamed") else self.tok.frame_units(o.value, o.item.voice)
             o.value = dedup_units(units) if self.dedup else (units, np.ones(len(units), dtype=np.int64))
         return outcomes
 
@@ -161,8 +165,12 @@ def encode_items(job: EncodeJob, start: int, end: int, writer: ShardWriter, tall
         workers = (1 if tok.config.encoder.name == "hubert"
                    else default_workers(sum(e.duration for e in entries[start:end])))
     _ = tok.encoder  # built here first: fails early on a bad checkpoint, and seeds workers' caches
-    factory = functools.partial(_EncodeJob, str(tok.path), job.cfg.dedup, None if workers > 1 else tok)
-    items = manifest_items(job.manifest, entries)[start:end]
+    every = manifest_items(job.manifest, entries)
+    items = every[start:end]
+    # Voice statistics come from all of a voice's audio in the manifest, whichever slice is encoded.
+    tok.adapt(every, {it.voice for it in items})
+    factory = functools.partial(_EncodeJob, str(tok.path), job.cfg.dedup, None if workers > 1 else tok,
+                                (tok.voices, tok.voice_problems) if workers > 1 else None)
     for o in run_items(items, factory, workers, "encode"):
         e = entries[o.item.index]
         if o.reason is not None:

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from slmscale.artifacts import META, fingerprint, is_fresh, read_meta, sha256_file, write_meta
-from slmscale.config import StrictModel
+from slmscale.config import StrictModel, added_field
 from slmscale.data.manifest import read_manifest
 from slmscale.errors import UserError
 from slmscale.progress import info
@@ -24,6 +24,7 @@ from slmscale.units.manifest_jobs import (Item, Outcome, default_workers, featur
                                    manifest_items, run_items)
 from slmscale.units.encoders import EncoderConfig, build_encoder, checkpoint_sha256
 from slmscale.units.kmeans import Assigner, cap_frames, fit_kmeans, fit_whitening, sample_frames
+from slmscale.units.voice_norm import VoiceNorm
 
 # Sample a little more than needed per utterance, then cap exactly: manifest durations are estimates.
 OVERSAMPLE = 1.25
@@ -39,23 +40,39 @@ class FitConfig(StrictModel):
     dedup: bool = True
     # PCA-whiten the sampled frames to this many dimensions before k-means (None: raw features).
     projection: int | None = Field(default=None, ge=1)
+    # Whiten each voice's features with its own statistics first (slmscale.units.voice_norm).
+    voice_norm: VoiceNorm | None = added_field()
     import_kmeans: str | None = None
     import_sha256: str | None = None
 
 
 class _SampleJob:
-    """Worker job: features of each file, subsampled with a per-utterance seed."""
+    """Worker job: features of each file (voice-normalised when asked), subsampled with a
+    per-utterance seed."""
 
-    def __init__(self, encoder_cfg: dict, seed: int, keep: float, encoder: Any = None):
+    def __init__(self, encoder_cfg: dict, seed: int, keep: float, encoder: Any = None,
+                 voices: tuple[dict, dict] | None = None):
         self.encoder = encoder or build_encoder(EncoderConfig.model_validate(encoder_cfg))
         self.seed, self.keep = seed, keep
+        self.voices = voices
 
     def __call__(self, items: list[Item]) -> list[Outcome]:
-        outcomes = features_for_items(self.encoder, items)
+        if self.voices is None:
+            outcomes = features_for_items(self.encoder, items)
+        else:
+            from slmscale.units.voice_norm import apply
+
+            transforms, problems = self.voices
+            ready = [it for it in items if it.voice in transforms]
+            done = {o.item.index: o for o in features_for_items(self.encoder, ready)}
+            outcomes = [done.get(it.index) or Outcome(it, reason=problems.get(it.voice, "no voice statistics"))
+                        for it in items]
         for o in outcomes:
             if o.value is not None:
                 o.extra["frames"] = len(o.value)
                 o.value = sample_frames(o.value, self.keep, self.seed, o.item.key)
+                if self.voices is not None:
+                    o.value = apply(o.value, self.voices[0][o.item.voice])
         return outcomes
 
 
@@ -107,7 +124,7 @@ def fit_tokenizer(cfg: FitConfig, out: str | Path, allow_pickle: bool = False,
         stats.update(source="fit", **fit_stats)
     tok_cfg = TokenizerConfig(encoder=enc_cfg, k=cfg.k, dim=centroids.shape[1], frame_rate=encoder.frame_rate,
                               dedup=cfg.dedup, projection=cfg.projection,
-                              feature_dim=None if projection is None else encoder.dim)
+                              feature_dim=None if projection is None else encoder.dim, voice_norm=cfg.voice_norm)
     SpeechTokenizer(tok_cfg, centroids, projection=projection).save(out)
     meta = write_meta(out, KIND, cfg, inputs, k=cfg.k, **stats)
     info(f"{out}: speech tokenizer with k={cfg.k} ({cfg.encoder.name}, {encoder.frame_rate} Hz, "
@@ -139,9 +156,16 @@ def sample_items(cfg: FitConfig, entries: list, encoder: Any, workers: int | Non
     keep = min(1.0, OVERSAMPLE * cfg.max_frames / max(est_frames, 1.0))
     if workers is None:
         workers = 1 if cfg.encoder.name == "hubert" else default_workers(sum(it.seconds for it in items))
+    voices = None
+    if cfg.voice_norm is not None:
+        from slmscale.units.voice_norm import voice_transforms
+
+        # Statistics from all of a voice's audio in the manifest (as `units encode` computes them).
+        voices = voice_transforms(encoder, manifest_items(cfg.manifest, entries), cfg.voice_norm,
+                                  {it.voice for it in items})
     # In-process, reuse the encoder already built (a HuBERT model is costly to load twice).
     factory = functools.partial(_SampleJob, cfg.encoder.model_dump(mode="json"), cfg.seed, keep,
-                                None if workers > 1 else encoder)
+                                None if workers > 1 else encoder, voices)
     out = Sample()
     for o in run_items(items, factory, workers, f"features ({cfg.encoder.name})"):
         if o.reason is not None:

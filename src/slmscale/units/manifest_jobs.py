@@ -48,6 +48,7 @@ class Item:
     key: str
     path: str
     seconds: float
+    voice: str = ""
 
 
 @dataclass
@@ -157,7 +158,7 @@ def run_items(items: list[Item], factory: Callable[[], Callable[[list[Item]], li
 
 
 def manifest_items(manifest: str | Path, entries: list[ManifestEntry]) -> list[Item]:
-    return [Item(i, e.id, str(audio_path(manifest, e)), float(e.duration)) for i, e in enumerate(entries)]
+    return [Item(i, e.id, str(audio_path(manifest, e)), float(e.duration), e.voice) for i, e in enumerate(entries)]
 
 
 # Spectral features run at ~2000x real time per core in-process, while spawning a worker costs
@@ -183,10 +184,10 @@ def bad_reason(err: Exception) -> str:
 
 
 def features_for_items(encoder: Any, items: list[Item],
-                       reduce: Callable[[Iterator[np.ndarray]], Any] | None = None) -> list[Outcome]:
+                       reduce: Callable[[Iterator[np.ndarray], Item], Any] | None = None) -> list[Outcome]:
     """Features (value) per item, batched; bad files get a reason. Long files are decoded in
-    pieces and their feature blocks go through `reduce` (default: joined), so a caller that
-    reduces each block (e.g. to units) never holds a long file's features."""
+    pieces and their feature blocks go through `reduce(blocks, item)` (default: joined), so a
+    caller that reduces each block (e.g. to units) never holds a long file's features."""
     from slmscale.audio.io import probe_audio
 
     outcomes = [Outcome(it) for it in items]
@@ -196,7 +197,7 @@ def features_for_items(encoder: Any, items: list[Item],
             if probe_audio(o.item.path).duration > STREAM_SECONDS:
                 source = PieceSource(o.item.path)
                 blocks = encoder.feature_blocks(source)
-                o.value = reduce(blocks) if reduce is not None else _join_blocks(blocks, encoder.dim)
+                o.value = reduce(blocks, o.item) if reduce is not None else _join_blocks(blocks, encoder.dim)
                 o.extra["streamed"] = True
                 o.seconds = source.samples / 16000
             else:

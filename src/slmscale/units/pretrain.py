@@ -112,8 +112,10 @@ def _targets(cfg: PretrainConfig, it: int, corpus: Corpus, previous: Path | None
     else:
         encoder = target_encoder(it, previous, cfg.target_layer)
         info(f"iteration {it}: targets = k-means (k={cfg.k_at(it)}) of "
-             f"{'MFCC frames' if it == 1 else f'layer {cfg.target_layer} of iteration {it - 1}'}")
-        labels, centroids, stats = cluster_targets(encoder, corpus, cfg.k_at(it), cfg.seed + it, cfg.kmeans_frames)
+             f"{'MFCC frames' if it == 1 else f'layer {cfg.target_layer} of iteration {it - 1}'}"
+             f"{', whitened per voice' if it > 1 and cfg.target_voice_norm is not None else ''}")
+        labels, centroids, stats = cluster_targets(encoder, corpus, cfg.k_at(it), cfg.seed + it, cfg.kmeans_frames,
+                                                   cfg.target_voice_norm if it > 1 else None)
         offsets = np.cumsum([0] + [len(x) for x in labels]).astype(np.int64)
         it_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, save({"labels": np.concatenate(labels), "offsets": offsets,

@@ -17,7 +17,8 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from slmscale.audio.perturb import PerturbConfig
-from slmscale.config import StrictModel
+from slmscale.config import StrictModel, added_field
+from slmscale.units.voice_norm import VoiceNorm
 
 # A cheap front end for CPUs: two convolutions, the first a learned short-time filterbank (25 ms
 # windows every 10 ms, like a spectrogram), the second pooling pairs of them to 50 Hz. Measured
@@ -70,6 +71,10 @@ class PretrainConfig(StrictModel):
     # Weight of the view-consistency loss: 1 - cos between layer-`layer` features of a crop and
     # of a re-voiced copy of it (pitch, formants, noise). 0 = off (half the compute).
     consistency: float = Field(default=0.0, ge=0)
+    # Whiten each voice's features with its own statistics before clustering them into the next
+    # iteration's targets (iterations 2+; iteration 1's MFCC targets are whitened per utterance):
+    # targets that say less about the voice. Uses the manifest's voice labels, never text.
+    target_voice_norm: VoiceNorm | None = added_field()
     max_hours: float = Field(default=4.0, gt=0, description="training audio loaded (seeded subset)")
     kmeans_frames: int = Field(default=60_000, ge=100)
     seed: int = 0

@@ -28,6 +28,7 @@ from slmscale.units.kmeans import Assigner, cap_frames, fit_kmeans
 from slmscale.units.manifest_jobs import bad_reason, load_wav, manifest_items
 from slmscale.units.masking import span_mask
 from slmscale.units.pretrain_config import PretrainConfig
+from slmscale.units.voice_norm import VoiceNorm
 
 HOP = 320  # samples per 50 Hz frame
 
@@ -86,16 +87,45 @@ def target_encoder(iteration: int, previous: Path | None, layer: int) -> Encoder
     return build_encoder(EncoderConfig(name="hubert", checkpoint=str(previous), layer=layer), device="cpu")
 
 
-def cluster_targets(encoder: Encoder, corpus: Corpus, k: int, seed: int,
-                    max_frames: int) -> tuple[list[np.ndarray], np.ndarray, dict[str, Any]]:
-    """k-means of the encoder's frames over the corpus; (labels per utterance, centroids, stats)."""
+def cluster_targets(encoder: Encoder, corpus: Corpus, k: int, seed: int, max_frames: int,
+                    voice_norm: VoiceNorm | None = None) -> tuple[list[np.ndarray], np.ndarray, dict[str, Any]]:
+    """k-means of the encoder's frames over the corpus; (labels per utterance, centroids, stats).
+    With `voice_norm`, each voice's frames are first whitened with that voice's statistics."""
     feats = [encoder.features(w) for w in track(corpus.wavs, "target features", unit="utt")]
+    stats: dict[str, Any] = {}
+    if voice_norm is not None:
+        feats, stats["voice_norm"] = _normalise_voices(feats, corpus.voices, voice_norm, encoder.frame_rate, seed)
     pool = cap_frames(np.concatenate(feats), max_frames, seed)
     centroids, km = fit_kmeans(pool, k, seed)
     assign = Assigner(centroids)
     labels = [assign(f).astype(np.int32) for f in feats]
     used = int(np.unique(np.concatenate(labels)).size)
-    return labels, centroids, {"frames": int(sum(len(f) for f in feats)), "kmeans": km, "units_used": used}
+    return labels, centroids, {"frames": int(sum(len(f) for f in feats)), "kmeans": km, "units_used": used, **stats}
+
+
+def _normalise_voices(feats: list[np.ndarray], voices: list[str], norm: VoiceNorm, rate: int,
+                      seed: int) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Per-voice whitening of the target features (all audio is in memory: a seeded subset of up
+    to `norm.seconds` of frames gives each voice's statistics). Voices with less than
+    `norm.min_seconds` share statistics pooled over all such voices."""
+    from slmscale.units.voice_norm import apply, whitening
+
+    groups: dict[str, list[int]] = {}
+    for i, v in enumerate(voices):
+        groups.setdefault(v, []).append(i)
+    need, budget = norm.min_seconds * rate, int(norm.seconds * rate)
+    small = sorted(v for v, idx in groups.items() if sum(len(feats[i]) for i in idx) < need)
+    plan = {v: [v] for v in groups if v not in small}
+    if small:
+        plan["(pooled)"] = small
+    out = list(feats)
+    for name, members in sorted(plan.items()):
+        idx = [i for v in members for i in groups[v]]
+        frames = cap_frames(np.concatenate([feats[i] for i in idx]), budget, seed)
+        transform = whitening(frames, norm.shrink)
+        for i in idx:
+            out[i] = apply(feats[i], transform)
+    return out, {"voices": len(groups), "pooled_voices": small}
 
 
 class Batches:

@@ -167,7 +167,7 @@ def measure_units(tokenizer: str | Path, manifests: list[str | Path], max_uttera
     from slmscale.progress import track
     from slmscale.units.bundle import SpeechTokenizer
     from slmscale.units.dedup import dedup
-    from slmscale.units.manifest_jobs import bad_reason, load_wav
+    from slmscale.units.manifest_jobs import bad_reason, load_wav, manifest_items
     from slmscale.units.phonenet import normalize_phone
 
     tok = SpeechTokenizer.load(tokenizer)
@@ -178,16 +178,22 @@ def measure_units(tokenizer: str | Path, manifests: list[str | Path], max_uttera
     segments: dict[str, list] = defaultdict(list)
     seconds, deduped, skipped, n_utts = 0.0, 0, [], 0
     for manifest in manifests:
-        entries = read_manifest(manifest)
+        entries = every = read_manifest(manifest)
         if len(entries) > max_utterances:
             entries = sorted(random.Random(f"{seed}:{manifest}").sample(entries, max_utterances), key=lambda e: e.id)
+        # Voice statistics (voice-normalised tokenizers) come from all of the voice's audio here.
+        tok.adapt(manifest_items(manifest, every), {e.voice for e in entries})
         for e in track(entries, f"units quality ({Path(manifest).parent.name})", unit="utt"):
+            refused = tok.voice_ready(e.voice)
+            if refused is not None:
+                skipped.append({"id": e.id, "reason": refused})
+                continue
             try:
                 wav = load_wav(audio_path(manifest, e), tok.encoder.min_samples())
             except Exception as err:  # a bad file is skipped and listed, never fatal
                 skipped.append({"id": e.id, "reason": bad_reason(err)})
                 continue
-            units = tok.encode(wav, dedup=False)[0].astype(np.int64)
+            units = tok.encode(wav, dedup=False, voice=e.voice)[0].astype(np.int64)
             n_utts += 1
             seconds += len(wav) / 16000
             deduped += len(dedup(units)[0])

@@ -67,9 +67,15 @@ def units_from_tokenizer(entries: Sequence[ManifestEntry], manifest_path: str | 
         from slmscale.audio.io import load_audio as _load
 
         load_audio = _load
+    per_voice = getattr(getattr(speech_tokenizer, "config", None), "voice_norm", None) is not None
+    if per_voice:  # voice statistics from each voice's audio in this manifest
+        from slmscale.units.manifest_jobs import manifest_items
+
+        speech_tokenizer.adapt(manifest_items(manifest_path, list(entries)))
     units = {}
     for e in track(entries, "encoding units", unit="utt"):
-        u, d = speech_tokenizer.encode(load_audio(audio_path(manifest_path, e)))
+        wav = load_audio(audio_path(manifest_path, e))
+        u, d = speech_tokenizer.encode(wav, voice=e.voice) if per_voice else speech_tokenizer.encode(wav)
         units[e.id] = (np.asarray(u, np.int64), np.asarray(d, np.int64))
     info = {"kind": "units", "k": int(speech_tokenizer.k), "frame_rate": float(speech_tokenizer.frame_rate)}
     if getattr(speech_tokenizer, "path", None) is not None and hasattr(speech_tokenizer, "shard_info"):

@@ -1,0 +1,134 @@
+"""Per-voice feature whitening ("voice normalisation"), a textless speaker adaptation.
+
+A tokenizer fitted with a `VoiceNorm` maps each frame's features f, spoken by voice v, to
+(f - mean_v) @ W_v before projection and k-means, where mean_v and W_v = C_v^(-1/2) come from the
+features of that voice's own audio (C_v: covariance shrunk towards its diagonal). A linear,
+voice-specific shift and scaling of the features (vocal-tract length, channel) is undone, so
+the units say less about who speaks. Only the voice label of each utterance is used, never a
+transcript: the statistics are those of everything the voice says.
+
+Which audio gives a voice's statistics: the utterances of that voice in the manifest (or
+benchmark) being processed, ranked by a seeded hash of their ids and taken until `seconds` of
+audio; so they do not depend on manifest order, sharding or worker count, and fitting and
+encoding the same manifest use the same statistics. A voice with less than `min_seconds` of
+usable audio cannot be normalised: its utterances are skipped with that reason. Utterances
+without a voice label form one group (voice "").
+
+Measured in docs/units.md ("Voice normalisation").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable, Iterator, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from slmscale.config import StrictModel
+from slmscale.units.kmeans import utterance_rng
+
+Transform = tuple[np.ndarray, np.ndarray]  # (mean (dim,), matrix (dim, dim)), float32
+
+
+class VoiceNorm(StrictModel):
+    kind: Literal["whiten"] = "whiten"
+    # Covariance shrunk this far towards its diagonal before inversion (0 = full covariance).
+    shrink: float = Field(default=0.1, ge=0.0, le=1.0)
+    seconds: float = Field(default=180.0, gt=0, description="at most this much audio per voice")
+    min_seconds: float = Field(default=10.0, gt=0, description="less usable audio: the voice is skipped")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _enough(self) -> "VoiceNorm":
+        if self.seconds < self.min_seconds:
+            raise ValueError(f"seconds ({self.seconds:g}) is below min_seconds ({self.min_seconds:g}): "
+                             "no voice could be normalised")
+        return self
+
+
+def whitening(frames: np.ndarray, shrink: float) -> Transform:
+    """Mean and C^(-1/2) of `frames` (n, dim), C shrunk towards its diagonal."""
+    x = np.asarray(frames, dtype=np.float64)
+    mean = x.mean(axis=0)
+    cov = np.cov(x - mean, rowvar=False).reshape(x.shape[1], x.shape[1])
+    cov = (1.0 - shrink) * cov + shrink * np.diag(np.diag(cov))
+    vals, vecs = np.linalg.eigh(cov)
+    # A dimension without variance (e.g. a constant feature) is left unscaled, not blown up.
+    floor = max(float(vals.max(initial=0.0)) * 1e-8, 1e-12)
+    matrix = (vecs / np.sqrt(np.maximum(vals, floor))) @ vecs.T
+    return mean.astype(np.float32), matrix.astype(np.float32)
+
+
+def apply(feats: np.ndarray, transform: Transform) -> np.ndarray:
+    mean, matrix = transform
+    return ((np.asarray(feats, dtype=np.float32) - mean) @ matrix).astype(np.float32, copy=False)
+
+
+def stats_items(items: Iterable[Any], norm: VoiceNorm, voices: set[str] | None = None) -> dict[str, list[Any]]:
+    """Per voice (of `voices`, default all), the items whose audio gives its statistics: ranked by
+    a seeded hash of the item key, taken until `norm.seconds` (by their listed durations)."""
+    by_voice: dict[str, list[Any]] = defaultdict(list)
+    for it in items:
+        if voices is None or it.voice in voices:
+            by_voice[it.voice].append(it)
+    chosen: dict[str, list[Any]] = {}
+    for voice, its in sorted(by_voice.items()):
+        ranked = sorted(its, key=lambda it: (utterance_rng(norm.seed, "voice-norm:" + it.key).random(), it.key))
+        pick, total = [], 0.0
+        for it in ranked:
+            if total >= norm.seconds:
+                break
+            pick.append(it)
+            total += it.seconds if it.seconds > 0 else norm.seconds  # unknown length: one is enough
+        chosen[voice] = pick
+    return chosen
+
+
+def voice_transforms(encoder: Any, items: Iterable[Any], norm: VoiceNorm, voices: set[str] | None = None
+                     ) -> tuple[dict[str, Transform], dict[str, str]]:
+    """Whitening transforms for the voices of `items` (or only `voices`), and for each voice that
+    cannot have one, the reason. Items are `manifest_jobs.Item`s (with `voice`)."""
+    from slmscale.units.manifest_jobs import features_for_items, run_items
+
+    chosen = stats_items(items, norm, voices)
+    budget = int(norm.seconds * encoder.frame_rate)
+    work = [it for its in chosen.values() for it in its]
+
+    def capped(blocks: Iterator[np.ndarray], _item: Any) -> np.ndarray:
+        out, n = [], 0
+        for b in blocks:  # a long file is read only as far as the budget needs
+            out.append(b)
+            n += len(b)
+            if n >= budget:
+                break
+        return np.concatenate(out)[:budget] if out else np.zeros((0, encoder.dim), np.float32)
+
+    def job(batch: list[Any]) -> list[Any]:
+        return features_for_items(encoder, batch, reduce=capped)
+
+    transforms: dict[str, Transform] = {}
+    problems: dict[str, str] = {}
+    need = int(np.ceil(norm.min_seconds * encoder.frame_rate))
+
+    def finish(voice: str, parts: list[np.ndarray]) -> None:
+        frames = np.concatenate(parts)[:budget] if parts else np.zeros((0, encoder.dim), np.float32)
+        if len(frames) < need:
+            problems[voice] = (f"voice {voice!r} has {len(frames) / encoder.frame_rate:.1f} s of usable audio; "
+                               f"voice normalisation needs at least {norm.min_seconds:g} s")
+        else:
+            transforms[voice] = whitening(frames, norm.shrink)
+
+    # Items come back in order, grouped by voice: each voice is finished before the next starts,
+    # so only one voice's frames are held (a corpus may have thousands of speakers).
+    current, parts = None, []
+    for o in run_items(work, lambda: job, 1, "voice statistics"):
+        if o.item.voice != current:
+            if current is not None:
+                finish(current, parts)
+            current, parts = o.item.voice, []
+        if o.value is not None and len(o.value):
+            parts.append(o.value)
+    if current is not None:
+        finish(current, parts)
+    return transforms, problems
