@@ -262,3 +262,26 @@ def test_targets_whitened_per_voice_follow_the_sound_not_the_gain(tmp_path: Path
     cfg = PretrainConfig(manifest=str(manifest), target_voice_norm={"seconds": 60})
     assert cfg.model_dump()["target_voice_norm"]["seconds"] == 60
     assert "target_voice_norm" not in PretrainConfig(manifest=str(manifest)).model_dump()
+
+
+def test_a_finished_run_grows_by_an_iteration_and_keeps_what_it_had(corpus: Path, tmp_path: Path, capsys):
+    """More iterations in the same --out reuse the finished ones (same weights as one 2-iteration
+    run); a change that would alter a finished iteration is still refused."""
+    one = _cfg(corpus, iterations=1, steps=[6, 4], log_every=1)
+    pretrain_encoder(one, tmp_path / "grow")
+    first = (tmp_path / "grow" / "iter-1" / "done.json").read_bytes()
+    two = _cfg(corpus, iterations=2, steps=[6, 4], log_every=3)  # cadence changes do not matter
+    pretrain_encoder(two, tmp_path / "grow")
+    assert "keeping iteration(s) 1" in " ".join(capsys.readouterr().err.split())
+    assert (tmp_path / "grow" / "iter-1" / "done.json").read_bytes() == first
+    pretrain_encoder(two, tmp_path / "fresh")
+    assert ((tmp_path / "grow" / "model.safetensors").read_bytes()
+            == (tmp_path / "fresh" / "model.safetensors").read_bytes())
+    with pytest.raises(UserError, match=r"another config \(differs in .*steps"):
+        pretrain_encoder(_cfg(corpus, iterations=2, steps=[7, 4]), tmp_path / "grow")
+    # Iteration 1 does not depend on how iteration 2 clusters its targets; iteration 2 does.
+    from slmscale.units.voice_norm import VoiceNorm
+
+    voiced = two.model_copy(update={"target_voice_norm": VoiceNorm()})
+    assert one.iteration_identity(1) == voiced.iteration_identity(1)
+    assert two.iteration_identity(2) != voiced.iteration_identity(2)

@@ -28,6 +28,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from pydantic import ValidationError
+
 from slmscale.artifacts import META, fingerprint, is_fresh, read_json, write_json, write_meta
 from slmscale.data.manifest import read_manifest
 from slmscale.errors import UserError
@@ -364,11 +366,13 @@ def pretrain_encoder(cfg: PretrainConfig, out: str | Path, force: bool = False) 
 
 
 def _check_out(out: Path, identity: dict[str, Any], force: bool) -> None:
-    """Resume only work made by the same config and audio; refuse to mix two in one folder."""
+    """Resume only work made by the same config and audio; refuse to mix two in one folder. A
+    config that differs only where the iterations already there do not depend on (more
+    iterations, another cadence, the steps of a later iteration) reuses them: a finished run grows."""
     saved = out / IDENTITY
     if saved.is_file() and not force:
         old = read_json(saved)
-        if old == identity:
+        if old == identity or _reusable(out, old, identity):
             return
         if old.get("config") != identity["config"]:
             diff = sorted(k for k in set(old.get("config", {})) | set(identity["config"])
@@ -379,3 +383,18 @@ def _check_out(out: Path, identity: dict[str, Any], force: bool) -> None:
         raise UserError(f"{out} holds pretraining with {what}; use another --out, or --force to start over")
     for child in out.glob("iter-*"):
         shutil.rmtree(child, ignore_errors=True)
+
+
+def _reusable(out: Path, old: dict[str, Any], identity: dict[str, Any]) -> bool:
+    """Whether every iteration folder in `out` would be made the same by the new config."""
+    if old.get("inputs") != identity["inputs"]:
+        return False
+    try:
+        before, after = (PretrainConfig.model_validate(x["config"]) for x in (old, identity))
+    except (ValidationError, KeyError, TypeError):
+        return False  # written by another version: no reuse
+    done = sorted(int(p.name.split("-")[1]) for p in out.glob("iter-*") if p.name.split("-")[1].isdigit())
+    if any(before.iteration_identity(n) != after.iteration_identity(n) for n in done):
+        return False
+    info(f"{out}: keeping iteration(s) {', '.join(map(str, done)) or 'none'} (the new settings do not change them)")
+    return True

@@ -103,6 +103,19 @@ class PretrainConfig(StrictModel):
             raise ValueError(f"layer {self.layer}: preset {self.preset} has layers 1..{layers}")
         return self
 
+    def iteration_identity(self, iteration: int) -> dict[str, Any]:
+        """What shapes iteration `iteration`'s weights (its targets, batches, schedule and those of
+        the iterations before it), so a finished iteration is reused only by a config that would
+        make it again: the number of iterations, logging and checkpoint cadence, loader processes
+        and later iterations' steps/k leave it out."""
+        data = self.model_dump(mode="json", exclude={"iterations", "log_every", "ckpt_every",
+                                                     "keep_checkpoints", "loader_workers"})
+        data["steps"] = [self.steps_at(i) for i in range(1, iteration + 1)]
+        data["k"] = [self.k_at(i) for i in range(1, iteration + 1)]
+        if iteration == 1:
+            data.pop("target_voice_norm", None)  # it shapes the targets of iterations 2+ only
+        return data
+
     def k_at(self, iteration: int) -> int:
         return self.k[min(iteration, len(self.k)) - 1]
 
