@@ -141,7 +141,7 @@ def test_interleaved_run_as_the_shards_describe_it(interleaved, tmp_path):
         encoder_from_run({"modality": "units", "tokenizer": {"path": "x"}}, tmp_path, text=True)
 
 
-def test_voice_normalised_units_take_each_voices_statistics_from_the_benchmark(tmp_path):
+def test_voice_normalised_units_take_each_voices_statistics_from_the_benchmark(tmp_path, capsys):
     """A benchmark said by a loud and a quiet voice: with per-voice whitening the same item gets
     the same units in both voices; a voice with too little audio fails its items, listed."""
     from slmscale.eval.cache import encode_benchmark
@@ -169,5 +169,7 @@ def test_voice_normalised_units_take_each_voices_statistics_from_the_benchmark(t
     short = Benchmark("swuggy", "dev", tmp_path / "bench2", pairs[:4] + [Pair("q", "carib-f5", "carib-f5-u0", "carib-f5-u1")],
                       audio={k: p for k, p in audio.items() if k.startswith("us-f1") or k in ("carib-f5-u0", "carib-f5-u1")})
     enc = UnitsEncoder(SpeechTokenizer.load(tmp_path / "tok"), {"eos": 2}, dedup=False)
+    capsys.readouterr()
     tokens, failed, _ = encode_benchmark(short, enc, tmp_path / "cache2")
     assert sorted(failed) == ["carib-f5-u0", "carib-f5-u1"] and len(tokens) == 8
+    assert "voice 'carib-f5' has 6.0 s of usable audio" in " ".join(capsys.readouterr().err.split())

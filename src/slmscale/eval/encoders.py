@@ -91,6 +91,12 @@ class UnitsEncoder:
                 continue
             items.append(Item(i, str(p), str(p), seconds, v))
         self.tokenizer.adapt(items)
+        from slmscale.progress import info
+
+        for voice in sorted(set(voices)):
+            reason = self.tokenizer.voice_ready(voice)
+            if reason is not None:  # its items come back unreadable; say why once
+                info(f"{reason}; its benchmark items are skipped")
 
     def encode(self, items: Sequence[Path]) -> list[np.ndarray | None]:
         """Unit ids 0..k-1 (before `shift`); None for unreadable audio (and, with voice

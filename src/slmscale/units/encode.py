@@ -54,10 +54,8 @@ class _EncodeJob:
 
     def __call__(self, items: list[Item]) -> list[Outcome]:
         # An utterance whose voice has no statistics is skipped before its audio is read.
-        refused = {it.index: self.tok.voice_ready(it.voice) for it in items}
-        ready = [it for it in items if refused[it.index] is None]
-        done = {o.item.index: o for o in features_for_items(self.tok.encoder, ready, reduce=self._stream_units)}
-        outcomes = [done.get(it.index) or Outcome(it, reason=refused[it.index]) for it in items]
+        outcomes = features_for_items(self.tok.encoder, items, reduce=self._stream_units,
+                                      refuse=lambda it: self.tok.voice_ready(it.voice))
         for o in outcomes:
             if o.value is None:
                 continue

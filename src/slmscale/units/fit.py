@@ -57,22 +57,22 @@ class _SampleJob:
         self.voices = voices
 
     def __call__(self, items: list[Item]) -> list[Outcome]:
-        if self.voices is None:
-            outcomes = features_for_items(self.encoder, items)
-        else:
-            from slmscale.units.voice_norm import apply
+        from slmscale.units.voice_norm import apply
 
-            transforms, problems = self.voices
-            ready = [it for it in items if it.voice in transforms]
-            done = {o.item.index: o for o in features_for_items(self.encoder, ready)}
-            outcomes = [done.get(it.index) or Outcome(it, reason=problems.get(it.voice, "no voice statistics"))
-                        for it in items]
+        transforms, problems = self.voices or ({}, {})
+
+        def refuse(it: Item) -> str | None:
+            if self.voices is None or it.voice in transforms:
+                return None
+            return problems.get(it.voice, f"voice {it.voice!r}: no voice statistics")
+
+        outcomes = features_for_items(self.encoder, items, refuse=refuse)
         for o in outcomes:
             if o.value is not None:
                 o.extra["frames"] = len(o.value)
                 o.value = sample_frames(o.value, self.keep, self.seed, o.item.key)
                 if self.voices is not None:
-                    o.value = apply(o.value, self.voices[0][o.item.voice])
+                    o.value = apply(o.value, transforms[o.item.voice])
         return outcomes
 
 

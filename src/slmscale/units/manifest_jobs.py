@@ -184,15 +184,20 @@ def bad_reason(err: Exception) -> str:
 
 
 def features_for_items(encoder: Any, items: list[Item],
-                       reduce: Callable[[Iterator[np.ndarray], Item], Any] | None = None) -> list[Outcome]:
+                       reduce: Callable[[Iterator[np.ndarray], Item], Any] | None = None,
+                       refuse: Callable[[Item], str | None] | None = None) -> list[Outcome]:
     """Features (value) per item, batched; bad files get a reason. Long files are decoded in
     pieces and their feature blocks go through `reduce(blocks, item)` (default: joined), so a
-    caller that reduces each block (e.g. to units) never holds a long file's features."""
+    caller that reduces each block (e.g. to units) never holds a long file's features. An item
+    for which `refuse(item)` gives a reason is skipped with it, its audio unread."""
     from slmscale.audio.io import probe_audio
 
     outcomes = [Outcome(it) for it in items]
     pending: list[tuple[Outcome, np.ndarray]] = []
     for o in outcomes:
+        o.reason = refuse(o.item) if refuse is not None else None
+        if o.reason is not None:
+            continue
         try:
             if probe_audio(o.item.path).duration > STREAM_SECONDS:
                 source = PieceSource(o.item.path)
