@@ -16,7 +16,7 @@ from slmscale.units.encode import encode_manifest
 from slmscale.units.fit import fit_tokenizer, make_fit_config
 from slmscale.units.fit_parts import fit_part, merge_fit
 from slmscale.units.quality import measure_units
-from slmscale.units.voice_norm import VoiceNorm, apply, stats_items, whitening
+from slmscale.units.voice_norm import VoiceNorm, apply, ranked_items, voice_transforms, whitening
 from support.voices import RAW_LOGMEL, gain_corpus
 
 
@@ -50,19 +50,36 @@ class _It:
     seconds: float
 
 
-def test_statistics_audio_is_seeded_by_id_and_bounded():
+def test_statistics_audio_is_ranked_by_a_seeded_hash_of_the_ids():
     items = [_It(f"u{i}", "a" if i % 3 else "b", 10.0) for i in range(30)]
     norm = VoiceNorm(seconds=45.0)
-    chosen = stats_items(items, norm)
-    assert sorted(chosen) == ["a", "b"]
-    assert all(len(v) == 5 for v in chosen.values())  # 5 x 10 s reach 45 s
-    assert {it.voice for it in chosen["b"]} == {"b"}
-    again = stats_items(list(reversed(items)), norm)  # manifest order does not matter
-    assert {v: [it.key for it in its] for v, its in again.items()} == {v: [it.key for it in its] for v, its in chosen.items()}
-    assert stats_items(items, norm.model_copy(update={"seed": 1}))["a"] != chosen["a"]
-    assert list(stats_items(items, norm, voices={"b"})) == ["b"]
+    ranked = ranked_items(items, norm)
+    assert sorted(ranked) == ["a", "b"] and len(ranked["a"]) == 20 and {it.voice for it in ranked["b"]} == {"b"}
+    again = ranked_items(list(reversed(items)), norm)  # manifest order does not matter
+    assert {v: [it.key for it in its] for v, its in again.items()} == {v: [it.key for it in its] for v, its in ranked.items()}
+    assert ranked_items(items, norm.model_copy(update={"seed": 1}))["a"] != ranked["a"]
+    assert list(ranked_items(items, norm, voices={"b"})) == ["b"]
 
 
+def test_an_unreadable_file_is_passed_over_for_the_next(tmp_path):
+    """Each voice reads its ranked files until it has its seconds: a bad file costs nothing."""
+    from slmscale.units.encoders import build_encoder
+    from slmscale.units.manifest_jobs import manifest_items
+    from slmscale.data.manifest import read_manifest
+
+    manifest = gain_corpus(tmp_path / "c")
+    items = manifest_items(manifest, read_manifest(manifest))
+    norm = VoiceNorm(seconds=6.0, min_seconds=5.0)  # two 3 s files per voice
+    first = ranked_items(items, norm)["carib-f5"][0]
+    Path(first.path).write_bytes(b"not audio")
+    encoder = build_encoder(RAW_LOGMEL)
+    transforms, problems = voice_transforms(encoder, items, norm)
+    assert not problems and sorted(transforms) == ["carib-f5", "us-f1"]
+    # Only when too few files remain is the voice refused, with the reason.
+    for it in ranked_items(items, norm)["carib-f5"][1:7]:
+        Path(it.path).write_bytes(b"not audio")
+    transforms, problems = voice_transforms(encoder, items, norm)
+    assert sorted(transforms) == ["us-f1"] and "has 3.0 s of usable audio" in problems["carib-f5"]
 
 
 def _fit(manifest: Path, out: Path, norm: VoiceNorm | None, **kw) -> dict:

@@ -65,35 +65,31 @@ def apply(feats: np.ndarray, transform: Transform) -> np.ndarray:
     return ((np.asarray(feats, dtype=np.float32) - mean) @ matrix).astype(np.float32, copy=False)
 
 
-def stats_items(items: Iterable[Any], norm: VoiceNorm, voices: set[str] | None = None) -> dict[str, list[Any]]:
-    """Per voice (of `voices`, default all), the items whose audio gives its statistics: ranked by
-    a seeded hash of the item key, taken until `norm.seconds` (by their listed durations)."""
+def ranked_items(items: Iterable[Any], norm: VoiceNorm, voices: set[str] | None = None) -> dict[str, list[Any]]:
+    """Per voice (of `voices`, default all), its items in the order their audio is used for its
+    statistics: ranked by a seeded hash of the item key (so not by manifest order)."""
     by_voice: dict[str, list[Any]] = defaultdict(list)
     for it in items:
         if voices is None or it.voice in voices:
             by_voice[it.voice].append(it)
-    chosen: dict[str, list[Any]] = {}
-    for voice, its in sorted(by_voice.items()):
-        ranked = sorted(its, key=lambda it: (utterance_rng(norm.seed, "voice-norm:" + it.key).random(), it.key))
-        pick, total = [], 0.0
-        for it in ranked:
-            if total >= norm.seconds:
-                break
-            pick.append(it)
-            total += it.seconds if it.seconds > 0 else norm.seconds  # unknown length: one is enough
-        chosen[voice] = pick
-    return chosen
+    return {voice: sorted(its, key=lambda it: (utterance_rng(norm.seed, "voice-norm:" + it.key).random(), it.key))
+            for voice, its in sorted(by_voice.items())}
 
 
 def voice_transforms(encoder: Any, items: Iterable[Any], norm: VoiceNorm, voices: set[str] | None = None
                      ) -> tuple[dict[str, Transform], dict[str, str]]:
     """Whitening transforms for the voices of `items` (or only `voices`), and for each voice that
-    cannot have one, the reason. Items are `manifest_jobs.Item`s (with `voice`)."""
-    from slmscale.units.manifest_jobs import features_for_items, run_items
+    cannot have one, the reason. Items are `manifest_jobs.Item`s (with `voice`). Each voice reads
+    its ranked items until their listed durations reach `norm.seconds`; an unreadable file is
+    passed over for the next one."""
+    from threadpoolctl import threadpool_limits
 
-    chosen = stats_items(items, norm, voices)
-    budget = int(norm.seconds * encoder.frame_rate)
-    work = [it for its in chosen.values() for it in its]
+    from slmscale.progress import track
+    from slmscale.units.manifest_jobs import features_for_items
+
+    ranked = ranked_items(items, norm, voices)
+    rate = encoder.frame_rate
+    budget, need = int(norm.seconds * rate), int(np.ceil(norm.min_seconds * rate))
 
     def capped(blocks: Iterator[np.ndarray], _item: Any) -> np.ndarray:
         out, n = [], 0
@@ -104,31 +100,31 @@ def voice_transforms(encoder: Any, items: Iterable[Any], norm: VoiceNorm, voices
                 break
         return np.concatenate(out)[:budget] if out else np.zeros((0, encoder.dim), np.float32)
 
-    def job(batch: list[Any]) -> list[Any]:
-        return features_for_items(encoder, batch, reduce=capped)
+    def seconds_of(it: Any) -> float:
+        return it.seconds if it.seconds > 0 else norm.seconds  # unknown length: one file is enough
 
     transforms: dict[str, Transform] = {}
     problems: dict[str, str] = {}
-    need = int(np.ceil(norm.min_seconds * encoder.frame_rate))
-
-    def finish(voice: str, parts: list[np.ndarray]) -> None:
-        frames = np.concatenate(parts)[:budget] if parts else np.zeros((0, encoder.dim), np.float32)
-        if len(frames) < need:
-            problems[voice] = (f"voice {voice!r} has {len(frames) / encoder.frame_rate:.1f} s of usable audio; "
-                               f"voice normalisation needs at least {norm.min_seconds:g} s")
-        else:
-            transforms[voice] = whitening(frames, norm.shrink)
-
-    # Items come back in order, grouped by voice: each voice is finished before the next starts,
-    # so only one voice's frames are held (a corpus may have thousands of speakers).
-    current, parts = None, []
-    for o in run_items(work, lambda: job, 1, "voice statistics"):
-        if o.item.voice != current:
-            if current is not None:
-                finish(current, parts)
-            current, parts = o.item.voice, []
-        if o.value is not None and len(o.value):
-            parts.append(o.value)
-    if current is not None:
-        finish(current, parts)
+    # One voice at a time: only its frames are held (a corpus may have thousands of speakers).
+    with threadpool_limits(1, user_api="blas"):
+        for voice, its in track(list(ranked.items()), "voice statistics", unit="voice"):
+            parts, usable, pos = [], 0.0, 0
+            while usable < norm.seconds and pos < len(its):
+                # The next files whose listed seconds cover what is missing (all of them at once
+                # when every file reads: the statistics of the first `seconds` of ranked audio).
+                chunk, listed = [], 0.0
+                while pos < len(its) and (not chunk or listed < norm.seconds - usable):
+                    listed += seconds_of(its[pos])
+                    chunk.append(its[pos])
+                    pos += 1
+                for o in features_for_items(encoder, chunk, reduce=capped):
+                    if o.value is not None and len(o.value):
+                        parts.append(o.value)
+                        usable += seconds_of(o.item)
+            frames = np.concatenate(parts)[:budget] if parts else np.zeros((0, encoder.dim), np.float32)
+            if len(frames) < need:
+                problems[voice] = (f"voice {voice!r} has {len(frames) / rate:.1f} s of usable audio; "
+                                   f"voice normalisation needs at least {norm.min_seconds:g} s")
+            else:
+                transforms[voice] = whitening(frames, norm.shrink)
     return transforms, problems
