@@ -32,7 +32,9 @@ class StrictModel(BaseModel):
     @model_serializer(mode="wrap")
     def _omit_unused_additions(self, handler: Any) -> Any:
         data = handler(self)
-        if isinstance(data, dict) and isinstance(self, BaseModel):  # (a raw dict set by model_copy)
+        # `self` is a plain dict when a field of this model's type holds one (model_copy(update=)
+        # does not validate); it has no fields to omit.
+        if isinstance(data, dict) and isinstance(self, BaseModel):
             for name, f in type(self).model_fields.items():
                 extra = f.json_schema_extra
                 if isinstance(extra, dict) and extra.get(_OMIT_NONE) and getattr(self, name) is None:

@@ -100,7 +100,6 @@ def fit_cmd(
     enc = validate(EncoderConfig, fields, "units fit options")
     if k < 2:
         raise UserError(f"--k {k}: need at least 2 units")
-    cfg = make_fit_config(manifest, enc, k, max_frames=max_frames, seed=seed, import_path=import_kmeans)
     if voice_norm not in ("off", "whiten"):
         raise UserError(f"--voice-norm {voice_norm}: choose off or whiten")
     norm = None
@@ -110,6 +109,7 @@ def fit_cmd(
         norm = validate(VoiceNorm, {"seconds": voice_seconds, "seed": seed}, "--voice-seconds")
         if import_kmeans is not None:
             raise UserError("--voice-norm applies to fitted centroids; imported ones were made without it")
+    cfg = make_fit_config(manifest, enc, k, max_frames=max_frames, seed=seed, import_path=import_kmeans)
     cfg = cfg.model_copy(update={"dedup": not no_dedup, "voice_norm": norm})
     if sharded:
         from slmscale.units.fit_parts import fit_part, merge_fit

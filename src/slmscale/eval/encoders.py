@@ -78,7 +78,7 @@ class UnitsEncoder:
         """Learn each item's voice and, when the tokenizer normalises per voice, each voice's
         statistics from the benchmark's own audio of that voice."""
         self.voices.update({str(p): v for p, v in zip(paths, voices)})
-        if getattr(getattr(self.tokenizer, "config", None), "voice_norm", None) is None:
+        if not getattr(self.tokenizer, "per_voice", False):
             return
         from slmscale.audio.io import probe_audio
         from slmscale.units.manifest_jobs import Item

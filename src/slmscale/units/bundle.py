@@ -117,10 +117,15 @@ class SpeechTokenizer:
                             f"{len(mean)}; the tokenizer does not match this encoder")
         return (np.asarray(feats, dtype=np.float32) - mean) @ matrix
 
+    @property
+    def per_voice(self) -> bool:
+        """Whether encoding needs each utterance's voice (a voice-normalised tokenizer)."""
+        return self.config.voice_norm is not None
+
     def adapt(self, items: list[Any], voices: set[str] | None = None) -> None:
         """Compute the voice statistics of `items`' voices (or of `voices` only) from their audio
         (manifest_jobs.Items); a no-op for a tokenizer without voice normalisation."""
-        if self.config.voice_norm is None:
+        if not self.per_voice:
             return
         from slmscale.units.voice_norm import voice_transforms
 
@@ -135,14 +140,14 @@ class SpeechTokenizer:
 
     def voice_ready(self, voice: str) -> str | None:
         """None when utterances of `voice` can be encoded, else the reason they cannot."""
-        if self.config.voice_norm is None or voice in self.voices:
+        if not self.per_voice or voice in self.voices:
             return None
         return self.voice_problems.get(voice, f"voice {voice!r}: no voice statistics; this tokenizer "
                                               "normalises features per voice (adapt it to the voice's audio first)")
 
     def normalize(self, feats: np.ndarray, voice: str | None) -> np.ndarray:
         """Voice-normalised features (unchanged without voice normalisation)."""
-        if self.config.voice_norm is None:
+        if not self.per_voice:
             return feats
         reason = self.voice_ready(voice or "")
         if reason is not None:

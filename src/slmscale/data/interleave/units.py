@@ -67,7 +67,7 @@ def units_from_tokenizer(entries: Sequence[ManifestEntry], manifest_path: str | 
         from slmscale.audio.io import load_audio as _load
 
         load_audio = _load
-    per_voice = getattr(getattr(speech_tokenizer, "config", None), "voice_norm", None) is not None
+    per_voice = getattr(speech_tokenizer, "per_voice", False)
     if per_voice:  # voice statistics from each voice's audio in this manifest
         from slmscale.units.manifest_jobs import manifest_items
 
