@@ -155,3 +155,23 @@ def test_eval_interleaved_text_version_and_all(interleaved_run, capsys):
         main(["eval", "--run", str(run), "--task", "ssc_t2s", "--bench", str(bench), "--modality", "text"])
     err = capsys.readouterr().err
     assert ex.value.code == 2 and "drop --modality" in err and "Traceback" not in err
+
+
+def test_eval_prints_the_interval_and_the_comparison_with_the_audit(text_run, capsys):
+    run, bench = text_run
+    audit = bench / "audit.json"  # as `slmscale bench audit` writes it: the baseline got both pairs wrong
+    audit.write_text(json.dumps({"tasks": {"sblimp": {"task": "sblimp", "strongest": {
+        "baseline": "length_phones", "accuracy": 0.0, "by_pair": {"1": 0.0, "2": 0.0}}}}}))
+    try:
+        main(["eval", "--run", str(run), "--task", "sblimp", "--bench", str(bench)])
+    finally:
+        audit.unlink()
+    err = capsys.readouterr().err
+    scores = json.loads((run / "eval" / "sblimp" / "scores.json").read_text())
+    lo, hi = scores["interval"]
+    assert f"[{lo:.3f}, {hi:.3f}]" in err
+    v = scores["surface_baseline"]
+    assert v["paired"] and v["n_pairs"] == 2 and v["audit"] == str(audit)
+    assert v["difference"] == pytest.approx(scores["accuracy"])
+    assert f"{v['difference']:+.3f} [" in err and "against the strongest surface baseline (length_phones, 0.000; " \
+        "paired over 2 pairs)" in err and v["verdict"] in err

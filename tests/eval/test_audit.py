@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from slmscale.cli.main import app
 from slmscale.errors import UserError
-from slmscale.eval.audit import audit_bench
+from slmscale.eval.audit import audit_bench, strongest_baseline
 from slmscale.eval.formats import GOLD_COLUMNS, write_csv
 from slmscale.eval.synth_bench import BenchConfig, build_bench
 
@@ -89,3 +89,37 @@ def test_cli_prints_and_writes_json(bench, tmp_path):
     assert json.loads(out.read_text())["tasks"]["swuggy"]["n_pairs"] == 20
     res = CliRunner().invoke(app, ["bench", "audit", str(tmp_path / "missing")])
     assert isinstance(res.exception, UserError) and "not found" in str(res.exception)  # main() prints it
+
+
+def test_the_strongest_baseline_keeps_its_outcome_on_every_pair(bench):
+    from slmscale.eval.formats import TASK_DIRS, load_benchmark
+
+    for task in ("swuggy", "sblimp", "ssc"):
+        s = json.loads((bench / TASK_DIRS[task] / "audit.json").read_text())["strongest"]
+        ids = {p.pair_id for p in load_benchmark(bench, task, "dev").pairs}
+        assert set(s["by_pair"]) == ids, task  # keyed like the pairs eval compares
+        assert sum(s["by_pair"].values()) / len(s["by_pair"]) == pytest.approx(s["accuracy"])
+        assert set(s["by_pair"].values()) <= {0.0, 0.5, 1.0}
+
+
+def test_strongest_baseline_is_found_next_to_the_task_or_at_the_root(bench, tmp_path):
+    got = strongest_baseline(bench, "swuggy")
+    assert got["source"] == str(bench / "lexical" / "audit.json") and got["by_pair"]
+    assert strongest_baseline(bench / "lexical", "swuggy")["source"] == got["source"]  # the task folder given
+    assert strongest_baseline(tmp_path, "swuggy") is None  # no audit: nothing to compare with
+    # An older task audit without per-pair outcomes gives way to a root audit that has them.
+    import shutil
+
+    root = tmp_path / "b"
+    shutil.copytree(bench / "lexical", root / "lexical")
+    old = json.loads((root / "lexical" / "audit.json").read_text())
+    del old["strongest"]["by_pair"]
+    (root / "lexical" / "audit.json").write_text(json.dumps(old))
+    assert "by_pair" not in strongest_baseline(root, "swuggy")  # still the accuracy, unpaired
+    (root / "audit.json").write_text(json.dumps({"tasks": {"swuggy": json.loads(
+        (bench / "lexical" / "audit.json").read_text())}}))
+    assert strongest_baseline(root, "swuggy")["source"] == str(root / "audit.json")
+    assert strongest_baseline(root, "sblimp") is None
+    (root / "lexical" / "audit.json").write_text(json.dumps({"task": "swuggy", "strongest": {}}))
+    with pytest.raises(UserError, match=r"lexical/audit.json: task 'swuggy' has no 'strongest'"):
+        strongest_baseline(root, "swuggy")

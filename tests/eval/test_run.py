@@ -62,6 +62,8 @@ def test_evaluate_run_writes_scores_submission_and_summary(tmp_path, llama, kit)
     assert s["by_type"] == pytest.approx(per_type)
     assert s["headline"] == pytest.approx(np.mean(list(per_type.values())))
     assert s["n_pairs"] == 6 and s["n_voices"] == 2 and s["n_items"] == 24
+    assert s["interval"][0] <= s["headline"] <= s["interval"][1]
+    assert "surface_baseline" not in s  # the bench has no audit
 
     out = run / "eval" / "sblimp"
     assert json.loads((out / "scores.json").read_text())["macro_accuracy"] == pytest.approx(s["headline"])

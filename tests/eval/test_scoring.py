@@ -6,8 +6,11 @@ import math
 
 import pytest
 
-from slmscale.eval.scoring import (Comparison, accuracy, breakdown, compare, macro_average,
-                                   per_voice_accuracy, summarize, voice_pair_accuracy)
+import numpy as np
+
+from slmscale.eval.scoring import (Comparison, accuracy, bootstrap_interval, breakdown, compare,
+                                   headline_interval, macro_average, pair_outcomes, per_voice_accuracy,
+                                   summarize, versus_baseline, voice_pair_accuracy)
 
 
 def C(pid, voice, good, bad, **group):
@@ -78,3 +81,77 @@ def test_empty_is_nan():
     assert math.isnan(accuracy([]))
     assert math.isnan(voice_pair_accuracy([]))
     assert math.isnan(macro_average({}))
+
+
+def test_bootstrap_interval_by_hand():
+    # two pairs scoring 0 and 1: a resample's mean is 0, 0.5 or 1 with chances 1/4, 1/2, 1/4, so the
+    # 2.5th and 97.5th percentiles are 0 and 1; a constant never moves
+    assert bootstrap_interval(np.array([0.0, 1.0])) == (0.0, 1.0)
+    assert bootstrap_interval(np.full(50, 0.75)) == (0.75, 0.75)
+    assert all(math.isnan(v) for v in bootstrap_interval(np.array([])))
+    # seeded: the same values give the same interval; it holds the mean and narrows with more pairs
+    rng = np.random.default_rng(1)
+    small, large = rng.integers(0, 2, 100).astype(float), rng.integers(0, 2, 2500).astype(float)
+    assert bootstrap_interval(small) == bootstrap_interval(small.copy())
+    for v in (small, large):
+        lo, hi = bootstrap_interval(v)
+        assert lo < v.mean() < hi
+    w_small = np.subtract(*bootstrap_interval(small)[::-1])
+    w_large = np.subtract(*bootstrap_interval(large)[::-1])
+    assert 0.15 < w_small < 0.25 and 0.03 < w_large < 0.05  # 3.92 * sqrt(.25 / n): 0.196, 0.039
+    # blocks of draws: a benchmark too big for one block gives the same kind of interval
+    huge = rng.integers(0, 2, 30_000).astype(float)
+    lo, hi = bootstrap_interval(huge, n_boot=200)
+    assert lo < huge.mean() < hi and hi - lo < 0.02
+
+
+def test_headline_interval_resamples_within_phenomena_for_a_macro_headline():
+    # sBLIMP: one phenomenon all right (1 pair), one all wrong (9 pairs). The macro headline is 0.5
+    # whatever the resample, so its interval is a point; the pair accuracy (0.1) varies.
+    cs = [C("a0", "v", -1, -2, type="agr")] + [C(f"n{i}", "v", -3, -2, type="neg") for i in range(9)]
+    assert headline_interval("sblimp", cs) == (0.5, 0.5)
+    lo, hi = headline_interval("swuggy", cs)
+    assert lo == 0.0 and hi > 0.1
+    s = summarize("sblimp", cs)
+    assert s["interval"] == [0.5, 0.5] and s["interval_level"] == 0.95 and "surface_baseline" not in s
+
+
+def _pairs(outcomes):
+    """One comparison per pair with the given outcomes (1 right, 0 wrong)."""
+    return [C(f"p{i:03d}", "v", -1, -2) if o else C(f"p{i:03d}", "v", -2, -1) for i, o in enumerate(outcomes)]
+
+
+def test_versus_baseline_paired_sees_what_unpaired_cannot():
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 2, 200)
+    model = base.copy()
+    model[np.flatnonzero(base == 0)[:10]] = 1  # right on 10 pairs more than the baseline, same elsewhere
+    cs = _pairs(model)
+    by_pair = {f"p{i:03d}": float(b) for i, b in enumerate(base)}
+    strongest = {"baseline": "phone_1gram_sum", "accuracy": float(base.mean()), "by_pair": by_pair,
+                 "source": "bench/lexical/audit.json"}
+    v = versus_baseline(cs, strongest)
+    assert v["paired"] and v["n_pairs"] == 200 and v["audit"] == "bench/lexical/audit.json"
+    assert v["difference"] == pytest.approx(10 / 200)
+    assert v["model_accuracy"] == pytest.approx(accuracy(cs))
+    assert v["interval"][0] > 0 and v["verdict"] == "above"
+    # Without per-pair outcomes the same scores are within noise of the baseline's accuracy.
+    u = versus_baseline(cs, {k: strongest[k] for k in ("baseline", "accuracy")})
+    assert not u["paired"] and u["difference"] == pytest.approx(10 / 200)
+    assert u["interval"][0] < 0 < u["interval"][1] and u["verdict"] == "not distinguishable"
+    # The same outcomes as the baseline: no difference at all; never right: below.
+    same = versus_baseline(_pairs(base), strongest)
+    assert same["difference"] == 0 and same["interval"] == [0.0, 0.0]
+    assert same["verdict"] == "not distinguishable"
+    assert versus_baseline(_pairs(np.zeros(200)), strongest)["verdict"] == "below"
+
+
+def test_versus_baseline_uses_the_pairs_both_have_and_voices_average_first():
+    cs = [C("a", "v1", -1, -2), C("a", "v2", -2, -1), C("b", "v1", -1, -2), C("b", "v2", -1, -2),
+          C("c", "v1", -1, -2)]
+    assert pair_outcomes(cs) == {"a": 0.5, "b": 1.0, "c": 1.0}
+    v = versus_baseline(cs, {"baseline": "x", "accuracy": 0.25, "by_pair": {"a": 0.5, "b": 0.0, "z": 1.0}})
+    assert v["n_pairs"] == 2 and v["model_accuracy"] == 0.75 and v["baseline_accuracy"] == 0.25
+    assert v["difference"] == pytest.approx(0.5)
+    s = summarize("swuggy", cs, {"baseline": "x", "accuracy": 0.25, "by_pair": {"a": 0.5, "b": 0.0}})
+    assert s["surface_baseline"]["difference"] == pytest.approx(0.5)

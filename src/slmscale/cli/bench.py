@@ -25,10 +25,10 @@ def audit_cmd(
     """Accuracy of knowledge-free baselines (length, word/phone frequency, phone n-grams, word
     overlap) on every task; a valid benchmark keeps them near 0.5."""
     from slmscale.artifacts import atomic_write_text
-    from slmscale.eval.audit import audit_bench, dumps, format_table
+    from slmscale.eval.audit import AUDIT_FILE, audit_bench, dumps, format_table
 
     report = audit_bench(bench, corpus, split)
-    target = out or bench / "audit.json"
+    target = out or bench / AUDIT_FILE
     atomic_write_text(target, dumps(report))
     typer.echo(format_table(report))
     typer.echo(f"-> {target}", err=True)

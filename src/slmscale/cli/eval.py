@@ -68,10 +68,22 @@ def eval_cmd(
                          cache_dir=cache_dir, device=device, model=model, protocol=protocol,
                          truncation=truncation)
         results[s["task"]] = s["headline"]
-        typer.secho(f"{s['task']}: {s['headline']:.4f} ({s['n_pairs']} pairs x {s['n_voices']} voices, "
-                    f"voice-pair {s['voice_pair_accuracy']:.4f}, {s['utterances_per_s']} utt/s) "
-                    f"-> {Path(run) / 'eval' / s['task']}", err=True)
+        lo, hi = s["interval"]
+        typer.secho(f"{s['task']}: {s['headline']:.4f} [{lo:.3f}, {hi:.3f}] ({s['n_pairs']} pairs x "
+                    f"{s['n_voices']} voices, voice-pair {s['voice_pair_accuracy']:.4f}, "
+                    f"{s['utterances_per_s']} utt/s) -> {Path(run) / 'eval' / s['task']}", err=True)
+        if s.get("surface_baseline"):
+            typer.secho(f"{s['task']}: {surface_line(s['surface_baseline'])}", err=True)
     typer.echo(json.dumps(results, sort_keys=True))
+
+
+def surface_line(v: dict) -> str:
+    """The comparison with the benchmark's strongest surface baseline, in one line."""
+    lo, hi = v["interval"]
+    how = f"paired over {v['n_pairs']} pairs" if v["paired"] else (
+        "unpaired: the audit has no per-pair outcomes, re-run `slmscale bench audit`")
+    return (f"{v['difference']:+.3f} [{lo:+.3f}, {hi:+.3f}] against the strongest surface baseline "
+            f"({v['baseline']}, {v['baseline_accuracy']:.3f}; {how}): {v['verdict']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,8 @@ per group (sBLIMP phenomenon, sWUGGY frequency band, StoryCloze wrong-ending kin
 benchmark keeps every baseline within `BOUND` of 0.5 (or one pair's worth, 1/n, for n < 1/BOUND):
 overall for every task, and per phenomenon for sBLIMP and per frequency band for sWUGGY;
 `within_bounds` says whether it does, `strongest` names the best baseline (the line a model must
-beat; the study report draws it).
+beat; the study report draws it) with its outcome on every pair (`by_pair`, which `slmscale eval`
+uses to compare a model with it, paired). `strongest_baseline(BENCH, task)` reads it back.
 
 Texts come from `text.jsonl` (synthetic builds; it carries the sWUGGY phones and the StoryCloze
 contexts), else from gold.csv (`word` / `transcription`); a StoryCloze folder without text gets the
@@ -32,6 +33,7 @@ from slmscale.text.grammar import split_words
 from slmscale.text.surface import CHANCE_BOUND, SurfaceModel, accuracies, compare, outcomes, warm
 
 BOUND = CHANCE_BOUND
+AUDIT_FILE = "audit.json"  # next to each task of a synthetic build, or at a benchmark root
 GROUP_KEY = {"swuggy": "frequency", "sblimp": "phenomenon", "ssc": "kind", "tsc": "kind"}
 STRICT_GROUPS = {"sblimp", "swuggy"}  # tasks whose every group must be within the bound too
 
@@ -154,8 +156,11 @@ def audit_task(bench: Path, task: str, counts: Counter[str] | None, split: str =
     deviation = max((abs(a - 0.5) for accs, _ in checked for a in accs.values()), default=0.0)
     excess = max((abs(a - 0.5) - max(BOUND, 1 / n) for accs, n in checked for a in accs.values()), default=0.0)
     strongest = max(overall.items(), key=lambda kv: (kv[1], kv[0])) if overall else ("", math.nan)
+    # Its outcome on each pair lets `slmscale eval` compare a model with it pair by pair.
+    by_pair = {pid: res[strongest[0]] for pid, (_, res) in zip(ids, rows) if strongest[0] in res}
     return {"task": task, "n_pairs": len(rows), "baselines": overall, "by_group": by_group,
-            "group_key": GROUP_KEY[task], "strongest": {"baseline": strongest[0], "accuracy": strongest[1]},
+            "group_key": GROUP_KEY[task],
+            "strongest": {"baseline": strongest[0], "accuracy": strongest[1], "by_pair": by_pair},
             "max_deviation": deviation, "bound": BOUND, "within_bounds": excess <= 1e-9}
 
 
@@ -224,3 +229,31 @@ def markdown(report: dict[str, Any], keys: tuple[str, ...] = ("length_phones", "
 
 def dumps(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=1, sort_keys=True)
+
+
+def strongest_baseline(bench: str | Path, task: str) -> dict[str, Any] | None:
+    """The audit's strongest baseline of `task` for a benchmark, with the file it came from: the
+    task folder's audit.json (written by `slmscale synth bench`) or the root's (`slmscale bench
+    audit BENCH`), preferring one that has the per-pair outcomes (audits before they were recorded
+    lack them). None when no audit covers the task; an audit file without a strongest baseline for
+    it is an error naming the file."""
+    bench = Path(bench)
+    folder = bench / TASK_DIRS[task]
+    if not folder.is_dir():  # BENCH is the task folder itself
+        folder, bench = bench, bench.parent
+    found = []
+    for path in (folder / AUDIT_FILE, bench / AUDIT_FILE):
+        if not path.is_file():
+            continue
+        rec = read_json(path)
+        if isinstance(rec, dict) and "tasks" in rec:  # a benchmark audit: one record per task
+            rec = (rec.get("tasks") or {}).get(task)
+        if not isinstance(rec, dict) or rec.get("task") != task:
+            continue
+        strongest = rec.get("strongest")
+        if not isinstance(strongest, dict) or not isinstance(strongest.get("accuracy"), (int, float)):
+            raise UserError(f"{path}: task {task!r} has no 'strongest' {{baseline, accuracy}}; "
+                            f"re-run `slmscale bench audit {bench}`")
+        if not math.isnan(strongest["accuracy"]):
+            found.append({**strongest, "n_pairs": rec.get("n_pairs"), "source": str(path)})
+    return next((f for f in found if f.get("by_pair")), found[0] if found else None)

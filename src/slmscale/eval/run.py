@@ -5,7 +5,9 @@
   2. reads the benchmark (audio for speech runs, the `text.jsonl` version for text runs and for the
      text versions on interleaved runs, crossmodal/ for cross-modal StoryCloze, see crossmodal.py);
   3. tokenises every item once per tokenizer (cached), scores it (eval.loglik), compares pairs;
-  4. writes `RUN/eval/<key>/scores.json`, the ZeroSpeech submission `RUN/eval/<key>/<split>.txt`
+  4. puts the headline's 95 % interval and, when the benchmark has an audit, the paired comparison
+     with its strongest surface baseline into the summary (eval.scoring);
+  5. writes `RUN/eval/<key>/scores.json`, the ZeroSpeech submission `RUN/eval/<key>/<split>.txt`
      and `meta.json`, then merges `{key: accuracy}` into `RUN/summary.json` under a file lock
      (key: the task's results name, see resolve_task).
 The headline number is the pair accuracy, except sBLIMP whose headline is the macro average over
@@ -23,14 +25,14 @@ from slmscale.artifacts import read_json, write_json, write_meta
 from slmscale.errors import UserError
 from slmscale.locks import waiting
 from slmscale.model.build import check_weights
-from slmscale.progress import info
+from slmscale.eval.audit import strongest_baseline
 from slmscale.eval.cache import default_cache_dir, encode_benchmark
 from slmscale.eval.encoders import Encoder, encoder_from_run
 from slmscale.eval.formats import (CROSS_TASKS, TEXT_TASKS, Benchmark, canonical_task, load_benchmark,
                                    task_parts)
 from slmscale.eval.loglik import NORMALIZE, check_lengths, sequence_loglik
 from slmscale.eval.protocols import DEFAULT_TRUNCATION, get_protocol, scoring_record
-from slmscale.eval.scoring import summarize_pairs
+from slmscale.eval.scoring import MACRO_HEADLINE, summarize_pairs
 from slmscale.eval.submission import write_submission
 
 RUN_INFO = "slmscale.json"
@@ -59,7 +61,7 @@ def load_model(final: Path, device: str = "auto") -> Any:
 
 
 def headline(task: str, summary: dict[str, Any]) -> float:
-    return summary["macro_accuracy"] if task == "sblimp" else summary["accuracy"]
+    return summary["macro_accuracy"] if task in MACRO_HEADLINE else summary["accuracy"]
 
 
 def context_length(run_dir: Path, model: Any) -> int | None:
@@ -80,8 +82,10 @@ def context_length(run_dir: Path, model: Any) -> int | None:
 
 def score_benchmark(model: Any, bench: Benchmark, encoder: Encoder, normalize: str | None = None,
                     batch_size: int = 64, cache_dir: Path | None = None, max_length: int | None = None,
-                    protocol: str | None = None, truncation: str = DEFAULT_TRUNCATION) -> dict[str, Any]:
-    """Scores per item key, the task summary, and bookkeeping (skips, truncation, cache)."""
+                    protocol: str | None = None, truncation: str = DEFAULT_TRUNCATION,
+                    surface: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Scores per item key, the task summary, and bookkeeping (skips, truncation, cache).
+    `surface`: the benchmark audit's strongest baseline, compared with in the summary."""
     proto = get_protocol(protocol)
     normalize = proto.resolve_normalize(normalize)
     tokens, failed, cached = encode_benchmark(bench, encoder, cache_dir)
@@ -96,7 +100,7 @@ def score_benchmark(model: Any, bench: Benchmark, encoder: Encoder, normalize: s
                          max_length=max_len, slide=truncation == "slide", progress=f"scoring {bench.task}")
     score_s = time.perf_counter() - t0
     scores = dict(zip(keys, ll.scores(normalize).tolist()))
-    summary = summarize_pairs(bench.task, bench.source, bench.pairs, scores, failed)
+    summary = summarize_pairs(bench.task, bench.source, bench.pairs, scores, failed, surface)
     summary.update({
         "protocol": proto.name, "protocol_detail": proto.to_dict(),
         "normalize": normalize, "split": bench.split, "modality": bench.modality,
@@ -222,7 +226,7 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
             model = load_model(final, device)
         result = score_benchmark(model, bench, encoder, normalize, batch_size, cache,
                                  max_length=context_length(run_dir, model), protocol=proto.name,
-                                 truncation=truncation)
+                                 truncation=truncation, surface=strongest_baseline(bench_dir, base))
     out = run_dir / "eval" / key
     summary = result["summary"]
     summary.update(task=key, benchmark=base, variant=variant, run=str(run_dir.resolve()))

@@ -9,7 +9,14 @@ the correct item against the score of an incorrect one. The rules:
   same whatever its number of voices;
 - breakdowns (sBLIMP phenomenon, sWUGGY frequency band) apply the same rule inside each group,
   and the macro average is the plain mean over groups;
-- voice-pair accuracy: the fraction of pairs for which every voice is strictly correct.
+- voice-pair accuracy: the fraction of pairs for which every voice is strictly correct;
+- the headline's 95 % interval: a percentile bootstrap over pairs (within each group for a macro
+  headline), seeded, so the same scores always give the same interval;
+- against a surface baseline (the benchmark audit's strongest, with its outcome on each pair):
+  the paired difference in pair accuracy and its bootstrap interval; "above" or "below" only when
+  the interval excludes 0, else "not distinguishable". The baseline's accuracy is itself measured
+  on these pairs, so its noise is part of the interval; pairing removes the variance the two
+  share, so it is tighter than combining two separate intervals.
 """
 
 from __future__ import annotations
@@ -17,8 +24,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from statistics import NormalDist
+from typing import Any, Iterable, Mapping
 
+import numpy as np
+
+BOOT_SAMPLES = 2000
+BOOT_SEED = 0
+LEVEL = 0.95
 
 @dataclass(frozen=True)
 class Comparison:
@@ -57,12 +70,90 @@ def _per_pair(comparisons: Iterable[Comparison]) -> dict[str, dict[str, float]]:
     return pairs
 
 
+def pair_outcomes(comparisons: Iterable[Comparison]) -> dict[str, float]:
+    """pair_id -> the pair's outcome (mean over its voices), the unit every average is taken over."""
+    return {pid: sum(v.values()) / len(v) for pid, v in _per_pair(comparisons).items()}
+
+
+def bootstrap_interval(values: np.ndarray, groups: np.ndarray | None = None, n_boot: int = BOOT_SAMPLES,
+                       seed: int = BOOT_SEED, level: float = LEVEL) -> tuple[float, float]:
+    """Percentile interval of the mean of `values` (one per pair) under resampling of pairs; with
+    `groups`, pairs are resampled within each group and the statistic is the mean of group means
+    (a macro average). (nan, nan) when there are no values."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        stats = _resampled_means(values, rng, n_boot)
+    else:
+        groups = np.asarray(groups)
+        members = [values[groups == g] for g in sorted(set(groups.tolist()))]
+        # groups in sorted order, so the draws do not depend on the order of the pairs
+        stats = sum(_resampled_means(v, rng, n_boot) for v in members) / len(members)
+    lo, hi = np.percentile(stats, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def _resampled_means(values: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """Means of n_boot resamples (with replacement) of `values`, drawn in blocks of ~2M indices so
+    an official-size benchmark (tens of thousands of pairs) stays within a few tens of MB."""
+    n = values.size
+    block = max(1, 2_000_000 // n)
+    return np.concatenate([values[rng.integers(0, n, (min(block, n_boot - i), n))].mean(axis=1)
+                           for i in range(0, n_boot, block)])
+
+
+def headline_interval(task: str, comparisons: list[Comparison]) -> tuple[float, float]:
+    """The 95 % interval of the task's headline (pair accuracy, or sBLIMP's macro average)."""
+    outcomes = pair_outcomes(comparisons)
+    pids = sorted(outcomes)
+    values = np.array([outcomes[p] for p in pids])
+    key = BREAKDOWNS.get(task) if task in MACRO_HEADLINE else None
+    if key is None:
+        return bootstrap_interval(values)
+    group_of = {c.pair_id: str(c.group.get(key, "")) for c in comparisons}
+    return bootstrap_interval(values, np.array([group_of[p] for p in pids]))
+
+
+def versus_baseline(comparisons: list[Comparison], strongest: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's pair accuracy against the audit's strongest surface baseline.
+
+    `strongest`: {"baseline": name, "accuracy": a, "by_pair": {pair_id: outcome}} (by_pair is
+    optional: without it the comparison is unpaired, the model's bootstrap interval combined with
+    the baseline's binomial one as independent, wider than the paired one, and says so)."""
+    outcomes = pair_outcomes(comparisons)
+    name, base_acc = str(strongest.get("baseline", "")), float(strongest["accuracy"])
+    by_pair = strongest.get("by_pair") or {}
+    common = sorted(set(outcomes) & set(by_pair))
+    out: dict[str, Any] = {"baseline": name, "baseline_accuracy": base_acc}
+    if strongest.get("source"):
+        out["audit"] = str(strongest["source"])
+    if common:
+        diff = np.array([outcomes[p] - float(by_pair[p]) for p in common])
+        lo, hi = bootstrap_interval(diff)
+        out.update(paired=True, n_pairs=len(common), model_accuracy=float(np.mean([outcomes[p] for p in common])),
+                   baseline_accuracy=float(np.mean([float(by_pair[p]) for p in common])),
+                   difference=float(diff.mean()))
+    else:  # an audit without per-pair outcomes: the two taken as independent estimates
+        model = np.array([outcomes[p] for p in sorted(outcomes)])
+        m_lo, m_hi = bootstrap_interval(model)
+        n = int(strongest.get("n_pairs") or len(model))
+        z = NormalDist().inv_cdf(0.5 + LEVEL / 2)  # the baseline's own binomial interval
+        half_base = z * math.sqrt(max(base_acc * (1 - base_acc), 0.0) / n)
+        diff = float(model.mean() - base_acc)
+        lo = diff - math.hypot(model.mean() - m_lo, half_base)
+        hi = diff + math.hypot(m_hi - model.mean(), half_base)
+        out.update(paired=False, n_pairs=len(model), model_accuracy=float(model.mean()), difference=diff)
+    out["interval"] = [lo, hi]
+    out["verdict"] = "above" if lo > 0 else "below" if hi < 0 else "not distinguishable"
+    return out
+
+
 def accuracy(comparisons: Iterable[Comparison]) -> float:
     """Mean over pairs of the mean over voices of the (pair, voice) outcome; NaN if empty."""
-    pairs = _per_pair(comparisons)
-    if not pairs:
-        return float("nan")
-    return sum(sum(v.values()) / len(v) for v in pairs.values()) / len(pairs)
+    outcomes = pair_outcomes(comparisons)
+    return sum(outcomes.values()) / len(outcomes) if outcomes else float("nan")
 
 
 def voice_pair_accuracy(comparisons: Iterable[Comparison]) -> float:
@@ -94,12 +185,15 @@ def macro_average(groups: dict[str, float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-# Which breakdown each task reports, and whether its headline number is the macro average.
+# Which breakdown each task reports, and which tasks' headline number is its macro average.
 BREAKDOWNS: dict[str, str] = {"swuggy": "frequency", "sblimp": "type"}
+MACRO_HEADLINE = {"sblimp"}
 
 
-def summarize(task: str, comparisons: list[Comparison]) -> dict[str, Any]:
-    """All numbers for one task: headline accuracy, breakdowns, voice statistics, counts."""
+def summarize(task: str, comparisons: list[Comparison], surface: Mapping[str, Any] | None = None
+              ) -> dict[str, Any]:
+    """All numbers for one task: headline accuracy and its interval, breakdowns, voice statistics,
+    counts, and with `surface` (the audit's strongest baseline) the comparison with it."""
     out: dict[str, Any] = {
         "task": task,
         "accuracy": accuracy(comparisons),
@@ -119,11 +213,15 @@ def summarize(task: str, comparisons: list[Comparison]) -> dict[str, Any]:
             sub = breakdown(comparisons, "subtype")
             if len(sub) > 1:
                 out["by_subtype"] = sub
+    out["interval"] = list(headline_interval(task, comparisons))
+    out["interval_level"] = LEVEL
+    if surface is not None and comparisons:
+        out["surface_baseline"] = versus_baseline(comparisons, surface)
     return out
 
 
 def summarize_pairs(task: str, source: Any, pairs: list[Any], scores: dict[str, float],
-                    failed: list[str]) -> dict[str, Any]:
+                    failed: list[str], surface: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Compare every pair whose two items were scored (`pairs`: .pair_id, .voice, .good, .bad,
     .group); pairs missing an item are listed in `skipped_pairs`. Raises when none is usable."""
     from slmscale.errors import UserError
@@ -134,6 +232,6 @@ def summarize_pairs(task: str, source: Any, pairs: list[Any], scores: dict[str, 
         raise UserError(f"{source}: no pair could be scored ({len(failed)} unreadable item(s), "
                         f"e.g. {', '.join(sorted(failed)[:5])})")
     out = summarize(task, [Comparison(p.pair_id, p.voice, scores[p.good], scores[p.bad], p.group)
-                           for p in usable])
+                           for p in usable], surface)
     out["skipped_pairs"] = skipped
     return out

@@ -26,6 +26,7 @@ from pydantic import Field, field_validator
 from slmscale.artifacts import fingerprint, is_fresh, write_meta
 from slmscale.config import StrictModel
 from slmscale.errors import UserError
+from slmscale.eval.audit import AUDIT_FILE
 from slmscale.eval.formats import (CROSS_DIR, GOLD_COLUMNS, TASK_DIRS, TEXT_FILE, task_parts, write_csv,
                                    write_text_pairs)
 from slmscale.progress import info
@@ -38,7 +39,6 @@ SPLIT = "dev"
 # audited builders, spoken sWUGGY phones, audit.json).
 # 3/4: items chosen with their spoken length balanced as well.
 LAYOUT = {"swuggy": 3, "sblimp": 3, "ssc": 4, "tsc": 4}
-AUDIT_FILE = "audit.json"
 CROSS_COLUMNS = ["id", "voice", "context", "correct", "incorrect", "kind", "story_id"]
 
 
