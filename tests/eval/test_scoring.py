@@ -8,7 +8,7 @@ import pytest
 
 import numpy as np
 
-from slmscale.eval.scoring import (Comparison, accuracy, bootstrap_interval, breakdown, compare,
+from slmscale.eval.scoring import (Comparison, accuracy, breakdown, compare,
                                    headline_interval, macro_average, pair_outcomes, per_voice_accuracy,
                                    summarize, versus_baseline, voice_pair_accuracy)
 
@@ -81,28 +81,6 @@ def test_empty_is_nan():
     assert math.isnan(accuracy([]))
     assert math.isnan(voice_pair_accuracy([]))
     assert math.isnan(macro_average({}))
-
-
-def test_bootstrap_interval_by_hand():
-    # two pairs scoring 0 and 1: a resample's mean is 0, 0.5 or 1 with chances 1/4, 1/2, 1/4, so the
-    # 2.5th and 97.5th percentiles are 0 and 1; a constant never moves
-    assert bootstrap_interval(np.array([0.0, 1.0])) == (0.0, 1.0)
-    assert bootstrap_interval(np.full(50, 0.75)) == (0.75, 0.75)
-    assert all(math.isnan(v) for v in bootstrap_interval(np.array([])))
-    # seeded: the same values give the same interval; it holds the mean and narrows with more pairs
-    rng = np.random.default_rng(1)
-    small, large = rng.integers(0, 2, 100).astype(float), rng.integers(0, 2, 2500).astype(float)
-    assert bootstrap_interval(small) == bootstrap_interval(small.copy())
-    for v in (small, large):
-        lo, hi = bootstrap_interval(v)
-        assert lo < v.mean() < hi
-    w_small = np.subtract(*bootstrap_interval(small)[::-1])
-    w_large = np.subtract(*bootstrap_interval(large)[::-1])
-    assert 0.15 < w_small < 0.25 and 0.03 < w_large < 0.05  # 3.92 * sqrt(.25 / n): 0.196, 0.039
-    # blocks of draws: a benchmark too big for one block gives the same kind of interval
-    huge = rng.integers(0, 2, 30_000).astype(float)
-    lo, hi = bootstrap_interval(huge, n_boot=200)
-    assert lo < huge.mean() < hi and hi - lo < 0.02
 
 
 def test_headline_interval_resamples_within_phenomena_for_a_macro_headline():

@@ -1,5 +1,6 @@
+"""Chinchilla loss fit, its bootstrap and the results table it reads."""
+
 import numpy as np
-import pandas as pd
 import pytest
 
 from slmscale.errors import UserError
@@ -77,11 +78,8 @@ def test_errors_are_user_errors():
     assert table.prepare(df).attrs["dropped"] == 1
 
 
-def test_percentile_ci():
-    assert bootstrap.percentile_ci(np.arange(1001.0)) == pytest.approx((25.0, 975.0))
-    # No finite refit at all (a degenerate fit): the interval is NaN, never an exception.
-    lo, hi = bootstrap.percentile_ci(np.full(10, np.nan))
-    assert np.isnan(lo) and np.isnan(hi)
+def test_loss_ci_without_samples_is_nan():
+    # No finite refit at all (a degenerate fit): the intervals are NaN, never an exception.
     ci = bootstrap.loss_ci(np.zeros((0, 5)))
     assert set(ci) == {"E", "A", "B", "alpha", "beta", "a", "b", "G"} and all(np.isnan(v[0]) for v in ci.values())
 

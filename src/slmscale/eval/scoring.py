@@ -24,14 +24,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-BOOT_SAMPLES = 2000
-BOOT_SEED = 0
-LEVEL = 0.95
+from slmscale.stats import LEVEL, binomial_half_width, mean_interval
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -75,35 +73,6 @@ def pair_outcomes(comparisons: Iterable[Comparison]) -> dict[str, float]:
     return {pid: sum(v.values()) / len(v) for pid, v in _per_pair(comparisons).items()}
 
 
-def bootstrap_interval(values: np.ndarray, groups: np.ndarray | None = None, n_boot: int = BOOT_SAMPLES,
-                       seed: int = BOOT_SEED, level: float = LEVEL) -> tuple[float, float]:
-    """Percentile interval of the mean of `values` (one per pair) under resampling of pairs; with
-    `groups`, pairs are resampled within each group and the statistic is the mean of group means
-    (a macro average). (nan, nan) when there are no values."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        stats = _resampled_means(values, rng, n_boot)
-    else:
-        groups = np.asarray(groups)
-        members = [values[groups == g] for g in sorted(set(groups.tolist()))]
-        # groups in sorted order, so the draws do not depend on the order of the pairs
-        stats = sum(_resampled_means(v, rng, n_boot) for v in members) / len(members)
-    lo, hi = np.percentile(stats, [50 * (1 - level), 50 * (1 + level)])
-    return float(lo), float(hi)
-
-
-def _resampled_means(values: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
-    """Means of n_boot resamples (with replacement) of `values`, drawn in blocks of ~2M indices so
-    an official-size benchmark (tens of thousands of pairs) stays within a few tens of MB."""
-    n = values.size
-    block = max(1, 2_000_000 // n)
-    return np.concatenate([values[rng.integers(0, n, (min(block, n_boot - i), n))].mean(axis=1)
-                           for i in range(0, n_boot, block)])
-
-
 def headline_interval(task: str, comparisons: list[Comparison]) -> tuple[float, float]:
     """The 95 % interval of the task's headline (pair accuracy, or sBLIMP's macro average)."""
     outcomes = pair_outcomes(comparisons)
@@ -111,9 +80,9 @@ def headline_interval(task: str, comparisons: list[Comparison]) -> tuple[float, 
     values = np.array([outcomes[p] for p in pids])
     key = BREAKDOWNS.get(task) if task in MACRO_HEADLINE else None
     if key is None:
-        return bootstrap_interval(values)
+        return mean_interval(values)
     group_of = {c.pair_id: str(c.group.get(key, "")) for c in comparisons}
-    return bootstrap_interval(values, np.array([group_of[p] for p in pids]))
+    return mean_interval(values, np.array([group_of[p] for p in pids]))
 
 
 def versus_baseline(comparisons: list[Comparison], strongest: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,16 +100,15 @@ def versus_baseline(comparisons: list[Comparison], strongest: Mapping[str, Any])
         out["audit"] = str(strongest["source"])
     if common:
         diff = np.array([outcomes[p] - float(by_pair[p]) for p in common])
-        lo, hi = bootstrap_interval(diff)
+        lo, hi = mean_interval(diff)
         out.update(paired=True, n_pairs=len(common), model_accuracy=float(np.mean([outcomes[p] for p in common])),
                    baseline_accuracy=float(np.mean([float(by_pair[p]) for p in common])),
                    difference=float(diff.mean()))
     else:  # an audit without per-pair outcomes: the two taken as independent estimates
         model = np.array([outcomes[p] for p in sorted(outcomes)])
-        m_lo, m_hi = bootstrap_interval(model)
+        m_lo, m_hi = mean_interval(model)
         n = int(strongest.get("n_pairs") or len(model))
-        z = NormalDist().inv_cdf(0.5 + LEVEL / 2)  # the baseline's own binomial interval
-        half_base = z * math.sqrt(max(base_acc * (1 - base_acc), 0.0) / n)
+        half_base = binomial_half_width(base_acc, n)  # the baseline's own interval
         diff = float(model.mean() - base_acc)
         lo = diff - math.hypot(model.mean() - m_lo, half_base)
         hi = diff + math.hypot(m_hi - model.mean(), half_base)

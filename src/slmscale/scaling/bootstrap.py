@@ -13,20 +13,12 @@ import numpy as np
 
 from slmscale.progress import track
 from slmscale.scaling import chinchilla, forms
+from slmscale.stats import percentile_interval
 
 
 def multiplicities(rng: np.random.Generator, n: int) -> np.ndarray:
     """How many times each of n runs is drawn in one resample of size n."""
     return np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-
-
-def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval; (nan, nan) when no refit gave a finite value (reported, not raised)."""
-    samples = np.asarray(samples, dtype=float)
-    if not np.isfinite(samples).any():
-        return float("nan"), float("nan")
-    lo, hi = np.nanpercentile(samples, [50 * (1 - level), 50 * (1 + level)])
-    return float(lo), float(hi)
 
 
 def loss_samples(fit: chinchilla.LossFit, N, D, L, n_boot: int = 1000, seed: int = 0,
@@ -55,7 +47,7 @@ def loss_ci(samples: np.ndarray, level: float = 0.95) -> dict:
     a, b = forms.optimal_exponents(alpha, beta)
     G = forms.g_constant(A, B, alpha, beta)
     cols = {"E": E, "A": A, "B": B, "alpha": alpha, "beta": beta, "a": a, "b": b, "G": G}
-    return {k: list(percentile_ci(v, level)) for k, v in cols.items()}
+    return {k: list(percentile_interval(v, level)) for k, v in cols.items()}
 
 
 def generic(n_rows: int, refit: Callable[[np.ndarray], dict], n_boot: int = 1000, seed: int = 0,
@@ -76,5 +68,5 @@ def generic(n_rows: int, refit: Callable[[np.ndarray], dict], n_boot: int = 1000
             failed += 1
     keys = rows[0].keys() if rows else []
     samples = {k: np.array([r[k] for r in rows], dtype=float) for k in keys}
-    cis = {k: list(percentile_ci(v, level)) for k, v in samples.items()}
+    cis = {k: list(percentile_interval(v, level)) for k, v in samples.items()}
     return cis, samples, failed

@@ -12,7 +12,7 @@ import itertools
 
 import numpy as np
 
-from slmscale.scaling.bootstrap import percentile_ci
+from slmscale.stats import percentile_interval
 
 KS = (10.0, 100.0, 1000.0)
 
@@ -39,7 +39,7 @@ def compare(gamma_fast: float, gamma_slow: float, name_fast: str = "A", name_slo
         sf, ss = np.asarray(samples_fast[:m], float), np.asarray(samples_slow[:m], float)
         ok = (sf > 0) & (ss > 0)
         if ok.any():
-            out["exponent_ratio_ci"] = list(percentile_ci(sf[ok] / ss[ok], level))
+            out["exponent_ratio_ci"] = list(percentile_interval(sf[ok] / ss[ok], level))
             out["ci_level"] = level
     return out
 

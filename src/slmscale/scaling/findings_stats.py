@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from slmscale.errors import UserError
-from slmscale.scaling.bootstrap import percentile_ci
 from slmscale.scaling.downstream import CHANCE, MARGIN
 from slmscale.scaling.envelope import frontier
+from slmscale.stats import binomial_half_width, percentile_interval
 
 ROLES = ("speech", "text", "unigram", "interleaved", "no_story")
 # Arm names recognised for each role when the caller gives no mapping.
@@ -97,7 +97,7 @@ def stratified_bootstrap(sizes: dict[str, int], refit: Callable[[dict[str, np.nd
 def interval(samples: np.ndarray | None, level: float) -> list[float] | None:
     if samples is None or not len(samples):
         return None
-    lo, hi = percentile_ci(samples, level)
+    lo, hi = percentile_interval(samples, level)
     return None if not (np.isfinite(lo) and np.isfinite(hi)) else [lo, hi]
 
 
@@ -172,7 +172,7 @@ def floor_of(metric: str, baselines: dict | None) -> tuple[float, float, str]:
             lo, hi = (float(v) for v in entry["ci"][:2])
             half = (hi - lo) / 2
         elif entry.get("n"):
-            half = 1.96 * np.sqrt(max(acc * (1 - acc), 1e-12) / float(entry["n"]))
+            half = binomial_half_width(acc, int(entry["n"]))
         else:
             half = MARGIN
     else:

@@ -12,14 +12,14 @@ from scipy.optimize import brentq
 
 from slmscale.errors import UserError
 from slmscale.scaling import forms
-from slmscale.scaling.bootstrap import percentile_ci
 from slmscale.scaling.fitfile import loss_samples
+from slmscale.stats import percentile_interval
 
 
 def _ci(values, level):
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
-    return list(percentile_ci(v, level)) if len(v) else None
+    return list(percentile_interval(v, level)) if len(v) else None
 
 
 def refuse_degenerate(record: dict, what: str) -> None:

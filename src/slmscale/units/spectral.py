@@ -54,9 +54,16 @@ def whitening(m: Moments, prior_frames: float) -> tuple[np.ndarray, np.ndarray] 
         return None
     cov = m.m2 / n
     cov = (n * cov + prior_frames * np.diag(np.diag(cov))) / (n + prior_frames)
+    return m.mean, inverse_sqrt(cov, rel_floor=1e-6, abs_floor=1e-18)
+
+
+def inverse_sqrt(cov: np.ndarray, rel_floor: float, abs_floor: float) -> np.ndarray:
+    """C^(-1/2) of a symmetric covariance, by eigendecomposition. Eigenvalues are floored at
+    max(rel_floor * largest, abs_floor), so a direction without variance (a constant feature) is
+    not blown up. The whitening of every feature recipe (utterance, voice) goes through here."""
     values, vectors = np.linalg.eigh(cov)
-    inv_sqrt = (vectors / np.sqrt(np.maximum(values, 1e-6 * max(values.max(), 1e-12)))) @ vectors.T
-    return m.mean, inv_sqrt
+    floor = max(rel_floor * float(values.max(initial=0.0)), abs_floor)
+    return (vectors / np.sqrt(np.maximum(values, floor))) @ vectors.T
 
 
 def apply_whitening(x: np.ndarray, w: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:

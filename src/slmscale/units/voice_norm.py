@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 
 from slmscale.config import StrictModel
 from slmscale.units.kmeans import utterance_rng
+from slmscale.units.spectral import inverse_sqrt
 
 Transform = tuple[np.ndarray, np.ndarray]  # (mean (dim,), matrix (dim, dim)), float32
 
@@ -53,10 +54,7 @@ def whitening(frames: np.ndarray, shrink: float) -> Transform:
     mean = x.mean(axis=0)
     cov = np.cov(x - mean, rowvar=False).reshape(x.shape[1], x.shape[1])
     cov = (1.0 - shrink) * cov + shrink * np.diag(np.diag(cov))
-    vals, vecs = np.linalg.eigh(cov)
-    # A dimension without variance (e.g. a constant feature) is left unscaled, not blown up.
-    floor = max(float(vals.max(initial=0.0)) * 1e-8, 1e-12)
-    matrix = (vecs / np.sqrt(np.maximum(vals, floor))) @ vecs.T
+    matrix = inverse_sqrt(cov, rel_floor=1e-8, abs_floor=1e-12)
     return mean.astype(np.float32), matrix.astype(np.float32)
 
 

@@ -1,0 +1,60 @@
+"""The shared intervals (eval and scaling), on cases worked by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from slmscale.stats import binomial_half_width, mean_interval, percentile_interval
+
+
+def test_percentile_interval():
+    assert percentile_interval(np.arange(1001.0)) == pytest.approx((25.0, 975.0))
+    assert percentile_interval(np.arange(101.0), level=0.5) == pytest.approx((25.0, 75.0))
+    # NaNs (failed refits) are ignored; none finite gives NaN, never an exception
+    assert percentile_interval(np.r_[np.arange(1001.0), np.full(50, np.nan)]) == pytest.approx((25.0, 975.0))
+    lo, hi = percentile_interval(np.full(10, np.nan))
+    assert np.isnan(lo) and np.isnan(hi)
+
+
+def test_mean_interval_by_hand():
+    # two pairs scoring 0 and 1: a resample's mean is 0, 0.5 or 1 with chances 1/4, 1/2, 1/4, so the
+    # 2.5th and 97.5th percentiles are 0 and 1; a constant never moves
+    assert mean_interval(np.array([0.0, 1.0])) == (0.0, 1.0)
+    assert mean_interval(np.full(50, 0.75)) == (0.75, 0.75)
+    assert all(math.isnan(v) for v in mean_interval(np.array([])))
+    # seeded: the same values give the same interval; it holds the mean and narrows with more pairs
+    rng = np.random.default_rng(1)
+    small, large = rng.integers(0, 2, 100).astype(float), rng.integers(0, 2, 2500).astype(float)
+    assert mean_interval(small) == mean_interval(small.copy())
+    for v in (small, large):
+        lo, hi = mean_interval(v)
+        assert lo < v.mean() < hi
+    w_small = np.subtract(*mean_interval(small)[::-1])
+    w_large = np.subtract(*mean_interval(large)[::-1])
+    assert 0.15 < w_small < 0.25 and 0.03 < w_large < 0.05  # 3.92 * sqrt(.25 / n): 0.196, 0.039
+    # blocks of draws: a benchmark too big for one block gives the same kind of interval
+    huge = rng.integers(0, 2, 30_000).astype(float)
+    lo, hi = mean_interval(huge, n_boot=200)
+    assert lo < huge.mean() < hi and hi - lo < 0.02
+
+
+def test_mean_interval_within_groups_is_a_macro_average():
+    # group a: all 1 (one item), group b: all 0 (nine items): every resample's macro mean is 0.5
+    values = np.r_[1.0, np.zeros(9)]
+    groups = np.array(["a"] + ["b"] * 9)
+    assert mean_interval(values, groups) == (0.5, 0.5)
+    # the draws do not depend on the order of the items
+    order = np.random.default_rng(0).permutation(10)
+    mixed = np.r_[np.ones(5), np.zeros(5)]
+    g = np.array(list("aabbbaabab"))
+    assert mean_interval(mixed, g) == mean_interval(mixed[order], g[order])
+
+
+def test_binomial_half_width():
+    # z(0.975) = 1.95996...; p = 0.5 on 400 items: 1.96 * 0.025
+    assert binomial_half_width(0.5, 400) == pytest.approx(1.959964 * 0.025, rel=1e-6)
+    assert binomial_half_width(0.5, 400, level=0.9) == pytest.approx(1.644854 * 0.025, rel=1e-6)
+    assert binomial_half_width(1.0, 10) == 0.0
