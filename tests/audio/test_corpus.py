@@ -94,6 +94,7 @@ def test_refuses_foreign_folders_and_bad_configs(tmp_path):
         _cfg()
     with pytest.raises(UserError, match="unknown voice"):
         _cfg(stories=1, voices=["nobody"])
+    assert _cfg(stories=1, voices=["test-speaker", "us-f1"]).voices == ["us-m6", "gb-f5", "rp-m4", "us-f1"]
     json.dumps(_cfg(stories=1).model_dump())  # config is plain JSON for meta.json
 
 

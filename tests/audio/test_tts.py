@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from slmscale.audio.tts import PAUSE_S, split_sentences, synthesize, synthesize_batch
-from slmscale.audio.voices import TEST_VOICES, TRAIN_VOICES, VOICES, get_voice, parse_voices
+from slmscale.audio.voices import (SPEAKER_TEST_VOICES, TEST_VOICES, TRAIN_VOICES, VOICES, get_voice,
+                                   parse_voices)
 from slmscale.errors import UserError
 
 SR = 16000
@@ -123,6 +124,11 @@ def test_voices_are_distinct_and_split():
     def variant(n): return get_voice(n).espeak.split("+")[1]
     assert not {accent(n) for n in TEST_VOICES} & {accent(n) for n in TRAIN_VOICES}
     assert not {variant(n) for n in TEST_VOICES} & {variant(n) for n in TRAIN_VOICES}
+    # The new-speaker set: training accents, variants no training voice uses.
+    assert len(SPEAKER_TEST_VOICES) == len(TEST_VOICES)
+    assert not set(SPEAKER_TEST_VOICES) & (set(TRAIN_VOICES) | set(TEST_VOICES))
+    assert {accent(n) for n in SPEAKER_TEST_VOICES} <= {accent(n) for n in TRAIN_VOICES}
+    assert not {variant(n) for n in SPEAKER_TEST_VOICES} & {variant(n) for n in TRAIN_VOICES}
     outs = synthesize_batch([("The little dog ran home.", v) for v in VOICES])
     lengths = {len(o[0]) for o in outs}
     hashes = {o[0].tobytes() for o in outs}
@@ -153,6 +159,9 @@ def test_bad_requests():
         parse_voices("us-f1,nobody")
     assert parse_voices("us-f1, gb-m1,us-f1") == ["us-f1", "gb-m1"]
     assert parse_voices(None) == TRAIN_VOICES
+    # set names stand for their voices, duplicates still dropped
+    assert parse_voices("test-speaker,us-m6,test") == SPEAKER_TEST_VOICES + TEST_VOICES
+    assert parse_voices(["train"]) == TRAIN_VOICES
 
 
 def test_split_sentences():

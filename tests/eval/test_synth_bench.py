@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from slmscale.audio.tts import Skipped
-from slmscale.audio.voices import TEST_VOICES, TRAIN_VOICES
+from slmscale.audio.voices import SPEAKER_TEST_VOICES, TEST_VOICES, TRAIN_VOICES
 from slmscale.errors import UserError
 from slmscale.eval import synth_bench as build
 from slmscale.eval.synth_bench import BenchConfig, _items, build_bench, resolve_voices
@@ -74,6 +74,7 @@ def test_voices_default_matched_and_explicit():
     matched = resolve_voices(BenchConfig(matched=True))
     assert set(matched) <= set(TRAIN_VOICES) and len(matched) == len(TEST_VOICES)
     assert resolve_voices(BenchConfig(voices=["gb-m1"])) == ["gb-m1"]
+    assert resolve_voices(BenchConfig(voices=["test-speaker"])) == SPEAKER_TEST_VOICES
     with pytest.raises(UserError, match="unknown voice"):
         resolve_voices(BenchConfig(voices=["nobody"]))
     with pytest.raises(UserError, match="unknown task"):

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from slmscale.artifacts import META, is_fresh, read_json, sha256_file, write_meta
 from slmscale.audio.tts import Skipped, TTSItem, synthesize_many
@@ -62,8 +62,12 @@ class CorpusConfig(StrictModel):
             raise ValueError("give --hours or --stories, not both")
         if self.text is None and self.hours is None and self.stories is None:
             raise ValueError("give --hours H or --stories N (or --text FILE to speak a whole file)")
-        parse_voices(self.voices)
         return self
+
+    @field_validator("voices")
+    @classmethod
+    def _known_voices(cls, voices: list[str]) -> list[str]:
+        return parse_voices(voices)  # set names (train, test, ...) become their voices
 
 
 def _fraction(*parts: object) -> float:

@@ -1,10 +1,16 @@
 """Named synthetic voices: an espeak-ng English accent, a voice variant, speaking rate and pitch.
 
 Train and test voices are disjoint in accent *and* variant, so a model or probe that has only heard
-the train voices meets genuinely new speakers in the test voices (the benchmarks use these):
+the train voices meets genuinely new speakers in the test voices (the benchmarks use these by
+default). A second held-out set keeps the accents and changes only the speaker (an unseen variant),
+so a benchmark can tell a new voice from a new pronunciation: espeak-ng's accents differ in their
+phone strings, not only in sound.
 
-    train: us-f1 us-m3 gb-f2 gb-m1 rp-f4 sc-m2 nyc-f3 us-m7   (American, British, RP, Scottish, NYC)
-    test:  carib-f5 gbclan-m4 gbcwmd-m6                         (Caribbean, Lancashire, West Midlands)
+    train:        us-f1 us-m3 gb-f2 gb-m1 rp-f4 sc-m2 nyc-f3 us-m7   (American, British, RP, Scottish, NYC)
+    test:         carib-f5 gbclan-m4 gbcwmd-m6                  (Caribbean, Lancashire, West Midlands)
+    test-speaker: us-m6 gb-f5 rp-m4                             (training accents, unseen variants)
+
+`--voices` options take these set names as well as voice names.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ class Voice:
     rate: int  # words per minute (espeak default 175)
     pitch: int  # base pitch 0-100 (default 50)
     pitch_range: int  # intonation range 0-100 (default 50)
-    split: str  # "train" or "test"
+    split: str  # "train", "test" (unseen accent and variant) or "test-speaker" (unseen variant)
     accent: str
     word_gap: int = 0  # extra pause between words, in 10 ms units (0 = natural speech)
 
@@ -44,11 +50,17 @@ _TABLE = [
     ("carib-f5", "en-029+f5", 170, 60, 55, "test", "Caribbean English, female"),
     ("gbclan-m4", "en-gb-x-gbclan+m4", 160, 40, 50, "test", "Lancashire English, male"),
     ("gbcwmd-m6", "en-gb-x-gbcwmd+m6", 180, 50, 45, "test", "West Midlands English, male"),
+    ("us-m6", "en-us+m6", 170, 45, 50, "test-speaker", "American English, male (new speaker)"),
+    ("gb-f5", "en+f5", 175, 55, 50, "test-speaker", "British English, female (new speaker)"),
+    ("rp-m4", "en-gb-x-rp+m4", 165, 40, 55, "test-speaker", "Received Pronunciation, male (new speaker)"),
 ]
 
 VOICES: dict[str, Voice] = {row[0]: Voice(*row) for row in _TABLE}
 TRAIN_VOICES: list[str] = [v.name for v in VOICES.values() if v.split == "train"]
 TEST_VOICES: list[str] = [v.name for v in VOICES.values() if v.split == "test"]
+SPEAKER_TEST_VOICES: list[str] = [v.name for v in VOICES.values() if v.split == "test-speaker"]
+VOICE_SETS: dict[str, list[str]] = {"train": TRAIN_VOICES, "test": TEST_VOICES,
+                                    "test-speaker": SPEAKER_TEST_VOICES}
 
 
 def get_voice(voice: str | Voice) -> Voice:
@@ -57,18 +69,21 @@ def get_voice(voice: str | Voice) -> Voice:
     try:
         return VOICES[voice]
     except KeyError:
-        raise UserError(f"unknown voice {voice!r}; choose from {', '.join(VOICES)}") from None
+        raise UserError(f"unknown voice {voice!r}; choose from {', '.join(VOICES)} "
+                        f"(or a set: {', '.join(VOICE_SETS)})") from None
 
 
 def parse_voices(spec: str | list[str] | None, default: list[str] | None = None) -> list[str]:
-    """'a,b' or ['a', 'b'] -> validated voice names (duplicates dropped, order kept)."""
+    """'a,b' or ['a', 'b'] -> validated voice names (duplicates dropped, order kept); a set name
+    (train, test, test-speaker) stands for its voices."""
     if spec is None or spec == "" or spec == []:
         return list(default if default is not None else TRAIN_VOICES)
     names = spec.split(",") if isinstance(spec, str) else list(spec)
     out: list[str] = []
     for name in (n.strip() for n in names):
-        if name and get_voice(name).name not in out:
-            out.append(name)
+        for voice in VOICE_SETS.get(name, [name] if name else []):
+            if get_voice(voice).name not in out:
+                out.append(voice)
     if not out:
-        raise UserError("--voices: no voice given; choose from " + ", ".join(VOICES))
+        raise UserError("--voices: no voice given; choose from " + ", ".join([*VOICE_SETS, *VOICES]))
     return out

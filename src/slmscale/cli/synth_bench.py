@@ -15,8 +15,9 @@ def bench_cmd(
                              "(comma-separated list allowed; a text or cross-modal task name builds "
                              "its benchmark). StoryCloze folders include crossmodal/ (context and "
                              "endings spoken apart)."),
-    voices: Optional[str] = typer.Option(None, "--voices", help="Comma-separated voices (default: the "
-                                         "held-out test voices; see `slmscale synth voices`)."),
+    voices: Optional[str] = typer.Option(None, "--voices", help="Comma-separated voices or voice sets "
+                                         "(default: the held-out test voices, unseen accents; test-speaker: "
+                                         "unseen speakers of the training accents; see `slmscale synth voices`)."),
     matched: bool = typer.Option(False, "--matched", help="Use training voices (matched speakers)."),
     n: Optional[int] = typer.Option(None, "--n", help="Items per task: sWUGGY pairs (300), sBLIMP pairs "
                                     "per phenomenon (100), StoryCloze stories (100)."),
@@ -31,6 +32,7 @@ def bench_cmd(
     (+ crossmodal/ audio for the cross-modal StoryCloze tasks)."""
     from slmscale.config import validate
     from slmscale.errors import UserError
+    from slmscale.audio.voices import parse_voices
     from slmscale.eval.synth_bench import BenchConfig, build_bench
 
     if voices and matched:
@@ -38,7 +40,7 @@ def bench_cmd(
     if workers is not None and workers < 1:
         raise UserError(f"--workers {workers}: must be at least 1")
     tasks = None if task == "all" else [t.strip() for t in task.split(",") if t.strip()]
-    data = {"voices": [v.strip() for v in voices.split(",") if v.strip()] if voices else None,
+    data = {"voices": parse_voices(voices) if voices else None,
             "matched": matched, "n": n, "seed": seed}
     if tasks is not None:
         data["tasks"] = tasks

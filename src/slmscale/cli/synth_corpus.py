@@ -50,7 +50,7 @@ def voices_cmd() -> None:
     from slmscale.audio.voices import VOICES
 
     for v in VOICES.values():
-        typer.echo(f"{v.name:<10} {v.split:<5} {v.espeak:<20} rate {v.rate:<3} pitch {v.pitch:<3} "
+        typer.echo(f"{v.name:<10} {v.split:<12} {v.espeak:<20} rate {v.rate:<3} pitch {v.pitch:<3} "
                    f"range {v.pitch_range:<3} {v.accent}")
 
 

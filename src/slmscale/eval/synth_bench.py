@@ -61,12 +61,10 @@ class BenchConfig(StrictModel):
 
 
 def resolve_voices(cfg: BenchConfig) -> list[str]:
-    from slmscale.audio.voices import TEST_VOICES, TRAIN_VOICES, get_voice
+    from slmscale.audio.voices import TEST_VOICES, TRAIN_VOICES, parse_voices
 
     if cfg.voices:
-        for v in cfg.voices:
-            get_voice(v)
-        return list(cfg.voices)
+        return parse_voices(cfg.voices)
     return list(TRAIN_VOICES[:len(TEST_VOICES)]) if cfg.matched else list(TEST_VOICES)
 
 
