@@ -56,11 +56,14 @@ _TABLE = [
 ]
 
 VOICES: dict[str, Voice] = {row[0]: Voice(*row) for row in _TABLE}
-TRAIN_VOICES: list[str] = [v.name for v in VOICES.values() if v.split == "train"]
-TEST_VOICES: list[str] = [v.name for v in VOICES.values() if v.split == "test"]
-SPEAKER_TEST_VOICES: list[str] = [v.name for v in VOICES.values() if v.split == "test-speaker"]
-VOICE_SETS: dict[str, list[str]] = {"train": TRAIN_VOICES, "test": TEST_VOICES,
-                                    "test-speaker": SPEAKER_TEST_VOICES}
+# A set name is a split name: "train", "test", "test-speaker" (table order kept).
+VOICE_SETS: dict[str, list[str]] = {}
+for _v in VOICES.values():
+    VOICE_SETS.setdefault(_v.split, []).append(_v.name)
+del _v
+TRAIN_VOICES: list[str] = VOICE_SETS["train"]
+TEST_VOICES: list[str] = VOICE_SETS["test"]
+SPEAKER_TEST_VOICES: list[str] = VOICE_SETS["test-speaker"]
 
 
 def get_voice(voice: str | Voice) -> Voice:

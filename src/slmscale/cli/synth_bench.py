@@ -32,7 +32,6 @@ def bench_cmd(
     (+ crossmodal/ audio for the cross-modal StoryCloze tasks)."""
     from slmscale.config import validate
     from slmscale.errors import UserError
-    from slmscale.audio.voices import parse_voices
     from slmscale.eval.synth_bench import BenchConfig, build_bench
 
     if voices and matched:
@@ -40,7 +39,7 @@ def bench_cmd(
     if workers is not None and workers < 1:
         raise UserError(f"--workers {workers}: must be at least 1")
     tasks = None if task == "all" else [t.strip() for t in task.split(",") if t.strip()]
-    data = {"voices": parse_voices(voices) if voices else None,
+    data = {"voices": [v.strip() for v in voices.split(",") if v.strip()] if voices else None,
             "matched": matched, "n": n, "seed": seed}
     if tasks is not None:
         data["tasks"] = tasks

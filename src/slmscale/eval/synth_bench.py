@@ -59,12 +59,19 @@ class BenchConfig(StrictModel):
                 out.append(c)
         return out
 
+    @field_validator("voices")
+    @classmethod
+    def _voices(cls, voices: Optional[list[str]]) -> Optional[list[str]]:
+        from slmscale.audio.voices import parse_voices
+
+        return parse_voices(voices) if voices else voices  # set names (test-speaker, ...) become voices
+
 
 def resolve_voices(cfg: BenchConfig) -> list[str]:
-    from slmscale.audio.voices import TEST_VOICES, TRAIN_VOICES, parse_voices
+    from slmscale.audio.voices import TEST_VOICES, TRAIN_VOICES
 
     if cfg.voices:
-        return parse_voices(cfg.voices)
+        return list(cfg.voices)
     return list(TRAIN_VOICES[:len(TEST_VOICES)]) if cfg.matched else list(TEST_VOICES)
 
 
