@@ -162,6 +162,9 @@ def test_bad_requests():
     # set names stand for their voices, duplicates still dropped
     assert parse_voices("test-speaker,us-m6,test") == SPEAKER_TEST_VOICES + TEST_VOICES
     assert parse_voices(["train"]) == TRAIN_VOICES
+    for empty in ([], "", " , "):  # an empty list is an error, only None means the default
+        with pytest.raises(UserError, match="voices: none given"):
+            parse_voices(empty)
 
 
 def test_split_sentences():

@@ -102,7 +102,9 @@ def test_synth_bench_cli_writes_layouts_and_rejects_bad_options(tmp_path, monkey
     assert (tmp_path / "tStoryCloze" / "index.csv").is_file()
     for args, needle in ((["--voices", "us-f1", "--matched"], "not both"),
                          (["--task", "glue"], "unknown task"),
-                         (["--voices", "nobody"], "unknown voice")):
+                         (["--voices", "nobody"], "unknown voice"),
+                         (["--voices", ","], "--voices ',': empty"),  # never a silent default
+                         (["--task", ","], "--task ',': empty")):
         with pytest.raises(SystemExit) as ex:
             main(["synth", "bench", "--out", str(tmp_path / "x"), *args])
         err = capsys.readouterr().err

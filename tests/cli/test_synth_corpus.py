@@ -35,6 +35,7 @@ def test_corpus_build_rerun_and_identical_second_build(tmp_path):
     (["--stories", "2", "--hours", "1"], "not both"),
     ([], "--hours H or --stories N"),
     (["--stories", "2", "--voices", "us-f1,nobody"], "unknown voice 'nobody'"),
+    (["--stories", "2", "--voices", " , "], "--voices ' , ': empty"),
     (["--stories", "0"], "stories"),
     (["--stories", "2", "--workers", "0"], "--workers"),
     (["--text", "/no/such/file.txt"], "not found"),

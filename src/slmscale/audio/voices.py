@@ -76,11 +76,12 @@ def get_voice(voice: str | Voice) -> Voice:
                         f"(or a set: {', '.join(VOICE_SETS)})") from None
 
 
-def parse_voices(spec: str | list[str] | None, default: list[str] | None = None) -> list[str]:
+def parse_voices(spec: str | list[str] | None) -> list[str]:
     """'a,b' or ['a', 'b'] -> validated voice names (duplicates dropped, order kept); a set name
-    (train, test, test-speaker) stands for its voices."""
-    if spec is None or spec == "" or spec == []:
-        return list(default if default is not None else TRAIN_VOICES)
+    (train, test, test-speaker) stands for its voices. None means the training voices; an empty
+    list is an error, never a silent default."""
+    if spec is None:
+        return list(TRAIN_VOICES)
     names = spec.split(",") if isinstance(spec, str) else list(spec)
     out: list[str] = []
     for name in (n.strip() for n in names):
@@ -88,5 +89,5 @@ def parse_voices(spec: str | list[str] | None, default: list[str] | None = None)
             if get_voice(voice).name not in out:
                 out.append(voice)
     if not out:
-        raise UserError("--voices: no voice given; choose from " + ", ".join([*VOICE_SETS, *VOICES]))
+        raise UserError("voices: none given; choose from " + ", ".join([*VOICE_SETS, *VOICES]))
     return out

@@ -30,17 +30,17 @@ def bench_cmd(
 ) -> None:
     """Speak benchmark items in several voices, written as ZeroSpeech / StoryCloze folders + text.jsonl
     (+ crossmodal/ audio for the cross-modal StoryCloze tasks)."""
+    from slmscale.cli.lists import comma_list
     from slmscale.config import validate
     from slmscale.errors import UserError
     from slmscale.eval.synth_bench import BenchConfig, build_bench
 
-    if voices and matched:
+    if voices is not None and matched:
         raise UserError("give --voices or --matched, not both")
     if workers is not None and workers < 1:
         raise UserError(f"--workers {workers}: must be at least 1")
-    tasks = None if task == "all" else [t.strip() for t in task.split(",") if t.strip()]
-    data = {"voices": [v.strip() for v in voices.split(",") if v.strip()] if voices else None,
-            "matched": matched, "n": n, "seed": seed}
+    tasks = None if task == "all" else comma_list(task, "--task")
+    data = {"voices": comma_list(voices, "--voices"), "matched": matched, "n": n, "seed": seed}
     if tasks is not None:
         data["tasks"] = tasks
     cfg = validate(BenchConfig, data, "synth bench options")

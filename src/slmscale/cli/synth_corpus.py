@@ -28,7 +28,7 @@ def corpus_cmd(
 ) -> None:
     """Synthesise a spoken corpus: each story spoken by one seeded voice, 16 kHz mono, word timings."""
     from slmscale.audio.corpus import CorpusConfig, build_corpus
-    from slmscale.audio.voices import parse_voices
+    from slmscale.cli.lists import comma_list
     from slmscale.config import validate
     from slmscale.errors import UserError
 
@@ -38,10 +38,11 @@ def corpus_cmd(
         raise UserError("give --hours or --stories, not both")
     if hours is None and stories is None and text is None:
         raise UserError("give --hours H or --stories N (or --text FILE to speak a whole file)")
-    cfg = validate(CorpusConfig, {"hours": hours, "stories": stories, "voices": parse_voices(voices),
-                                  "text": None if text is None else str(text), "seed": seed,
-                                  "valid_fraction": valid_fraction, "no_story": no_story},
-                   "synth corpus options")
+    data = {"hours": hours, "stories": stories, "text": None if text is None else str(text), "seed": seed,
+            "valid_fraction": valid_fraction, "no_story": no_story}
+    if voices is not None:
+        data["voices"] = comma_list(voices, "--voices")  # the config expands and checks them
+    cfg = validate(CorpusConfig, data, "synth corpus options")
     build_corpus(cfg, out, workers=workers, force=force)
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from slmscale.cli.lists import comma_list, int_list
 from slmscale.errors import UserError
 
 units_app = typer.Typer(help="Speech units: pretrain a self-supervised encoder, fit a tokenizer (features + "
@@ -122,10 +123,6 @@ def fit_cmd(
     fit_tokenizer(cfg, out, allow_pickle=allow_pickle, workers=workers, force=force)
 
 
-def _parse_voices(text: Optional[str]) -> list[str]:
-    return [v.strip() for v in (text or "").split(",") if v.strip()]
-
-
 @units_app.command("phonenet")
 def phonenet_cmd(
     manifest: Path = typer.Option(..., "--manifest", help="Manifest of a synthesised corpus (with phone spans)."),
@@ -179,7 +176,8 @@ def encode_cmd(
     if tokenizer is None or manifest is None:
         raise UserError("units encode needs --tokenizer TOKDIR and --manifest M")
     opts = dict(dedup=False if no_dedup else None, valid_fraction=valid_fraction,
-                valid_voices=_parse_voices(valid_voices), seed=seed, workers=workers, force=force)
+                valid_voices=comma_list(valid_voices, "--valid-voices") or [], seed=seed, workers=workers,
+                force=force)
     if num_shards is None and shard_index is None:
         encode_manifest(tokenizer, manifest, out, **opts)
         return
@@ -251,8 +249,8 @@ def pretrain_cmd(
 
     data = apply_overrides(load_yaml(config) if config is not None else {}, list(sets or []))
     data["manifest"] = str(manifest)
-    for key, value in (("iterations", iterations), ("preset", preset), ("steps", _int_list(steps, "--steps")),
-                       ("k", _int_list(k, "--k")), ("layer", layer), ("consistency", consistency),
+    for key, value in (("iterations", iterations), ("preset", preset), ("steps", int_list(steps, "--steps")),
+                       ("k", int_list(k, "--k")), ("layer", layer), ("consistency", consistency),
                        ("max_hours", max_hours), ("seed", seed)):
         if value is not None:
             data[key] = value
@@ -262,15 +260,6 @@ def pretrain_cmd(
         data["target_voice_norm"] = {"seed": data.get("seed", 0)}
     cfg = validate(PretrainConfig, data, str(config) if config else "units pretrain options")
     pretrain_encoder(cfg, out, force=force)
-
-
-def _int_list(text: Optional[str], flag: str) -> Optional[list[int]]:
-    if text is None:
-        return None
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise UserError(f"{flag} {text}: give integers separated by commas") from None
 
 
 @units_app.command("quality")

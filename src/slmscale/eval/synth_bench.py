@@ -64,7 +64,7 @@ class BenchConfig(StrictModel):
     def _voices(cls, voices: Optional[list[str]]) -> Optional[list[str]]:
         from slmscale.audio.voices import parse_voices
 
-        return parse_voices(voices) if voices else voices  # set names (test-speaker, ...) become voices
+        return None if voices is None else parse_voices(voices)  # sets (test-speaker, ...) become voices
 
 
 def resolve_voices(cfg: BenchConfig) -> list[str]:
