@@ -177,3 +177,15 @@ def test_eval_prints_the_interval_and_the_comparison_with_the_audit(text_run, ca
     assert v["difference"] == pytest.approx(scores["accuracy"])
     assert f"{v['difference']:+.3f} [" in err and "against the strongest surface baseline (length_phones, 0.000; " \
         "paired over 2 pairs)" in err and v["verdict"] in err
+
+
+def test_the_per_voice_line_names_each_voice_and_its_comparison():
+    from slmscale.cli.eval import voice_line
+
+    s = {"per_voice": {"a": 0.61, "b": 0.5},
+         "per_voice_surface": {"a": {"difference": 0.09, "interval": [0.04, 0.14], "verdict": "above"},
+                               "b": {"difference": -0.02, "interval": [-0.07, 0.03],
+                                     "verdict": "not distinguishable"}}}
+    assert voice_line(s) == "a 0.610 (+0.090 [+0.040, +0.140] above); b 0.500 (-0.020 [-0.070, +0.030] " \
+        "not distinguishable)"
+    assert voice_line({"per_voice": {"a": 0.61, "b": 0.5}}) == "a 0.610; b 0.500"  # no audit

@@ -133,3 +133,22 @@ def test_versus_baseline_uses_the_pairs_both_have_and_voices_average_first():
     assert v["difference"] == pytest.approx(0.5)
     s = summarize("swuggy", cs, {"baseline": "x", "accuracy": 0.25, "by_pair": {"a": 0.5, "b": 0.0}})
     assert s["surface_baseline"]["difference"] == pytest.approx(0.5)
+
+
+def test_each_voice_is_compared_with_the_baseline_on_its_own():
+    """A voice the model fails on is hidden by the mean over voices; per_voice_surface shows it."""
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 2, 300)
+    good = np.ones(300, dtype=int)  # voice "clear": right on every pair
+    cs = [C(f"p{i:03d}", "clear", -1, -2) if o else C(f"p{i:03d}", "clear", -2, -1) for i, o in enumerate(good)]
+    cs += [C(f"p{i:03d}", "lost", -1, -2) if o else C(f"p{i:03d}", "lost", -2, -1) for i, o in enumerate(base)]
+    strongest = {"baseline": "phone_1gram_sum", "accuracy": float(base.mean()),
+                 "by_pair": {f"p{i:03d}": float(b) for i, b in enumerate(base)}}
+    s = summarize("swuggy", cs, strongest)
+    assert s["surface_baseline"]["verdict"] == "above"
+    per = s["per_voice_surface"]
+    assert set(per) == {"clear", "lost"} and per["clear"]["verdict"] == "above"
+    assert per["lost"]["difference"] == 0 and per["lost"]["verdict"] == "not distinguishable"
+    assert per["clear"]["model_accuracy"] == s["per_voice"]["clear"] == 1.0
+    one_voice = summarize("swuggy", [c for c in cs if c.voice == "clear"], strongest)
+    assert "per_voice_surface" not in one_voice  # the headline comparison already is the voice's

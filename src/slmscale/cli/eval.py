@@ -74,6 +74,8 @@ def eval_cmd(
                     f"{s['utterances_per_s']} utt/s) -> {Path(run) / 'eval' / s['task']}", err=True)
         if s.get("surface_baseline"):
             typer.secho(f"{s['task']}: {surface_line(s['surface_baseline'])}", err=True)
+        if s.get("n_voices", 1) > 1:
+            typer.secho(f"{s['task']}: per voice {voice_line(s)}", err=True)
     typer.echo(json.dumps(results, sort_keys=True))
 
 
@@ -84,6 +86,19 @@ def surface_line(v: dict) -> str:
         "unpaired: the audit has no per-pair outcomes, re-run `slmscale bench audit`")
     return (f"{v['difference']:+.3f} [{lo:+.3f}, {hi:+.3f}] against the strongest surface baseline "
             f"({v['baseline']}, {v['baseline_accuracy']:.3f}; {how}): {v['verdict']}")
+
+
+def voice_line(s: dict) -> str:
+    """Each voice's accuracy and, with an audit, its paired difference from the surface baseline."""
+    parts = []
+    for voice, acc in s["per_voice"].items():
+        part = f"{voice} {acc:.3f}"
+        v = (s.get("per_voice_surface") or {}).get(voice)
+        if v:
+            lo, hi = v["interval"]
+            part += f" ({v['difference']:+.3f} [{lo:+.3f}, {hi:+.3f}] {v['verdict']})"
+        parts.append(part)
+    return "; ".join(parts)
 
 
 def register(app: typer.Typer) -> None:

@@ -185,6 +185,9 @@ def summarize(task: str, comparisons: list[Comparison], surface: Mapping[str, An
     out["interval_level"] = LEVEL
     if surface is not None and comparisons:
         out["surface_baseline"] = versus_baseline(comparisons, surface)
+        if out["n_voices"] > 1:  # one voice the model fails on hides in the mean over voices
+            out["per_voice_surface"] = {v: versus_baseline([c for c in comparisons if c.voice == v], surface)
+                                        for v in out["per_voice"]}
     return out
 
 
