@@ -132,12 +132,17 @@ def voice_pair_accuracy(comparisons: Iterable[Comparison]) -> float:
     return sum(all(o == 1.0 for o in v.values()) for v in pairs.values()) / len(pairs)
 
 
+def by_voice(comparisons: Iterable[Comparison]) -> dict[str, list[Comparison]]:
+    """voice -> its comparisons, voices in sorted order."""
+    groups: dict[str, list[Comparison]] = defaultdict(list)
+    for c in comparisons:
+        groups[c.voice].append(c)
+    return dict(sorted(groups.items()))
+
+
 def per_voice_accuracy(comparisons: Iterable[Comparison]) -> dict[str, float]:
     """Accuracy restricted to each voice (speaker-mismatch analysis)."""
-    by_voice: dict[str, list[Comparison]] = defaultdict(list)
-    for c in comparisons:
-        by_voice[c.voice].append(c)
-    return {v: accuracy(cs) for v, cs in sorted(by_voice.items())}
+    return {v: accuracy(cs) for v, cs in by_voice(comparisons).items()}
 
 
 def breakdown(comparisons: Iterable[Comparison], key: str) -> dict[str, float]:
@@ -186,8 +191,7 @@ def summarize(task: str, comparisons: list[Comparison], surface: Mapping[str, An
     if surface is not None and comparisons:
         out["surface_baseline"] = versus_baseline(comparisons, surface)
         if out["n_voices"] > 1:  # one voice the model fails on hides in the mean over voices
-            out["per_voice_surface"] = {v: versus_baseline([c for c in comparisons if c.voice == v], surface)
-                                        for v in out["per_voice"]}
+            out["per_voice_surface"] = {v: versus_baseline(cs, surface) for v, cs in by_voice(comparisons).items()}
     return out
 
 
