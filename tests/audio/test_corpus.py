@@ -125,3 +125,38 @@ def test_no_story_corpus_same_sentences_voices_and_splits(tmp_path):
     assert "no_story" not in story["config"] and "story_structure" not in story
     assert shuffled["fingerprint"] != story["fingerprint"]
     assert build_corpus(_cfg(**cfg, no_story=True), tmp_path / "n", workers=1) == shuffled  # cached
+
+
+def test_parallel_corpus_speaks_each_story_in_several_voices(tmp_path):
+    """--voices-per-story N: N distinct voices per story, one group and one split per story, the
+    same texts as the one-voice corpus; --hours keeps or drops a story with all its readings."""
+    voices = ["us-f1", "gb-f2", "nyc-f3"]
+    one = build_corpus(_cfg(stories=4, seed=2, voices=voices), tmp_path / "one", workers=1)
+    par = build_corpus(_cfg(stories=4, seed=2, voices=voices, voices_per_story=2), tmp_path / "par", workers=1)
+    single = read_manifest(tmp_path / "one" / "manifest.jsonl")
+    entries = read_manifest(tmp_path / "par" / "manifest.jsonl")
+    assert len(entries) == 8 == par["utterances"]
+    by_story: dict[str, list] = {}
+    for e in entries:
+        by_story.setdefault(e.group, []).append(e)
+        assert e.id == f"{e.group}-{e.voice}" and e.audio == f"audio/{e.voice}/{e.group}.wav"
+    assert sorted(by_story) == sorted(e.id for e in single)
+    for s in single:
+        readings = by_story[s.id]
+        assert len({e.voice for e in readings}) == 2 and {e.text for e in readings} == {s.text}
+        assert {e.split for e in readings} == {s.split}  # the split is the story's
+        assert readings[0].words != readings[1].words  # two voices, two timings
+    assert par["config"]["voices_per_story"] == 2 and "voices_per_story" not in one["config"]
+    assert par["splits"]["valid"] % 2 == 0
+    # No `group` key in a one-voice manifest: corpora made before the option keep their bytes.
+    assert '"group"' not in (tmp_path / "one" / "manifest.jsonl").read_text()
+    meta = build_corpus(_cfg(hours=0.02, seed=0, voices=voices, voices_per_story=3), tmp_path / "h", workers=1)
+    stories: dict[str, int] = {}
+    for e in read_manifest(tmp_path / "h" / "manifest.jsonl"):
+        stories[e.group] = stories.get(e.group, 0) + 1
+    assert set(stories.values()) == {3} and meta["hours"] >= 0.02
+    assert len(list((tmp_path / "h" / "audio").rglob("*.wav"))) == meta["utterances"]
+    with pytest.raises(Exception, match="--voices-per-story 3: only 2 voices"):
+        _cfg(stories=1, voices=["us-f1", "gb-f2"], voices_per_story=3)
+    with pytest.raises(Exception, match="voices_per_story"):
+        _cfg(stories=1, voices_per_story=0)

@@ -39,6 +39,8 @@ def test_corpus_build_rerun_and_identical_second_build(tmp_path):
     (["--stories", "0"], "stories"),
     (["--stories", "2", "--workers", "0"], "--workers"),
     (["--text", "/no/such/file.txt"], "not found"),
+    (["--stories", "2", "--voices", "us-f1", "--voices-per-story", "2"], "--voices-per-story 2: only 1 voice given"),
+    (["--stories", "2", "--voices-per-story", "0"], "voices_per_story"),
 ])
 def test_bad_options_fail_with_one_line(tmp_path, capsys, args, phrase):
     from slmscale.cli.main import main
@@ -86,3 +88,12 @@ def test_no_story_flag(tmp_path):
     assert sentences == sorted(["The cat sat.", "It was warm.", "A dog ran home.", "The sun set.",
                                 "Night came."])
     assert [len(t.replace(". ", ".|").split("|")) for t in texts] == [2, 3]
+
+
+def test_voices_per_story_flag(tmp_path):
+    out = _run("synth", "corpus", "--out", str(tmp_path / "p"), "--stories", "2", "--voices", "us-f1,gb-m1",
+               "--voices-per-story", "2", "--workers", "1")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in (tmp_path / "p" / "manifest.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and len({r["group"] for r in rows}) == 2
+    assert {r["voice"] for r in rows} == {"us-f1", "gb-m1"}

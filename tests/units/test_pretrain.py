@@ -229,6 +229,8 @@ def test_cli_rejects_bad_options_before_any_work(corpus: Path, tmp_path: Path, c
     assert code == 2 and "--steps" in err
     code, _, err = cli("units", "pretrain", "--manifest", str(corpus), "--out", str(out), "--preset", "huge")
     assert code == 2 and "preset" in err
+    code, _, err = cli("units", "pretrain", "--manifest", str(corpus), "--out", str(out), "--cross-voice")
+    assert code == 2 and "--cross-voice needs texts read by two voices" in err
     assert not out.exists()
     code, _, err = cli("units", "quality", "--tokenizer", str(tmp_path / "none"), "--manifest", str(corpus))
     assert code == 2 and "error:" in err
@@ -285,3 +287,21 @@ def test_a_finished_run_grows_by_an_iteration_and_keeps_what_it_had(corpus: Path
     voiced = two.model_copy(update={"target_voice_norm": VoiceNorm()})
     assert one.iteration_identity(1) == voiced.iteration_identity(1)
     assert two.iteration_identity(2) != voiced.iteration_identity(2)
+
+
+def test_cross_voice_targets_agree_across_readings_of_a_text(tmp_path: Path):
+    """On a corpus that speaks each story in two voices, --cross-voice gives both readings one
+    target sequence (up to timing); iteration 1's identity then depends on it."""
+    from slmscale.audio.corpus import CorpusConfig, build_corpus
+    from slmscale.units.cross_voice import CrossVoice
+
+    build_corpus(CorpusConfig(stories=3, seed=1, voices=["us-f1", "gb-m1"], voices_per_story=2, valid_fraction=0),
+                 tmp_path / "par", workers=1)
+    manifest = tmp_path / "par" / "manifest.jsonl"
+    cfg = _cfg(manifest, iterations=1, steps=[2], cross_voice=CrossVoice(), max_hours=1.0)
+    pretrain_encoder(cfg, tmp_path / "h")
+    stats = json.loads((tmp_path / "h" / "iter-1" / "targets.json").read_text())["cross_voice"]
+    assert stats["groups"] == 3 and stats["readings_aligned"] == 6 and stats["readings_alone"] == 0
+    assert stats["label_agreement"] > 0.9
+    assert cfg.iteration_identity(1) != cfg.model_copy(update={"cross_voice": None}).iteration_identity(1)
+    assert "cross_voice" not in PretrainConfig(manifest=str(manifest)).model_dump()

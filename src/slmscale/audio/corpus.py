@@ -55,6 +55,9 @@ class CorpusConfig(StrictModel):
     valid_fraction: float = Field(default=0.05, ge=0, lt=1)
     sample_rate: int = 16000
     no_story: bool = False  # sentences shuffled across stories (the no-story control arm)
+    # Each story spoken by this many different voices (a parallel corpus for `units pretrain
+    # --cross-voice`); the renditions share the manifest `group` (the story id) and the split.
+    voices_per_story: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _one_size(self) -> "CorpusConfig":
@@ -62,6 +65,9 @@ class CorpusConfig(StrictModel):
             raise ValueError("give --hours or --stories, not both")
         if self.text is None and self.hours is None and self.stories is None:
             raise ValueError("give --hours H or --stories N (or --text FILE to speak a whole file)")
+        if self.voices_per_story > len(self.voices):
+            raise ValueError(f"--voices-per-story {self.voices_per_story}: only {len(self.voices)} "
+                             f"voice{'s' if len(self.voices) != 1 else ''} given ({', '.join(self.voices)}); give more voices or fewer per story")
         return self
 
     @field_validator("voices")
@@ -95,15 +101,23 @@ def _texts(cfg: CorpusConfig) -> Iterator[tuple[str, str]]:
 
 
 def config_record(cfg: CorpusConfig) -> dict:
-    """The config as meta.json records it; `no_story` only when set, so story corpora built before
-    the option existed keep their fingerprint (and their cache)."""
-    return cfg.model_dump(mode="json", exclude=None if cfg.no_story else {"no_story"})
+    """The config as meta.json records it; `no_story` and `voices_per_story` only when set, so
+    corpora built before those options existed keep their fingerprint (and their cache)."""
+    exclude = {k for k, unset in (("no_story", not cfg.no_story), ("voices_per_story", cfg.voices_per_story == 1))
+               if unset}
+    return cfg.model_dump(mode="json", exclude=exclude or None)
 
 
-def _item(cfg: CorpusConfig, sid: str, text: str) -> TTSItem:
-    voice = random.Random(f"{cfg.seed}/voice/{sid}").choice(cfg.voices)
+def _items(cfg: CorpusConfig, sid: str, text: str) -> list[TTSItem]:
+    """The story's utterances: one in a seeded voice, or with `voices_per_story` N, N distinct
+    seeded voices (ids `<story>-<voice>`, one group, one split)."""
     split = "valid" if _fraction(cfg.seed, "split", sid) < cfg.valid_fraction else "train"
-    return TTSItem(id=sid, text=text, voice=voice, relpath=f"audio/{voice}/{sid}.wav", split=split)
+    rng = random.Random(f"{cfg.seed}/voice/{sid}")
+    if cfg.voices_per_story == 1:
+        voice = rng.choice(cfg.voices)
+        return [TTSItem(id=sid, text=text, voice=voice, relpath=f"audio/{voice}/{sid}.wav", split=split)]
+    return [TTSItem(id=f"{sid}-{voice}", text=text, voice=voice, relpath=f"audio/{voice}/{sid}.wav", split=split,
+                    group=sid) for voice in rng.sample(cfg.voices, cfg.voices_per_story)]
 
 
 def _prepare_out(out: Path) -> None:
@@ -156,7 +170,7 @@ def _build_locked(cfg: CorpusConfig, out: Path, stream: Iterator[tuple[str, str]
         texts = list(itertools.islice(stream, cfg.stories)) if cfg.stories else list(stream)
         if cfg.stories and len(texts) < cfg.stories:
             info(f"note: {cfg.text} holds only {len(texts)} stories (asked for {cfg.stories})")
-        entries, skipped = synthesize_many([_item(cfg, sid, t) for sid, t in texts], out, workers)
+        entries, skipped = synthesize_many([it for sid, t in texts for it in _items(cfg, sid, t)], out, workers)
     else:
         entries, skipped = _until_hours(cfg, stream, out, workers)
     entries = _ensure_valid(cfg, entries)
@@ -194,37 +208,40 @@ def _until_hours(cfg: CorpusConfig, stream: Iterator[tuple[str, str]], out: Path
     total, chars_done, seconds_done = 0.0, 0, 0.0
     while total < target:
         rate = seconds_done / chars_done if chars_done else 1 / CHARS_PER_SECOND
-        batch: list[TTSItem] = []
+        stories: list[list[TTSItem]] = []
         est = 0.0
         # Aim a little past the target so one batch usually suffices; at least 8 stories a batch.
-        while est < (target - total) * 1.05 or len(batch) < 8:
+        while est < (target - total) * 1.05 or len(stories) < 8:
             nxt = next(stream, None)
             if nxt is None:
                 break
-            batch.append(_item(cfg, *nxt))
-            est += len(nxt[1]) * rate
-        if not batch:
+            stories.append(_items(cfg, *nxt))
+            est += len(nxt[1]) * rate * cfg.voices_per_story
+        if not stories:
             info(f"note: ran out of text at {total / 3600:.3f} h (asked for {cfg.hours} h)")
             break
-        got, bad = synthesize_many(batch, out, workers, description=f"synthesising ({total / 3600:.2f} h done)")
+        got, bad = synthesize_many([it for story in stories for it in story], out, workers,
+                                   description=f"synthesising ({total / 3600:.2f} h done)")
         skipped.extend(bad)
         by_id = {e.id: e for e in got}
-        for item in batch:
-            e = by_id.get(item.id)
-            if e is None:
+        for story in stories:
+            done = [by_id[it.id] for it in story if it.id in by_id]
+            if total >= target:  # reached: drop the surplus stories of this batch (all their renditions)
+                for e in done:
+                    (out / e.audio).unlink(missing_ok=True)
                 continue
-            if total >= target:  # reached: drop the surplus stories of this batch
-                (out / e.audio).unlink(missing_ok=True)
-                continue
-            entries.append(e)
-            total += e.duration
-            chars_done += len(item.text)
-            seconds_done += e.duration
+            for item, e in zip([it for it in story if it.id in by_id], done):
+                entries.append(e)
+                total += e.duration
+                chars_done += len(item.text)
+                seconds_done += e.duration
     return entries, skipped
 
 
 def _ensure_valid(cfg: CorpusConfig, entries: list[ManifestEntry]) -> list[ManifestEntry]:
-    if cfg.valid_fraction <= 0 or len(entries) < 2 or any(e.split == "valid" for e in entries):
+    """At least one valid story (all its renditions) when there are two stories or more."""
+    story = {e.id: e.group or e.id for e in entries}
+    if cfg.valid_fraction <= 0 or len(set(story.values())) < 2 or any(e.split == "valid" for e in entries):
         return entries
-    pick = min(entries, key=lambda e: _fraction(cfg.seed, "split", e.id)).id
-    return [e.model_copy(update={"split": "valid"}) if e.id == pick else e for e in entries]
+    pick = min(story.values(), key=lambda sid: _fraction(cfg.seed, "split", sid))
+    return [e.model_copy(update={"split": "valid"}) if story[e.id] == pick else e for e in entries]

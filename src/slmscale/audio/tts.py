@@ -234,6 +234,7 @@ class TTSItem:
     voice: str
     relpath: str  # where the wav goes, relative to the output folder
     split: str = "train"
+    group: str = ""  # the manifest's `group`: items reading the same text in other voices
 
 
 class Skipped(NamedTuple):
@@ -287,7 +288,7 @@ def _run_batch(batch: list[TTSItem], out_dir: str, sample_rate: int) -> list[dic
                      "duration": len(wav) / sample_rate, "sample_rate": sample_rate,
                      "text": " ".join(item.text.split()), "voice": get_voice(item.voice).name,
                      "split": item.split, "words": [list(w) for w in words],
-                     "phones": [list(p) for p in phones]})
+                     "phones": [list(p) for p in phones], **({"group": item.group} if item.group else {})})
     return rows
 
 

@@ -23,10 +23,14 @@ def corpus_cmd(
                                   help="Same sentences without story structure: shuffled across stories "
                                        "(blocks of 64, seeded), same ids, voices and splits (the "
                                        "control arm for the synthetic-stories finding)."),
+    voices_per_story: int = typer.Option(1, "--voices-per-story",
+                                         help="Speak each story in this many different voices (a parallel "
+                                              "corpus for `units pretrain --cross-voice`; --hours counts all "
+                                              "renditions)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Synthesis processes (default: all cores)."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when the cache says up to date."),
 ) -> None:
-    """Synthesise a spoken corpus: each story spoken by one seeded voice, 16 kHz mono, word timings."""
+    """Synthesise a spoken corpus: each story spoken by one seeded voice (or N), 16 kHz mono, word timings."""
     from slmscale.audio.corpus import CorpusConfig, build_corpus
     from slmscale.cli.lists import comma_list
     from slmscale.config import validate
@@ -39,7 +43,8 @@ def corpus_cmd(
     if hours is None and stories is None and text is None:
         raise UserError("give --hours H or --stories N (or --text FILE to speak a whole file)")
     data = {"hours": hours, "stories": stories, "text": None if text is None else str(text), "seed": seed,
-            "valid_fraction": valid_fraction, "no_story": no_story}
+            "valid_fraction": valid_fraction, "no_story": no_story,
+            "voices_per_story": voices_per_story}
     if voices is not None:
         data["voices"] = comma_list(voices, "--voices")  # the config expands and checks them
     cfg = validate(CorpusConfig, data, "synth corpus options")

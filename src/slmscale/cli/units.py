@@ -237,6 +237,9 @@ def pretrain_cmd(
     target_voice_norm: bool = typer.Option(False, "--target-voice-norm",
                                            help="Whiten each voice's features before clustering them into "
                                                 "the targets of iterations 2+ (uses voice labels, no text)."),
+    cross_voice: bool = typer.Option(False, "--cross-voice",
+                                     help="Give readings of the same text by different voices (manifest `group`) "
+                                          "one DTW-aligned consensus target sequence (uses no text)."),
     max_hours: Optional[float] = typer.Option(None, "--max-hours", help="Hours of training audio to load (seeded)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for init, crops, masks, perturbations, k-means."),
     sets: Optional[list[str]] = typer.Option(None, "--set", help="Any PretrainConfig field: key=value (repeatable)."),
@@ -258,6 +261,8 @@ def pretrain_cmd(
         data["perturb"] = None
     if target_voice_norm:
         data["target_voice_norm"] = {"seed": data.get("seed", 0)}
+    if cross_voice:
+        data.setdefault("cross_voice", {})
     cfg = validate(PretrainConfig, data, str(config) if config else "units pretrain options")
     pretrain_encoder(cfg, out, force=force)
 

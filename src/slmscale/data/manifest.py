@@ -37,6 +37,10 @@ class ManifestEntry(StrictModel):
     # Phone spans (espeak-ng mnemonics) where the audio was synthesised; they train the `phone`
     # unit encoder (slmscale.units.phonenet). Real corpora leave this empty.
     phones: list[Word] = Field(default_factory=list)
+    # Utterances with the same non-empty group read the same text in different voices (a parallel
+    # corpus: `synth corpus --voices-per-story N`, or a real one such as VCTK's shared sentences).
+    # `units pretrain --cross-voice` aligns them to give them the same targets; nothing else reads it.
+    group: str = ""
 
     @field_validator("words", "phones")
     @classmethod
@@ -52,7 +56,9 @@ def write_manifest(path: str | Path, entries: Iterable[ManifestEntry]) -> int:
     n = 0
     with atomic_open(path, "w", encoding="utf-8") as fh:
         for e in entries:
-            fh.write(json.dumps(e.model_dump(mode="json"), ensure_ascii=False) + "\n")
+            # `group` only where set, so manifests without parallel readings keep their bytes.
+            row = e.model_dump(mode="json", exclude=None if e.group else {"group"})
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
     return n
 

@@ -43,7 +43,8 @@ from slmscale.cpus import usable_cpus
 from slmscale.units.encoders import receptive_field
 from slmscale.units.manifest_jobs import manifest_inputs
 from slmscale.units.pretrain_config import PretrainConfig, hubert_config
-from slmscale.units.pretrain_data import Batches, Corpus, StepBatches, cluster_targets, load_corpus, target_encoder
+from slmscale.units.pretrain_data import (Batches, Corpus, StepBatches, check_cross_voice, cluster_targets, load_corpus,
+                                          target_encoder)
 
 KIND = "hubert-pretrain"
 IDENTITY = "pretrain_identity.json"  # config + input hashes of the work in progress
@@ -115,9 +116,10 @@ def _targets(cfg: PretrainConfig, it: int, corpus: Corpus, previous: Path | None
         encoder = target_encoder(it, previous, cfg.target_layer)
         info(f"iteration {it}: targets = k-means (k={cfg.k_at(it)}) of "
              f"{'MFCC frames' if it == 1 else f'layer {cfg.target_layer} of iteration {it - 1}'}"
-             f"{', whitened per voice' if it > 1 and cfg.target_voice_norm is not None else ''}")
+             f"{', whitened per voice' if it > 1 and cfg.target_voice_norm is not None else ''}"
+             f"{', one consensus per text across voices' if cfg.cross_voice is not None else ''}")
         labels, centroids, stats = cluster_targets(encoder, corpus, cfg.k_at(it), cfg.seed + it, cfg.kmeans_frames,
-                                                   cfg.target_voice_norm if it > 1 else None)
+                                                   cfg.target_voice_norm if it > 1 else None, cfg.cross_voice)
         offsets = np.cumsum([0] + [len(x) for x in labels]).astype(np.int64)
         it_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, save({"labels": np.concatenate(labels), "offsets": offsets,
@@ -313,7 +315,10 @@ def pretrain_encoder(cfg: PretrainConfig, out: str | Path, force: bool = False) 
     out = Path(out)
     manifest = Path(cfg.manifest).resolve()
     cfg = cfg.model_copy(update={"manifest": str(manifest)})
-    inputs = manifest_inputs(manifest, read_manifest(manifest))
+    entries = read_manifest(manifest)
+    if cfg.cross_voice is not None:
+        check_cross_voice(entries, manifest)  # before anything is written
+    inputs = manifest_inputs(manifest, entries)
     fp = fingerprint(KIND, cfg.model_dump(mode="json"), inputs)
     if not force and is_fresh(out, fp):
         info(f"{out}: pretrained encoder is up to date (same manifest, audio and config); skipped")

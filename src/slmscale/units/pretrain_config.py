@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from slmscale.audio.perturb import PerturbConfig
 from slmscale.config import StrictModel, added_field
+from slmscale.units.cross_voice import CrossVoice
 from slmscale.units.voice_norm import VoiceNorm
 
 # A cheap front end for CPUs: two convolutions, the first a learned short-time filterbank (25 ms
@@ -75,6 +76,10 @@ class PretrainConfig(StrictModel):
     # iteration's targets (iterations 2+; iteration 1's MFCC targets are whitened per utterance):
     # targets that say less about the voice. Uses the manifest's voice labels, never text.
     target_voice_norm: VoiceNorm | None = added_field()
+    # Readings of the same text by other voices (manifest `group`) get one consensus target
+    # sequence, aligned by DTW (every iteration; units/cross_voice.py). Uses which recordings read
+    # the same text, never the text itself. None = each reading's own targets.
+    cross_voice: CrossVoice | None = added_field()
     max_hours: float = Field(default=4.0, gt=0, description="training audio loaded (seeded subset)")
     kmeans_frames: int = Field(default=60_000, ge=100)
     seed: int = 0

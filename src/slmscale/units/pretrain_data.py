@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from slmscale.audio.perturb import augment, draw_speed, speed
-from slmscale.data.manifest import read_manifest
+from slmscale.data.manifest import ManifestEntry, read_manifest
 from slmscale.errors import UserError
 from slmscale.progress import info, track
+from slmscale.units.cross_voice import CrossVoice, consensus_features, label_agreement
 from slmscale.units.encoders import Encoder, EncoderConfig, build_encoder
 from slmscale.units.kmeans import Assigner, cap_frames, fit_kmeans
 from slmscale.units.manifest_jobs import bad_reason, load_wav, manifest_items
@@ -39,6 +40,7 @@ class Corpus:
     voices: list[str]
     wavs: list[np.ndarray]  # zero-mean, unit-variance per utterance (the model's input convention)
     skipped: list[dict] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)  # the manifest `group` ("" = none)
 
     @property
     def seconds(self) -> float:
@@ -50,12 +52,13 @@ def _order_key(seed: int, key: str) -> bytes:
 
 
 def load_corpus(manifest: str | Path, max_hours: float, seed: int, split: str = "train") -> Corpus:
-    """Up to `max_hours` of the manifest's `split` audio (a seeded subset, kept in manifest order)."""
+    """Up to `max_hours` of the manifest's `split` audio (a seeded subset, kept in manifest order;
+    readings of one text, a manifest `group`, are taken or left together)."""
     entries = [e for e in read_manifest(manifest) if e.split == split]
     if split == "train" and not entries:
         raise UserError(f"{manifest}: no entries with split 'train' to pretrain on")
     chosen, total = [], 0.0
-    for e in sorted(entries, key=lambda e: _order_key(seed, e.id)):
+    for e in sorted(entries, key=lambda e: (_order_key(seed, e.group or e.id), e.id)):
         if total >= max_hours * 3600:
             break
         chosen.append(e)
@@ -72,12 +75,26 @@ def load_corpus(manifest: str | Path, max_hours: float, seed: int, split: str = 
             continue
         corpus.ids.append(e.id)
         corpus.voices.append(e.voice)
+        corpus.groups.append(e.group)
         corpus.wavs.append(((wav - wav.mean()) / np.sqrt(wav.var() + 1e-7)).astype(np.float32))
     for s in corpus.skipped:
         info(f"skipped {s['id']} ({s['audio']}): {s['reason']}")
     if split == "train" and not corpus.wavs:
         raise UserError(f"{manifest}: no usable training audio ({len(corpus.skipped)} files skipped)")
     return corpus
+
+
+def check_cross_voice(entries: list[ManifestEntry], manifest: str | Path) -> None:
+    """`--cross-voice` needs two training readings of one text (the seeded subset of `max_hours`
+    takes a text's readings together, so they stay together there)."""
+    counts: dict[str, int] = {}
+    for e in entries:
+        if e.group and e.split == "train":
+            counts[e.group] = counts.get(e.group, 0) + 1
+    if not any(n >= 2 for n in counts.values()):
+        raise UserError(f"{manifest}: --cross-voice needs texts read by two voices or more (entries sharing a "
+                        "`group`), and the training audio has none; `synth corpus --voices-per-story 2` makes "
+                        "such a corpus")
 
 
 def target_encoder(iteration: int, previous: Path | None, layer: int) -> Encoder:
@@ -88,17 +105,25 @@ def target_encoder(iteration: int, previous: Path | None, layer: int) -> Encoder
 
 
 def cluster_targets(encoder: Encoder, corpus: Corpus, k: int, seed: int, max_frames: int,
-                    voice_norm: VoiceNorm | None = None) -> tuple[list[np.ndarray], np.ndarray, dict[str, Any]]:
+                    voice_norm: VoiceNorm | None = None, cross_voice: CrossVoice | None = None
+                    ) -> tuple[list[np.ndarray], np.ndarray, dict[str, Any]]:
     """k-means of the encoder's frames over the corpus; (labels per utterance, centroids, stats).
-    With `voice_norm`, each voice's frames are first whitened with that voice's statistics."""
+    With `voice_norm`, each voice's frames are first whitened with that voice's statistics; with
+    `cross_voice`, readings of one text are replaced by their aligned consensus."""
     feats = [encoder.features(w) for w in track(corpus.wavs, "target features", unit="utt")]
     stats: dict[str, Any] = {}
     if voice_norm is not None:
         feats, stats["voice_norm"] = _normalise_voices(feats, corpus.voices, voice_norm, encoder.frame_rate, seed)
+    paths: list = []
+    if cross_voice is not None:
+        feats, paths, stats["cross_voice"] = consensus_features(
+            feats, corpus.groups, int(cross_voice.max_seconds * encoder.frame_rate))
     pool = cap_frames(np.concatenate(feats), max_frames, seed)
     centroids, km = fit_kmeans(pool, k, seed)
     assign = Assigner(centroids)
     labels = [assign(f).astype(np.int32) for f in feats]
+    if cross_voice is not None:
+        stats["cross_voice"]["label_agreement"] = round(label_agreement(labels, paths) or 0.0, 4)
     used = int(np.unique(np.concatenate(labels)).size)
     return labels, centroids, {"frames": int(sum(len(f) for f in feats)), "kmeans": km, "units_used": used, **stats}
 
