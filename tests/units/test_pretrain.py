@@ -305,3 +305,8 @@ def test_cross_voice_targets_agree_across_readings_of_a_text(tmp_path: Path):
     assert stats["label_agreement"] > 0.9
     assert cfg.iteration_identity(1) != cfg.model_copy(update={"cross_voice": None}).iteration_identity(1)
     assert "cross_voice" not in PretrainConfig(manifest=str(manifest)).model_dump()
+    # A subset smaller than one reading still takes the whole story (both readings).
+    from slmscale.units.pretrain_data import load_corpus
+
+    small = load_corpus(manifest, max_hours=0.001, seed=0)
+    assert len(small.ids) == 2 and small.groups[0] == small.groups[1] != ""

@@ -66,8 +66,9 @@ class CorpusConfig(StrictModel):
         if self.text is None and self.hours is None and self.stories is None:
             raise ValueError("give --hours H or --stories N (or --text FILE to speak a whole file)")
         if self.voices_per_story > len(self.voices):
-            raise ValueError(f"--voices-per-story {self.voices_per_story}: only {len(self.voices)} "
-                             f"voice{'s' if len(self.voices) != 1 else ''} given ({', '.join(self.voices)}); give more voices or fewer per story")
+            n = len(self.voices)
+            raise ValueError(f"--voices-per-story {self.voices_per_story}: only {n} voice{'s' if n != 1 else ''} "
+                             f"given ({', '.join(self.voices)}); give more voices or fewer per story")
         return self
 
     @field_validator("voices")

@@ -57,12 +57,14 @@ def load_corpus(manifest: str | Path, max_hours: float, seed: int, split: str = 
     entries = [e for e in read_manifest(manifest) if e.split == split]
     if split == "train" and not entries:
         raise UserError(f"{manifest}: no entries with split 'train' to pretrain on")
-    chosen, total = [], 0.0
+    chosen, total, last = [], 0.0, None
     for e in sorted(entries, key=lambda e: (_order_key(seed, e.group or e.id), e.id)):
-        if total >= max_hours * 3600:
+        key = e.group or e.id
+        if total >= max_hours * 3600 and key != last:  # full, but a group is finished first
             break
         chosen.append(e)
         total += e.duration
+        last = key
     keep = {e.id for e in chosen}
     corpus = Corpus([], [], [])
     for item, e in zip(manifest_items(manifest, entries), entries):
@@ -123,7 +125,8 @@ def cluster_targets(encoder: Encoder, corpus: Corpus, k: int, seed: int, max_fra
     assign = Assigner(centroids)
     labels = [assign(f).astype(np.int32) for f in feats]
     if cross_voice is not None:
-        stats["cross_voice"]["label_agreement"] = round(label_agreement(labels, paths) or 0.0, 4)
+        agreement = label_agreement(labels, paths)  # None when every reading was too long to align
+        stats["cross_voice"]["label_agreement"] = None if agreement is None else round(agreement, 4)
     used = int(np.unique(np.concatenate(labels)).size)
     return labels, centroids, {"frames": int(sum(len(f) for f in feats)), "kmeans": km, "units_used": used, **stats}
 
