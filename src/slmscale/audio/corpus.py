@@ -226,12 +226,12 @@ def _until_hours(cfg: CorpusConfig, stream: Iterator[tuple[str, str]], out: Path
         skipped.extend(bad)
         by_id = {e.id: e for e in got}
         for story in stories:
-            done = [by_id[it.id] for it in story if it.id in by_id]
+            done = [(it, by_id[it.id]) for it in story if it.id in by_id]
             if total >= target:  # reached: drop the surplus stories of this batch (all their renditions)
-                for e in done:
+                for _, e in done:
                     (out / e.audio).unlink(missing_ok=True)
                 continue
-            for item, e in zip([it for it in story if it.id in by_id], done):
+            for item, e in done:
                 entries.append(e)
                 total += e.duration
                 chars_done += len(item.text)
