@@ -55,6 +55,18 @@ def tokdir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def smooth_tokdir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`tokdir`'s k-means, encoding with short runs absorbed (`units fit --min-run 3`)."""
+    from slmscale.units.encoders import EncoderConfig
+    from slmscale.units.fit import fit_tokenizer, make_fit_config
+
+    cfg = make_fit_config(corpus, EncoderConfig(name="mfcc", frame_rate=50), k=32, seed=0)
+    out = tmp_path_factory.mktemp("smooth") / "tok"
+    fit_tokenizer(cfg.model_copy(update={"min_run": 3}), out, workers=1)
+    return out
+
+
+@pytest.fixture(scope="session")
 def shards_dir(tokdir: Path, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from slmscale.units.encode import encode_manifest
 

@@ -122,6 +122,12 @@ def test_fit_recipe_options_reach_the_bundle(manifest, tmp_path, cli):
     assert cfg["dim"] == 39 and cfg["encoder"]["context"] == 0 and cfg["encoder"]["whiten_static"] is None
     code, _, err = cli(*base, "--out", str(tmp_path / "bad"), "--whiten-static", "lots")
     assert code == 2 and "--whiten-static lots" in err
+    assert "min_run" not in cfg  # off unless asked: older bundles and caches keep their identity
+    code, _, _ = cli(*base, "--out", str(tmp_path / "smooth"), "--min-run", "3")
+    assert code == 0 and json.loads((tmp_path / "smooth" / "config.json").read_text())["min_run"] == 3
+    code, _, err = cli(*base, "--out", str(tmp_path / "bad2"), "--min-run", "0")
+    assert code == 2 and "--min-run 0" in err and "Traceback" not in err
+    assert not (tmp_path / "bad2").exists()
 
 
 def test_sharded_encode_and_merge_match_one_job(manifest, tmp_path, cli):

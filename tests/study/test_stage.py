@@ -160,14 +160,16 @@ def test_stage_process_gives_the_cli_one_line_errors_and_bugs_stay_tracebacks(tm
 
 
 def test_units_fit_stage_passes_voice_normalisation_through(tmp_path):
-    """`data.units.fit.voice_norm` in a study reaches the tokenizer the stage writes."""
+    """`data.units.fit.voice_norm` (and every other fit option) in a study reaches the tokenizer
+    the stage writes."""
     from support.voices import gain_corpus
 
     manifest = gain_corpus(tmp_path / "c")
     fit = tmp_path / "fit.json"
     fit.write_text(json.dumps({"config": {"encoder": {"name": "logmel", "context": 0, "cmvn": False}, "k": 2,
-                                          "voice_norm": {"seconds": 12}},
+                                          "voice_norm": {"seconds": 12}, "min_run": 2},
                                "manifest": str(manifest), "out": str(tmp_path / "tok")}))
     assert main(["units-fit", str(fit)]) == 0
     config = json.loads((tmp_path / "tok" / "config.json").read_text())
     assert config["voice_norm"] == {"kind": "whiten", "shrink": 0.1, "seconds": 12.0, "min_seconds": 10.0, "seed": 0}
+    assert config["min_run"] == 2

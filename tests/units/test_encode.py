@@ -101,8 +101,13 @@ def test_all_bad_is_a_user_error_and_leaves_nothing(tokdir, tmp_path):
     assert not (tmp_path / "out" / "meta.json").exists() and not (tmp_path / "out" / "tokens.bin").exists()
 
 
-def test_long_file_is_streamed(tokdir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("tok_fixture", ["tokdir", "smooth_tokdir"])
+def test_long_file_is_streamed(tok_fixture, tmp_path, monkeypatch, request):
+    """A long file read in pieces gives the units of the file read whole (with short-run
+    smoothing too: it runs on the whole utterance's frame units, never block by block)."""
     import slmscale.units.manifest_jobs as corpus_mod
+
+    tokdir = request.getfixturevalue(tok_fixture)
 
     manifest = write_babble_corpus(tmp_path / "c", 1, seconds=(6.0, 6.0), seed=1)
     whole = encode_manifest(tokdir, manifest, tmp_path / "whole", valid_fraction=0, workers=1)

@@ -42,6 +42,9 @@ def fit_cmd(
                                         "statistics (needs the manifests' voice labels; no text)."),
     voice_seconds: float = typer.Option(180.0, "--voice-seconds",
                                         help="With --voice-norm: audio per voice its statistics come from."),
+    min_run: int = typer.Option(1, "--min-run",
+                                help="Absorb runs of a unit shorter than N frames into the longer runs "
+                                     "around them before deduplication (1: off)."),
     import_kmeans: Optional[Path] = typer.Option(None, "--import-kmeans",
                                                  help="Use these centroids (.safetensors/.npy, or a "
                                                       "scikit-learn/joblib file with --allow-pickle)."),
@@ -111,7 +114,10 @@ def fit_cmd(
         if import_kmeans is not None:
             raise UserError("--voice-norm applies to fitted centroids; imported ones were made without it")
     cfg = make_fit_config(manifest, enc, k, max_frames=max_frames, seed=seed, import_path=import_kmeans)
-    cfg = cfg.model_copy(update={"dedup": not no_dedup, "voice_norm": norm})
+    if min_run < 1:
+        raise UserError(f"--min-run {min_run}: give a number of frames >= 1 (1: off)")
+    cfg = cfg.model_copy(update={"dedup": not no_dedup, "voice_norm": norm,
+                                 "min_run": min_run if min_run > 1 else None})
     if sharded:
         from slmscale.units.fit_parts import fit_part, merge_fit
 

@@ -49,9 +49,11 @@ def _units_fit(p: dict[str, Any]) -> None:
 
     cfg = validate(FitConfig, {**p["config"], "manifest": p["manifest"]}, "data.units.fit")
     made = make_fit_config(cfg.manifest, cfg.encoder, cfg.k, max_frames=cfg.max_frames, seed=cfg.seed,
-                           max_iter=cfg.max_iter)  # resolves and fingerprints the checkpoint
-    fit_tokenizer(made.model_copy(update={"dedup": cfg.dedup, "projection": cfg.projection,
-                                              "voice_norm": cfg.voice_norm}), p["out"])
+                           import_path=cfg.import_kmeans, max_iter=cfg.max_iter)
+    # The study's settings, with what make_fit_config resolves (paths, checkpoint and file hashes):
+    # every other option in the spec reaches the tokenizer as written.
+    resolved = ("manifest", "encoder", "import_kmeans", "import_sha256")
+    fit_tokenizer(cfg.model_copy(update={f: getattr(made, f) for f in resolved}), p["out"])
 
 
 def _units_encode(p: dict[str, Any]) -> None:

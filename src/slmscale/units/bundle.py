@@ -53,6 +53,9 @@ class TokenizerConfig(StrictModel):
     # Per-voice whitening of the features before everything else (slmscale.units.voice_norm):
     # encoding then needs each utterance's voice, and that voice's audio for its statistics.
     voice_norm: VoiceNorm | None = added_field()
+    # Runs of a unit shorter than this many frames join a neighbouring longer run before
+    # deduplication (slmscale.units.smoothing); None: frame units as assigned.
+    min_run: int | None = added_field(ge=2)
 
 
 class SpeechTokenizer:
@@ -157,12 +160,21 @@ class SpeechTokenizer:
         return apply(feats, self.voices[voice or ""])
 
     def frame_units(self, feats: np.ndarray, voice: str | None = None) -> np.ndarray:
-        """One unit per feature frame (before deduplication)."""
+        """One unit per feature frame, as assigned (before smoothing and deduplication); a long
+        file's blocks go through this one by one."""
         return self.assign(self.project(self.normalize(feats, voice)))
+
+    def smooth(self, units: np.ndarray) -> np.ndarray:
+        """A whole utterance's frame units with short runs absorbed (`min_run`; else unchanged)."""
+        if self.config.min_run is None:
+            return units
+        from slmscale.units.smoothing import absorb_short_runs
+
+        return absorb_short_runs(units, self.config.min_run, self.centroids)
 
     def units_from_features(self, feats: np.ndarray, dedup: bool | None = None,
                             voice: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        units = self.frame_units(feats, voice)
+        units = self.smooth(self.frame_units(feats, voice))
         if self.dedup if dedup is None else dedup:
             return dedup_units(units)
         return units, np.ones(len(units), dtype=np.int64)

@@ -63,7 +63,8 @@ class _EncodeJob:
                 o.value, o.reason = None, "no feature frames (audio too short)"
                 continue
             o.extra["frames"] = len(o.value)
-            units = o.value if o.extra.get("streamed") else self.tok.frame_units(o.value, o.item.voice)
+            units = self.tok.smooth(o.value if o.extra.get("streamed")
+                                    else self.tok.frame_units(o.value, o.item.voice))
             o.value = dedup_units(units) if self.dedup else (units, np.ones(len(units), dtype=np.int64))
         return outcomes
 

@@ -42,6 +42,8 @@ class FitConfig(StrictModel):
     projection: int | None = Field(default=None, ge=1)
     # Whiten each voice's features with its own statistics first (slmscale.units.voice_norm).
     voice_norm: VoiceNorm | None = added_field()
+    # Absorb runs shorter than this many frames when encoding (slmscale.units.smoothing).
+    min_run: int | None = added_field(ge=2)
     import_kmeans: str | None = None
     import_sha256: str | None = None
 
@@ -124,7 +126,8 @@ def fit_tokenizer(cfg: FitConfig, out: str | Path, allow_pickle: bool = False,
         stats.update(source="fit", **fit_stats)
     tok_cfg = TokenizerConfig(encoder=enc_cfg, k=cfg.k, dim=centroids.shape[1], frame_rate=encoder.frame_rate,
                               dedup=cfg.dedup, projection=cfg.projection,
-                              feature_dim=None if projection is None else encoder.dim, voice_norm=cfg.voice_norm)
+                              feature_dim=None if projection is None else encoder.dim, voice_norm=cfg.voice_norm,
+                              min_run=cfg.min_run)
     SpeechTokenizer(tok_cfg, centroids, projection=projection).save(out)
     meta = write_meta(out, KIND, cfg, inputs, k=cfg.k, **stats)
     info(f"{out}: speech tokenizer with k={cfg.k} ({cfg.encoder.name}, {encoder.frame_rate} Hz, "
