@@ -59,10 +59,10 @@ def test_a_bug_keeps_its_traceback_and_asks_for_a_report(tmp_path, capsys, monke
 
 def test_python_dash_m_goes_through_the_same_boundary(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "slmscale.cli.main", "data", "inspect", str(tmp_path / "none")],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     assert_one_line_error(proc.returncode, proc.stderr, "none")
     usage = subprocess.run([sys.executable, "-m", "slmscale.cli.main", "train"], capture_output=True, text=True,
-                           timeout=120)
+                           timeout=600)
     assert usage.returncode == 2 and "Missing argument" in usage.stderr and "Traceback" not in usage.stderr
 
 

@@ -67,7 +67,7 @@ def test_a_stage_job_runs_through_submitit_local(tmp_path):
 
 def test_module_entry_point(tmp_path):
     res = subprocess.run([sys.executable, "-m", "slmscale.study.stage", "bench", str(tmp_path / "x.json")],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=600)
     assert res.returncode == 2 and res.stderr.strip().startswith("error:") and len(res.stderr.strip().splitlines()) == 1
 
 

@@ -38,7 +38,7 @@ def test_torchrun_two_processes_match_one(one_process, shards_dir, tmp_path, mak
         "train.micro_batch": 2, "train.distributed": mode})))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run([torchrun, "--standalone", "--nproc-per-node=2", "-m", "slmscale.cli.main",
-                          "train", str(cfg)], env=env, capture_output=True, text=True, timeout=180)
+                          "train", str(cfg)], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     two = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert two["world_size"] == 2 and two["tokens"] == one["tokens"] and two["status"] == "finished"
