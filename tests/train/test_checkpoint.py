@@ -1,6 +1,9 @@
+import pytest
 import torch
 
-from slmscale.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from slmscale.errors import UserError
+from slmscale.train.checkpoint import list_checkpoints, load_checkpoint, restore_rng, rng_state, save_checkpoint
+from slmscale.train.distributed import pick_device
 
 
 def _opt_state():
@@ -44,3 +47,21 @@ def test_tied_weights_are_saved(tmp_path):
                            {"cpu": torch.get_rng_state()}, {}, keep=1)
     model, *_ = load_checkpoint(path)
     assert torch.equal(model["a"], model["b"])
+
+
+def test_saved_rng_state_replays_the_same_draws(tmp_path):
+    cpu = torch.device("cpu")
+    path = save_checkpoint(tmp_path, 1, {}, {"state": {}, "param_groups": []}, rng_state(cpu), {}, keep=1)
+    expected = torch.rand(4)
+    torch.rand(7)  # move the generator on
+    restore_rng(load_checkpoint(path)[2], cpu)
+    assert torch.equal(torch.rand(4), expected)
+    assert set(rng_state(cpu)) == {"cpu"}  # a CUDA state only on a CUDA device
+
+
+def test_pick_device_names_the_setting_when_cuda_is_missing(monkeypatch):
+    assert pick_device("cpu", "device").type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("auto", "train.device").type == "cpu"
+    with pytest.raises(UserError, match=r"^train.device=cuda but no CUDA device is visible; use train.device=auto$"):
+        pick_device("cuda", "train.device")

@@ -23,6 +23,25 @@ from slmscale.errors import UserError
 PREFIX = "step-"
 
 
+def rng_state(device: Any) -> dict[str, Any]:
+    """The torch generator states a checkpoint's rng.safetensors holds (CPU, and the device's CUDA one)."""
+    import torch
+
+    rng = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def restore_rng(rng: dict[str, Any], device: Any) -> None:
+    """Put back the generator states of `rng_state` (the CUDA one only on a CUDA device)."""
+    import torch
+
+    torch.set_rng_state(rng["cpu"])
+    if "cuda" in rng and device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"], device)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -27,6 +27,19 @@ class DistInfo:
         return self.world_size > 1
 
 
+def pick_device(want: str, setting: str) -> Any:
+    """The torch device for `want` (auto, cpu, cuda); `setting` names the config key in errors."""
+    import torch
+
+    from slmscale.errors import UserError
+
+    if want == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"{setting}=cuda but no CUDA device is visible; use {setting}=auto")
+    if want == "auto":
+        want = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(want)
+
+
 def init_distributed(device_type: str) -> DistInfo:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:

@@ -20,17 +20,6 @@ from slmscale.train.metrics import measure_matmul_peak
 from slmscale.train.schedule import default_warmup
 
 
-def _device(cfg: TrainConfig) -> Any:
-    import torch
-
-    want = cfg.train.device
-    if want == "cuda" and not torch.cuda.is_available():
-        raise UserError("train.device=cuda but no CUDA device is visible; use train.device=auto")
-    if want == "auto":
-        want = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(want)
-
-
 def _precision(cfg: TrainConfig, device: Any) -> str:
     if cfg.train.precision == "auto":
         return "bf16" if device.type == "cuda" else "fp32"
@@ -133,7 +122,7 @@ def build_job(cfg: TrainConfig, run: Path, shards_path: Path, shards: Shards, st
     """Device, processes, model, plan, batches and optimizer (no files written)."""
     import torch
 
-    device = _device(cfg)
+    device = D.pick_device(cfg.train.device, "train.device")
     info = D.init_distributed(device.type)
     _set_threads(cfg, info, device)
     if device.type == "cuda":

@@ -21,7 +21,8 @@ from slmscale.errors import UserError
 from slmscale.model.flops import flops_6nd, flops_full
 from slmscale.progress import info as say, make_progress
 from slmscale.train import distributed as D
-from slmscale.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint, set_aside_checkpoint
+from slmscale.train.checkpoint import (list_checkpoints, load_checkpoint, restore_rng, rng_state, save_checkpoint,
+                                      set_aside_checkpoint)
 from slmscale.train.config import TrainConfig
 from slmscale.train.final import run_tokenizer_info, save_final
 from slmscale.train.job import TrainJob, build_from_config, build_job, make_optimizer
@@ -34,15 +35,6 @@ __all__ = ["KIND", "build_from_config", "make_optimizer", "run_training"]
 
 KIND = "run"
 RESUME_KEYS = ("step", "loss_sum", "loss_count", "wall_s")  # what a checkpoint's state.json must hold
-
-
-def _rng_state(device: Any) -> dict[str, Any]:
-    import torch
-
-    rng = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(device)
-    return rng
 
 
 def run_training(config: TrainConfig, resume: bool | None = None) -> dict[str, Any]:
@@ -85,8 +77,6 @@ def _resume(job: TrainJob, ckpts: list[Path]) -> LoopState:
     A damaged newer checkpoint is named, skipped, and renamed `.damaged-step-…` (kept for a look,
     out of the way of checkpoint rotation) once every rank has loaded the good one.
     """
-    import torch
-
     if not ckpts:
         return LoopState()
     skipped: list[Path] = []
@@ -102,9 +92,7 @@ def _resume(job: TrainJob, ckpts: list[Path]) -> LoopState:
         raise UserError(f"{job.run / 'checkpoints'}: every checkpoint is damaged ({len(skipped)}); "
                         "delete the checkpoints folder to train this run from the start")
     D.load_full_state(job.wrapped, job.optimizer, m_state, o_state, job.info, job.mode)
-    torch.set_rng_state(rng["cpu"])
-    if "cuda" in rng and job.device.type == "cuda":
-        torch.cuda.set_rng_state(rng["cuda"], job.device)
+    restore_rng(rng, job.device)
     state = LoopState(step=st["step"], loss_sum=st["loss_sum"], loss_count=st["loss_count"],
                       wall_s=st["wall_s"], last_valid=st.get("last_valid"))
     D.barrier(job.info)
@@ -157,7 +145,7 @@ def _train(job: TrainJob, state: LoopState, base: dict[str, Any]) -> LoopState:
         m_sd = D.full_state_dict(job.wrapped, info, job.mode)
         o_sd = D.full_optimizer_state(job.wrapped, job.optimizer, info, job.mode)
         if info.is_main:
-            save_checkpoint(run / "checkpoints", st.step, m_sd, o_sd, _rng_state(job.device),
+            save_checkpoint(run / "checkpoints", st.step, m_sd, o_sd, rng_state(job.device),
                             {"loss_sum": st.loss_sum, "loss_count": st.loss_count, "wall_s": st.wall_s,
                              "last_valid": st.last_valid, "tokens": st.step * plan.tokens_per_step,
                              "data_position": {"sequences": st.step * plan.global_batch,

@@ -35,7 +35,7 @@ from slmscale.data.manifest import read_manifest
 from slmscale.errors import UserError
 from slmscale.progress import info, make_progress
 from slmscale.train import distributed as D
-from slmscale.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from slmscale.train.checkpoint import list_checkpoints, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from slmscale.train.loop import autocast_ctx
 from slmscale.train.metrics import MetricsLog
 from slmscale.train.schedule import default_warmup, lr_at
@@ -149,25 +149,6 @@ def _save_model(hubert: Any, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def _device(cfg: PretrainConfig) -> Any:
-    import torch
-
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise UserError("device=cuda but no CUDA device is visible; use device=auto")
-    if cfg.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(cfg.device)
-
-
-def _rng_state(device: Any) -> dict[str, Any]:
-    import torch
-
-    state = {"cpu": torch.get_rng_state()}  # the keys train.checkpoint checks (as the trainer's)
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
 def _to(batch: dict[str, Any], device: Any) -> dict[str, Any]:
     import torch
 
@@ -214,7 +195,7 @@ def train_iteration(cfg: PretrainConfig, it: int, corpus: Corpus, labels: list[n
     """Masked prediction of `labels` for cfg.steps_at(it) steps; saves it_dir/model; returns stats."""
     import torch
 
-    device = _device(cfg)
+    device = D.pick_device(cfg.device, "device")
     precision = cfg.precision if cfg.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
     steps = cfg.steps_at(it)
     torch.manual_seed(cfg.seed * 1000 + it)
@@ -232,9 +213,7 @@ def train_iteration(cfg: PretrainConfig, it: int, corpus: Corpus, labels: list[n
         model_state, opt_state, rng, state = load_checkpoint(found[-1])
         model.load_state_dict(model_state)
         opt.load_state_dict(opt_state)
-        torch.set_rng_state(rng["cpu"])
-        if "cuda" in rng and device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], device)
+        restore_rng(rng, device)
         start = int(state["step"])
         info(f"iteration {it}: resuming from step {start}")
     else:
@@ -288,7 +267,7 @@ def train_iteration(cfg: PretrainConfig, it: int, corpus: Corpus, labels: list[n
                 if dist.is_main:
                     state["wall_s"] = time.perf_counter() - wall0
                     state["cpu_s"] = time.process_time() - cpu0
-                    save_checkpoint(ckpt_dir, done, model.state_dict(), opt.state_dict(), _rng_state(device),
+                    save_checkpoint(ckpt_dir, done, model.state_dict(), opt.state_dict(), rng_state(device),
                                     state, cfg.keep_checkpoints)
                 D.barrier(dist)
             prog.update(task, completed=done)
@@ -324,7 +303,7 @@ def pretrain_encoder(cfg: PretrainConfig, out: str | Path, force: bool = False) 
         info(f"{out}: pretrained encoder is up to date (same manifest, audio and config); skipped")
         return out
     identity = {"config": cfg.model_dump(mode="json"), "inputs": inputs}
-    dist = D.init_distributed(_device(cfg).type)
+    dist = D.init_distributed(D.pick_device(cfg.device, "device").type)
     try:
         if dist.is_main:  # under torchrun, rank 0 alone touches the folder's bookkeeping
             _check_out(out, identity, force)
