@@ -129,7 +129,7 @@ def train_loop(model: Any, optimizer: Any, batches: Any, plan: Plan, state: Loop
 
     def read_loss() -> float | None:
         """Mean train loss since the last read (all ranks), including a resumed partial sum."""
-        nonlocal loss_acc, count
+        nonlocal count  # loss_acc is only changed in place
         if count == 0 and state.loss_count == 0:
             return None
         packed = torch.stack([loss_acc.double(), torch.tensor(float(count), dtype=torch.float64,
