@@ -15,15 +15,9 @@ from slmscale.errors import UserError
 from slmscale.model.flops import model_flops_per_token
 from slmscale.train import distributed as D
 from slmscale.train.config import TrainConfig
-from slmscale.train.loop import Plan
+from slmscale.train.loop import Plan, resolve_precision
 from slmscale.train.metrics import measure_matmul_peak
 from slmscale.train.schedule import default_warmup
-
-
-def _precision(cfg: TrainConfig, device: Any) -> str:
-    if cfg.train.precision == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
-    return cfg.train.precision
 
 
 def build_from_config(cfg: TrainConfig, shards: Shards) -> Any:
@@ -128,7 +122,7 @@ def build_job(cfg: TrainConfig, run: Path, shards_path: Path, shards: Shards, st
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    precision = _precision(cfg, device)
+    precision = resolve_precision(cfg.train.precision, device)
     model = build_from_config(cfg, shards).to(device)
     if cfg.train.fused_kernels:
         from slmscale.model.kernels import fuse_rms_norms

@@ -58,6 +58,13 @@ class LoopState:
     diverged: str | None = None
 
 
+def resolve_precision(want: str, device: Any) -> str:
+    """`auto` -> bf16 on a CUDA device, fp32 elsewhere; any other setting as given."""
+    if want == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    return want
+
+
 def autocast_ctx(device: Any, precision: str) -> Any:
     import torch
 

@@ -172,12 +172,17 @@ class SpeechTokenizer:
 
         return absorb_short_runs(units, self.config.min_run, self.centroids)
 
-    def units_from_features(self, feats: np.ndarray, dedup: bool | None = None,
-                            voice: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        units = self.smooth(self.frame_units(feats, voice))
+    def units_from_frames(self, units: np.ndarray, dedup: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """A whole utterance's frame units -> (units, frames per unit): smoothed, then deduplicated
+        (unless `dedup` is False, or None and the tokenizer's default keeps repeats)."""
+        units = self.smooth(units)
         if self.dedup if dedup is None else dedup:
             return dedup_units(units)
         return units, np.ones(len(units), dtype=np.int64)
+
+    def units_from_features(self, feats: np.ndarray, dedup: bool | None = None,
+                            voice: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.units_from_frames(self.frame_units(feats, voice), dedup)
 
     def encode(self, wav: np.ndarray, dedup: bool | None = None, voice: str | None = None
                ) -> tuple[np.ndarray, np.ndarray]:

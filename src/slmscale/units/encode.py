@@ -23,7 +23,6 @@ from slmscale.data.shards import ShardWriter
 from slmscale.errors import UserError
 from slmscale.progress import info
 from slmscale.units.bundle import SpeechTokenizer
-from slmscale.units.dedup import dedup as dedup_units
 from slmscale.units.manifest_jobs import (Item, Outcome, default_workers, features_for_items, manifest_inputs,
                                           manifest_items, run_items)
 from slmscale.units.kmeans import utterance_rng
@@ -63,9 +62,8 @@ class _EncodeJob:
                 o.value, o.reason = None, "no feature frames (audio too short)"
                 continue
             o.extra["frames"] = len(o.value)
-            units = self.tok.smooth(o.value if o.extra.get("streamed")
-                                    else self.tok.frame_units(o.value, o.item.voice))
-            o.value = dedup_units(units) if self.dedup else (units, np.ones(len(units), dtype=np.int64))
+            units = o.value if o.extra.get("streamed") else self.tok.frame_units(o.value, o.item.voice)
+            o.value = self.tok.units_from_frames(units, self.dedup)
         return outcomes
 
 

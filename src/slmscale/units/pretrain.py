@@ -36,7 +36,7 @@ from slmscale.errors import UserError
 from slmscale.progress import info, make_progress
 from slmscale.train import distributed as D
 from slmscale.train.checkpoint import list_checkpoints, load_checkpoint, restore_rng, rng_state, save_checkpoint
-from slmscale.train.loop import autocast_ctx
+from slmscale.train.loop import autocast_ctx, resolve_precision
 from slmscale.train.metrics import MetricsLog
 from slmscale.train.schedule import default_warmup, lr_at
 from slmscale.cpus import usable_cpus
@@ -196,7 +196,7 @@ def train_iteration(cfg: PretrainConfig, it: int, corpus: Corpus, labels: list[n
     import torch
 
     device = D.pick_device(cfg.device, "device")
-    precision = cfg.precision if cfg.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
+    precision = resolve_precision(cfg.precision, device)
     steps = cfg.steps_at(it)
     torch.manual_seed(cfg.seed * 1000 + it)
     model = _predictor(cfg, cfg.k_at(it)).to(device)

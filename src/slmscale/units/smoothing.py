@@ -36,11 +36,12 @@ def absorb_short_runs(units: np.ndarray, min_run: int, centroids: np.ndarray) ->
     right = np.minimum.accumulate(np.where(stable, idx, len(labels))[::-1])[::-1]
     short = np.flatnonzero(~stable)
     has_l, has_r = left[short] >= 0, right[short] < len(labels)
+    unit_l = labels[np.maximum(left[short], 0)]  # placeholders where a side has none (cost _ABSENT)
+    unit_r = labels[np.minimum(right[short], len(labels) - 1)]
     c = np.asarray(centroids, dtype=np.float64)
     own = c[labels[short]]
-    dist_l = np.where(has_l, ((own - c[labels[np.maximum(left[short], 0)]]) ** 2).sum(1), _ABSENT)
-    dist_r = np.where(has_r, ((own - c[labels[np.minimum(right[short], len(labels) - 1)]]) ** 2).sum(1),
-                      _ABSENT)
+    dist_l = np.where(has_l, ((own - c[unit_l]) ** 2).sum(1), _ABSENT)
+    dist_r = np.where(has_r, ((own - c[unit_r]) ** 2).sum(1), _ABSENT)
     # Within each stretch (same left stable run), joining the first t short runs to the left and
     # the rest to the right costs const + prefix_t(dist_l - dist_r): take the t with the least
     # prefix, or t = 0 (all to the right) when no prefix is negative.
@@ -54,6 +55,5 @@ def absorb_short_runs(units: np.ndarray, min_run: int, centroids: np.ndarray) ->
         if prefix[t] < 0:
             to_left[a:a + t + 1] = True
     new = labels.copy()
-    new[short] = np.where(to_left, labels[np.maximum(left[short], 0)],
-                          labels[np.minimum(right[short], len(labels) - 1)])
+    new[short] = np.where(to_left, unit_l, unit_r)
     return np.repeat(new, durations)
