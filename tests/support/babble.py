@@ -104,3 +104,28 @@ def make_tiny_hubert(path: str | Path, feat_extract_norm: str = "group", layers:
                        feat_extract_norm=feat_extract_norm, do_stable_layer_norm=feat_extract_norm == "layer")
     HubertModel(cfg).save_pretrained(path)
     return Path(path)
+
+
+def write_two_sound_corpus(root: Path) -> Path:
+    """Utterances alternating a 440 Hz tone ("aa") and a 2.5 kHz tone ("ss") every 0.5 s, "read" by two
+    training and two held-out voices with identical audio; words and phones marked on the half seconds."""
+    import soundfile as sf
+
+    sr = 16000
+    t = np.arange(sr // 2) / sr
+    ramp = np.minimum(1.0, np.minimum(np.arange(len(t)), np.arange(len(t))[::-1]) / 800)  # no clicks
+    parts = {"aa": 0.3 * ramp * np.sin(2 * np.pi * 440 * t), "ss": 0.3 * ramp * np.sin(2 * np.pi * 2500 * t)}
+    (root / "audio").mkdir(parents=True)
+    entries = []
+    for i in range(8):
+        order = ["aa", "ss"] * 3 if i % 2 == 0 else ["ss", "aa"] * 3
+        wav = np.concatenate([parts[p] for p in order]).astype(np.float32)
+        wav += np.random.default_rng(i).standard_normal(len(wav)).astype(np.float32) * 1e-3
+        sf.write(root / "audio" / f"u{i}.wav", wav, sr)
+        spans = [(p, k * 0.5, (k + 1) * 0.5) for k, p in enumerate(order)]
+        for voice in ("us-f1", "us-m3", "carib-f5", "gbclan-m4"):
+            entries.append(ManifestEntry(id=f"{voice}-u{i}", audio=f"audio/u{i}.wav", duration=3.0, sample_rate=sr,
+                                         voice=voice, words=[("tone" if p == "aa" else "hiss", s, e) for p, s, e in spans],
+                                         phones=spans))
+    write_manifest(root / "manifest.jsonl", entries)
+    return root / "manifest.jsonl"

@@ -104,15 +104,9 @@ def fit_cmd(
     enc = validate(EncoderConfig, fields, "units fit options")
     if k < 2:
         raise UserError(f"--k {k}: need at least 2 units")
-    if voice_norm not in ("off", "whiten"):
-        raise UserError(f"--voice-norm {voice_norm}: choose off or whiten")
-    norm = None
-    if voice_norm == "whiten":
-        from slmscale.units.voice_norm import VoiceNorm
-
-        norm = validate(VoiceNorm, {"seconds": voice_seconds, "seed": seed}, "--voice-seconds")
-        if import_kmeans is not None:
-            raise UserError("--voice-norm applies to fitted centroids; imported ones were made without it")
+    norm = _voice_norm(voice_norm, voice_seconds, seed)
+    if norm is not None and import_kmeans is not None:
+        raise UserError("--voice-norm applies to fitted centroids; imported ones were made without it")
     cfg = make_fit_config(manifest, enc, k, max_frames=max_frames, seed=seed, import_path=import_kmeans)
     if min_run < 1:
         raise UserError(f"--min-run {min_run}: give a number of frames >= 1 (1: off)")
@@ -127,6 +121,18 @@ def fit_cmd(
             fit_part(cfg, out, int(num_shards or 0), int(shard_index or 0), workers=workers, force=force)
         return
     fit_tokenizer(cfg, out, allow_pickle=allow_pickle, workers=workers, force=force)
+
+
+def _voice_norm(choice: str, seconds: float, seed: int):
+    """`--voice-norm off|whiten` and `--voice-seconds` as a VoiceNorm (None for off)."""
+    if choice not in ("off", "whiten"):
+        raise UserError(f"--voice-norm {choice}: choose off or whiten")
+    if choice == "off":
+        return None
+    from slmscale.config import validate
+    from slmscale.units.voice_norm import VoiceNorm
+
+    return validate(VoiceNorm, {"seconds": seconds, "seed": seed}, "--voice-seconds")
 
 
 @units_app.command("phonenet")
@@ -297,6 +303,52 @@ def quality_cmd(
     if out is not None:
         write_json(out, payload)
     typer.echo(json.dumps(payload, indent=1) if as_json else format_table(results))
+
+
+@units_app.command("layers")
+def layers_cmd(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="Local HuBERT-family model dir (e.g. from `units "
+                                                              "pretrain`), or a model id in the local cache."),
+    manifest: Path = typer.Option(..., "--manifest", help="Manifest whose train audio the k-means is fitted on."),
+    quality_manifest: Optional[list[Path]] = typer.Option(None, "--quality-manifest",
+                                                          help="Manifest(s) to measure on (repeat; default: "
+                                                               "--manifest). Held-out voices show generalisation."),
+    out: Path = typer.Option(..., "--out", help="Directory: a tokenizer per layer (layer-L/) and layers.json."),
+    layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layers (default: all)."),
+    k: int = typer.Option(100, "--k", help="Number of units per tokenizer."),
+    max_frames: int = typer.Option(200_000, "--max-frames", help="Frames sampled for each k-means."),
+    voice_norm: str = typer.Option("off", "--voice-norm", help="'whiten': as `units fit --voice-norm whiten`."),
+    voice_seconds: float = typer.Option(180.0, "--voice-seconds", help="With --voice-norm: audio per voice."),
+    max_utterances: int = typer.Option(300, "--max-utterances", help="Utterances measured per quality manifest."),
+    triplets: int = typer.Option(1000, "--triplets", help="ABX triplets per condition."),
+    seeds: int = typer.Option(3, "--seeds", help="Fit and measure each layer with N seeds (--seed, --seed+1, ...): "
+                                                 "the ranking's margin is judged seed by seed."),
+    seed: int = typer.Option(0, "--seed", help="First seed (frame sampling, k-means, subsets and triplets)."),
+    bf16: bool = typer.Option(False, "--bf16", help="Run the model in bfloat16 autocast."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
+    force: bool = typer.Option(False, "--force", help="Refit every layer even when its tokenizer is up to date."),
+) -> None:
+    """Compare layers: fit a tokenizer on each layer of a checkpoint, measure it (PNMI, ABX, NMI, rate), rank them.
+
+    Each OUT/layer-L-seed-S is a tokenizer `units encode` takes as it is. The ranking (by PNMI, mean over
+    seeds) is a frame-level guide: train an LM on the top two before settling.
+    """
+    import json
+
+    from slmscale.units.layers import format_sweep, sweep_layers
+
+    chosen = int_list(layers, "--layers")
+    if k < 2:
+        raise UserError(f"--k {k}: need at least 2 units")
+    if max_utterances < 1 or triplets < 1:
+        raise UserError("--max-utterances and --triplets must be at least 1")
+    if seeds < 1:
+        raise UserError(f"--seeds {seeds}: give a number of seeds >= 1")
+    norm = _voice_norm(voice_norm, voice_seconds, seed)
+    payload = sweep_layers(checkpoint, manifest, list(quality_manifest or [manifest]), k, out, chosen,
+                           seeds=list(range(seed, seed + seeds)), max_frames=max_frames, voice_norm=norm, bf16=bf16,
+                           max_utterances=max_utterances, triplets=triplets, force=force)
+    typer.echo(json.dumps(payload, indent=1) if as_json else format_sweep(payload))
 
 
 def register(app: typer.Typer) -> None:

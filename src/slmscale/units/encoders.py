@@ -19,7 +19,8 @@ from slmscale.units.encoder_base import (MEL_CACHE, MFCC_CONTEXT_DEFAULT, MFCC_W
                                          SPECTRAL, Encoder, EncoderConfig, checkpoint_sha256, mel_filters)
 
 __all__ = ["HUBERT_TYPES", "MEL_CACHE", "MFCC_CONTEXT_DEFAULT", "MFCC_WHITEN_DEFAULT", "SAMPLE_RATE", "SPECTRAL",
-           "Encoder", "EncoderConfig", "HubertEncoder", "build_encoder", "checkpoint_sha256", "mel_filters"]
+           "Encoder", "EncoderConfig", "HubertEncoder", "build_encoder", "checkpoint_sha256", "hubert_model_config",
+           "mel_filters"]
 
 # Model families whose transformers classes expose the wav2vec2-style encoder we hook into.
 HUBERT_TYPES = ("hubert", "wav2vec2", "data2vec-audio", "wavlm")
@@ -35,6 +36,26 @@ def receptive_field(conv_kernel: tuple, conv_stride: tuple) -> int:
     return field_
 
 
+def hubert_model_config(checkpoint: str | Path) -> tuple[Path, Any]:
+    """(local folder, transformers config) of a HuBERT-family checkpoint; a clear error otherwise."""
+    from transformers import AutoConfig
+
+    from slmscale.hf_cache import resolve_model_dir
+
+    path = resolve_model_dir(checkpoint)
+    if not (path / "config.json").is_file():
+        raise UserError(f"{path}: no config.json; --checkpoint must be a local transformers "
+                        "model directory (saved with save_pretrained)")
+    try:
+        mcfg = AutoConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: cannot read the model config ({str(err).splitlines()[0]})") from None
+    if mcfg.model_type not in HUBERT_TYPES:
+        raise UserError(f"{path}: model type {mcfg.model_type!r} is not supported; "
+                        f"use one of {', '.join(HUBERT_TYPES)}")
+    return path, mcfg
+
+
 class HubertEncoder(Encoder):
     """Hidden states of transformer layer `layer` (1-based) of a local HuBERT/wav2vec2-style model.
 
@@ -45,24 +66,12 @@ class HubertEncoder(Encoder):
 
     def __init__(self, cfg: EncoderConfig, device: str = "auto", batch_seconds: float = 200.0):
         import torch
-        from transformers import AutoConfig, AutoModel
+        from transformers import AutoModel
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
 
-        from slmscale.hf_cache import resolve_model_dir
-
-        path = resolve_model_dir(cfg.checkpoint or "")
-        if not (path / "config.json").is_file():
-            raise UserError(f"{path}: no config.json; --checkpoint must be a local transformers "
-                            "model directory (saved with save_pretrained)")
-        try:
-            mcfg = AutoConfig.from_pretrained(path, local_files_only=True)
-        except (OSError, ValueError) as err:
-            raise UserError(f"{path}: cannot read the model config ({str(err).splitlines()[0]})") from None
-        if mcfg.model_type not in HUBERT_TYPES:
-            raise UserError(f"{path}: model type {mcfg.model_type!r} is not supported; "
-                            f"use one of {', '.join(HUBERT_TYPES)}")
+        path, mcfg = hubert_model_config(cfg.checkpoint or "")
         n_layers = int(mcfg.num_hidden_layers)
         if not 1 <= int(cfg.layer or 0) <= n_layers:
             raise UserError(f"--layer {cfg.layer}: {path} has transformer layers 1..{n_layers}")

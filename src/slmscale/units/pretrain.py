@@ -343,7 +343,8 @@ def pretrain_encoder(cfg: PretrainConfig, out: str | Path, force: bool = False) 
             write_json(out / "pretrain.json", summary)
             write_meta(out, KIND, cfg, inputs, **{k: v for k, v in summary.items() if k != "iterations"})
             info(f"{out}: HubertModel after {cfg.iterations} iteration(s); use it with `slmscale units fit "
-                 f"--encoder hubert --checkpoint {out} --layer {cfg.target_layer}`")
+                 f"--encoder hubert --checkpoint {out} --layer {cfg.target_layer}`, or compare its layers "
+                 f"first with `slmscale units layers --checkpoint {out}`")
     finally:
         D.shutdown(dist)
     return out

@@ -1,0 +1,184 @@
+"""`units layers`: how do the units from each transformer layer of a HuBERT-family checkpoint compare?
+
+For each layer and seed, a tokenizer is fitted exactly as `units fit --encoder hubert --layer L
+--seed S` would fit it (into OUT/layer-L-seed-S, reused when fresh, so a stopped sweep resumes) and
+measured exactly as `units quality --seed S` measures it. The sweep only composes those two stages;
+it adds the ranking: by PNMI (phone alignments in the manifests) or, without them, by cross-voice
+ABX (held-out voices first), averaged over the seeds.
+
+Why several seeds: the seed picks the frames k-means sees, its initialisation and the ABX triplets,
+and on the built-in corpus that alone moved PNMI by 0.008 for one layer. The top layer's margin is
+therefore taken seed by seed (both layers measured with the same seed), and the two layers are
+called separable only when the 95 % t-interval of those paired margins excludes zero. Even then the
+ranking is by frame-level measures, not by what an LM makes of the units (docs/units.md): the
+output says "highest PNMI", never "best".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from slmscale.errors import UserError
+
+RESULT = "layers.json"
+# What decides, in order of preference: PNMI needs phone alignments; cross-voice ABX needs word
+# timings spoken by several voices.
+CRITERIA = ("pnmi", "abx_across_heldout", "abx_across_train", "abx_across_other")
+
+
+def checkpoint_layers(checkpoint: str | Path) -> int:
+    """Number of transformer layers of a local HuBERT-family checkpoint."""
+    from slmscale.units.encoders import hubert_model_config
+
+    return int(hubert_model_config(checkpoint)[1].num_hidden_layers)
+
+
+def layer_dir(out: str | Path, layer: int, seed: int) -> Path:
+    return Path(out) / f"layer-{layer}-seed-{seed}"
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def summarize(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Mean of every numeric measure over the seeds (None where any seed has none), and the
+    min-max range of each."""
+    first = next(iter(per_seed.values()))
+    mean: dict[str, Any] = {}
+    spread: dict[str, list[float]] = {}
+    for key, value in first.items():
+        values = [r.get(key) for r in per_seed.values()]
+        if all(_is_number(v) for v in values):
+            avg = sum(values) / len(values)
+            # Counts stay integers when every seed agrees (e.g. units used: 100).
+            mean[key] = int(avg) if all(isinstance(v, int) for v in values) and avg == int(avg) else avg
+            spread[key] = [min(values), max(values)]
+        elif key in CRITERIA or _is_number(value) or value is None:
+            mean[key] = None
+        else:
+            mean[key] = value  # descriptive fields (tokenizer path, voices...): the first seed's
+    return {"mean": mean, "range": spread}
+
+
+def margin_interval(per_seed: list[float]) -> tuple[float, float] | None:
+    """95 % t-interval of the mean of paired per-seed margins (None with fewer than two seeds)."""
+    import math
+
+    from scipy import stats
+
+    n = len(per_seed)
+    if n < 2:
+        return None
+    mean = sum(per_seed) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in per_seed) / (n - 1))
+    half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def rank_layers(results: dict[int, dict[int, dict[str, Any]]]) -> dict[str, Any]:
+    """Rank layers by the first criterion every layer and seed has a value for (mean over seeds;
+    ties: lower layer first). The top layer's margin over the runner-up is taken per seed;
+    `separable` says whether its 95 % interval excludes zero (None with one seed)."""
+    for key in CRITERIA:
+        if all(r.get(key) is not None for seeds in results.values() for r in seeds.values()):
+            means = {layer: sum(r[key] for r in seeds.values()) / len(seeds) for layer, seeds in results.items()}
+            ranked = sorted(means, key=lambda layer: (-means[layer], layer))
+            top = ranked[0]
+            got: dict[str, Any] = {"criterion": key, "ranking": ranked, "top_layer": top, "value": means[top],
+                                   "runner_up": None, "margin": None, "margin_per_seed": None,
+                                   "margin_ci95": None, "separable": None}
+            if len(ranked) > 1:
+                second = ranked[1]
+                per_seed = [results[top][s][key] - results[second][s][key] for s in results[top]]
+                ci = margin_interval(per_seed)
+                got.update(runner_up=second, margin=sum(per_seed) / len(per_seed), margin_per_seed=per_seed,
+                           margin_ci95=None if ci is None else list(ci), separable=None if ci is None else ci[0] > 0)
+            return got
+    raise UserError("no layer could be compared: the manifests carry neither phone alignments (for PNMI) nor "
+                    "words spoken by several voices (for cross-voice ABX); give a synthesised corpus or "
+                    "one with phone timings")
+
+
+def sweep_layers(checkpoint: str | Path, manifest: str | Path, quality_manifests: list[str | Path], k: int,
+                 out: str | Path, layers: list[int] | None = None, *, seeds: list[int] | tuple[int, ...] = (0,),
+                 max_frames: int = 200_000, voice_norm: Any = None, bf16: bool = False,
+                 max_utterances: int = 300, triplets: int = 1000, force: bool = False) -> dict[str, Any]:
+    """Fit and measure a tokenizer per layer and seed; write OUT/layers.json and return what it holds.
+    `voice_norm` is a VoiceNorm (its seed follows each run's seed) or None."""
+    from slmscale.artifacts import write_json
+    from slmscale.progress import info
+    from slmscale.units.encoders import EncoderConfig
+    from slmscale.units.fit import fit_tokenizer, make_fit_config
+    from slmscale.units.quality import measure_units
+
+    n_layers = checkpoint_layers(checkpoint)
+    layers = sorted(set(layers or range(1, n_layers + 1)))
+    bad = [layer for layer in layers if not 1 <= layer <= n_layers]
+    if bad:
+        raise UserError(f"--layers {','.join(map(str, bad))}: {checkpoint} has transformer layers 1..{n_layers}")
+    seeds = list(dict.fromkeys(seeds))
+    if not seeds:
+        raise UserError("--seeds: give at least one seed")
+    out = Path(out)
+    results: dict[int, dict[int, dict[str, Any]]] = {}
+    fit_cfg = None
+    runs = [(layer, seed) for layer in layers for seed in seeds]
+    for i, (layer, seed) in enumerate(runs, 1):
+        info(f"layer {layer}, seed {seed} ({i}/{len(runs)}): fit, then measure")
+        enc = EncoderConfig(name="hubert", checkpoint=str(checkpoint), layer=layer, bf16=bf16)
+        fit_cfg = make_fit_config(manifest, enc, k, max_frames=max_frames, seed=seed)
+        norm = None if voice_norm is None else voice_norm.model_copy(update={"seed": seed})
+        fit_cfg = fit_cfg.model_copy(update={"voice_norm": norm})
+        where = layer_dir(out, layer, seed)
+        fit_tokenizer(fit_cfg, where, workers=1, force=force)
+        results.setdefault(layer, {})[seed] = measure_units(where, list(quality_manifests), max_utterances,
+                                                            triplets, seed)
+    assert fit_cfg is not None  # layers and seeds are never empty
+    payload = {
+        "checkpoint": fit_cfg.encoder.checkpoint, "checkpoint_sha256": fit_cfg.encoder.checkpoint_sha256,
+        "transformer_layers": n_layers, "fit_manifest": fit_cfg.manifest,
+        "quality_manifests": [str(Path(m).resolve()) for m in quality_manifests], "k": k, "seeds": seeds,
+        "max_frames": max_frames, "voice_norm": None if voice_norm is None else voice_norm.model_dump(),
+        "max_utterances": max_utterances, "triplets": triplets,
+        **rank_layers(results),
+        "layers": {str(layer): {**summarize(per_seed), "seeds": {str(s): r for s, r in per_seed.items()}}
+                   for layer, per_seed in results.items()},
+    }
+    write_json(out / RESULT, payload)
+    return payload
+
+
+def format_sweep(payload: dict[str, Any]) -> str:
+    """The `units quality` table (means over seeds) with a column per layer, the criterion's range
+    over seeds, and the ranking with what the seeds allow it to say."""
+    from slmscale.units.quality import format_table
+
+    layers, key, n = list(payload["layers"]), payload["criterion"], len(payload["seeds"])
+    label = {"pnmi": "PNMI"}.get(key, key.replace("_", " "))
+    table = format_table([payload["layers"][layer]["mean"] for layer in layers], [f"layer {layer}" for layer in layers])
+    lines = [table]
+    if n > 1:
+        cells = " | ".join("{:.3f}–{:.3f}".format(*payload["layers"][layer]["range"][key]) for layer in layers)
+        lines[0] += f"\n| {label}, range over {n} seeds | {cells} |"
+    head = f"highest {label}: layer {payload['top_layer']} ({payload['value']:.3f}"
+    head += f", mean of {n} seeds" if n > 1 else ""
+    if payload["runner_up"] is None:
+        return "\n".join(lines) + "\n\n" + head + ")"
+    head += f"; {payload['margin']:+.3f} over layer {payload['runner_up']}"
+    if n > 1:
+        lo, hi = payload["margin_ci95"]
+        per_seed = ", ".join(f"{d:+.3f}" for d in payload["margin_per_seed"])
+        head += f" [{lo:+.3f}, {hi:+.3f}], per seed {per_seed}"
+    head += ")"
+    order = " > ".join(map(str, payload["ranking"]))
+    if payload["separable"] is None:
+        verdict = "one seed: the margin has no error bar (use --seeds 3 or more)."
+    elif payload["separable"]:
+        verdict = f"layer {payload['top_layer']} is ahead of layer {payload['runner_up']} beyond the seed-to-seed spread."
+    else:
+        verdict = (f"layers {payload['top_layer']} and {payload['runner_up']} are not separable at {n} seeds "
+                   "(the interval includes zero).")
+    return ("\n".join(lines) + f"\n\n{head}\nranking by {label}: {order}; {verdict} A frame-level measure: "
+            "train an LM on the top two before settling (docs/units.md, `units layers`).")
