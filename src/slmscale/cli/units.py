@@ -313,7 +313,8 @@ def layers_cmd(
     quality_manifest: Optional[list[Path]] = typer.Option(None, "--quality-manifest",
                                                           help="Manifest(s) to measure on (repeat; default: "
                                                                "--manifest). Held-out voices show generalisation."),
-    out: Path = typer.Option(..., "--out", help="Directory: a tokenizer per layer (layer-L/) and layers.json."),
+    out: Path = typer.Option(..., "--out", help="Directory: a tokenizer per layer and seed (layer-L-seed-S/) "
+                                                "and layers.json."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layers (default: all)."),
     k: int = typer.Option(100, "--k", help="Number of units per tokenizer."),
     max_frames: int = typer.Option(200_000, "--max-frames", help="Frames sampled for each k-means."),

@@ -63,17 +63,20 @@ def summarize(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
 
 
 def margin_interval(per_seed: list[float]) -> tuple[float, float] | None:
-    """95 % t-interval of the mean of paired per-seed margins (None with fewer than two seeds)."""
+    """t-interval (the project's level, 95 %) of the mean of paired per-seed margins; None with
+    fewer than two seeds. A bootstrap (slmscale.stats) needs more than a handful of values."""
     import math
+    import statistics
 
     from scipy import stats
+
+    from slmscale.stats import LEVEL
 
     n = len(per_seed)
     if n < 2:
         return None
-    mean = sum(per_seed) / n
-    sd = math.sqrt(sum((d - mean) ** 2 for d in per_seed) / (n - 1))
-    half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    mean = statistics.fmean(per_seed)
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, n - 1)) * statistics.stdev(per_seed) / math.sqrt(n)
     return mean - half, mean + half
 
 
@@ -122,23 +125,23 @@ def sweep_layers(checkpoint: str | Path, manifest: str | Path, quality_manifests
     if not seeds:
         raise UserError("--seeds: give at least one seed")
     out = Path(out)
+    # Resolved and hashed once (the hash reads every weight file); each run only changes layer and seed.
+    base = make_fit_config(manifest, EncoderConfig(name="hubert", checkpoint=str(checkpoint), layer=layers[0],
+                                                   bf16=bf16), k, max_frames=max_frames)
     results: dict[int, dict[int, dict[str, Any]]] = {}
-    fit_cfg = None
     runs = [(layer, seed) for layer in layers for seed in seeds]
     for i, (layer, seed) in enumerate(runs, 1):
         info(f"layer {layer}, seed {seed} ({i}/{len(runs)}): fit, then measure")
-        enc = EncoderConfig(name="hubert", checkpoint=str(checkpoint), layer=layer, bf16=bf16)
-        fit_cfg = make_fit_config(manifest, enc, k, max_frames=max_frames, seed=seed)
         norm = None if voice_norm is None else voice_norm.model_copy(update={"seed": seed})
-        fit_cfg = fit_cfg.model_copy(update={"voice_norm": norm})
+        fit_cfg = base.model_copy(update={"encoder": base.encoder.model_copy(update={"layer": layer}),
+                                          "seed": seed, "voice_norm": norm})
         where = layer_dir(out, layer, seed)
         fit_tokenizer(fit_cfg, where, workers=1, force=force)
         results.setdefault(layer, {})[seed] = measure_units(where, list(quality_manifests), max_utterances,
                                                             triplets, seed)
-    assert fit_cfg is not None  # layers and seeds are never empty
     payload = {
-        "checkpoint": fit_cfg.encoder.checkpoint, "checkpoint_sha256": fit_cfg.encoder.checkpoint_sha256,
-        "transformer_layers": n_layers, "fit_manifest": fit_cfg.manifest,
+        "checkpoint": base.encoder.checkpoint, "checkpoint_sha256": base.encoder.checkpoint_sha256,
+        "transformer_layers": n_layers, "fit_manifest": base.manifest,
         "quality_manifests": [str(Path(m).resolve()) for m in quality_manifests], "k": k, "seeds": seeds,
         "max_frames": max_frames, "voice_norm": None if voice_norm is None else voice_norm.model_dump(),
         "max_utterances": max_utterances, "triplets": triplets,
