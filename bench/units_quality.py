@@ -40,7 +40,7 @@ from slmscale.units.bundle import SpeechTokenizer, TokenizerConfig
 from slmscale.units.dedup import dedup
 from slmscale.units.encoders import EncoderConfig
 # One implementation of the unit-quality measures: slmscale.units.quality (`slmscale units quality`).
-from slmscale.units.quality import dtw_distance, edit_distance, normalized_mi
+from slmscale.units.quality import dtw_distance, edit_distance, normalized_mi, word_edit_distances
 
 
 def fit_recipe(corpus: Path, encoder: dict, k: int, seed: int, max_frames: int,
@@ -87,30 +87,12 @@ def corpus_units(tok: SpeechTokenizer, corpus: Path) -> tuple[list[np.ndarray], 
 
 
 def corpus_consistency(words: list, seed: int, n: int) -> dict:
-    """Edit distances between word segments cut from the stories: same word by the same voice,
-    same word by another voice, another word by the same voice."""
-    rng = random.Random(seed)
-    by_word: dict = defaultdict(list)
-    by_voice: dict = defaultdict(list)
-    for w in words:
-        by_word[w[0]].append(w)
-        by_voice[w[1]].append(w)
-    out: dict = {"same_word_same_voice": [], "same_word_other_voice": [], "other_word_same_voice": []}
-    for _ in range(n):
-        a = rng.choice(words)
-        same = [w for w in by_word[a[0]] if w is not a]
-        sv = [w for w in same if w[1] == a[1]]
-        ov = [w for w in same if w[1] != a[1]]
-        if not sv or not ov:
-            continue
-        b = rng.choice(by_voice[a[1]])
-        if b[0] == a[0]:
-            continue
-        out["same_word_same_voice"].append(edit_distance(a[2], rng.choice(sv)[2]))
-        out["same_word_other_voice"].append(edit_distance(a[2], rng.choice(ov)[2]))
-        out["other_word_same_voice"].append(edit_distance(a[2], b[2]))
-    res = {f"edit_{k}": round(float(np.mean(v)), 4) for k, v in out.items()}
-    res["pairs"] = len(out["same_word_same_voice"])
+    """Edit distances between word segments cut from the stories (the `units quality` measure):
+    same word by the same voice, same word by another voice, another word by the same voice."""
+    got = word_edit_distances(words, n, seed)
+    names = {"within": "same_word_same_voice", "across": "same_word_other_voice", "other": "other_word_same_voice"}
+    res = {f"edit_{name}": None if got[key] is None else round(got[key], 4) for key, name in names.items()}
+    res["pairs"] = got["pairs"]
     return res
 
 

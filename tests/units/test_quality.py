@@ -10,7 +10,8 @@ import pytest
 from support.babble import write_two_sound_corpus
 
 from slmscale.units.quality import (abx, dtw_distance, edit_distance, format_table, joint_counts,
-                                    measure_units, normalized_mi, phone_measures)
+                                    measure_units, normalized_mi, phone_measures, word_edit_distances,
+                                    word_edit_to_reference)
 
 
 def test_purity_and_pnmi_by_hand():
@@ -62,6 +63,26 @@ def test_abx_by_construction():
     assert abx([("cat", "a", w1)], True, 10, seed=0) == (None, 0)
 
 
+def test_word_edit_distances_by_hand():
+    cat = np.array([1, 1, 2, 2, 3])  # deduplicated: 1 2 3
+    segments = [("cat", "a", cat), ("cat", "a", cat.copy()), ("cat", "b", np.array([1, 2, 2, 4])),
+                ("dog", "a", np.array([7, 8, 8, 9]))]
+    # Only the two "cat" tokens of voice a have a same-voice twin, another voice's "cat" and another
+    # word by their voice; every draw gives 0 (same spelling), 1/3 (1 2 4: one substitution in 3)
+    # and 1 (7 8 9: three substitutions in 3).
+    got = word_edit_distances(segments, 50, seed=3)
+    assert got == {"within": 0.0, "across": pytest.approx(1 / 3), "other": 1.0, "pairs": 50}
+    # Without a same-voice twin there is no anchor: nothing is measured, and it says so.
+    nothing = {"within": None, "across": None, "other": None, "pairs": 0}
+    assert word_edit_distances(segments[1:], 50, seed=3) == nothing
+    assert word_edit_distances([], 50, seed=3) == nothing
+    # Against reference voices: each "cat" (1 2 3 twice, 1 2 4) to the reference's only "cat"
+    # (1 2 3 3 -> 1 2 3) is 0, 0 and 1/3; "dog" has no reference token and is not an anchor.
+    reference = [("cat", "r", np.array([1, 2, 3, 3])), ("bird", "r", np.array([5, 6]))]
+    assert word_edit_to_reference(segments, reference, 50, seed=3) == (pytest.approx(1 / 9), 3)
+    assert word_edit_to_reference(segments, reference[1:], 50, seed=3) == (None, 0)
+
+
 def test_units_quality_on_a_constructed_corpus(tmp_path, cli):
     from slmscale.units.encoders import EncoderConfig
     from slmscale.units.fit import fit_tokenizer, make_fit_config
@@ -80,10 +101,18 @@ def test_units_quality_on_a_constructed_corpus(tmp_path, cli):
     for key in ("abx_within_train", "abx_across_train", "abx_within_heldout", "abx_across_heldout"):
         assert r[key] == 1.0 and r[f"{key}_triplets"] == 200
     assert "abx_within_other" not in r  # no speaker outside the built-in voices
+    for group in ("train", "heldout"):
+        # Identical audio for every voice: a word is spelled the same way by all of them (its
+        # interior frames hold one unit), and unlike the other word.
+        assert r[f"word_edit_across_{group}"] == 0.0 and r[f"word_edit_within_{group}"] == 0.0
+        assert r[f"word_edit_other_{group}"] == 1.0 and r[f"word_edit_{group}_pairs"] == 200
+    assert r["word_edit_to_train_heldout"] == 0.0 and r["word_edit_to_train_heldout_pairs"] > 0
+    assert "word_edit_to_train_train" not in r
     code, out, err = cli("units", "quality", "--tokenizer", str(tmp_path / "tok"), "--manifest", str(manifest),
                          "--triplets", "50", "--out", str(tmp_path / "q.json"))
     assert code == 0, err
     assert "| PNMI |" in out and "ABX across voices, held-out voices" in out
+    assert "| word edit distance, same word, other voice, held-out voices |" in out
     saved = json.loads((tmp_path / "q.json").read_text())
     assert saved["pnmi"] == pytest.approx(r["pnmi"])
     table = format_table([r, r], ["a", "b"])

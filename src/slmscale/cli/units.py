@@ -285,12 +285,12 @@ def quality_cmd(
     manifest: list[Path] = typer.Option(..., "--manifest",
                                         help="Manifest(s) with word (and phone) timings; repeat to add held-out voices."),
     max_utterances: int = typer.Option(300, "--max-utterances", help="Utterances per manifest (seeded subset)."),
-    triplets: int = typer.Option(1000, "--triplets", help="ABX triplets per condition."),
+    triplets: int = typer.Option(1000, "--triplets", help="ABX triplets (and word-edit anchors) per condition."),
     seed: int = typer.Option(0, "--seed", help="Seed for the subsets and triplets."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON to this file."),
 ) -> None:
-    """Unit quality: phone purity, PNMI, cluster purity, NMI(unit; voice), ABX, units per second."""
+    """Unit quality: phone purity, PNMI, cluster purity, NMI(unit; voice), ABX, word edit distances, units per second."""
     import json
 
     from slmscale.artifacts import write_json
@@ -321,7 +321,7 @@ def layers_cmd(
     voice_norm: str = typer.Option("off", "--voice-norm", help="'whiten': as `units fit --voice-norm whiten`."),
     voice_seconds: float = typer.Option(180.0, "--voice-seconds", help="With --voice-norm: audio per voice."),
     max_utterances: int = typer.Option(300, "--max-utterances", help="Utterances measured per quality manifest."),
-    triplets: int = typer.Option(1000, "--triplets", help="ABX triplets per condition."),
+    triplets: int = typer.Option(1000, "--triplets", help="ABX triplets (and word-edit anchors) per condition."),
     seeds: int = typer.Option(3, "--seeds", help="Fit and measure each layer with N seeds (--seed, --seed+1, ...): "
                                                  "the ranking's margin is judged seed by seed."),
     seed: int = typer.Option(0, "--seed", help="First seed (frame sampling, k-means, subsets and triplets)."),

@@ -11,6 +11,14 @@ same word, B another word said by A's voice; the triplet is right when DTW(A, X)
 frame units with 0/1 cost (a tie counts 1/2). Within voice: X by A's voice (another token);
 across voices: X by another voice. Reported separately for triplets among the corpus's training
 voices and among held-out voices (slmscale.audio.voices), so speaker generalisation shows.
+Word edit distances, on the same word tokens (their interior frames, deduplicated as an LM reads
+them): the Levenshtein distance over the longer length between an anchor token and (a) another
+token of the same word by the same voice, (b) one by another voice, (c) another word by the same
+voice; for held-out and other voices, also (d) a token of the same word by a training voice, when
+the manifests hold some (the spellings an LM trained on those voices knows). (c) is the scale: a
+unit string that spells a word the same way every time has (a) and (b) near 0 and far below (c).
+ABX asks only whether the same word is nearer than another; these ask how far the spellings an LM
+must learn as one word are apart (docs/units.md: ABX saturates near 0.99 while the LM still fails).
 Units per second: deduplicated units per second of audio.
 
 Phone alignments come from the manifest's `phones` (synthesised corpora carry espeak-ng's); a
@@ -142,6 +150,55 @@ def abx(segments: list[tuple[str, str, np.ndarray]], across: bool, n: int, seed:
     return (float(np.mean(scores)) if scores else None), len(scores)
 
 
+def word_edit_distances(segments: list[tuple[str, str, np.ndarray]], n: int, seed: int) -> dict[str, Any]:
+    """Mean edit distance between deduplicated unit strings, over up to `n` sampled anchors that
+    have the same word by the same voice, by another voice, and another word by the same voice:
+    {"within", "across", "other": mean or None, "pairs": anchors used}."""
+    from slmscale.units.dedup import dedup
+
+    strings = [dedup(np.asarray(units))[0] for _, _, units in segments]
+    by_word: dict[str, list[int]] = defaultdict(list)
+    by_voice: dict[str, list[int]] = defaultdict(list)
+    for i, (word, voice, _) in enumerate(segments):
+        by_word[word].append(i)
+        by_voice[voice].append(i)
+    rng = random.Random(f"{seed}:word-edit")  # not ABX's stream: its triplets stay as they were
+    got: dict[str, list[float]] = {"within": [], "across": [], "other": []}
+    for _ in range(n * 20 if segments else 0):
+        if len(got["within"]) >= n:
+            break
+        a = rng.randrange(len(segments))
+        word, voice, _ = segments[a]
+        same_voice = [i for i in by_word[word] if i != a and segments[i][1] == voice]
+        other_voice = [i for i in by_word[word] if segments[i][1] != voice]
+        b = rng.choice(by_voice[voice])
+        if not same_voice or not other_voice or segments[b][0] == word:
+            continue
+        for key, partner in (("within", rng.choice(same_voice)), ("across", rng.choice(other_voice)), ("other", b)):
+            got[key].append(edit_distance(strings[a], strings[partner]))
+    n_used = len(got["within"])
+    return {**{k: (float(np.mean(v)) if n_used else None) for k, v in got.items()}, "pairs": n_used}
+
+
+def word_edit_to_reference(segments: list[tuple[str, str, np.ndarray]],
+                           reference: list[tuple[str, str, np.ndarray]], n: int, seed: int) -> tuple[float | None, int]:
+    """Mean edit distance from up to `n` sampled tokens of `segments` to a token of the same word in
+    `reference` (held-out voices against the training voices an LM learned the spellings from);
+    (mean or None, anchors used)."""
+    from slmscale.units.dedup import dedup
+
+    by_word: dict[str, list[int]] = defaultdict(list)
+    for i, (word, _, _) in enumerate(reference):
+        by_word[word].append(i)
+    anchors = [i for i, (word, _, _) in enumerate(segments) if by_word.get(word)]
+    rng = random.Random(f"{seed}:word-edit-reference")
+    got = []
+    for a in sorted(rng.sample(anchors, min(n, len(anchors)))):
+        x = reference[rng.choice(by_word[segments[a][0]])][2]
+        got.append(edit_distance(dedup(np.asarray(segments[a][2]))[0], dedup(np.asarray(x))[0]))
+    return (float(np.mean(got)) if got else None), len(got)
+
+
 def _voice_group(voice: str) -> str:
     from slmscale.audio.voices import VOICES
 
@@ -175,7 +232,8 @@ def measure_units(tokenizer: str | Path, manifests: list[str | Path], max_uttera
     phone_ids: dict[str, int] = {}
     voice_ids: dict[str, int] = {}
     units_all, phones_all, unit_ph, voices_all = [], [], [], []
-    segments: dict[str, list] = defaultdict(list)
+    segments: dict[str, list] = defaultdict(list)  # word tokens for ABX
+    inner: dict[str, list] = defaultdict(list)  # their interiors, for the word edit distances
     seconds, deduped, skipped, n_utts = 0.0, 0, [], 0
     for manifest in manifests:
         entries = every = read_manifest(manifest)
@@ -208,9 +266,17 @@ def measure_units(tokenizer: str | Path, manifests: list[str | Path], max_uttera
                 phones_all.append(labels)
                 unit_ph.append(units)
             for word, start, end in e.words:
+                if len(word) < 4 or " " in word:
+                    continue
+                name, group = word.lower().strip(".,!?\"'"), _voice_group(e.voice)
                 seg = units[int(start * rate):int(math.ceil(end * rate))]
-                if len(word) >= 4 and " " not in word and len(seg) >= 3:
-                    segments[_voice_group(e.voice)].append((word.lower().strip(".,!?\"'"), e.voice, seg))
+                if len(seg) >= 3:
+                    segments[group].append((name, e.voice, seg))
+                # The spelling an LM learns: frames centred inside the word, less the one at each
+                # edge, which also hears the neighbouring word (context, not voice, changes it).
+                lo, hi = int(round((start - offset) * rate)) + 1, int(round((end - offset) * rate)) - 1
+                if hi - max(lo, 0) >= 3:
+                    inner[group].append((name, e.voice, units[max(lo, 0):hi]))
     if not units_all:
         raise UserError(f"{', '.join(map(str, manifests))}: no usable audio to measure units on")
     units_cat = np.concatenate(units_all)
@@ -234,6 +300,14 @@ def measure_units(tokenizer: str | Path, manifests: list[str | Path], max_uttera
             score, n = abx(segs, across, triplets, seed)
             result[f"abx_{mode}_{group}"] = score
             result[f"abx_{mode}_{group}_triplets"] = n
+        edits = word_edit_distances(inner[group], triplets, seed)
+        if edits["pairs"]:
+            result.update({f"word_edit_{k}_{group}": edits[k] for k in ("within", "across", "other")},
+                          **{f"word_edit_{group}_pairs": edits["pairs"]})
+        if group != "train" and inner.get("train"):
+            mean, n = word_edit_to_reference(inner[group], inner["train"], triplets, seed)
+            if n:
+                result[f"word_edit_to_train_{group}"], result[f"word_edit_to_train_{group}_pairs"] = mean, n
     return result
 
 
@@ -244,6 +318,10 @@ ROWS = [("phone purity", "phone_purity"), ("cluster purity", "cluster_purity"), 
         ("ABX across voices, held-out voices", "abx_across_heldout"),
         ("ABX within voice, other voices", "abx_within_other"),
         ("ABX across voices, other voices", "abx_across_other"),
+        *[(f"word edit distance, {what}, {label} voices", f"word_edit_{key}_{group}")
+          for group, label in (("train", "training"), ("heldout", "held-out"), ("other", "other"))
+          for key, what in (("within", "same word, same voice"), ("across", "same word, other voice"),
+                            ("to_train", "same word, a training voice"), ("other", "other word, same voice"))],
         ("units per second (deduplicated)", "units_per_second"), ("units used", "units_used")]
 
 
