@@ -87,8 +87,9 @@ def corpus_units(tok: SpeechTokenizer, corpus: Path) -> tuple[list[np.ndarray], 
 
 
 def corpus_consistency(words: list, seed: int, n: int) -> dict:
-    """Edit distances between word segments cut from the stories (the `units quality` measure):
-    same word by the same voice, same word by another voice, another word by the same voice."""
+    """Edit distances between word segments cut from the stories (sampled as `units quality` does,
+    but over the longer string, as this probe always reported): same word by the same voice, same
+    word by another voice, another word by the same voice."""
     got = word_edit_distances(words, n, seed)
     names = {"within": "same_word_same_voice", "across": "same_word_other_voice", "other": "other_word_same_voice"}
     res = {f"edit_{name}": None if got[key] is None else round(got[key], 4) for key, name in names.items()}

@@ -64,22 +64,26 @@ def test_abx_by_construction():
 
 
 def test_word_edit_distances_by_hand():
-    cat = np.array([1, 1, 2, 2, 3])  # deduplicated: 1 2 3
+    cat = np.array([1, 1, 2, 2, 3])  # 5 frames, deduplicated 1 2 3
     segments = [("cat", "a", cat), ("cat", "a", cat.copy()), ("cat", "b", np.array([1, 2, 2, 4])),
                 ("dog", "a", np.array([7, 8, 8, 9]))]
     # Only the two "cat" tokens of voice a have a same-voice twin, another voice's "cat" and another
-    # word by their voice; every draw gives 0 (same spelling), 1/3 (1 2 4: one substitution in 3)
-    # and 1 (7 8 9: three substitutions in 3).
-    got = word_edit_distances(segments, 50, seed=3)
-    assert got == {"within": 0.0, "across": pytest.approx(1 / 3), "other": 1.0, "pairs": 50}
+    # word by their voice. Every draw gives 0 edits (same spelling), 1 edit against 1 2 4 and 3
+    # against 7 8 9; the other two tokens are 4 frames long, so the mean duration is 4.5 frames.
+    got = word_edit_distances(segments, 50, seed=3, rate=50.0)
+    assert got == {"within": 0.0, "across": pytest.approx(1 / (4.5 / 50)), "other": pytest.approx(3 / (4.5 / 50)),
+                   "pairs": 50}
+    # Without a rate: edits over the longer deduplicated string.
+    assert word_edit_distances(segments, 50, seed=3) == {"within": 0.0, "across": pytest.approx(1 / 3),
+                                                         "other": 1.0, "pairs": 50}
     # Without a same-voice twin there is no anchor: nothing is measured, and it says so.
     nothing = {"within": None, "across": None, "other": None, "pairs": 0}
     assert word_edit_distances(segments[1:], 50, seed=3) == nothing
     assert word_edit_distances([], 50, seed=3) == nothing
     # Against reference voices: each "cat" (1 2 3 twice, 1 2 4) to the reference's only "cat"
-    # (1 2 3 3 -> 1 2 3) is 0, 0 and 1/3; "dog" has no reference token and is not an anchor.
+    # (1 2 3 3) is 0, 0 and 1 edit over 4 frames (both tokens 4 long); "dog" has no reference token.
     reference = [("cat", "r", np.array([1, 2, 3, 3])), ("bird", "r", np.array([5, 6]))]
-    assert word_edit_to_reference(segments, reference, 50, seed=3) == (pytest.approx(1 / 9), 3)
+    assert word_edit_to_reference(segments, reference, 50, seed=3, rate=1.0) == (pytest.approx((1 / 4) / 3), 3)
     assert word_edit_to_reference(segments, reference[1:], 50, seed=3) == (None, 0)
 
 
@@ -104,15 +108,18 @@ def test_units_quality_on_a_constructed_corpus(tmp_path, cli):
     for group in ("train", "heldout"):
         # Identical audio for every voice: a word is spelled the same way by all of them (its
         # interior frames hold one unit), and unlike the other word.
-        assert r[f"word_edit_across_{group}"] == 0.0 and r[f"word_edit_within_{group}"] == 0.0
-        assert r[f"word_edit_other_{group}"] == 1.0 and r[f"word_edit_{group}_pairs"] == 200
-    assert r["word_edit_to_train_heldout"] == 0.0 and r["word_edit_to_train_heldout_pairs"] > 0
-    assert "word_edit_to_train_train" not in r
+        assert r[f"word_edits_per_s_across_{group}"] == 0.0 and r[f"word_edits_per_s_within_{group}"] == 0.0
+        # "tone" and "hiss" are one unit each: one substitution per half-second word, less its
+        # two edge frames (0.46 s).
+        assert r[f"word_edits_per_s_other_{group}"] == pytest.approx(1 / 0.46)
+        assert r[f"word_edits_per_s_{group}_pairs"] == 200
+    assert r["word_edits_per_s_to_train_heldout"] == 0.0 and r["word_edits_per_s_to_train_heldout_pairs"] > 0
+    assert "word_edits_per_s_to_train_train" not in r
     code, out, err = cli("units", "quality", "--tokenizer", str(tmp_path / "tok"), "--manifest", str(manifest),
                          "--triplets", "50", "--out", str(tmp_path / "q.json"))
     assert code == 0, err
     assert "| PNMI |" in out and "ABX across voices, held-out voices" in out
-    assert "| word edit distance, same word, other voice, held-out voices |" in out
+    assert "| word edits per second, same word, other voice, held-out voices |" in out
     saved = json.loads((tmp_path / "q.json").read_text())
     assert saved["pnmi"] == pytest.approx(r["pnmi"])
     table = format_table([r, r], ["a", "b"])

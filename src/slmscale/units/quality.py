@@ -11,14 +11,15 @@ same word, B another word said by A's voice; the triplet is right when DTW(A, X)
 frame units with 0/1 cost (a tie counts 1/2). Within voice: X by A's voice (another token);
 across voices: X by another voice. Reported separately for triplets among the corpus's training
 voices and among held-out voices (slmscale.audio.voices), so speaker generalisation shows.
-Word edit distances, on the same word tokens (their interior frames, deduplicated as an LM reads
-them): the Levenshtein distance over the longer length between an anchor token and (a) another
+Word edits per second, on the same word tokens (their interior frames): the Levenshtein distance
+between the deduplicated unit strings (as an LM reads them) of an anchor token and (a) another
 token of the same word by the same voice, (b) one by another voice, (c) another word by the same
 voice; for held-out and other voices, also (d) a token of the same word by a training voice, when
-the manifests hold some (the spellings an LM trained on those voices knows). (c) is the scale: a
-unit string that spells a word the same way every time has (a) and (b) near 0 and far below (c).
-ABX asks only whether the same word is nearer than another; these ask how far the spellings an LM
-must learn as one word are apart (docs/units.md: ABX saturates near 0.99 while the LM still fails).
+the manifests hold some (the spellings an LM trained on those voices knows). Each is divided by the
+two tokens' mean duration: per second of speech, not per unit, because a tokenizer that spends
+more units on a word would otherwise look more consistent for the same number of edits. (c) is
+the scale. ABX asks only whether the same word is nearer than another and saturates near 0.99 on
+the built-in corpus; these count how many edits separate the spellings an LM must learn as one word.
 Units per second: deduplicated units per second of audio.
 
 Phone alignments come from the manifest's `phones` (synthesised corpora carry espeak-ng's); a
@@ -81,10 +82,8 @@ def normalized_mi(units: np.ndarray, labels: np.ndarray) -> float:
     return mutual_information(counts) / h if h > 0 else 0.0
 
 
-def edit_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Levenshtein distance / the longer length (1.0 when either is empty)."""
-    if len(a) == 0 or len(b) == 0:
-        return 1.0
+def levenshtein(a: np.ndarray, b: np.ndarray) -> int:
+    """Substitutions, insertions and deletions that turn `a` into `b`."""
     prev = np.arange(len(b) + 1)
     for i, x in enumerate(a, 1):
         cur = np.empty_like(prev)
@@ -93,7 +92,14 @@ def edit_distance(a: np.ndarray, b: np.ndarray) -> float:
         for j in range(1, len(b) + 1):
             cur[j] = min(sub[j - 1], prev[j] + 1, cur[j - 1] + 1)
         prev = cur
-    return float(prev[-1]) / max(len(a), len(b))
+    return int(prev[-1])
+
+
+def edit_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Levenshtein distance / the longer length (1.0 when either is empty)."""
+    if len(a) == 0 or len(b) == 0:
+        return 1.0
+    return levenshtein(a, b) / max(len(a), len(b))
 
 
 def dtw_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -150,13 +156,28 @@ def abx(segments: list[tuple[str, str, np.ndarray]], across: bool, n: int, seed:
     return (float(np.mean(scores)) if scores else None), len(scores)
 
 
-def word_edit_distances(segments: list[tuple[str, str, np.ndarray]], n: int, seed: int) -> dict[str, Any]:
-    """Mean edit distance between deduplicated unit strings, over up to `n` sampled anchors that
-    have the same word by the same voice, by another voice, and another word by the same voice:
-    {"within", "across", "other": mean or None, "pairs": anchors used}."""
+def _spelling_distance(rate: float | None):
+    """Distance between two word tokens given as frame units: with `rate` (frames per second),
+    edits between their deduplicated strings per second of speech (the mean of the two tokens'
+    durations), which does not favour tokenizers that spend more units per word; without it, edits
+    over the longer deduplicated string."""
     from slmscale.units.dedup import dedup
 
-    strings = [dedup(np.asarray(units))[0] for _, _, units in segments]
+    def distance(a: np.ndarray, b: np.ndarray) -> float:
+        da, db = dedup(np.asarray(a))[0], dedup(np.asarray(b))[0]
+        if rate is None:
+            return edit_distance(da, db)
+        return levenshtein(da, db) / ((len(a) + len(b)) / 2 / rate)
+
+    return distance
+
+
+def word_edit_distances(segments: list[tuple[str, str, np.ndarray]], n: int, seed: int,
+                        rate: float | None = None) -> dict[str, Any]:
+    """Mean distance (see _spelling_distance) between tokens of one word, over up to `n` sampled
+    anchors that have the same word by the same voice, by another voice, and another word by the
+    same voice: {"within", "across", "other": mean or None, "pairs": anchors used}."""
+    distance = _spelling_distance(rate)
     by_word: dict[str, list[int]] = defaultdict(list)
     by_voice: dict[str, list[int]] = defaultdict(list)
     for i, (word, voice, _) in enumerate(segments):
@@ -175,27 +196,25 @@ def word_edit_distances(segments: list[tuple[str, str, np.ndarray]], n: int, see
         if not same_voice or not other_voice or segments[b][0] == word:
             continue
         for key, partner in (("within", rng.choice(same_voice)), ("across", rng.choice(other_voice)), ("other", b)):
-            got[key].append(edit_distance(strings[a], strings[partner]))
+            got[key].append(distance(segments[a][2], segments[partner][2]))
     n_used = len(got["within"])
     return {**{k: (float(np.mean(v)) if n_used else None) for k, v in got.items()}, "pairs": n_used}
 
 
 def word_edit_to_reference(segments: list[tuple[str, str, np.ndarray]],
-                           reference: list[tuple[str, str, np.ndarray]], n: int, seed: int) -> tuple[float | None, int]:
-    """Mean edit distance from up to `n` sampled tokens of `segments` to a token of the same word in
-    `reference` (held-out voices against the training voices an LM learned the spellings from);
-    (mean or None, anchors used)."""
-    from slmscale.units.dedup import dedup
-
+                           reference: list[tuple[str, str, np.ndarray]], n: int, seed: int,
+                           rate: float | None = None) -> tuple[float | None, int]:
+    """Mean distance (see _spelling_distance) from up to `n` sampled tokens of `segments` to a token
+    of the same word in `reference` (held-out voices against the training voices an LM learned the
+    spellings from); (mean or None, anchors used)."""
+    distance = _spelling_distance(rate)
     by_word: dict[str, list[int]] = defaultdict(list)
     for i, (word, _, _) in enumerate(reference):
         by_word[word].append(i)
     anchors = [i for i, (word, _, _) in enumerate(segments) if by_word.get(word)]
     rng = random.Random(f"{seed}:word-edit-reference")
-    got = []
-    for a in sorted(rng.sample(anchors, min(n, len(anchors)))):
-        x = reference[rng.choice(by_word[segments[a][0]])][2]
-        got.append(edit_distance(dedup(np.asarray(segments[a][2]))[0], dedup(np.asarray(x))[0]))
+    got = [distance(segments[a][2], reference[rng.choice(by_word[segments[a][0]])][2])
+           for a in sorted(rng.sample(anchors, min(n, len(anchors))))]
     return (float(np.mean(got)) if got else None), len(got)
 
 
@@ -300,14 +319,15 @@ def measure_units(tokenizer: str | Path, manifests: list[str | Path], max_uttera
             score, n = abx(segs, across, triplets, seed)
             result[f"abx_{mode}_{group}"] = score
             result[f"abx_{mode}_{group}_triplets"] = n
-        edits = word_edit_distances(inner[group], triplets, seed)
+        edits = word_edit_distances(inner[group], triplets, seed, rate)
         if edits["pairs"]:
-            result.update({f"word_edit_{k}_{group}": edits[k] for k in ("within", "across", "other")},
-                          **{f"word_edit_{group}_pairs": edits["pairs"]})
+            result.update({f"word_edits_per_s_{k}_{group}": edits[k] for k in ("within", "across", "other")},
+                          **{f"word_edits_per_s_{group}_pairs": edits["pairs"]})
         if group != "train" and inner.get("train"):
-            mean, n = word_edit_to_reference(inner[group], inner["train"], triplets, seed)
+            mean, n = word_edit_to_reference(inner[group], inner["train"], triplets, seed, rate)
             if n:
-                result[f"word_edit_to_train_{group}"], result[f"word_edit_to_train_{group}_pairs"] = mean, n
+                result[f"word_edits_per_s_to_train_{group}"] = mean
+                result[f"word_edits_per_s_to_train_{group}_pairs"] = n
     return result
 
 
@@ -318,7 +338,7 @@ ROWS = [("phone purity", "phone_purity"), ("cluster purity", "cluster_purity"), 
         ("ABX across voices, held-out voices", "abx_across_heldout"),
         ("ABX within voice, other voices", "abx_within_other"),
         ("ABX across voices, other voices", "abx_across_other"),
-        *[(f"word edit distance, {what}, {label} voices", f"word_edit_{key}_{group}")
+        *[(f"word edits per second, {what}, {label} voices", f"word_edits_per_s_{key}_{group}")
           for group, label in (("train", "training"), ("heldout", "held-out"), ("other", "other"))
           for key, what in (("within", "same word, same voice"), ("across", "same word, other voice"),
                             ("to_train", "same word, a training voice"), ("other", "other word, same voice"))],
