@@ -156,20 +156,20 @@ def abx(segments: list[tuple[str, str, np.ndarray]], across: bool, n: int, seed:
     return (float(np.mean(scores)) if scores else None), len(scores)
 
 
-def _spelling_distance(rate: float | None):
-    """Distance between two word tokens given as frame units: with `rate` (frames per second),
-    edits between their deduplicated strings per second of speech (the mean of the two tokens'
-    durations), which does not favour tokenizers that spend more units per word; without it, edits
-    over the longer deduplicated string."""
+def _spellings(segments: list[tuple[str, str, np.ndarray]]) -> list[np.ndarray]:
+    """Each word token's deduplicated unit string, as an LM reads it."""
     from slmscale.units.dedup import dedup
 
-    def distance(a: np.ndarray, b: np.ndarray) -> float:
-        da, db = dedup(np.asarray(a))[0], dedup(np.asarray(b))[0]
-        if rate is None:
-            return edit_distance(da, db)
-        return levenshtein(da, db) / ((len(a) + len(b)) / 2 / rate)
+    return [dedup(np.asarray(units))[0] for _, _, units in segments]
 
-    return distance
+
+def _spelling_distance(a: np.ndarray, b: np.ndarray, frames_a: int, frames_b: int, rate: float | None) -> float:
+    """Distance between two spellings: with `rate` (frames per second), edits per second of speech
+    (the mean of the two tokens' durations), which does not favour tokenizers that spend more units
+    per word; without it, edits over the longer string."""
+    if rate is None:
+        return edit_distance(a, b)
+    return levenshtein(a, b) / ((frames_a + frames_b) / 2 / rate)
 
 
 def word_edit_distances(segments: list[tuple[str, str, np.ndarray]], n: int, seed: int,
@@ -177,7 +177,7 @@ def word_edit_distances(segments: list[tuple[str, str, np.ndarray]], n: int, see
     """Mean distance (see _spelling_distance) between tokens of one word, over up to `n` sampled
     anchors that have the same word by the same voice, by another voice, and another word by the
     same voice: {"within", "across", "other": mean or None, "pairs": anchors used}."""
-    distance = _spelling_distance(rate)
+    strings = _spellings(segments)
     by_word: dict[str, list[int]] = defaultdict(list)
     by_voice: dict[str, list[int]] = defaultdict(list)
     for i, (word, voice, _) in enumerate(segments):
@@ -195,8 +195,8 @@ def word_edit_distances(segments: list[tuple[str, str, np.ndarray]], n: int, see
         b = rng.choice(by_voice[voice])
         if not same_voice or not other_voice or segments[b][0] == word:
             continue
-        for key, partner in (("within", rng.choice(same_voice)), ("across", rng.choice(other_voice)), ("other", b)):
-            got[key].append(distance(segments[a][2], segments[partner][2]))
+        for key, p in (("within", rng.choice(same_voice)), ("across", rng.choice(other_voice)), ("other", b)):
+            got[key].append(_spelling_distance(strings[a], strings[p], len(segments[a][2]), len(segments[p][2]), rate))
     n_used = len(got["within"])
     return {**{k: (float(np.mean(v)) if n_used else None) for k, v in got.items()}, "pairs": n_used}
 
@@ -207,14 +207,14 @@ def word_edit_to_reference(segments: list[tuple[str, str, np.ndarray]],
     """Mean distance (see _spelling_distance) from up to `n` sampled tokens of `segments` to a token
     of the same word in `reference` (held-out voices against the training voices an LM learned the
     spellings from); (mean or None, anchors used)."""
-    distance = _spelling_distance(rate)
     by_word: dict[str, list[int]] = defaultdict(list)
     for i, (word, _, _) in enumerate(reference):
         by_word[word].append(i)
     anchors = [i for i, (word, _, _) in enumerate(segments) if by_word.get(word)]
     rng = random.Random(f"{seed}:word-edit-reference")
-    got = [distance(segments[a][2], reference[rng.choice(by_word[segments[a][0]])][2])
-           for a in sorted(rng.sample(anchors, min(n, len(anchors))))]
+    pairs = [(segments[a], reference[rng.choice(by_word[segments[a][0]])])
+             for a in sorted(rng.sample(anchors, min(n, len(anchors))))]
+    got = [_spelling_distance(*_spellings([x, y]), len(x[2]), len(y[2]), rate) for x, y in pairs]
     return (float(np.mean(got)) if got else None), len(got)
 
 
