@@ -81,6 +81,26 @@ def test_eval_errors_are_one_line(text_run, capsys, args, needle):
     assert ex.value.code == 2 and "error:" in err and needle in err and "Traceback" not in err
 
 
+def test_eval_on_a_second_bench_refuses_then_keeps_both_with_out(text_run, tmp_path, capsys):
+    import shutil
+
+    run, bench = text_run
+    main(["eval", "--run", str(run), "--task", "sblimp", "--bench", str(bench)])
+    capsys.readouterr()
+    other = tmp_path / "other"
+    shutil.copytree(bench, other)
+    kept = (run / "eval" / "sblimp" / "text.txt").read_text()
+    with pytest.raises(SystemExit) as ex:
+        main(["eval", "--run", str(run), "--task", "sblimp", "--bench", str(other)])
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and err.count("\n") == 1 and "--out DIR to keep both, or --replace" in err
+    main(["eval", "--run", str(run), "--task", "sblimp", "--bench", str(other), "--out", str(tmp_path / "side")])
+    captured = capsys.readouterr()
+    assert f"-> {tmp_path / 'side' / 'sblimp'}" in captured.err
+    side = json.loads((tmp_path / "side" / "sblimp" / "scores.json").read_text())
+    assert json.loads(captured.out) == {"sblimp": side["macro_accuracy"]}
+    assert (run / "eval" / "sblimp" / "text.txt").read_text() == kept
+
 def test_synth_bench_cli_writes_layouts_and_rejects_bad_options(tmp_path, monkeypatch, capsys):
     import numpy as np
     import soundfile as sf

@@ -185,3 +185,62 @@ def test_run_tasks_for_each_kind_of_run(interleaved):
     assert run_tasks(b, "interleaved", modality="speech") == ["sblimp", "ssc"]
     with pytest.raises(UserError, match="no text versions"):
         run_tasks(b, "units", modality="text")
+
+
+def test_a_second_bench_never_replaces_a_result_silently(tmp_path, llama, kit):
+    from slmscale.locks import LockHeld, exclusive
+
+    run = kit.make_run(tmp_path, llama)
+    bench_a, bench_b = tmp_path / "a", tmp_path / "b"
+    build_sblimp(kit, bench_a, seed=0)
+    items_b = build_sblimp(kit, bench_b, seed=1)
+    s_a = evaluate_run(run, "sblimp", bench_a, encoder=kit.FakeEncoder())
+    own = run / "eval" / "sblimp"
+    before = {p.name: p.read_bytes() for p in own.iterdir()}
+    summary_before = (run / "summary.json").read_text()
+
+    # Same bench again (also named by its task folder): allowed, same result.
+    assert evaluate_run(run, "sblimp", bench_a / "syntactic" / "dev",
+                        encoder=kit.FakeEncoder())["headline"] == s_a["headline"]
+    with pytest.raises(UserError, match=r"holds the sblimp score from .*a/syntactic/dev; scoring .*b/"
+                                        r"syntactic/dev would replace it: give --out DIR"):
+        evaluate_run(run, "sblimp", bench_b, encoder=kit.FakeEncoder())
+    assert {p.name: p.read_bytes() for p in own.iterdir()}.keys() == before.keys()
+    assert (own / "dev.txt").read_bytes() == before["dev.txt"]
+    assert (run / "summary.json").read_text() == summary_before
+
+    # A side score: its own folder, the run's result and summary untouched.
+    s_b = evaluate_run(run, "sblimp", bench_b, encoder=kit.FakeEncoder(), out=tmp_path / "on_b")
+    assert set(read_submission(tmp_path / "on_b" / "sblimp" / "dev.txt")) == set(items_b)
+    assert json.loads((tmp_path / "on_b" / "sblimp" / "meta.json").read_text())["config"]["source"] == \
+        str((bench_b / "syntactic" / "dev").resolve())
+    assert (own / "dev.txt").read_bytes() == before["dev.txt"]
+    assert (run / "summary.json").read_text() == summary_before
+
+    # --replace: the run's result and summary entry now come from bench b.
+    evaluate_run(run, "sblimp", bench_b, encoder=kit.FakeEncoder(), replace=True)
+    assert set(read_submission(own / "dev.txt")) == set(items_b)
+    assert json.loads((run / "summary.json").read_text())["sblimp"] == pytest.approx(s_b["headline"])
+
+    # A concurrent eval of the same result fails at once instead of interleaving files.
+    with exclusive(run / "eval", "an eval of sblimp", name=".sblimp.lock"):
+        with pytest.raises(LockHeld, match="an eval of sblimp is already writing here"):
+            evaluate_run(run, "sblimp", bench_b, encoder=kit.FakeEncoder())
+
+
+def test_results_folder_with_other_files_or_an_older_meta(tmp_path, llama, kit):
+    run = kit.make_run(tmp_path, llama)
+    bench = tmp_path / "bench"
+    build_sblimp(kit, bench, n_pairs=1)
+    evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder())
+    own = run / "eval" / "sblimp"
+    # A result written before the task folder was recorded names the bench root only: still the same.
+    meta = json.loads((own / "meta.json").read_text())
+    del meta["config"]["source"]
+    (own / "meta.json").write_text(json.dumps(meta))
+    evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder())
+    # Files no eval writes are never overwritten or deleted.
+    (own / "notes.md").write_text("mine")
+    with pytest.raises(UserError, match=r"holds notes.md, which no eval writes"):
+        evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder(), replace=True)
+    assert (own / "notes.md").read_text() == "mine"

@@ -38,6 +38,11 @@ def eval_cmd(
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Token cache folder "
                                              "(default: BENCH/.slmscale-cache)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write results to OUT/<key>/ instead of "
+                                       "RUN/eval/<key>/ and leave RUN/summary.json alone: a score on a "
+                                       "second benchmark that keeps the run's own result."),
+    replace: bool = typer.Option(False, "--replace", help="Replace a result scored on another "
+                                 "benchmark folder (refused by default, so no score is lost silently)."),
 ) -> None:
     """Score RUN on TASK: writes RUN/eval/<key>/scores.json and <split>.txt, updates summary.json."""
     from slmscale.eval.run import (evaluate_run, load_model, read_run_info, resolve_task, run_modality,
@@ -66,12 +71,12 @@ def eval_cmd(
     for t in tasks:
         s = evaluate_run(run, t, bench, normalize, modality=modality, split=split, batch_size=batch_size,
                          cache_dir=cache_dir, device=device, model=model, protocol=protocol,
-                         truncation=truncation)
+                         truncation=truncation, out=out, replace=replace)
         results[s["task"]] = s["headline"]
         lo, hi = s["interval"]
         typer.secho(f"{s['task']}: {s['headline']:.4f} [{lo:.3f}, {hi:.3f}] ({s['n_pairs']} pairs x "
                     f"{s['n_voices']} voices, voice-pair {s['voice_pair_accuracy']:.4f}, "
-                    f"{s['utterances_per_s']} utt/s) -> {Path(run) / 'eval' / s['task']}", err=True)
+                    f"{s['utterances_per_s']} utt/s) -> {(out or Path(run) / 'eval') / s['task']}", err=True)
         if s.get("surface_baseline"):
             typer.secho(f"{s['task']}: {surface_line(s['surface_baseline'])}", err=True)
         if s.get("n_voices", 1) > 1:

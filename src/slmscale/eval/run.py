@@ -9,7 +9,8 @@
      with its strongest surface baseline into the summary (eval.scoring);
   5. writes `RUN/eval/<key>/scores.json`, the ZeroSpeech submission `RUN/eval/<key>/<split>.txt`
      and `meta.json`, then merges `{key: accuracy}` into `RUN/summary.json` under a file lock
-     (key: the task's results name, see resolve_task).
+     (key: the task's results name, see resolve_task). With `out`, `OUT/<key>/` instead and no
+     summary. A result from another benchmark folder is refused unless `replace` (claim_result).
 The headline number is the pair accuracy, except sBLIMP whose headline is the macro average over
 phenomena (as reported in the papers).
 """
@@ -21,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from slmscale.artifacts import read_json, write_json, write_meta
+from slmscale.artifacts import META, read_json, write_json, write_meta
 from slmscale.errors import UserError
-from slmscale.locks import waiting
+from slmscale.locks import exclusive, waiting
 from slmscale.model.build import check_weights
 from slmscale.eval.audit import strongest_baseline
 from slmscale.eval.cache import default_cache_dir, encode_benchmark
@@ -183,12 +184,15 @@ def resolve_task(task: str, modality: str | None, run_kind: str, where: Path | s
 def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normalize: str | None = None, *,
                  modality: str | None = None, split: str = "dev", batch_size: int = 64,
                  encoder: Any = None, cache_dir: str | Path | None = None, device: str = "auto",
-                 model: Any = None, protocol: str | None = None, truncation: str = DEFAULT_TRUNCATION) -> dict[str, Any]:
+                 model: Any = None, protocol: str | None = None, truncation: str = DEFAULT_TRUNCATION,
+                 out: str | Path | None = None, replace: bool = False) -> dict[str, Any]:
     """Score RUN on TASK from BENCH; returns the summary dict also written to scores.json.
 
     TASK: a speech task (swuggy, sblimp, ssc, tsc), a text version (`<task>_text`, or the speech
     name with `modality="text"`), or a cross-modal StoryCloze task (`sstorycloze_t2s`, ...; only
-    interleaved runs). Results go to RUN/eval/<key>/ and summary.json under <key> (resolve_task).
+    interleaved runs). Results go to RUN/eval/<key>/ and summary.json under <key> (resolve_task);
+    with `out`, to OUT/<key>/ only (a score on another bench, the run's own result untouched).
+    A result made from another benchmark folder is replaced only with `replace` (claim_result).
     `encoder` overrides the run's tokenisation (a CrossEncoders for cross-modal tasks)."""
     run_dir = Path(run_dir)
     if normalize is not None and normalize not in NORMALIZE:
@@ -202,44 +206,91 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
     where = final / RUN_INFO
     enc_modality = getattr(encoder, "modality", None) if modality is None else None
     base, variant, key = resolve_task(task, modality, run_modality(info), where, enc_modality)
-    cache = Path(cache_dir) if cache_dir else default_cache_dir(Path(bench_dir))
-    if variant in ("t2s", "s2t"):
-        from slmscale.eval.crossmodal import (CrossEncoders, locate_crossmodal, read_crossmodal,
-                                              score_crossmodal)
+    eval_root = Path(out) if out is not None else run_dir / "eval"
+    folder = eval_root / key
+    # One writer per result folder: a second eval of the same key fails at once instead of mixing files.
+    with exclusive(eval_root, f"an eval of {key}", name=f".{key}.lock"):
+        cache = Path(cache_dir) if cache_dir else default_cache_dir(Path(bench_dir))
+        if variant in ("t2s", "s2t"):
+            from slmscale.eval.crossmodal import (CrossEncoders, locate_crossmodal, read_crossmodal,
+                                                  score_crossmodal)
 
-        bench: Any = read_crossmodal(locate_crossmodal(bench_dir, key), key)
-        encs = encoder if isinstance(encoder, CrossEncoders) else CrossEncoders()
-        encs = CrossEncoders(encs.speech or encoder_from_run(info, where),
-                             encs.text or encoder_from_run(info, where, text=True))
-        enc_key = [encs.speech.key, encs.text.key]
-        if model is None:
-            model = load_model(final, device)
-        result = score_crossmodal(model, bench, encs, normalize, batch_size, cache,
-                                  max_length=context_length(run_dir, model), protocol=proto.name,
-                                  truncation=truncation)
-    else:
-        if encoder is None:
-            encoder = encoder_from_run(info, where, text=variant == "text")
-        enc_key = encoder.key
-        bench = load_benchmark(bench_dir, base, split, text=variant == "text")
-        if model is None:
-            model = load_model(final, device)
-        result = score_benchmark(model, bench, encoder, normalize, batch_size, cache,
-                                 max_length=context_length(run_dir, model), protocol=proto.name,
-                                 truncation=truncation, surface=strongest_baseline(bench_dir, base))
-    out = run_dir / "eval" / key
-    summary = result["summary"]
-    summary.update(task=key, benchmark=base, variant=variant, run=str(run_dir.resolve()))
-    write_json(out / "scores.json", summary)
-    write_submission(out / f"{bench.split}.txt", result["scores"])
-    write_meta(out, "eval", {"task": key, "benchmark": base, "variant": variant,
-                             "bench": str(Path(bench_dir).resolve()), "split": split,
-                             "normalize": normalize, "protocol": proto.name, "encoder": enc_key},
-               accuracy=summary["headline"])
-    # Per task, how it was scored: a study whose scoring changes re-scores (slmscale.study.worker).
-    merge_summary(run_dir, {key: summary["headline"], "eval_protocol": proto.name},
-                  nested={"eval_scoring": {key: scoring_record(proto.name, truncation)}})
-    return summary
+            bench: Any = read_crossmodal(locate_crossmodal(bench_dir, key), key)
+            claim_result(folder, bench.source, bench_dir, replace)
+            encs = encoder if isinstance(encoder, CrossEncoders) else CrossEncoders()
+            encs = CrossEncoders(encs.speech or encoder_from_run(info, where),
+                                 encs.text or encoder_from_run(info, where, text=True))
+            enc_key = [encs.speech.key, encs.text.key]
+            if model is None:
+                model = load_model(final, device)
+            result = score_crossmodal(model, bench, encs, normalize, batch_size, cache,
+                                      max_length=context_length(run_dir, model), protocol=proto.name,
+                                      truncation=truncation)
+        else:
+            if encoder is None:
+                encoder = encoder_from_run(info, where, text=variant == "text")
+            enc_key = encoder.key
+            bench = load_benchmark(bench_dir, base, split, text=variant == "text")
+            claim_result(folder, bench.source, bench_dir, replace)
+            if model is None:
+                model = load_model(final, device)
+            result = score_benchmark(model, bench, encoder, normalize, batch_size, cache,
+                                     max_length=context_length(run_dir, model), protocol=proto.name,
+                                     truncation=truncation, surface=strongest_baseline(bench_dir, base))
+        summary = result["summary"]
+        summary.update(task=key, benchmark=base, variant=variant, run=str(run_dir.resolve()))
+        _clear_result(folder)  # no file of the result it replaces survives beside the new one
+        write_json(folder / "scores.json", summary)
+        write_submission(folder / f"{bench.split}.txt", result["scores"])
+        write_meta(folder, "eval", {"task": key, "benchmark": base, "variant": variant,
+                                    "bench": str(Path(bench_dir).resolve()),
+                                    "source": str(Path(bench.source).resolve()), "split": split,
+                                    "normalize": normalize, "protocol": proto.name, "encoder": enc_key},
+                   accuracy=summary["headline"])
+        if out is None:  # a side score (--out) leaves the run's summary alone
+            # Per task, how it was scored: a study whose scoring changes re-scores (slmscale.study.worker).
+            merge_summary(run_dir, {key: summary["headline"], "eval_protocol": proto.name},
+                          nested={"eval_scoring": {key: scoring_record(proto.name, truncation)}})
+        return summary
+
+
+RESULT_FILES = ("scores.json", META)
+
+
+def _is_result_file(path: Path) -> bool:
+    return path.name in RESULT_FILES or path.suffix == ".txt"
+
+
+def claim_result(out: Path, source: str | Path, bench_dir: str | Path, replace: bool) -> None:
+    """Refuse, before any scoring, to overwrite what OUT holds that is not a result from SOURCE
+    (the task folder read; results written before it was recorded name BENCH_DIR only).
+
+    A finished result (meta.json) from another benchmark folder is replaced only with `replace`:
+    scoring one run on a second bench must not silently lose the first bench's per-pair scores
+    and summary entry. A folder holding other files than a result's is never written into."""
+    if not out.is_dir():
+        return
+    foreign = sorted(p.name for p in out.iterdir() if not _is_result_file(p))
+    if foreign:
+        raise UserError(f"{out}: holds {', '.join(foreign[:3])}, which no eval writes; "
+                        "move them away or give --out a new folder")
+    if replace or not (out / META).is_file():
+        return  # an unfinished result (no meta.json) is always redone
+    config = (read_json(out / META).get("config") or {})
+    field, now = ("source", source) if config.get("source") else ("bench", bench_dir)
+    before, now = config.get(field), Path(now).resolve()
+    if before and Path(before) != now:
+        raise UserError(f"{out}: holds the {config.get('task', out.name)} score from {before}; scoring "
+                        f"{now} would replace it: give --out DIR to keep both, or --replace")
+
+
+def _clear_result(out: Path) -> None:
+    """Remove a previous result, meta.json first (its absence marks the folder unfinished)."""
+    if out.is_dir():
+        (out / META).unlink(missing_ok=True)
+        for p in out.iterdir():
+            if _is_result_file(p):
+                p.unlink()
 
 
 def available_tasks(bench_dir: str | Path, text: bool = False, split: str = "dev") -> list[str]:

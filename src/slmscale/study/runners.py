@@ -167,8 +167,9 @@ def _train_with_commands(paths: RunPaths, run: dict[str, Any], job: RunJob) -> i
 
 def _score_with_command(paths: RunPaths, job: RunJob, scoring: dict[str, Any]):
     evaluator = job.evaluator or [sys.executable, "-m", "slmscale.cli.main", "eval"]
-    # Our own evaluator takes the spec's scoring; a custom one is called as documented (no flags added).
-    flags = [] if job.evaluator else [f"--{k}={v}" for k, v in sorted(scoring.items())]
+    # Our own evaluator takes the spec's scoring, and the spec's bench replaces whatever result the
+    # run holds (the study owns its runs); a custom one is called as documented (no flags added).
+    flags = [] if job.evaluator else [*(f"--{k}={v}" for k, v in sorted(scoring.items())), "--replace"]
 
     def score(task: str, bench: str) -> None:
         rc = run_logged([*evaluator, "--run", str(paths.run), "--task", task, "--bench", str(bench), *flags],

@@ -64,8 +64,9 @@ def _api_scorer(paths: RunPaths, scoring: dict[str, Any]) -> Scorer:
 
         if not model:  # loaded once for all tasks
             model.append(load_model(paths.run / "final", "auto"))
+        # The study owns its runs: the spec's bench replaces whatever result a run holds.
         evaluate_run(paths.run, task, bench, model=model[0], protocol=scoring.get("protocol"),
-                     truncation=scoring.get("truncation", DEFAULT_TRUNCATION))
+                     truncation=scoring.get("truncation", DEFAULT_TRUNCATION), replace=True)
 
     return score
 
