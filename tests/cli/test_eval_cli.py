@@ -209,3 +209,24 @@ def test_the_per_voice_line_names_each_voice_and_its_comparison():
     assert voice_line(s) == "a 0.610 (+0.090 [+0.040, +0.140] above); b 0.500 (-0.020 [-0.070, +0.030] " \
         "not distinguishable)"
     assert voice_line({"per_voice": {"a": 0.61, "b": 0.5}}) == "a 0.610; b 0.500"  # no audit
+
+
+def test_compare_prints_the_paired_difference_and_refuses_in_one_line(text_run, tmp_path, capsys):
+    import shutil
+
+    run, bench = text_run
+    main(["eval", "--run", str(run), "--task", "sblimp", "--bench", str(bench), "--out", str(tmp_path / "a")])
+    shutil.copytree(tmp_path / "a" / "sblimp", tmp_path / "b")
+    capsys.readouterr()
+    main(["compare", str(tmp_path / "a" / "sblimp"), "--against", str(tmp_path / "b"), "--json"])
+    got = json.loads(capsys.readouterr().out)
+    assert got["difference"] == 0 and got["n_pairs"] == 2 and got["verdict"] == "not distinguishable"
+    main(["compare", str(tmp_path / "a" / "sblimp"), "--against", str(tmp_path / "b")])
+    assert "sblimp: A (1 result(s))" in capsys.readouterr().out
+    for args, needle in ((["--against", "surface"], "no audit with per-pair outcomes"),
+                         (["--against", "surface", "--against", str(tmp_path / "b")], "stands alone"),
+                         (["--against", str(run)], "a run folder: give RUN/eval/<key>")):
+        with pytest.raises(SystemExit) as ex:
+            main(["compare", str(tmp_path / "a" / "sblimp"), *args])
+        err = capsys.readouterr().err
+        assert ex.value.code == 2 and err.count("\n") == 1 and needle in err, err

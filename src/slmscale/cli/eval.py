@@ -106,7 +106,28 @@ def voice_line(s: dict) -> str:
     return "; ".join(parts)
 
 
+def compare_cmd(
+    results: list[Path] = typer.Argument(..., help="Group A: eval result folders (RUN/eval/<key>, or an "
+                                         "`eval --out` folder's <key>), e.g. one recipe's seeds."),
+    against: list[str] = typer.Option(..., "--against", help="Group B: an eval result folder (repeat "
+                                      "the option for each), or 'surface' for the benchmark's strongest "
+                                      "surface baseline (from its audit)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Group A against group B pair by pair: the difference in pair accuracy, its 95 % interval and
+    a verdict, overall and per benchmark folder. Each pair's outcome is averaged over a group's
+    results first, so a group of seeds counts as one recipe."""
+    from slmscale.eval.compare import SURFACE, compare_results, format_comparison
+
+    if SURFACE in against and len(against) > 1:
+        raise UserError(f"--against {SURFACE} stands alone: compare with the baseline or with results, not both")
+    got = compare_results(list(results), SURFACE if against == [SURFACE] else [Path(b) for b in against])
+    typer.echo(json.dumps(got, indent=1, sort_keys=True) if as_json else format_comparison(got))
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
     app.command("eval", help="Score a run on sWUGGY / sBLIMP / sStoryCloze / tStoryCloze (speech, text "
                 "and cross-modal versions).")(eval_cmd)
+    app.command("compare", help="Compare two groups of eval results (e.g. two recipes' seeds), or one "
+                "group with the surface baseline, pair by pair on the same benchmark.")(compare_cmd)

@@ -114,8 +114,13 @@ def versus_baseline(comparisons: list[Comparison], strongest: Mapping[str, Any])
         hi = diff + math.hypot(m_hi - model.mean(), half_base)
         out.update(paired=False, n_pairs=len(model), model_accuracy=float(model.mean()), difference=diff)
     out["interval"] = [lo, hi]
-    out["verdict"] = "above" if lo > 0 else "below" if hi < 0 else "not distinguishable"
+    out["verdict"] = verdict(lo, hi)
     return out
+
+
+def verdict(lo: float, hi: float) -> str:
+    """What an interval of a difference allows one to say: a direction only when it excludes 0."""
+    return "above" if lo > 0 else "below" if hi < 0 else "not distinguishable"
 
 
 def accuracy(comparisons: Iterable[Comparison]) -> float:

@@ -1,0 +1,121 @@
+"""compare_results: groups of eval results on small sBLIMP benchmarks, against hand computations."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from eval.conftest import tiny_llama
+from eval.test_run import build_sblimp
+from slmscale.errors import UserError
+from slmscale.eval.compare import SURFACE, compare_results, format_comparison
+from slmscale.eval.run import evaluate_run
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """Three tiny LMs (seeds 0, 1, 2), each scored on two sBLIMP folders with --out; returns
+    (root, {(model, bench): (result folder, summary)})."""
+    from types import SimpleNamespace
+
+    from eval.conftest import FakeEncoder, make_run, write_token_wav
+
+    root = tmp_path_factory.mktemp("compare")
+    for b, seed in (("b0", 0), ("b1", 1)):
+        build_sblimp(SimpleNamespace(write_token_wav=write_token_wav), root / b, seed=seed, n_pairs=4)
+    got = {}
+    for m in range(3):
+        run = make_run(root / f"m{m}", tiny_llama(seed=m))
+        for b in ("b0", "b1"):
+            out = root / f"m{m}" / f"on_{b}"
+            s = evaluate_run(run, "sblimp", root / b, encoder=FakeEncoder(), out=out)
+            got[m, b] = (out / "sblimp", s)
+    return root, got
+
+
+def test_two_results_differ_by_their_headlines(scored):
+    _, got = scored
+    (a, sa), (b, sb) = got[0, "b0"], got[1, "b0"]
+    c = compare_results([a], [b])
+    # sBLIMP's headline is the macro average over phenomena, and so is the paired difference.
+    assert c["difference"] == pytest.approx(sa["headline"] - sb["headline"])
+    assert c["accuracy_a"] == pytest.approx(sa["accuracy"]) and c["n_pairs"] == 8
+    lo, hi = c["interval"]
+    assert lo <= c["difference"] <= hi
+    assert c["verdict"] == ("above" if lo > 0 else "below" if hi < 0 else "not distinguishable")
+    assert [row["accuracy"] for row in c["a"]] == [pytest.approx(sa["accuracy"])]
+    assert "covers the pairs drawn, not the seed" in format_comparison(c)
+
+
+def test_a_result_against_its_copy_is_zero(scored, tmp_path):
+    _, got = scored
+    a = got[0, "b0"][0]
+    shutil.copytree(a, tmp_path / "copy")
+    c = compare_results([a], [tmp_path / "copy"])
+    assert c["difference"] == 0 and c["interval"] == [0, 0] and c["verdict"] == "not distinguishable"
+
+
+def test_a_group_averages_each_pair_over_its_results(scored, tmp_path):
+    _, got = scored
+    c = compare_results([got[0, "b0"][0], got[1, "b0"][0]], [got[2, "b0"][0]])
+    h = {m: got[m, "b0"][1]["headline"] for m in range(3)}
+    assert c["difference"] == pytest.approx((h[0] + h[1]) / 2 - h[2])  # linear in the outcomes
+    assert len(c["a"]) == 2 and "not the seed" in format_comparison(c)  # B is one result
+    shutil.copytree(got[2, "b0"][0], tmp_path / "m2_again")  # a second B result (same numbers)
+    two = compare_results([got[0, "b0"][0], got[1, "b0"][0]], [got[2, "b0"][0], tmp_path / "m2_again"])
+    assert two["difference"] == pytest.approx(c["difference"]) and two["fewest_results"] == 2
+    assert "not the seed" not in format_comparison(two)
+
+
+def test_pooling_two_benchmark_folders_weighs_every_pair_once(scored):
+    _, got = scored
+    a = [got[0, "b0"][0], got[0, "b1"][0]]
+    b = [got[1, "b0"][0], got[1, "b1"][0]]
+    c = compare_results(a, b)
+    d = {bench: got[0, bench][1]["headline"] - got[1, bench][1]["headline"] for bench in ("b0", "b1")}
+    assert c["n_pairs"] == 16 and len(c["benches"]) == 2
+    # Same number of pairs per phenomenon in each folder: the pooled macro difference is the mean.
+    assert c["difference"] == pytest.approx((d["b0"] + d["b1"]) / 2)
+    assert sorted(v["difference"] for v in c["benches"].values()) == pytest.approx(sorted(d.values()))
+    text = format_comparison(c)
+    assert "16 pairs (2 benchmark folder(s))" in text and text.count("b0/syntactic/dev") == 1
+    assert "not the seed" in text  # one result per group on each folder: still one seed each
+
+
+def test_against_the_surface_baseline_of_each_folder(scored):
+    root, got = scored
+    a, s = got[0, "b0"]
+    pairs = sorted({f"{t}{i}" for t in ("agr", "neg") for i in range(4)})
+    by_pair = {p: float(i % 2) for i, p in enumerate(pairs)}  # a baseline right on every other pair
+    audit = {"tasks": {"sblimp": {"task": "sblimp", "n_pairs": 8, "strongest": {
+        "baseline": "length", "accuracy": 0.5, "by_pair": by_pair}}}}
+    (root / "b0" / "audit.json").write_text(json.dumps(audit))
+    c = compare_results([a], SURFACE)
+    base = np.mean([np.mean([by_pair[f"{t}{i}"] for i in range(4)]) for t in ("agr", "neg")])
+    assert c["difference"] == pytest.approx(s["headline"] - base)
+    assert c["b"] == SURFACE and "length (0.500)" in format_comparison(c)
+    with pytest.raises(UserError, match=r"b1: no audit with per-pair outcomes for sblimp; run `slmscale bench audit"):
+        compare_results([got[0, "b1"][0]], SURFACE)
+
+
+def test_what_cannot_be_compared_is_one_line(scored, tmp_path):
+    root, got = scored
+    a, b = got[0, "b0"][0], got[1, "b0"][0]
+    with pytest.raises(UserError, match="not an eval result.*a run folder: give RUN/eval/<key>"):
+        compare_results([root / "m0" / "run"], [b])
+    with pytest.raises(UserError, match="given more than once"):
+        compare_results([a], [a])
+    with pytest.raises(UserError, match="group A was scored on this benchmark folder and group B was not"):
+        compare_results([a, got[0, "b1"][0]], [b])
+    with pytest.raises(UserError, match="group B was scored on this benchmark folder and group A was not"):
+        compare_results([a], [b, got[1, "b1"][0]])
+    other = tmp_path / "sum"
+    shutil.copytree(b, other)
+    meta = json.loads((other / "meta.json").read_text())
+    meta["config"]["normalize"] = "sum"
+    (other / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match=r"differ in scoring \(protocol, normalize\)"):
+        compare_results([a], [other])
