@@ -53,6 +53,21 @@ def test_mean_interval_within_groups_is_a_macro_average():
     assert mean_interval(mixed, g) == mean_interval(mixed[order], g[order])
 
 
+def test_mean_interval_over_clusters_resamples_whole_clusters():
+    # every item tested twice (two folders drawn from one lexicon): resampling the 50 clusters is
+    # resampling the 50 distinct items, draw for draw; resampling the 100 copies is too narrow
+    rng = np.random.default_rng(2)
+    once = rng.integers(0, 2, 50).astype(float)
+    twice, labels = np.repeat(once, 2), np.repeat(np.arange(50), 2)
+    assert mean_interval(twice, clusters=labels) == pytest.approx(mean_interval(once))
+    naive = np.subtract(*mean_interval(twice)[::-1])
+    assert naive < 0.8 * np.subtract(*mean_interval(twice, clusters=labels)[::-1])  # ~1/sqrt(2)
+    # unequal clusters: the statistic is the mean over the items drawn; one value never moves
+    assert mean_interval(np.full(7, 0.25), clusters=[0, 0, 0, 1, 2, 2, 3]) == (0.25, 0.25)
+    # with groups: clusters are drawn within each group, the macro average as before
+    values = np.r_[1.0, 1.0, np.zeros(8)]
+    assert mean_interval(values, np.array(["a"] * 2 + ["b"] * 8), clusters=[0, 0, *range(1, 9)]) == (0.5, 0.5)
+
 def test_binomial_half_width():
     # z(0.975) = 1.95996...; p = 0.5 on 400 items: 1.96 * 0.025
     assert binomial_half_width(0.5, 400) == pytest.approx(1.959964 * 0.025, rel=1e-6)

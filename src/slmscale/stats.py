@@ -36,22 +36,45 @@ def resampled_means(values: np.ndarray, rng: np.random.Generator, n_boot: int) -
                            for i in range(0, n_boot, block)])
 
 
+def resampled_cluster_means(values: np.ndarray, clusters: np.ndarray, rng: np.random.Generator,
+                            n_boot: int) -> np.ndarray:
+    """Means of n_boot resamples of whole clusters (with replacement): the mean over the items of
+    the clusters drawn. Items of one cluster (one word tested twice) move together."""
+    _, idx = np.unique(clusters, return_inverse=True)
+    sums, counts = np.bincount(idx, weights=values), np.bincount(idx).astype(float)
+    n, block = sums.size, max(1, 2_000_000 // sums.size)
+    out = []
+    for i in range(0, n_boot, block):
+        draw = rng.integers(0, n, (min(block, n_boot - i), n))
+        out.append(sums[draw].sum(axis=1) / counts[draw].sum(axis=1))
+    return np.concatenate(out)
+
+
 def mean_interval(values, groups=None, n_boot: int = BOOT_SAMPLES, seed: int = BOOT_SEED,
-                  level: float = LEVEL) -> tuple[float, float]:
+                  level: float = LEVEL, clusters=None) -> tuple[float, float]:
     """Bootstrap percentile interval of the mean of `values` (one per item, items resampled); with
     `groups`, items are resampled within each group and the statistic is the mean of the group
-    means (a macro average). (nan, nan) when there are no values."""
+    means (a macro average); with `clusters` (a label per item), whole clusters are resampled
+    instead of items. (nan, nan) when there are no values."""
     values = np.asarray(values, dtype=float)
     if values.size == 0:
         return math.nan, math.nan
     rng = np.random.default_rng(seed)
+    labels = None if clusters is None else np.asarray(clusters)
+
+    def draws(mask: np.ndarray | None) -> np.ndarray:
+        v = values if mask is None else values[mask]
+        if labels is None:
+            return resampled_means(v, rng, n_boot)
+        return resampled_cluster_means(v, labels if mask is None else labels[mask], rng, n_boot)
+
     if groups is None:
-        stats = resampled_means(values, rng, n_boot)
+        stats = draws(None)
     else:
         groups = np.asarray(groups)
-        members = [values[groups == g] for g in sorted(set(groups.tolist()))]
         # groups in sorted order, so the draws do not depend on the order of the items
-        stats = sum(resampled_means(v, rng, n_boot) for v in members) / len(members)
+        members = [groups == g for g in sorted(set(groups.tolist()))]
+        stats = sum(draws(m) for m in members) / len(members)
     return percentile_interval(stats, level)
 
 

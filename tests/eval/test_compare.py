@@ -119,3 +119,34 @@ def test_what_cannot_be_compared_is_one_line(scored, tmp_path):
     (other / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(UserError, match=r"differ in scoring \(protocol, normalize\)"):
         compare_results([a], [other])
+
+
+def test_folders_sharing_items_resample_items(tmp_path):
+    """Two folders whose pairs test the same sentences (as two sWUGGY benches drawn from one
+    lexicon share words): the pooled interval resamples the 8 items, not the 16 pairs."""
+    import csv
+    from types import SimpleNamespace
+
+    from eval.conftest import FakeEncoder, make_run, write_token_wav
+
+    results = {}
+    for b, seed in (("b0", 0), ("b1", 1)):
+        build_sblimp(SimpleNamespace(write_token_wav=write_token_wav), tmp_path / b, seed=seed, n_pairs=4)
+        gold = tmp_path / b / "syntactic" / "dev" / "gold.csv"
+        rows = list(csv.DictReader(gold.open()))
+        for r in rows:
+            r["transcription"] = f"sentence {r['id']}" if r["correct"] == "1" else f"not a sentence {r['id']}"
+        with gold.open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    for m in (0, 1):
+        run = make_run(tmp_path / f"m{m}", tiny_llama(seed=m))
+        for b in ("b0", "b1"):
+            evaluate_run(run, "sblimp", tmp_path / b, encoder=FakeEncoder(), out=tmp_path / f"m{m}" / b)
+            results[m, b] = tmp_path / f"m{m}" / b / "sblimp"
+    c = compare_results([results[0, "b0"], results[0, "b1"]], [results[1, "b0"], results[1, "b1"]])
+    assert c["n_pairs"] == 16 and c["n_items"] == 8
+    assert all(v["n_items"] == v["n_pairs"] == 8 for v in c["benches"].values())
+    text = format_comparison(c)
+    assert "16 pairs, 8 distinct items (2 benchmark folder(s))" in text

@@ -122,19 +122,23 @@ def surface_outcomes(sources: list[Result]) -> tuple[dict[Path, dict[str, list[f
     return out, names
 
 
-def _difference(task: str, a: dict[Any, float], b: dict[Any, float], group_of: dict[Any, str]
-                ) -> dict[str, Any]:
-    """B subtracted from A pair by pair (keys: pairs), with its interval and verdict."""
+def _difference(task: str, a: dict[Any, float], b: dict[Any, float], group_of: dict[Any, str],
+                item_of: dict[Any, str]) -> dict[str, Any]:
+    """B subtracted from A pair by pair (keys: pairs), with its interval and verdict. Pairs with
+    the same item (`item_of`: the correct item's text) are resampled together."""
     pids = sorted(a)
     diff = np.array([a[p] - b[p] for p in pids])
+    items = [item_of[p] for p in pids]
+    clusters = items if len(set(items)) < len(items) else None  # None: the plain bootstrap eval prints
     macro = task in MACRO_HEADLINE and group_of
     if macro:
         groups = np.array([group_of.get(p, "") for p in pids])
         means = [diff[groups == g].mean() for g in sorted(set(groups))]
-        value, (lo, hi) = float(np.mean(means)), mean_interval(diff, groups)
+        value, (lo, hi) = float(np.mean(means)), mean_interval(diff, groups, clusters=clusters)
     else:
-        value, (lo, hi) = float(diff.mean()), mean_interval(diff)
-    return {"difference": value, "interval": [lo, hi], "verdict": verdict(lo, hi), "n_pairs": len(pids)}
+        value, (lo, hi) = float(diff.mean()), mean_interval(diff, clusters=clusters)
+    return {"difference": value, "interval": [lo, hi], "verdict": verdict(lo, hi), "n_pairs": len(pids),
+            "n_items": len(set(items))}
 
 
 def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | str) -> dict[str, Any]:
@@ -174,22 +178,25 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
     mean_a: dict[tuple[Path, str], float] = {}  # (folder, pair id): pair ids are only unique within a folder
     mean_b: dict[tuple[Path, str], float] = {}
     group_of: dict[tuple[Path, str], str] = {}
+    item_of: dict[tuple[Path, str], str] = {}
     per_bench: dict[str, Any] = {}
     macro_key = BREAKDOWNS.get(task) if task in MACRO_HEADLINE else None
     for src in sorted(got_a):
         common = sorted(set(got_a[src]) & set(got_b[src]))
         if not common:
             raise UserError(f"{src}: the two groups share no scored pair")
-        groups = {}
-        if macro_key:
-            bench = benches.get(next(r for r in a if r.source == src))
-            groups = {p.pair_id: str(p.group.get(macro_key, "")) for p in bench.pairs}
+        pairs = benches.get(next(r for r in a if r.source == src)).pairs
+        groups = {p.pair_id: str(p.group.get(macro_key, "")) for p in pairs} if macro_key else {}
+        # A pair is known by its correct item's text where the benchmark gives it, else by its id here.
+        item = {p.pair_id: f"text:{p.text}" if p.text else f"{src}:{p.pair_id}" for p in pairs}
         pa = {p: float(np.mean(got_a[src][p])) for p in common}
         pb = {p: float(np.mean(got_b[src][p])) for p in common}
-        per_bench[str(src)] = {**_difference(task, pa, pb, groups), "accuracy_a": float(np.mean(list(pa.values()))),
+        per_bench[str(src)] = {**_difference(task, pa, pb, groups, item),
+                               "accuracy_a": float(np.mean(list(pa.values()))),
                                "accuracy_b": float(np.mean(list(pb.values())))}
         for p in common:
-            mean_a[src, p], mean_b[src, p], group_of[src, p] = pa[p], pb[p], groups.get(p, "")
+            mean_a[src, p], mean_b[src, p] = pa[p], pb[p]
+            group_of[src, p], item_of[src, p] = groups.get(p, ""), item[p]
 
     def each(scored: Scored) -> list[dict[str, Any]]:
         return [{"result": str(r.folder), "bench": str(r.source),
@@ -197,7 +204,7 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
                 for r, outs in scored]
 
     return {"task": task, "variant": a[0].variant, "protocol": a[0].scoring[0], "normalize": a[0].scoring[1],
-            **_difference(task, mean_a, mean_b, group_of), "interval_level": LEVEL,
+            **_difference(task, mean_a, mean_b, group_of, item_of), "interval_level": LEVEL,
             "accuracy_a": float(np.mean(list(mean_a.values()))), "accuracy_b": float(np.mean(list(mean_b.values()))),
             "a": each(scored_a), "b": SURFACE if surface else each(scored_b), "baseline": baseline or None,
             "benches": per_bench, "fewest_results": min(_results_per_folder(scored_a, scored_b))}
@@ -213,13 +220,13 @@ def format_comparison(c: dict[str, Any]) -> str:
     lo, hi = c["interval"]
     b_name = "the strongest surface baseline" if c["b"] == SURFACE else f"B ({len(c['b'])} result(s))"
     lines = [f"{c['task']}: A ({len(c['a'])} result(s)) {c['accuracy_a']:.3f} - {b_name} {c['accuracy_b']:.3f} "
-             f"= {c['difference']:+.3f} [{lo:+.3f}, {hi:+.3f}] over {c['n_pairs']} pairs "
+             f"= {c['difference']:+.3f} [{lo:+.3f}, {hi:+.3f}] over {c['n_pairs']} pairs{_items(c)} "
              f"({len(c['benches'])} benchmark folder(s)): {c['verdict']}"]
     if len(c["benches"]) > 1 or c["baseline"]:
         for src, v in c["benches"].items():
             blo, bhi = v["interval"]
             base = f", baseline {c['baseline'][src]}" if c["baseline"] else ""
-            lines.append(f"  {src}: {v['difference']:+.3f} [{blo:+.3f}, {bhi:+.3f}] over {v['n_pairs']} pairs"
+            lines.append(f"  {src}: {v['difference']:+.3f} [{blo:+.3f}, {bhi:+.3f}] over {v['n_pairs']} pairs{_items(v)}"
                          f"{base}: {v['verdict']}")
     for side in ("a", "b"):
         if c[side] == SURFACE:
@@ -230,3 +237,8 @@ def format_comparison(c: dict[str, Any]) -> str:
         lines.append("  one result of a group on a folder: the interval covers the pairs drawn, not the seed; "
                      "compare several seeds per group")
     return "\n".join(lines)
+
+
+def _items(v: dict[str, Any]) -> str:
+    """', N distinct items' where pairs share items (the interval resamples items then)."""
+    return f", {v['n_items']} distinct items" if v["n_items"] < v["n_pairs"] else ""

@@ -57,6 +57,10 @@ class Pair:
     good: str
     bad: str
     group: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # The correct item's text where the benchmark gives it (sWUGGY `word`, sBLIMP `transcription`,
+    # a text pair's sentence): two folders drawn from one lexicon share words, so a comparison
+    # pooled over folders resamples words, not pairs (eval.compare).
+    text: str = field(default="", compare=False)
 
 
 @dataclass
@@ -166,9 +170,10 @@ def read_zerospeech(folder: str | Path, task: str, split: str = "") -> Benchmark
         group = {k: goods[0].get(k, "") or "" for k in GROUP_FIELDS[task] if k in goods[0]}
         if "frequency" in group:
             group["frequency"] = frequency_band(group["frequency"])
+        text = (goods[0].get("word") or goods[0].get("transcription") or "").strip()
         for g in goods:
             for b in bads:
-                pairs.append(Pair(pid, voice, g["filename"], b["filename"], group))
+                pairs.append(Pair(pid, voice, g["filename"], b["filename"], group, text))
     return Benchmark(task=task, split=split or folder.name, source=folder, pairs=pairs,
                      audio={k: wavs[k] for k in seen})
 
@@ -233,7 +238,7 @@ def read_text_pairs(path: str | Path, task: str) -> Benchmark:
         if good in texts:
             raise UserError(f"{path}:{n}: id {pid!r} repeats")
         texts[good], texts[bad] = rec["sentence_good"], rec["sentence_bad"]
-        pairs.append(Pair(pid, "text", good, bad, group))
+        pairs.append(Pair(pid, "text", good, bad, group, rec["sentence_good"].strip()))
     if not pairs:
         raise UserError(f"{path}: no pairs")
     return Benchmark(task=task, split=path.stem, source=path, pairs=pairs, texts=texts)
