@@ -1,7 +1,7 @@
 import io
 import sys
 
-from slmscale.progress import step_line, with_step_lines
+from slmscale.progress import batch_line, eta, step_line, with_step_lines
 
 
 def test_step_line_has_loss_lr_rate_and_eta():
@@ -36,3 +36,22 @@ def test_info_prints_brackets_as_written(capsys):
 
     info("[study] run a/[b] done")
     assert "[study] run a/[b] done" in capsys.readouterr().err
+
+
+def test_batch_line_and_eta(monkeypatch):
+    # 30 of 100 units done since unit 10 in 40 s: 0.5/s, 70 left -> 140 s
+    assert eta(30, 100, 10, 40.0) == "0:02:20"
+    assert eta(10, 100, 10, 5.0) == "?"  # no rate yet
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buf)
+    batch_line("step 3/9")
+    assert buf.getvalue() == "step 3/9\n"
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    batch_line("step 4/9")
+    assert tty.getvalue() == ""  # the progress bar shows it instead

@@ -53,6 +53,19 @@ def info(msg: str) -> None:
     console.print(msg, highlight=False, markup=False)  # paths and tags like "[study]" print as written
 
 
+def batch_line(msg: str) -> None:
+    """A plain, flushed progress line on stderr when it is not a terminal: the bar is off there, and
+    a batch job's log (Slurm, nohup) should still show how far long work has got."""
+    if not sys.stderr.isatty():
+        print(msg, file=sys.stderr, flush=True)
+
+
+def eta(done: int, total: int, first: int, seconds: float) -> str:
+    """Time left for `total - done` more units at the rate since unit `first` (`seconds` ago)."""
+    rate = (done - first) / seconds if seconds > 0 else 0.0
+    return _clock((total - done) / rate) if rate > 0 else "?"
+
+
 def _clock(seconds: float) -> str:
     s = int(round(max(seconds, 0.0)))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
