@@ -1,7 +1,7 @@
 import io
 import sys
 
-from slmscale.progress import batch_line, eta, step_line, with_step_lines
+from slmscale.progress import step_line, with_step_lines
 
 
 def test_step_line_has_loss_lr_rate_and_eta():
@@ -38,20 +38,33 @@ def test_info_prints_brackets_as_written(capsys):
     assert "[study] run a/[b] done" in capsys.readouterr().err
 
 
-def test_batch_line_and_eta(monkeypatch):
-    # 30 of 100 units done since unit 10 in 40 s: 0.5/s, 70 left -> 140 s
-    assert eta(30, 100, 10, 40.0) == "0:02:20"
-    assert eta(10, 100, 10, 5.0) == "?"  # no rate yet
+
+def test_a_plain_line_a_minute_where_the_bar_is_off(monkeypatch):
+    from slmscale import progress
+
+    clock = [100.0]
     buf = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", buf)
-    batch_line("step 3/9")
-    assert buf.getvalue() == "step 3/9\n"
-
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
-
-    tty = Tty()
-    monkeypatch.setattr(sys, "stderr", tty)
-    batch_line("step 4/9")
-    assert tty.getvalue() == ""  # the progress bar shows it instead
+    monkeypatch.setattr(sys, "stderr", buf)  # not a terminal: the bar is disabled
+    prog = progress.make_progress("steps")
+    prog.get_time = lambda: clock[0]
+    with prog:
+        task = prog.add_task("pretrain iteration 1", total=3000, rate="")
+        clock[0] += 30
+        prog.update(task, completed=100, rate="loss 3.412")
+        assert buf.getvalue() == ""  # nothing in the first minute: short steps stay silent
+        clock[0] += 40
+        prog.update(task, completed=1200, rate="loss 3.412 acc 0.31")
+        line = buf.getvalue()
+        assert line.startswith("pretrain iteration 1: 1,200/3,000 (40 %) | loss 3.412 acc 0.31 | 0:01:10 elapsed | ETA ")
+        assert line.count("\n") == 1
+        clock[0] += 10
+        prog.advance(task, 10)
+        assert buf.getvalue() == line  # at most one line a minute
+    quiet = progress.make_progress("step", batch_lines=False)  # the trainer writes its own lines
+    quiet.get_time = lambda: clock[0]
+    with quiet:
+        t = quiet.add_task("train", total=10, rate="")
+        clock[0] += 600
+        quiet.update(t, completed=5)
+    assert buf.getvalue() == line
+    assert progress.plain_line(prog.tasks[0]).startswith("pretrain iteration 1: 1,210/3,000 (40 %)")

@@ -1,21 +1,71 @@
-"""Progress bars with rate and ETA; quiet when stderr is not a terminal."""
+"""Progress bars with rate and ETA; where stderr is not a terminal, a plain line a minute instead."""
 
 from __future__ import annotations
 
 import sys
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, Task, TaskID, TaskProgressColumn,
+                           TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 
 T = TypeVar("T")
 
 console = Console(stderr=True, soft_wrap=True)
 
 
-def make_progress(unit: str = "it") -> Progress:
-    return Progress(
+LINE_EVERY_S = 60.0  # in a batch log, one plain line per bar per minute at most
+
+
+class _Progress(Progress):
+    """A rich Progress that, where it is disabled (stderr not a terminal: Slurm, nohup), still says
+    how far long work has got: one plain line per task at most every `line_every` seconds, never
+    in the first `line_every` seconds, so short steps stay silent."""
+
+    def __init__(self, *columns: Any, line_every: float | None, **kw: Any) -> None:
+        super().__init__(*columns, **kw)
+        self._line_every = line_every
+        self._last_line: dict[TaskID, float] = {}
+
+    def update(self, task_id: TaskID, **kw: Any) -> None:  # type: ignore[override]
+        super().update(task_id, **kw)
+        self._maybe_line(task_id)
+
+    def advance(self, task_id: TaskID, advance: float = 1) -> None:
+        super().advance(task_id, advance)
+        self._maybe_line(task_id)
+
+    def _maybe_line(self, task_id: TaskID) -> None:
+        if not self.disable or self._line_every is None:
+            return
+        task = self._tasks[task_id]
+        now = self.get_time()
+        last = self._last_line.get(task_id, task.start_time if task.start_time is not None else now)
+        if now - last < self._line_every:
+            return
+        self._last_line[task_id] = now
+        print(plain_line(task), file=sys.stderr, flush=True)
+
+
+def plain_line(task: Task) -> str:
+    """`description: done/total (pct) | rate | elapsed | ETA` for a batch log."""
+    done = f"{task.completed:,.0f}"
+    if task.total:
+        done += f"/{task.total:,.0f} ({100 * task.completed / task.total:.0f} %)"
+    parts = [f"{task.description}: {done}"]
+    rate = str(task.fields.get("rate") or "")
+    if rate:
+        parts.append(rate)
+    parts.append(f"{_clock(task.elapsed or 0.0)} elapsed")
+    left = task.time_remaining
+    parts.append(f"ETA {_clock(left) if left is not None else '?'}")
+    return " | ".join(parts)
+
+
+def make_progress(unit: str = "it", batch_lines: bool = True) -> Progress:
+    """Progress bars on a terminal; elsewhere a plain line per bar each minute (`batch_lines`:
+    False where the caller writes its own lines, as training does per logged step)."""
+    return _Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -27,6 +77,7 @@ def make_progress(unit: str = "it") -> Progress:
         console=console,
         disable=not sys.stderr.isatty(),
         transient=False,
+        line_every=LINE_EVERY_S if batch_lines else None,
     )
 
 
@@ -51,19 +102,6 @@ def say(msg: str) -> None:
 def info(msg: str) -> None:
     """A status line for the user (stderr, so stdout stays machine-readable)."""
     console.print(msg, highlight=False, markup=False)  # paths and tags like "[study]" print as written
-
-
-def batch_line(msg: str) -> None:
-    """A plain, flushed progress line on stderr when it is not a terminal: the bar is off there, and
-    a batch job's log (Slurm, nohup) should still show how far long work has got."""
-    if not sys.stderr.isatty():
-        print(msg, file=sys.stderr, flush=True)
-
-
-def eta(done: int, total: int, first: int, seconds: float) -> str:
-    """Time left for `total - done` more units at the rate since unit `first` (`seconds` ago)."""
-    rate = (done - first) / seconds if seconds > 0 else 0.0
-    return _clock((total - done) / rate) if rate > 0 else "?"
 
 
 def _clock(seconds: float) -> str:

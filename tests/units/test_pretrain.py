@@ -272,9 +272,7 @@ def test_a_finished_run_grows_by_an_iteration_and_keeps_what_it_had(corpus: Path
     run); a change that would alter a finished iteration is still refused."""
     one = _cfg(corpus, iterations=1, steps=[6, 4], log_every=1)
     pretrain_encoder(one, tmp_path / "grow")
-    err = capsys.readouterr().err  # not a terminal: plain lines take the progress bar's place
-    assert "iteration 1: step 1/6 | loss " in err and "iteration 1: step 6/6 | loss " in err
-    assert "frames/s | ETA 0:00:00" in err
+    err = capsys.readouterr().err
     assert re.search(r"masked-prediction loss \d+\.\d{3} -> \d+\.\d{3} on a fixed batch", " ".join(err.split()))
     first = (tmp_path / "grow" / "iter-1" / "done.json").read_bytes()
     two = _cfg(corpus, iterations=2, steps=[6, 4], log_every=3)  # cadence changes do not matter

@@ -163,7 +163,7 @@ def _train(job: TrainJob, state: LoopState, base: dict[str, Any]) -> LoopState:
             log.write(record)
 
     try:
-        with make_progress("step") as prog:
+        with make_progress("step", batch_lines=False) as prog:  # with_step_lines writes those
             task = prog.add_task(f"train {base['run_id']}", total=plan.steps, completed=state.step, rate="")
             show = (lambda s: prog.update(task, completed=s)) if info.is_main else None
             return train_loop(job.wrapped, job.optimizer, job.batches, plan, state, job.device, job.precision,

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from slmscale.artifacts import META, fingerprint, is_fresh, read_json, write_json, write_meta
 from slmscale.data.manifest import read_manifest
 from slmscale.errors import UserError
-from slmscale.progress import batch_line, eta, info, make_progress
+from slmscale.progress import info, make_progress
 from slmscale.train import distributed as D
 from slmscale.train.checkpoint import list_checkpoints, load_checkpoint, restore_rng, rng_state, save_checkpoint
 from slmscale.train.loop import autocast_ctx, resolve_precision
@@ -228,8 +228,7 @@ def train_iteration(cfg: PretrainConfig, it: int, corpus: Corpus, labels: list[n
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # ce, acc, consistency, count
     seg_t, seg_frames, wall0 = time.perf_counter(), 0, time.perf_counter() - float(state.get("wall_s", 0.0))
     cpu0 = time.process_time() - float(state.get("cpu_s", 0.0))
-    loop_t0 = time.perf_counter()  # this process's own rate, for the ETA
-    with make_progress("steps") as prog:
+    with make_progress("steps", batch_lines=dist.is_main) as prog:  # one rank's lines in a batch log
         task = prog.add_task(f"pretrain iteration {it}", total=steps, completed=start, rate="")
         for step in range(start, steps):
             lr = lr_at(step, steps, cfg.peak_lr, cfg.min_lr, warmup)
@@ -260,9 +259,6 @@ def train_iteration(cfg: PretrainConfig, it: int, corpus: Corpus, labels: list[n
                     log.write({"step": done, "loss": ce_m, "masked_accuracy": acc_m, "consistency": cons_m,
                                "lr": lr, "frames_per_s": fps, "elapsed_s": now - wall0})
                 prog.update(task, rate=f"loss {ce_m:.3f} acc {acc_m:.2f} {fps:,.0f} frames/s")
-                if dist.is_main:
-                    batch_line(f"iteration {it}: step {done}/{steps} | loss {ce_m:.3f} | accuracy {acc_m:.2f} | "
-                               f"{fps:,.0f} frames/s | ETA {eta(done, steps, start, now - loop_t0)}")
                 sums.zero_()
                 seg_t, seg_frames = now, 0
             if done % cfg.ckpt_every == 0 and done < steps:
