@@ -230,3 +230,21 @@ def test_compare_prints_the_paired_difference_and_refuses_in_one_line(text_run, 
             main(["compare", str(tmp_path / "a" / "sblimp"), *args])
         err = capsys.readouterr().err
         assert ex.value.code == 2 and err.count("\n") == 1 and needle in err, err
+
+
+def test_eval_all_refuses_before_scoring_any_task(text_run, tmp_path, capsys):
+    import shutil
+
+    run, bench = text_run
+    mine, other = tmp_path / "run", tmp_path / "other"
+    shutil.copytree(run / "final", mine / "final")
+    shutil.copytree(bench, other)
+    main(["eval", "--run", str(mine), "--task", "sblimp", "--bench", str(other)])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ex:  # --all scores swuggy first, then would replace sblimp
+        main(["eval", "--run", str(mine), "--all", "--bench", str(bench)])
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and err.count("\n") == 1 and "holds the sblimp score from" in err
+    assert not (mine / "eval" / "swuggy").exists()  # refused before any work
+    main(["eval", "--run", str(mine), "--all", "--bench", str(bench), "--replace"])
+    assert json.loads(capsys.readouterr().out).keys() == {"swuggy", "sblimp"}

@@ -117,8 +117,19 @@ def test_what_cannot_be_compared_is_one_line(scored, tmp_path):
     meta = json.loads((other / "meta.json").read_text())
     meta["config"]["normalize"] = "sum"
     (other / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(UserError, match=r"differ in scoring \(protocol, normalize\)"):
+    with pytest.raises(UserError, match=r"differ in scoring \(protocol, normalize, truncation\)"):
         compare_results([a], [other])
+    cut = tmp_path / "cut"
+    shutil.copytree(b, cut)
+    scores = json.loads((cut / "scores.json").read_text())
+    meta = json.loads((cut / "meta.json").read_text())
+    assert meta["config"]["truncation"] == scores["truncation"] == "slide"
+    del meta["config"]["truncation"]  # a result from before meta.json recorded it: scores.json says
+    (cut / "meta.json").write_text(json.dumps(meta))
+    scores["truncation"] = "cut"
+    (cut / "scores.json").write_text(json.dumps(scores))
+    with pytest.raises(UserError, match=r"differ in scoring.*'cut'"):
+        compare_results([a], [cut])
 
 
 def test_folders_sharing_items_resample_items(tmp_path):

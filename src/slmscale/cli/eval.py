@@ -45,8 +45,8 @@ def eval_cmd(
                                  "benchmark folder (refused by default, so no score is lost silently)."),
 ) -> None:
     """Score RUN on TASK: writes RUN/eval/<key>/scores.json and <split>.txt, updates summary.json."""
-    from slmscale.eval.run import (evaluate_run, load_model, read_run_info, resolve_task, run_modality,
-                                   run_tasks)
+    from slmscale.eval.run import (check_results, evaluate_run, load_model, read_run_info, resolve_task,
+                                   run_modality, run_tasks)
 
     if all_tasks == (task is not None):
         raise UserError("give exactly one of --task T or --all")
@@ -66,6 +66,7 @@ def eval_cmd(
     else:
         resolve_task(task, modality, run_modality(info), final)  # bad combinations fail before loading
         tasks = [task]
+    check_results(run, tasks, bench, modality=modality, split=split, out=out, replace=replace)  # before any work
     model = load_model(final, device)  # once for every task
     results = {}
     for t in tasks:

@@ -13,7 +13,8 @@ per group is flagged as such.
 
 The other group may be the benchmark's strongest surface baseline (`surface`), taken from each
 folder's audit with its outcome on every pair. Results must share the task, its version (speech or
-text) and the scoring protocol: a comparison across protocols measures the protocol.
+text) and the scoring (protocol, normalisation, truncation): a comparison across them measures the
+scoring.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Result:
     source: Path    # the task folder its pairs came from (resolved)
     root: Path      # the benchmark folder given to `slmscale eval` (its audit may sit there)
     split: str
-    scoring: tuple[str, str]  # (protocol, normalize)
+    scoring: tuple[str, str, str]  # (protocol, normalize, truncation)
 
 
 def read_result(folder: str | Path) -> Result:
@@ -60,9 +61,12 @@ def read_result(folder: str | Path) -> Result:
     source = cfg.get("source") or cfg.get("bench")
     if not source or not cfg.get("benchmark"):
         raise UserError(f"{meta}: names no benchmark folder; score the run again with `slmscale eval`")
+    # Truncation is in scores.json (results made before meta.json recorded it have it there too).
+    scores = read_json(folder / "scores.json") if (folder / "scores.json").is_file() else {}
+    truncation = cfg.get("truncation") or scores.get("truncation")
     return Result(folder, cfg["benchmark"], cfg.get("variant", "speech"), Path(source).resolve(),
                   Path(cfg.get("bench") or source), cfg.get("split", "dev"),
-                  (str(cfg.get("protocol")), str(cfg.get("normalize"))))
+                  (str(cfg.get("protocol")), str(cfg.get("normalize")), str(truncation)))
 
 
 class _Benches:
@@ -153,7 +157,7 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
         raise UserError("--against: give eval results, or 'surface' for the benchmark's strongest surface baseline")
     everyone = a + b
     for what, values in (("task", {(r.task, r.variant) for r in everyone}),
-                         ("scoring (protocol, normalize)", {r.scoring for r in everyone})):
+                         ("scoring (protocol, normalize, truncation)", {r.scoring for r in everyone})):
         if len(values) > 1:
             raise UserError(f"the results differ in {what}: {', '.join(sorted(map(str, values)))}; "
                             "compare results scored the same way (score again with `slmscale eval`)")
@@ -204,6 +208,7 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
                 for r, outs in scored]
 
     return {"task": task, "variant": a[0].variant, "protocol": a[0].scoring[0], "normalize": a[0].scoring[1],
+            "truncation": a[0].scoring[2],
             **_difference(task, mean_a, mean_b, group_of, item_of), "interval_level": LEVEL,
             "accuracy_a": float(np.mean(list(mean_a.values()))), "accuracy_b": float(np.mean(list(mean_b.values()))),
             "a": each(scored_a), "b": SURFACE if surface else each(scored_b), "baseline": baseline or None,

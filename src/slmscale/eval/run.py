@@ -212,10 +212,9 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
     with exclusive(eval_root, f"an eval of {key}", name=f".{key}.lock"):
         cache = Path(cache_dir) if cache_dir else default_cache_dir(Path(bench_dir))
         if variant in ("t2s", "s2t"):
-            from slmscale.eval.crossmodal import (CrossEncoders, locate_crossmodal, read_crossmodal,
-                                                  score_crossmodal)
+            from slmscale.eval.crossmodal import CrossEncoders, score_crossmodal
 
-            bench: Any = read_crossmodal(locate_crossmodal(bench_dir, key), key)
+            bench: Any = load_task_bench(bench_dir, base, variant, key, split)
             claim_result(folder, bench.source, bench_dir, replace)
             encs = encoder if isinstance(encoder, CrossEncoders) else CrossEncoders()
             encs = CrossEncoders(encs.speech or encoder_from_run(info, where),
@@ -230,7 +229,7 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
             if encoder is None:
                 encoder = encoder_from_run(info, where, text=variant == "text")
             enc_key = encoder.key
-            bench = load_benchmark(bench_dir, base, split, text=variant == "text")
+            bench = load_task_bench(bench_dir, base, variant, key, split)
             claim_result(folder, bench.source, bench_dir, replace)
             if model is None:
                 model = load_model(final, device)
@@ -245,13 +244,35 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
         write_meta(folder, "eval", {"task": key, "benchmark": base, "variant": variant,
                                     "bench": str(Path(bench_dir).resolve()),
                                     "source": str(Path(bench.source).resolve()), "split": split,
-                                    "normalize": normalize, "protocol": proto.name, "encoder": enc_key},
+                                    "normalize": normalize, "protocol": proto.name, "truncation": truncation,
+                                    "encoder": enc_key},
                    accuracy=summary["headline"])
         if out is None:  # a side score (--out) leaves the run's summary alone
             # Per task, how it was scored: a study whose scoring changes re-scores (slmscale.study.worker).
             merge_summary(run_dir, {key: summary["headline"], "eval_protocol": proto.name},
                           nested={"eval_scoring": {key: scoring_record(proto.name, truncation)}})
         return summary
+
+
+def load_task_bench(bench_dir: str | Path, base: str, variant: str, key: str, split: str) -> Any:
+    """The pairs a task is scored on (a Benchmark, or a CrossBench for the cross-modal tasks)."""
+    if variant in ("t2s", "s2t"):
+        from slmscale.eval.crossmodal import locate_crossmodal, read_crossmodal
+
+        return read_crossmodal(locate_crossmodal(bench_dir, key), key)
+    return load_benchmark(bench_dir, base, split, text=variant == "text")
+
+
+def check_results(run_dir: str | Path, tasks: list[str], bench_dir: str | Path, *, modality: str | None = None,
+                  split: str = "dev", out: str | Path | None = None, replace: bool = False) -> None:
+    """Every refusal `evaluate_run` would make for TASKS about where their results go, made at once,
+    so that `eval --all` stops before scoring the first task rather than at the third."""
+    final, info = read_run_info(Path(run_dir))
+    eval_root = Path(out) if out is not None else Path(run_dir) / "eval"
+    for task in tasks:
+        base, variant, key = resolve_task(task, modality, run_modality(info), final / RUN_INFO)
+        claim_result(eval_root / key, load_task_bench(bench_dir, base, variant, key, split).source, bench_dir,
+                     replace)
 
 
 RESULT_FILES = ("scores.json", META)
