@@ -9,6 +9,7 @@ modification time (or each text), so a rebuilt benchmark is re-tokenised. The de
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -18,6 +19,8 @@ import numpy as np
 from slmscale.artifacts import atomic_write_bytes, sha256_json
 from slmscale.eval.encoders import Encoder
 from slmscale.eval.formats import Benchmark
+from slmscale.locks import is_held, waiting
+from slmscale.progress import info, track
 
 CACHE_NAME = ".slmscale-cache"
 
@@ -77,16 +80,36 @@ def encode_benchmark(bench: Benchmark, encoder: Encoder, cache_dir: str | Path |
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(bench.source.parent)
     path = cache_path(bench, encoder, cache_dir)
     shift = int(getattr(encoder, "shift", 0))
-    if path.is_file():
-        hit = _load(path)
+    hit = _load(path) if path.is_file() else None
+    if hit is not None:
+        return _shifted(hit[0], shift), hit[1], True
+    with contextlib.ExitStack() as held:
+        # One process fills a cache file; evals of other runs sharing the tokenizer (a study's
+        # seeds, scored in parallel) wait for it and read it instead of tokenising again.
+        lock = path.with_suffix(".lock")
+        try:
+            if is_held(lock):
+                info(f"{bench.task}: waiting for another eval tokenising this benchmark ({lock})")
+            held.enter_context(waiting(lock))
+        except OSError:
+            pass  # an unwritable cache folder: no lock, and no cache either
+        hit = _load(path) if path.is_file() else None
         if hit is not None:
             return _shifted(hit[0], shift), hit[1], True
+        tokens, failed = _tokenise(bench, encoder)
+        try:
+            _save(path, tokens, failed)
+        except OSError:
+            pass  # an unwritable cache only costs time
+    return _shifted(tokens, shift), failed, False
+
+
+def _tokenise(bench: Benchmark, encoder: Encoder) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Every item's tokens (encoder ids, no shift) and the keys that failed to encode."""
     keys = bench.keys
     items = [bench.texts[k] for k in keys] if bench.modality == "text" else [bench.audio[k] for k in keys]
     tokens: dict[str, np.ndarray] = {}
     failed: list[str] = []
-    from slmscale.progress import track
-
     prepare = getattr(encoder, "prepare_voices", None)
     if prepare is not None and bench.modality == "audio":
         voice_of = bench.voice_of()
@@ -100,11 +123,7 @@ def encode_benchmark(bench: Benchmark, encoder: Encoder, cache_dir: str | Path |
                 failed.append(key)
             else:
                 tokens[key] = np.asarray(ids, dtype=np.int64)
-    try:
-        _save(path, tokens, failed)
-    except OSError:
-        pass  # an unwritable cache only costs time
-    return _shifted(tokens, shift), failed, False
+    return tokens, failed
 
 
 def _shifted(tokens: dict[str, np.ndarray], shift: int) -> dict[str, np.ndarray]:
