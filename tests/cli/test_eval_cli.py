@@ -223,6 +223,11 @@ def test_compare_prints_the_paired_difference_and_refuses_in_one_line(text_run, 
     assert got["difference"] == 0 and got["n_pairs"] == 2 and got["verdict"] == "not distinguishable"
     main(["compare", str(tmp_path / "a" / "sblimp"), "--against", str(tmp_path / "b")])
     assert "sblimp: A (1 result(s))" in capsys.readouterr().out
+    main(["eval", "--run", str(run), "--task", "sblimp", "--bench", str(bench), "--replace"])
+    capsys.readouterr()
+    main(["compare", str(run), "--against", str(tmp_path / "a"), "--task", "sblimp", "--json"])  # run, --out
+    got = json.loads(capsys.readouterr().out)
+    assert got["difference"] == 0 and got["a"][0]["result"] == str(run / "eval" / "sblimp")
     for args, needle in ((["--against", "surface"], "no audit with per-pair outcomes"),
                          (["--against", "surface", "--against", str(tmp_path / "b")], "stands alone"),
                          (["--against", str(run)], "a run folder: give RUN/eval/<key>")):

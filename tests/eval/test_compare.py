@@ -161,3 +161,14 @@ def test_folders_sharing_items_resample_items(tmp_path):
     assert all(v["n_items"] == v["n_pairs"] == 8 for v in c["benches"].values())
     text = format_comparison(c)
     assert "16 pairs, 8 distinct items (2 benchmark folder(s))" in text
+
+
+def test_with_a_task_run_and_out_folders_stand_for_their_result(scored):
+    root, got = scored
+    # got[m, b][0] is <m>/on_<b>/sblimp: the --out folder <m>/on_<b> holds it under its key
+    c = compare_results([root / "m0" / "on_b0"], [root / "m1" / "on_b0"], task="sblimp")
+    assert c["difference"] == pytest.approx(compare_results([got[0, "b0"][0]], [got[1, "b0"][0]])["difference"])
+    with pytest.raises(UserError, match="nor a run or `eval --out` folder holding a swuggy result"):
+        compare_results([root / "m0" / "on_b0"], [root / "m1" / "on_b0"], task="swuggy")
+    with pytest.raises(UserError, match="holds a sblimp result, not swuggy"):
+        compare_results([got[0, "b0"][0]], [got[1, "b0"][0]], task="swuggy")

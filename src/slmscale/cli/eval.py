@@ -109,10 +109,13 @@ def voice_line(s: dict) -> str:
 
 def compare_cmd(
     results: list[Path] = typer.Argument(..., help="Group A: eval result folders (RUN/eval/<key>, or an "
-                                         "`eval --out` folder's <key>), e.g. one recipe's seeds."),
+                                         "`eval --out` folder's <key>; with --task, the run or --out "
+                                         "folders), e.g. one recipe's seeds."),
     against: list[str] = typer.Option(..., "--against", help="Group B: an eval result folder (repeat "
                                       "the option for each), or 'surface' for the benchmark's strongest "
                                       "surface baseline (from its audit)."),
+    task: Optional[str] = typer.Option(None, "--task", help="Take run folders (RUN/eval/<key>) and `eval "
+                                       "--out` folders (DIR/<key>) as their result of this task."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> None:
     """Group A against group B pair by pair: the difference in pair accuracy, its 95 % interval and
@@ -122,7 +125,7 @@ def compare_cmd(
 
     if SURFACE in against and len(against) > 1:
         raise UserError(f"--against {SURFACE} stands alone: compare with the baseline or with results, not both")
-    got = compare_results(list(results), SURFACE if against == [SURFACE] else [Path(b) for b in against])
+    got = compare_results(list(results), SURFACE if against == [SURFACE] else [Path(b) for b in against], task)
     typer.echo(json.dumps(got, indent=1, sort_keys=True) if as_json else format_comparison(got))
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from slmscale.artifacts import META, read_json
 from slmscale.errors import UserError
-from slmscale.eval.formats import load_benchmark
+from slmscale.eval.formats import canonical_task, load_benchmark
 from slmscale.eval.scoring import BREAKDOWNS, MACRO_HEADLINE, Comparison, pair_outcomes, verdict
 from slmscale.eval.submission import read_submission
 from slmscale.stats import LEVEL, mean_interval
@@ -49,13 +49,28 @@ class Result:
     scoring: tuple[str, str, str]  # (protocol, normalize, truncation)
 
 
-def read_result(folder: str | Path) -> Result:
+def locate_result(folder: str | Path, task: str | None = None) -> Path:
+    """FOLDER itself, or with TASK the result under it: FOLDER/eval/<key> (a run folder) or
+    FOLDER/<key> (an `eval --out` folder)."""
     folder = Path(folder)
+    if task is not None and not (folder / META).is_file():
+        key = canonical_task(task)
+        for found in (folder / "eval" / key, folder / key):
+            if (found / META).is_file():
+                return found
+    return folder
+
+
+def read_result(folder: str | Path, task: str | None = None) -> Result:
+    folder = locate_result(folder, task)
     meta = folder / META
     if not meta.is_file() or read_json(meta).get("kind") != "eval":
-        hint = " (a run folder: give RUN/eval/<key>)" if (folder / "final").is_dir() else ""
+        hint = (" (a run folder: give RUN/eval/<key>, or --task)" if (folder / "final").is_dir() and task is None
+                else f" (nor a run or `eval --out` folder holding a {task} result)" if task else "")
         raise UserError(f"{folder}: not an eval result, no meta.json of kind 'eval'{hint}")
     cfg = read_json(meta).get("config") or {}
+    if task is not None and cfg.get("task") != canonical_task(task):
+        raise UserError(f"{folder}: holds a {cfg.get('task')} result, not {canonical_task(task)}")
     if cfg.get("variant") in ("t2s", "s2t"):
         raise UserError(f"{folder}: cross-modal results cannot be compared pair by pair yet")
     source = cfg.get("source") or cfg.get("bench")
@@ -145,14 +160,16 @@ def _difference(task: str, a: dict[Any, float], b: dict[Any, float], group_of: d
             "n_items": len(set(items))}
 
 
-def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | str) -> dict[str, Any]:
+def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | str, task: str | None = None
+                    ) -> dict[str, Any]:
     """Group A against group B (result folders, or SURFACE): the paired difference over the pairs
-    both scored, overall and per benchmark folder, and each result's accuracy on those pairs."""
+    both scored, overall and per benchmark folder, and each result's accuracy on those pairs.
+    With `task`, a run folder or an `eval --out` folder stands for its result of that task."""
     if not a_folders:
         raise UserError("give at least one eval result to compare")
-    a = [read_result(f) for f in a_folders]
+    a = [read_result(f, task) for f in a_folders]
     surface = b_folders == SURFACE
-    b = [] if surface else [read_result(f) for f in b_folders]
+    b = [] if surface else [read_result(f, task) for f in b_folders]
     if not surface and not b:
         raise UserError("--against: give eval results, or 'surface' for the benchmark's strongest surface baseline")
     everyone = a + b
