@@ -173,3 +173,46 @@ def test_voice_normalised_units_take_each_voices_statistics_from_the_benchmark(t
     tokens, failed, _ = encode_benchmark(short, enc, tmp_path / "cache2")
     assert sorted(failed) == ["carib-f5-u0", "carib-f5-u1"] and len(tokens) == 8
     assert "voice 'carib-f5' has 6.0 s of usable audio" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_moved_benchmark_gets_the_same_voice_statistics(tmp_path, monkeypatch):
+    """Which items give a voice its statistics is chosen by their names in the benchmark, so the
+    same benchmark in another folder is tokenised the same (and scores the same)."""
+    import shutil
+
+    from slmscale.eval.cache import encode_benchmark
+    from slmscale.eval.formats import Benchmark, Pair
+    from slmscale.units.bundle import SpeechTokenizer
+    from slmscale.units.fit import fit_tokenizer, make_fit_config
+    from slmscale.units.voice_norm import VoiceNorm
+    from support.voices import RAW_LOGMEL, gain_corpus
+
+    manifest = gain_corpus(tmp_path / "c")
+    cfg = make_fit_config(manifest, RAW_LOGMEL, k=4, max_frames=5000).model_copy(
+        update={"voice_norm": VoiceNorm(seconds=12.0)})  # four of a voice's eight 3-second items
+    fit_tokenizer(cfg, tmp_path / "tok", workers=1)
+    names = [f"{v}-u{i}" for v in ("us-f1", "carib-f5") for i in range(8)]
+    pairs = [Pair(f"p{i}", v, f"{v}-u{i}", f"{v}-u{i + 1}") for v in ("us-f1", "carib-f5") for i in (0, 2, 4, 6)]
+    seen: list[list[str]] = []
+    adapt = SpeechTokenizer.adapt
+
+    def spy(self, items, voices=None):
+        seen.append(sorted(it.key for it in items))
+        return adapt(self, items, voices)
+
+    monkeypatch.setattr(SpeechTokenizer, "adapt", spy)
+    got = []
+    for where in ("a/deep/bench", "b"):
+        folder = tmp_path / where
+        shutil.copytree(manifest.parent / "audio", folder)
+        bench = Benchmark("swuggy", "dev", folder, pairs, audio={n: folder / f"{n}.wav" for n in names})
+        enc = UnitsEncoder(SpeechTokenizer.load(tmp_path / "tok"), {"eos": 2}, dedup=False)
+        got.append(encode_benchmark(bench, enc, tmp_path / "cache" / where.replace("/", "_"))[0])
+    assert seen[0] == seen[1] == sorted(names)  # the items are known by name, not by path
+    assert got[0].keys() == got[1].keys() and all((got[0][k] == got[1][k]).all() for k in got[0])
+    # Caches tokenised when the paths chose the items are not reused.
+    from slmscale.artifacts import sha256_json
+
+    tok = SpeechTokenizer.load(tmp_path / "tok")
+    old_key = sha256_json({"kind": "units", "fingerprint": tok.fingerprint(), "dedup": False})
+    assert UnitsEncoder(tok, {"eos": 2}, dedup=False).key != old_key

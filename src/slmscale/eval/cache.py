@@ -113,7 +113,7 @@ def _tokenise(bench: Benchmark, encoder: Encoder) -> tuple[dict[str, np.ndarray]
     prepare = getattr(encoder, "prepare_voices", None)
     if prepare is not None and bench.modality == "audio":
         voice_of = bench.voice_of()
-        prepare([bench.audio[k] for k in keys], [voice_of.get(k, "") for k in keys])
+        prepare([bench.audio[k] for k in keys], [voice_of.get(k, "") for k in keys], keys)
     chunk = 64
     for start in track(range(0, len(keys), chunk), f"tokenising {bench.task}",
                        total=(len(keys) + chunk - 1) // chunk, unit="chunk"):

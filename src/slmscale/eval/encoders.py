@@ -71,12 +71,20 @@ class UnitsEncoder:
         if speech_token is not None:
             self.prefix = self.prefix + [int(speech_token)]
             self.allowed_tokens = list(range(self.offset, self.offset + tokenizer.k)) + self.suffix
-        self.key = sha256_json({"kind": "units", "fingerprint": tokenizer.fingerprint(), "dedup": self.dedup})
+        # Voice-normalised tokens depend on which items give a voice its statistics; those are now
+        # chosen by the items' benchmark names, not their paths (a moved bench scores the same),
+        # and caches made the old way are not reused.
+        per_voice = {"voice_statistics": "by-item-name"} if getattr(tokenizer, "per_voice", False) else {}
+        self.key = sha256_json({"kind": "units", "fingerprint": tokenizer.fingerprint(), "dedup": self.dedup,
+                                **per_voice})
         self.voices: dict[str, str] = {}  # audio path -> voice (voice-normalised tokenizers)
 
-    def prepare_voices(self, paths: Sequence[Path], voices: Sequence[str]) -> None:
+    def prepare_voices(self, paths: Sequence[Path], voices: Sequence[str],
+                       keys: Sequence[str] | None = None) -> None:
         """Learn each item's voice and, when the tokenizer normalises per voice, each voice's
-        statistics from the benchmark's own audio of that voice."""
+        statistics from the benchmark's own audio of that voice. `keys` (the items' names in the
+        benchmark) pick which items those are, so the choice does not depend on where the
+        benchmark folder lies; without them the paths do."""
         self.voices.update({str(p): v for p, v in zip(paths, voices)})
         if not getattr(self.tokenizer, "per_voice", False):
             return
@@ -89,7 +97,7 @@ class UnitsEncoder:
                 seconds = probe_audio(p).duration
             except Exception:  # an unreadable file is left out here and reported by encode
                 continue
-            items.append(Item(i, str(p), str(p), seconds, v))
+            items.append(Item(i, str(keys[i]) if keys is not None else str(p), str(p), seconds, v))
         self.tokenizer.adapt(items)
         from slmscale.progress import info
 
@@ -137,8 +145,9 @@ class UnigramEncoder:
         self.prefix, self.suffix = units.prefix, units.suffix
         self.key = sha256_json({"kind": "unigram", "units": units.key, "unigram": unigram_fingerprint})
 
-    def prepare_voices(self, paths: Sequence[Path], voices: Sequence[str]) -> None:
-        self.units.prepare_voices(paths, voices)
+    def prepare_voices(self, paths: Sequence[Path], voices: Sequence[str],
+                       keys: Sequence[str] | None = None) -> None:
+        self.units.prepare_voices(paths, voices, keys)
 
     def encode(self, items: Sequence[Path]) -> list[np.ndarray | None]:
         units = self.units.encode(items)
