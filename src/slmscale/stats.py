@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
+from typing import Iterator
 
 import numpy as np
 
@@ -27,13 +28,17 @@ def percentile_interval(samples, level: float = LEVEL) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def resampled_means(values: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
-    """Means of n_boot resamples (with replacement) of `values`, drawn in blocks of ~2M indices so
-    an official-size benchmark (tens of thousands of pairs) stays within a few tens of MB."""
-    n = values.size
+def _draws(n: int, rng: np.random.Generator, n_boot: int) -> Iterator[np.ndarray]:
+    """n_boot resamples (with replacement) of n indices, in blocks of ~2M indices so an
+    official-size benchmark (tens of thousands of pairs) stays within a few tens of MB."""
     block = max(1, 2_000_000 // n)
-    return np.concatenate([values[rng.integers(0, n, (min(block, n_boot - i), n))].mean(axis=1)
-                           for i in range(0, n_boot, block)])
+    for i in range(0, n_boot, block):
+        yield rng.integers(0, n, (min(block, n_boot - i), n))
+
+
+def resampled_means(values: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """Means of n_boot resamples (with replacement) of `values`."""
+    return np.concatenate([values[draw].mean(axis=1) for draw in _draws(values.size, rng, n_boot)])
 
 
 def resampled_cluster_means(values: np.ndarray, clusters: np.ndarray, rng: np.random.Generator,
@@ -42,12 +47,8 @@ def resampled_cluster_means(values: np.ndarray, clusters: np.ndarray, rng: np.ra
     the clusters drawn. Items of one cluster (one word tested twice) move together."""
     _, idx = np.unique(clusters, return_inverse=True)
     sums, counts = np.bincount(idx, weights=values), np.bincount(idx).astype(float)
-    n, block = sums.size, max(1, 2_000_000 // sums.size)
-    out = []
-    for i in range(0, n_boot, block):
-        draw = rng.integers(0, n, (min(block, n_boot - i), n))
-        out.append(sums[draw].sum(axis=1) / counts[draw].sum(axis=1))
-    return np.concatenate(out)
+    return np.concatenate([sums[draw].sum(axis=1) / counts[draw].sum(axis=1)
+                           for draw in _draws(sums.size, rng, n_boot)])
 
 
 def mean_interval(values, groups=None, n_boot: int = BOOT_SAMPLES, seed: int = BOOT_SEED,

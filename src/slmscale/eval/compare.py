@@ -64,11 +64,12 @@ def locate_result(folder: str | Path, task: str | None = None) -> Path:
 def read_result(folder: str | Path, task: str | None = None) -> Result:
     folder = locate_result(folder, task)
     meta = folder / META
-    if not meta.is_file() or read_json(meta).get("kind") != "eval":
+    record = read_json(meta) if meta.is_file() else {}
+    if record.get("kind") != "eval":
         hint = (" (a run folder: give RUN/eval/<key>, or --task)" if (folder / "final").is_dir() and task is None
                 else f" (nor a run or `eval --out` folder holding a {task} result)" if task else "")
         raise UserError(f"{folder}: not an eval result, no meta.json of kind 'eval'{hint}")
-    cfg = read_json(meta).get("config") or {}
+    cfg = record.get("config") or {}
     if task is not None and cfg.get("task") != canonical_task(task):
         raise UserError(f"{folder}: holds a {cfg.get('task')} result, not {canonical_task(task)}")
     if cfg.get("variant") in ("t2s", "s2t"):
@@ -188,14 +189,11 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
     scored_b = [(r, outcomes_of(r, benches)) for r in b]
     got_a = pooled(scored_a)
     got_b, baseline = surface_outcomes(a) if surface else (pooled(scored_b), {})
-    missing = sorted(str(s) for s in got_a if s not in got_b)
-    if missing:
-        raise UserError(f"{missing[0]}: group A was scored on this benchmark folder and group B was not; "
-                        "pairs are only compared where both groups scored them")
-    extra = sorted(str(s) for s in got_b if s not in got_a)
-    if extra:
-        raise UserError(f"{extra[0]}: group B was scored on this benchmark folder and group A was not; "
-                        "pairs are only compared where both groups scored them")
+    for one, other, (has, lacks) in ((got_a, got_b, "AB"), (got_b, got_a, "BA")):
+        alone = sorted(str(s) for s in one if s not in other)
+        if alone:
+            raise UserError(f"{alone[0]}: group {has} was scored on this benchmark folder and group {lacks} "
+                            "was not; pairs are only compared where both groups scored them")
     mean_a: dict[tuple[Path, str], float] = {}  # (folder, pair id): pair ids are only unique within a folder
     mean_b: dict[tuple[Path, str], float] = {}
     group_of: dict[tuple[Path, str], str] = {}
