@@ -72,6 +72,8 @@ def test_eval_one_task_and_all(text_run, capsys):
     (["--task", "sblimp", "--normalize", "median"], "normalize"),
     (["--task", "sstorycloze_t2s"], "needs an interleaved speech-text run"),
     (["--task", "sblimp", "--modality", "speech"], "text run cannot score the speech"),
+    (["--task", "sblimp", "--voice-seconds", "half"], "--voice-seconds must be 'all' or a positive number"),
+    (["--task", "sblimp", "--voice-seconds", "0"], "--voice-seconds must be 'all' or a positive number"),
 ])
 def test_eval_errors_are_one_line(text_run, capsys, args, needle):
     run, bench = text_run

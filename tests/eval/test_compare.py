@@ -130,6 +130,18 @@ def test_what_cannot_be_compared_is_one_line(scored, tmp_path):
     (cut / "scores.json").write_text(json.dumps(scores))
     with pytest.raises(UserError, match=r"differ in scoring.*'cut'"):
         compare_results([a], [cut])
+    # Voice statistics: two voice-normalised results must have taken them the same way; a result
+    # of a tokenizer without voice normalisation records none and compares with either.
+    voiced = {}
+    for label in ("all", "180 s"):
+        voiced[label] = tmp_path / f"voice-{label}"
+        shutil.copytree(b, voiced[label])
+        meta = json.loads((voiced[label] / "meta.json").read_text())
+        meta["config"]["voice_statistics"] = label
+        (voiced[label] / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match=r"differ in voice statistics \(eval --voice-seconds\): 180 s, all"):
+        compare_results([voiced["all"]], [voiced["180 s"]])
+    assert compare_results([a], [voiced["all"]])["difference"] == compare_results([a], [b])["difference"]
 
 
 def test_folders_sharing_items_resample_items(tmp_path):

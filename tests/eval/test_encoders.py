@@ -175,9 +175,11 @@ def test_voice_normalised_units_take_each_voices_statistics_from_the_benchmark(t
     assert "voice 'carib-f5' has 6.0 s of usable audio" in " ".join(capsys.readouterr().err.split())
 
 
-def test_a_moved_benchmark_gets_the_same_voice_statistics(tmp_path, monkeypatch):
-    """Which items give a voice its statistics is chosen by their names in the benchmark, so the
-    same benchmark in another folder is tokenised the same (and scores the same)."""
+@pytest.mark.parametrize("voice_seconds", [12.0, None])
+def test_a_moved_benchmark_gets_the_same_voice_statistics(tmp_path, monkeypatch, voice_seconds):
+    """Which items give a voice its statistics is chosen by their names in the benchmark (or is
+    all of them), so the same benchmark in another folder is tokenised the same (and scores the
+    same)."""
     import shutil
 
     from slmscale.eval.cache import encode_benchmark
@@ -196,9 +198,9 @@ def test_a_moved_benchmark_gets_the_same_voice_statistics(tmp_path, monkeypatch)
     seen: list[list[str]] = []
     adapt = SpeechTokenizer.adapt
 
-    def spy(self, items, voices=None):
+    def spy(self, items, voices=None, **kw):
         seen.append(sorted(it.key for it in items))
-        return adapt(self, items, voices)
+        return adapt(self, items, voices, **kw)
 
     monkeypatch.setattr(SpeechTokenizer, "adapt", spy)
     got = []
@@ -206,7 +208,8 @@ def test_a_moved_benchmark_gets_the_same_voice_statistics(tmp_path, monkeypatch)
         folder = tmp_path / where
         shutil.copytree(manifest.parent / "audio", folder)
         bench = Benchmark("swuggy", "dev", folder, pairs, audio={n: folder / f"{n}.wav" for n in names})
-        enc = UnitsEncoder(SpeechTokenizer.load(tmp_path / "tok"), {"eos": 2}, dedup=False)
+        enc = UnitsEncoder(SpeechTokenizer.load(tmp_path / "tok"), {"eos": 2}, dedup=False,
+                           voice_seconds=voice_seconds)
         got.append(encode_benchmark(bench, enc, tmp_path / "cache" / where.replace("/", "_"))[0])
     assert seen[0] == seen[1] == sorted(names)  # the items are known by name, not by path
     assert got[0].keys() == got[1].keys() and all((got[0][k] == got[1][k]).all() for k in got[0])
@@ -215,4 +218,4 @@ def test_a_moved_benchmark_gets_the_same_voice_statistics(tmp_path, monkeypatch)
 
     tok = SpeechTokenizer.load(tmp_path / "tok")
     old_key = sha256_json({"kind": "units", "fingerprint": tok.fingerprint(), "dedup": False})
-    assert UnitsEncoder(tok, {"eos": 2}, dedup=False).key != old_key
+    assert UnitsEncoder(tok, {"eos": 2}, dedup=False, voice_seconds=voice_seconds).key != old_key

@@ -85,6 +85,28 @@ def test_evaluate_run_writes_scores_submission_and_summary(tmp_path, llama, kit)
         assert sub2[k] == pytest.approx(ref[k] * (len(toks) + 1), abs=1e-4)
 
 
+def test_a_voice_normalised_encoder_records_its_voice_statistics(tmp_path, llama, kit):
+    """How each benchmark voice got its statistics is part of the result: meta.json, scores.json
+    and summary.json's eval_scoring say it (a study re-scores when it changes)."""
+    from slmscale.eval.protocols import scoring_record
+
+    run = kit.make_run(tmp_path, llama)
+    bench = tmp_path / "bench"
+    build_sblimp(kit, bench)
+    enc = kit.FakeEncoder()
+    enc.voice_statistics = "180 s"
+    evaluate_run(run, "sblimp", bench, encoder=enc, batch_size=4)
+    out = run / "eval" / "sblimp"
+    assert json.loads((out / "meta.json").read_text())["config"]["voice_statistics"] == "180 s"
+    assert json.loads((out / "scores.json").read_text())["voice_statistics"] == "180 s"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["eval_scoring"]["sblimp"] == scoring_record("zerospeech", "slide", "180 s")
+    evaluate_run(run, "sblimp", bench, encoder=kit.FakeEncoder(), batch_size=4)  # not voice-normalised
+    assert "voice_statistics" not in json.loads((out / "scores.json").read_text())
+    assert json.loads((out / "meta.json").read_text())["config"]["voice_statistics"] is None
+    assert json.loads((run / "summary.json").read_text())["eval_scoring"]["sblimp"] == scoring_record("zerospeech")
+
+
 def test_cache_invalidated_when_a_wav_changes(tmp_path, llama, kit):
     run = kit.make_run(tmp_path, llama)
     bench = tmp_path / "bench"

@@ -81,3 +81,28 @@ def test_a_changed_scoring_protocol_is_rescored(tmp_path):
     assert not needs_work(paths)
     # a score whose scoring was never recorded (a custom evaluator) stays done
     assert task_done({"swuggy": 0.5}, "swuggy", {"protocol": "slamkit"})
+
+
+def test_a_voice_normalised_runs_score_with_other_voice_statistics_is_rescored(tmp_path):
+    """A run whose speech tokenizer normalises per voice is scored with all of each benchmark
+    voice's audio: a score recorded otherwise (or before eval recorded it) is done again; a run
+    without voice normalisation, or a text task, records none and stays done."""
+    from slmscale.artifacts import write_json
+    from slmscale.eval.protocols import scoring_record
+    from slmscale.study.runstate import RunPaths, task_done
+
+    paths = RunPaths(tmp_path / "r")
+    tok = tmp_path / "tok"
+    write_json(tok / "config.json", {"k": 100, "voice_norm": {"kind": "whiten", "seconds": 180.0}})
+    write_json(paths.run / "final" / "slmscale.json", {"modality": "units", "tokenizer": {"kind": "units", "path": str(tok)}})
+    scoring = {"protocol": "zerospeech"}
+
+    def summary(record):
+        return {"swuggy": 0.6, "eval_scoring": {"swuggy": record}}
+
+    assert task_done(summary(scoring_record("zerospeech", "slide", "all")), "swuggy", scoring, paths.run)
+    assert not task_done(summary(scoring_record("zerospeech", "slide", "180 s")), "swuggy", scoring, paths.run)
+    assert not task_done(summary(scoring_record("zerospeech")), "swuggy", scoring, paths.run)
+    write_json(tok / "config.json", {"k": 100, "voice_norm": None})
+    assert task_done(summary(scoring_record("zerospeech")), "swuggy", scoring, paths.run)
+    assert not task_done(summary(scoring_record("zerospeech", "slide", "all")), "swuggy", scoring, paths.run)

@@ -82,6 +82,47 @@ def test_an_unreadable_file_is_passed_over_for_the_next(tmp_path):
     assert sorted(transforms) == ["us-f1"] and "has 3.0 s of usable audio" in problems["carib-f5"]
 
 
+def test_whitening_from_running_moments_matches_the_covariance_of_all_frames():
+    """Accumulated block by block (as a voice's files are read), the statistics equal those of
+    the frames joined: mean, and the unbiased covariance shrunk towards its diagonal."""
+    from slmscale.units.spectral import Moments, inverse_sqrt
+
+    rng = np.random.default_rng(3)
+    frames = rng.standard_normal((3000, 5)) @ rng.standard_normal((5, 5)) + 40.0  # far from zero
+    m = Moments(5, full=True)
+    for block in np.array_split(frames, [7, 800, 801, 2500]):
+        m.add(block)
+    mean, matrix = whitening(m, 0.25)
+    cov = np.cov(frames, rowvar=False)
+    by_hand = inverse_sqrt(0.75 * cov + 0.25 * np.diag(np.diag(cov)), rel_floor=1e-8, abs_floor=1e-12)
+    assert np.allclose(mean, frames.mean(axis=0), rtol=0, atol=1e-4)
+    assert np.allclose(matrix, by_hand, rtol=1e-5, atol=1e-6)
+    assert np.allclose(whitening(frames, 0.25)[1], by_hand, rtol=1e-5, atol=1e-6)
+
+
+def test_whole_voices_use_every_file(tmp_path):
+    """With `whole`, a voice's statistics are those of all its files' frames, whatever `seconds`
+    says; without it, only of the first `seconds` of its ranked files."""
+    from slmscale.data.manifest import read_manifest
+    from slmscale.units.encoders import build_encoder
+    from slmscale.units.manifest_jobs import features_for_items, manifest_items
+
+    manifest = gain_corpus(tmp_path / "c")
+    items = manifest_items(manifest, read_manifest(manifest))
+    encoder = build_encoder(RAW_LOGMEL)
+    norm = VoiceNorm(seconds=6.0, min_seconds=5.0)  # two of a voice's 3 s files
+    whole, _ = voice_transforms(encoder, items, norm, {"us-f1"}, whole=True)
+    capped, _ = voice_transforms(encoder, items, norm, {"us-f1"})
+    mine = [it for it in items if it.voice == "us-f1"]
+    assert len(mine) > 2
+    every = np.concatenate([o.value for o in features_for_items(encoder, mine)])
+    first = np.concatenate([o.value for o in features_for_items(encoder, ranked_items(mine, norm)["us-f1"][:2])])
+    for got, frames in ((whole, every), (capped, first[:int(6.0 * encoder.frame_rate)])):
+        mean, matrix = whitening(frames, norm.shrink)
+        assert np.allclose(got["us-f1"][0], mean, atol=1e-4) and np.allclose(got["us-f1"][1], matrix, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(whole["us-f1"][1], capped["us-f1"][1], rtol=1e-3)
+
+
 def _fit(manifest: Path, out: Path, norm: VoiceNorm | None, **kw) -> dict:
     cfg = make_fit_config(manifest, RAW_LOGMEL, k=2, max_frames=5000).model_copy(update={"voice_norm": norm})
     return fit_tokenizer(cfg, out, workers=1, **kw)

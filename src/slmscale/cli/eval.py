@@ -43,6 +43,9 @@ def eval_cmd(
                                        "second benchmark that keeps the run's own result."),
     replace: bool = typer.Option(False, "--replace", help="Replace a result scored on another "
                                  "benchmark folder (refused by default, so no score is lost silently)."),
+    voice_seconds: str = typer.Option("all", "--voice-seconds", help="Voice-normalised tokenizers: "
+                                      "each benchmark voice's statistics come from all of its audio "
+                                      "(default) or from its first S seconds, ranked by item name."),
 ) -> None:
     """Score RUN on TASK: writes RUN/eval/<key>/scores.json and <split>.txt, updates summary.json."""
     from slmscale.eval.run import (check_results, evaluate_run, load_model, read_run_info, resolve_task,
@@ -56,6 +59,7 @@ def eval_cmd(
     get_protocol(protocol).resolve_normalize(normalize)  # a bad combination fails before loading
     if truncation not in TRUNCATION:
         raise UserError(f"--truncation must be one of {', '.join(TRUNCATION)}, got {truncation!r}")
+    seconds = parse_voice_seconds(voice_seconds)
     final, info = read_run_info(run)
     if all_tasks:
         tasks = run_tasks(bench, run_modality(info), split=split, modality=modality)
@@ -72,7 +76,7 @@ def eval_cmd(
     for t in tasks:
         s = evaluate_run(run, t, bench, normalize, modality=modality, split=split, batch_size=batch_size,
                          cache_dir=cache_dir, device=device, model=model, protocol=protocol,
-                         truncation=truncation, out=out, replace=replace)
+                         truncation=truncation, out=out, replace=replace, voice_seconds=seconds)
         results[s["task"]] = s["headline"]
         lo, hi = s["interval"]
         typer.secho(f"{s['task']}: {s['headline']:.4f} [{lo:.3f}, {hi:.3f}] ({s['n_pairs']} pairs x "
@@ -92,6 +96,20 @@ def surface_line(v: dict) -> str:
         "unpaired: the audit has no per-pair outcomes, re-run `slmscale bench audit`")
     return (f"{v['difference']:+.3f} [{lo:+.3f}, {hi:+.3f}] against the strongest surface baseline "
             f"({v['baseline']}, {v['baseline_accuracy']:.3f}; {how}): {v['verdict']}")
+
+
+def parse_voice_seconds(value: str) -> float | None:
+    """`--voice-seconds`: 'all' (None) or a positive number of seconds (the tokenizer's own
+    `voice_norm.min_seconds` is checked when its statistics are computed)."""
+    if value.strip().lower() == "all":
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise UserError(f"--voice-seconds must be 'all' or a positive number of seconds, got {value!r}")
+    return seconds
 
 
 def voice_line(s: dict) -> str:

@@ -14,7 +14,9 @@ per group is flagged as such.
 The other group may be the benchmark's strongest surface baseline (`surface`), taken from each
 folder's audit with its outcome on every pair. Results must share the task, its version (speech or
 text) and the scoring (protocol, normalisation, truncation): a comparison across them measures the
-scoring.
+scoring. Results of voice-normalised tokenizers must also have taken their benchmark voices'
+statistics the same way (all of each voice's audio, or a fixed number of seconds); results of
+other tokenizers record none and can be compared with any.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Result:
     root: Path      # the benchmark folder given to `slmscale eval` (its audit may sit there)
     split: str
     scoring: tuple[str, str, str]  # (protocol, normalize, truncation)
+    voice_statistics: str | None = None  # voice-normalised tokenizers: "all" or "S s"
 
 
 def locate_result(folder: str | Path, task: str | None = None) -> Path:
@@ -82,7 +85,8 @@ def read_result(folder: str | Path, task: str | None = None) -> Result:
     truncation = cfg.get("truncation") or scores.get("truncation")
     return Result(folder, cfg["benchmark"], cfg.get("variant", "speech"), Path(source).resolve(),
                   Path(cfg.get("bench") or source), cfg.get("split", "dev"),
-                  (str(cfg.get("protocol")), str(cfg.get("normalize")), str(truncation)))
+                  (str(cfg.get("protocol")), str(cfg.get("normalize")), str(truncation)),
+                  cfg.get("voice_statistics"))
 
 
 class _Benches:
@@ -175,7 +179,9 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
         raise UserError("--against: give eval results, or 'surface' for the benchmark's strongest surface baseline")
     everyone = a + b
     for what, values in (("task", {(r.task, r.variant) for r in everyone}),
-                         ("scoring (protocol, normalize, truncation)", {r.scoring for r in everyone})):
+                         ("scoring (protocol, normalize, truncation)", {r.scoring for r in everyone}),
+                         ("voice statistics (eval --voice-seconds)",
+                          {r.voice_statistics for r in everyone} - {None})):
         if len(values) > 1:
             raise UserError(f"the results differ in {what}: {', '.join(sorted(map(str, values)))}; "
                             "compare results scored the same way (score again with `slmscale eval`)")

@@ -53,6 +53,11 @@ def frame(special: dict[str, int]) -> tuple[list[int], list[int]]:
     return [], []
 
 
+def voice_statistics_label(seconds: float | None) -> str:
+    """How a voice-normalised tokenizer got each benchmark voice's statistics, as results record it."""
+    return "all" if seconds is None else f"{seconds:g} s"
+
+
 class UnitsEncoder:
     """Audio -> speech units with a saved SpeechTokenizer bundle; `shift` offsets them for
     interleaved models."""
@@ -60,7 +65,8 @@ class UnitsEncoder:
     modality = "audio"
 
     def __init__(self, tokenizer: Any, special: dict[str, int], dedup: bool | None = None,
-                 unit_offset: int = 0, speech_token: int | None = None, batch: int = 16):
+                 unit_offset: int = 0, speech_token: int | None = None, batch: int = 16,
+                 voice_seconds: float | None = None):
         self.tokenizer = tokenizer
         self.dedup = tokenizer.dedup if dedup is None else bool(dedup)
         self.offset = self.shift = int(unit_offset)
@@ -71,10 +77,16 @@ class UnitsEncoder:
         if speech_token is not None:
             self.prefix = self.prefix + [int(speech_token)]
             self.allowed_tokens = list(range(self.offset, self.offset + tokenizer.k)) + self.suffix
-        # Voice-normalised tokens depend on which items give a voice its statistics; those are now
-        # chosen by the items' benchmark names, not their paths (a moved bench scores the same),
-        # and caches made the old way are not reused.
-        per_voice = {"voice_statistics": "by-item-name"} if getattr(tokenizer, "per_voice", False) else {}
+        # Voice-normalised tokens depend on which audio gives each voice its statistics: by
+        # default all of the voice's audio in the benchmark (nothing to choose, so no choice moves
+        # a score), or its first `voice_seconds` ranked by item name. Caches made any other way
+        # (e.g. ranked by path) are not reused.
+        self.voice_seconds = voice_seconds
+        self.voice_statistics: str | None = None  # how, for records; None: not voice-normalised
+        per_voice: dict[str, Any] = {}
+        if getattr(tokenizer, "per_voice", False):
+            self.voice_statistics = voice_statistics_label(voice_seconds)
+            per_voice = {"voice_statistics": "all" if voice_seconds is None else {"by-item-name": voice_seconds}}
         self.key = sha256_json({"kind": "units", "fingerprint": tokenizer.fingerprint(), "dedup": self.dedup,
                                 **per_voice})
         self.voices: dict[str, str] = {}  # audio path -> voice (voice-normalised tokenizers)
@@ -82,9 +94,9 @@ class UnitsEncoder:
     def prepare_voices(self, paths: Sequence[Path], voices: Sequence[str],
                        keys: Sequence[str] | None = None) -> None:
         """Learn each item's voice and, when the tokenizer normalises per voice, each voice's
-        statistics from the benchmark's own audio of that voice. `keys` (the items' names in the
-        benchmark) pick which items those are, so the choice does not depend on where the
-        benchmark folder lies; without them the paths do."""
+        statistics from the benchmark's own audio of that voice: all of it, or with
+        `voice_seconds` the items that `keys` (their names in the benchmark; else the paths) rank
+        first, so the choice does not depend on where the benchmark folder lies."""
         self.voices.update({str(p): v for p, v in zip(paths, voices)})
         if not getattr(self.tokenizer, "per_voice", False):
             return
@@ -98,7 +110,7 @@ class UnitsEncoder:
             except Exception:  # an unreadable file is left out here and reported by encode
                 continue
             items.append(Item(i, str(keys[i]) if keys is not None else str(p), str(p), seconds, v))
-        self.tokenizer.adapt(items)
+        self.tokenizer.adapt(items, seconds=self.voice_seconds, whole=self.voice_seconds is None)
         from slmscale.progress import info
 
         for voice in sorted(set(voices)):
@@ -144,6 +156,7 @@ class UnigramEncoder:
         self.unigram = unigram
         self.prefix, self.suffix = units.prefix, units.suffix
         self.key = sha256_json({"kind": "unigram", "units": units.key, "unigram": unigram_fingerprint})
+        self.voice_statistics = units.voice_statistics
 
     def prepare_voices(self, paths: Sequence[Path], voices: Sequence[str],
                        keys: Sequence[str] | None = None) -> None:
@@ -199,9 +212,11 @@ def _interleaved_parts(tok: dict[str, Any], where: Path) -> tuple[str, dict[str,
 
 
 def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = None, *,
-                     text: bool = False) -> Encoder:
+                     text: bool = False, voice_seconds: float | None = None) -> Encoder:
     """The encoder that reproduces a run's tokenisation (`info` = RUN/final/slmscale.json).
-    `text=True` asks for the text side of an interleaved run (text runs are text anyway)."""
+    `text=True` asks for the text side of an interleaved run (text runs are text anyway).
+    `voice_seconds`: with a voice-normalised speech tokenizer, each benchmark voice's statistics
+    come from that much of its audio (None: all of it)."""
     tok = info.get("tokenizer") or {}
     special = info.get("special_tokens") or {}
     kind = modality or info.get("modality") or tok.get("kind")
@@ -213,7 +228,8 @@ def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = N
 
         if not tok.get("path"):
             raise UserError(f"{where}: tokenizer.path missing; cannot tokenise benchmark audio")
-        return UnitsEncoder(SpeechTokenizer.load(tok["path"]), special, dedup=tok.get("dedup"))
+        return UnitsEncoder(SpeechTokenizer.load(tok["path"]), special, dedup=tok.get("dedup"),
+                            voice_seconds=voice_seconds)
     if kind == "unigram":
         from slmscale.artifacts import sha256_file
         from slmscale.units.bundle import SpeechTokenizer
@@ -222,7 +238,8 @@ def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = N
         path = tok.get("unigram_path")
         if not tok.get("path") or not path or not Path(path).is_file():
             raise UserError(f"{where}: unigram run needs tokenizer.path and an existing tokenizer.unigram_path")
-        units = UnitsEncoder(SpeechTokenizer.load(tok["path"]), special, dedup=tok.get("dedup"))
+        units = UnitsEncoder(SpeechTokenizer.load(tok["path"]), special, dedup=tok.get("dedup"),
+                            voice_seconds=voice_seconds)
         return UnigramEncoder(units, UnigramTokenizer.load(path), sha256_file(path))
     if kind == "text":
         from slmscale.text.bpe import load_tokenizer
@@ -244,5 +261,26 @@ def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = N
         if not units.get("path"):
             raise UserError(f"{where}: interleaved run lacks tokenizer.units.path (the speech tokenizer)")
         return UnitsEncoder(SpeechTokenizer.load(units["path"]), special, dedup=units.get("dedup"),
-                            unit_offset=sv.unit_offset, speech_token=sv.speech_token_id)
+                            unit_offset=sv.unit_offset, speech_token=sv.speech_token_id,
+                            voice_seconds=voice_seconds)
     raise UserError(f"{where}: cannot evaluate modality {kind!r} (supported: units, unigram, text, interleaved)")
+
+
+def speech_voice_statistics(info: dict[str, Any], where: Path, voice_seconds: float | None = None) -> str | None:
+    """How an eval of a run's speech tasks gets each benchmark voice's statistics
+    (voice_statistics_label), or None when the run's speech tokenizer does not normalise per voice
+    (or it has none). Reads only the tokenizer's config, not its centroids or encoder."""
+    from slmscale.artifacts import read_json
+
+    tok = info.get("tokenizer") or {}
+    kind = info.get("modality") or tok.get("kind")
+    if kind in ("units", "unigram"):
+        path = tok.get("path")
+    elif kind == "interleaved":
+        path = _interleaved_parts(tok, where)[1].get("path")
+    else:
+        return None
+    config = Path(path) / "config.json" if path else None
+    if config is None or not config.is_file() or read_json(config).get("voice_norm") is None:
+        return None
+    return voice_statistics_label(voice_seconds)

@@ -70,6 +70,11 @@ TRUNCATION = ("slide", "cut", "refuse")
 DEFAULT_TRUNCATION = "slide"
 
 
-def scoring_record(protocol: str | None, truncation: str = DEFAULT_TRUNCATION) -> dict[str, str]:
-    """How a task was scored, as summary.json's `eval_scoring` records it."""
-    return {"protocol": get_protocol(protocol).name, "truncation": truncation}
+def scoring_record(protocol: str | None, truncation: str = DEFAULT_TRUNCATION,
+                   voice_statistics: str | None = None) -> dict[str, str]:
+    """How a task was scored, as summary.json's `eval_scoring` records it; `voice_statistics`
+    (slmscale.eval.encoders.voice_statistics_label) only for a voice-normalised tokenisation."""
+    record = {"protocol": get_protocol(protocol).name, "truncation": truncation}
+    if voice_statistics is not None:
+        record["voice_statistics"] = voice_statistics
+    return record

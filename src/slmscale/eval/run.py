@@ -136,6 +136,19 @@ def read_run_info(run_dir: Path) -> tuple[Path, dict[str, Any]]:
     return final, read_json(final / RUN_INFO)
 
 
+def voice_statistics_for(run_dir: str | Path, task: str, voice_seconds: float | None = None) -> str | None:
+    """What `eval_scoring` records as `voice_statistics` when TASK of this run is scored with
+    `voice_seconds` (None: all of each voice's audio): None unless the run's speech tokenizer
+    normalises per voice and the task is spoken."""
+    from slmscale.eval.encoders import speech_voice_statistics
+    from slmscale.eval.tasks import get_task
+
+    if get_task(task).variant == "text":
+        return None
+    final, info = read_run_info(Path(run_dir))
+    return speech_voice_statistics(info, final / RUN_INFO, voice_seconds)
+
+
 def run_modality(info: dict[str, Any]) -> str:
     """units | unigram | text | interleaved (RUN/final/slmscale.json)."""
     return str(info.get("modality") or (info.get("tokenizer") or {}).get("kind") or "")
@@ -185,7 +198,8 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
                  modality: str | None = None, split: str = "dev", batch_size: int = 64,
                  encoder: Any = None, cache_dir: str | Path | None = None, device: str = "auto",
                  model: Any = None, protocol: str | None = None, truncation: str = DEFAULT_TRUNCATION,
-                 out: str | Path | None = None, replace: bool = False) -> dict[str, Any]:
+                 out: str | Path | None = None, replace: bool = False,
+                 voice_seconds: float | None = None) -> dict[str, Any]:
     """Score RUN on TASK from BENCH; returns the summary dict also written to scores.json.
 
     TASK: a speech task (swuggy, sblimp, ssc, tsc), a text version (`<task>_text`, or the speech
@@ -193,7 +207,9 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
     interleaved runs). Results go to RUN/eval/<key>/ and summary.json under <key> (resolve_task);
     with `out`, to OUT/<key>/ only (a score on another bench, the run's own result untouched).
     A result made from another benchmark folder is replaced only with `replace` (claim_result).
-    `encoder` overrides the run's tokenisation (a CrossEncoders for cross-modal tasks)."""
+    `encoder` overrides the run's tokenisation (a CrossEncoders for cross-modal tasks).
+    `voice_seconds`: a voice-normalised tokenizer takes each benchmark voice's statistics from
+    that much of its audio, ranked by item name (default None: all of it)."""
     run_dir = Path(run_dir)
     if normalize is not None and normalize not in NORMALIZE:
         raise UserError(f"--normalize must be one of {', '.join(NORMALIZE)}, got {normalize!r}")
@@ -217,9 +233,10 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
             bench: Any = load_task_bench(bench_dir, base, variant, key, split)
             claim_result(folder, bench.source, bench_dir, replace)
             encs = encoder if isinstance(encoder, CrossEncoders) else CrossEncoders()
-            encs = CrossEncoders(encs.speech or encoder_from_run(info, where),
+            encs = CrossEncoders(encs.speech or encoder_from_run(info, where, voice_seconds=voice_seconds),
                                  encs.text or encoder_from_run(info, where, text=True))
             enc_key = [encs.speech.key, encs.text.key]
+            voice_stats = getattr(encs.speech, "voice_statistics", None)
             if model is None:
                 model = load_model(final, device)
             result = score_crossmodal(model, bench, encs, normalize, batch_size, cache,
@@ -227,8 +244,9 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
                                       truncation=truncation)
         else:
             if encoder is None:
-                encoder = encoder_from_run(info, where, text=variant == "text")
+                encoder = encoder_from_run(info, where, text=variant == "text", voice_seconds=voice_seconds)
             enc_key = encoder.key
+            voice_stats = getattr(encoder, "voice_statistics", None)
             bench = load_task_bench(bench_dir, base, variant, key, split)
             claim_result(folder, bench.source, bench_dir, replace)
             if model is None:
@@ -238,6 +256,8 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
                                      truncation=truncation, surface=strongest_baseline(bench_dir, base))
         summary = result["summary"]
         summary.update(task=key, benchmark=base, variant=variant, run=str(run_dir.resolve()))
+        if voice_stats is not None:
+            summary["voice_statistics"] = voice_stats
         _clear_result(folder)  # no file of the result it replaces survives beside the new one
         write_json(folder / "scores.json", summary)
         write_submission(folder / f"{bench.split}.txt", result["scores"])
@@ -245,12 +265,12 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
                                     "bench": str(Path(bench_dir).resolve()),
                                     "source": str(Path(bench.source).resolve()), "split": split,
                                     "normalize": normalize, "protocol": proto.name, "truncation": truncation,
-                                    "encoder": enc_key},
+                                    "voice_statistics": voice_stats, "encoder": enc_key},
                    accuracy=summary["headline"])
         if out is None:  # a side score (--out) leaves the run's summary alone
             # Per task, how it was scored: a study whose scoring changes re-scores (slmscale.study.worker).
             merge_summary(run_dir, {key: summary["headline"], "eval_protocol": proto.name},
-                          nested={"eval_scoring": {key: scoring_record(proto.name, truncation)}})
+                          nested={"eval_scoring": {key: scoring_record(proto.name, truncation, voice_stats)}})
         return summary
 
 

@@ -217,7 +217,7 @@ def _execute_locked(paths: RunPaths, run: dict[str, Any], job: RunJob) -> str:
 
         reported = read_json(paths.eval_errors) if paths.eval_errors.is_file() else {}
         errors = {t: reported.get(t, "not evaluated (see train.log)") for t in run.get("tasks", [])
-                  if not task_done(read_summary(paths), t, run.get("scoring"))}
+                  if not task_done(read_summary(paths), t, run.get("scoring"), paths.run)}
     status.update(status="finished", ended=_now(), eval_errors=errors, missing_evals=sorted(errors))
     write_json(paths.status, status)
     return "finished" if not errors else "finished (eval errors)"

@@ -157,9 +157,12 @@ def run_state(paths: RunPaths) -> str:
     return "partial" if paths.run.exists() or status else "pending"
 
 
-def task_done(summary: dict[str, Any], task: str, scoring: dict[str, Any] | None = None) -> bool:
+def task_done(summary: dict[str, Any], task: str, scoring: dict[str, Any] | None = None,
+              run_dir: Path | None = None) -> bool:
     """Whether a run's summary.json holds a score for `task` (under its registered column) made
-    with the study's scoring protocol and truncation (a changed `scoring:` re-scores). A score
+    with the study's scoring protocol and truncation (a changed `scoring:` re-scores) and, when
+    the run (`run_dir`) has a voice-normalised tokenizer, with `slmscale eval`'s current voice
+    statistics (a score made before eval used all of each voice's audio is re-scored). A score
     whose scoring was not recorded (a custom evaluator) counts as done."""
     from slmscale.eval.protocols import DEFAULT_TRUNCATION, scoring_record
     from slmscale.eval.tasks import get_task
@@ -171,7 +174,15 @@ def task_done(summary: dict[str, Any], task: str, scoring: dict[str, Any] | None
     if recorded is None:
         return True
     scoring = scoring or {}
-    return recorded == scoring_record(scoring.get("protocol"), scoring.get("truncation", DEFAULT_TRUNCATION))
+    voice = None
+    if run_dir is not None:
+        from slmscale.eval.run import voice_statistics_for
+
+        try:
+            voice = voice_statistics_for(run_dir, task)
+        except UserError:
+            voice = recorded.get("voice_statistics")  # no final model to tell: trust the record
+    return recorded == scoring_record(scoring.get("protocol"), scoring.get("truncation", DEFAULT_TRUNCATION), voice)
 
 
 def needs_work(paths: RunPaths, retry_failed: bool = False) -> bool:
@@ -182,7 +193,7 @@ def needs_work(paths: RunPaths, retry_failed: bool = False) -> bool:
         if status.get("status") != "finished" or status.get("missing_evals"):
             return True
         spec, summary = _read(paths.spec), read_summary(paths)  # a changed `scoring:` re-scores
-        return not all(task_done(summary, t, spec.get("scoring")) for t in spec.get("tasks", []))
+        return not all(task_done(summary, t, spec.get("scoring"), paths.run) for t in spec.get("tasks", []))
     if state == "failed":
         return retry_failed
     return state != "diverged"

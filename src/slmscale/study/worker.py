@@ -34,7 +34,7 @@ def evaluate_tasks(paths: RunPaths, run: dict[str, Any], score: Scorer) -> dict[
     errors: dict[str, str] = {}
     scoring = run.get("scoring") or {}
     for task in run.get("tasks", []):
-        if task_done(read_summary(paths), task, scoring):
+        if task_done(read_summary(paths), task, scoring, paths.run):
             continue
         bench = (run.get("bench") or {}).get(task)
         if bench is None:

@@ -125,9 +125,11 @@ class SpeechTokenizer:
         """Whether encoding needs each utterance's voice (a voice-normalised tokenizer)."""
         return self.config.voice_norm is not None
 
-    def adapt(self, items: list[Any], voices: set[str] | None = None) -> None:
+    def adapt(self, items: list[Any], voices: set[str] | None = None, *, seconds: float | None = None,
+              whole: bool = False) -> None:
         """Compute the voice statistics of `items`' voices (or of `voices` only) from their audio
-        (manifest_jobs.Items); a no-op for a tokenizer without voice normalisation."""
+        (manifest_jobs.Items); a no-op for a tokenizer without voice normalisation. Each voice uses
+        the fitted `voice_norm.seconds` of its audio, or `seconds`, or with `whole` all of it."""
         if not self.per_voice:
             return
         from slmscale.units.voice_norm import voice_transforms
@@ -136,8 +138,11 @@ class SpeechTokenizer:
         todo -= set(self.voices) | set(self.voice_problems)
         if not todo:
             return
+        norm = self.config.voice_norm
+        if seconds is not None:
+            norm = validate(VoiceNorm, {**norm.model_dump(), "seconds": seconds}, "voice statistics seconds")
         with single_threaded_blas():
-            found, problems = voice_transforms(self.encoder, items, self.config.voice_norm, todo)
+            found, problems = voice_transforms(self.encoder, items, norm, todo, whole=whole)
         self.voices.update(found)
         self.voice_problems.update(problems)
 

@@ -10,9 +10,12 @@ transcript: the statistics are those of everything the voice says.
 Which audio gives a voice's statistics: the utterances of that voice in the manifest (or
 benchmark) being processed, ranked by a seeded hash of their ids and taken until `seconds` of
 audio; so they do not depend on manifest order, sharding or worker count, and fitting and
-encoding the same manifest use the same statistics. A voice with less than `min_seconds` of
-usable audio cannot be normalised: its utterances are skipped with that reason. Utterances
-without a voice label form one group (voice "").
+encoding the same manifest use the same statistics. With `whole=True` every utterance of the
+voice counts (`slmscale eval` does this by default: it encodes all of a benchmark anyway, and
+which 180 s of a voice were used moved sWUGGY by up to 0.01). The statistics are accumulated as
+running moments, so a voice's frames are never all held at once. A voice with less than
+`min_seconds` of usable audio cannot be normalised: its utterances are skipped with that reason.
+Utterances without a voice label form one group (voice "").
 
 Measured in docs/units.md ("Voice normalisation").
 """
@@ -27,7 +30,7 @@ from pydantic import Field, model_validator
 
 from slmscale.config import StrictModel
 from slmscale.units.kmeans import utterance_rng
-from slmscale.units.spectral import inverse_sqrt
+from slmscale.units.spectral import Moments, inverse_sqrt
 
 Transform = tuple[np.ndarray, np.ndarray]  # (mean (dim,), matrix (dim, dim)), float32
 
@@ -48,14 +51,17 @@ class VoiceNorm(StrictModel):
         return self
 
 
-def whitening(frames: np.ndarray, shrink: float) -> Transform:
-    """Mean and C^(-1/2) of `frames` (n, dim), C shrunk towards its diagonal."""
-    x = np.asarray(frames, dtype=np.float64)
-    mean = x.mean(axis=0)
-    cov = np.cov(x - mean, rowvar=False).reshape(x.shape[1], x.shape[1])
+def whitening(frames_or_moments: np.ndarray | Moments, shrink: float) -> Transform:
+    """Mean and C^(-1/2) of `frames` (n, dim), or of the frames a `Moments` (full) has summed;
+    C is their unbiased covariance shrunk towards its diagonal."""
+    m = frames_or_moments
+    if not isinstance(m, Moments):
+        m = Moments(np.shape(frames_or_moments)[1], full=True)
+        m.add(np.asarray(frames_or_moments))
+    cov = m.m2 / (m.n - 1)
     cov = (1.0 - shrink) * cov + shrink * np.diag(np.diag(cov))
     matrix = inverse_sqrt(cov, rel_floor=1e-8, abs_floor=1e-12)
-    return mean.astype(np.float32), matrix.astype(np.float32)
+    return m.mean.astype(np.float32), matrix.astype(np.float32)
 
 
 def apply(feats: np.ndarray, transform: Transform) -> np.ndarray:
@@ -74,12 +80,12 @@ def ranked_items(items: Iterable[Any], norm: VoiceNorm, voices: set[str] | None 
             for voice, its in sorted(by_voice.items())}
 
 
-def voice_transforms(encoder: Any, items: Iterable[Any], norm: VoiceNorm, voices: set[str] | None = None
-                     ) -> tuple[dict[str, Transform], dict[str, str]]:
+def voice_transforms(encoder: Any, items: Iterable[Any], norm: VoiceNorm, voices: set[str] | None = None,
+                     *, whole: bool = False) -> tuple[dict[str, Transform], dict[str, str]]:
     """Whitening transforms for the voices of `items` (or only `voices`), and for each voice that
     cannot have one, the reason. Items are `manifest_jobs.Item`s (with `voice`). Each voice reads
-    its ranked items until their listed durations reach `norm.seconds`; an unreadable file is
-    passed over for the next one."""
+    its ranked items until their listed durations reach `norm.seconds` (with `whole`, all of
+    them); an unreadable file is passed over for the next one."""
     from threadpoolctl import threadpool_limits
 
     from slmscale.progress import track
@@ -87,14 +93,15 @@ def voice_transforms(encoder: Any, items: Iterable[Any], norm: VoiceNorm, voices
 
     ranked = ranked_items(items, norm, voices)
     rate = encoder.frame_rate
-    budget, need = int(norm.seconds * rate), int(np.ceil(norm.min_seconds * rate))
+    budget = None if whole else int(norm.seconds * rate)
+    need = int(np.ceil(norm.min_seconds * rate))
 
     def capped(blocks: Iterator[np.ndarray], _item: Any) -> np.ndarray:
         out, n = [], 0
         for b in blocks:  # a long file is read only as far as the budget needs
             out.append(b)
             n += len(b)
-            if n >= budget:
+            if budget is not None and n >= budget:
                 break
         return np.concatenate(out)[:budget] if out else np.zeros((0, encoder.dim), np.float32)
 
@@ -103,26 +110,27 @@ def voice_transforms(encoder: Any, items: Iterable[Any], norm: VoiceNorm, voices
 
     transforms: dict[str, Transform] = {}
     problems: dict[str, str] = {}
-    # One voice at a time: only its frames are held (a corpus may have thousands of speakers).
+    # One voice at a time, and its audio in pieces of about `seconds`: a voice's frames are
+    # accumulated, never held (a corpus may have thousands of speakers, a benchmark hours each).
     with threadpool_limits(1, user_api="blas"):
         for voice, its in track(list(ranked.items()), "voice statistics", unit="voice"):
-            parts, usable, pos = [], 0.0, 0
-            while usable < norm.seconds and pos < len(its):
+            moments, usable, pos = Moments(encoder.dim, full=True), 0.0, 0
+            while (whole or usable < norm.seconds) and pos < len(its):
                 # The next files whose listed seconds cover what is missing (all of them at once
                 # when every file reads: the statistics of the first `seconds` of ranked audio).
+                missing = norm.seconds if whole else norm.seconds - usable
                 chunk, listed = [], 0.0
-                while pos < len(its) and (not chunk or listed < norm.seconds - usable):
+                while pos < len(its) and (not chunk or listed < missing):
                     listed += seconds_of(its[pos])
                     chunk.append(its[pos])
                     pos += 1
                 for o in features_for_items(encoder, chunk, reduce=capped):
                     if o.value is not None and len(o.value):
-                        parts.append(o.value)
+                        moments.add(o.value if budget is None else o.value[:max(budget - moments.n, 0)])
                         usable += seconds_of(o.item)
-            frames = np.concatenate(parts)[:budget] if parts else np.zeros((0, encoder.dim), np.float32)
-            if len(frames) < need:
-                problems[voice] = (f"voice {voice!r} has {len(frames) / rate:.1f} s of usable audio; "
+            if moments.n < max(need, 2):
+                problems[voice] = (f"voice {voice!r} has {moments.n / rate:.1f} s of usable audio; "
                                    f"voice normalisation needs at least {norm.min_seconds:g} s")
             else:
-                transforms[voice] = whitening(frames, norm.shrink)
+                transforms[voice] = whitening(moments, norm.shrink)
     return transforms, problems
