@@ -100,7 +100,7 @@ def test_whitening_from_running_moments_matches_the_covariance_of_all_frames():
     assert np.allclose(whitening(frames, 0.25)[1], by_hand, rtol=1e-5, atol=1e-6)
 
 
-def test_whole_voices_use_every_file(tmp_path):
+def test_whole_voices_use_every_file(tmp_path, monkeypatch):
     """With `whole`, a voice's statistics are those of all its files' frames, whatever `seconds`
     says; without it, only of the first `seconds` of its ranked files."""
     from slmscale.data.manifest import read_manifest
@@ -121,6 +121,11 @@ def test_whole_voices_use_every_file(tmp_path):
         mean, matrix = whitening(frames, norm.shrink)
         assert np.allclose(got["us-f1"][0], mean, atol=1e-4) and np.allclose(got["us-f1"][1], matrix, rtol=1e-4, atol=1e-5)
     assert not np.allclose(whole["us-f1"][1], capped["us-f1"][1], rtol=1e-3)
+    # Files long enough to be streamed are summed block by block, to the same statistics.
+    monkeypatch.setattr("slmscale.units.manifest_jobs.STREAM_SECONDS", 1.0)
+    streamed, _ = voice_transforms(encoder, items, norm, {"us-f1"}, whole=True)
+    assert np.allclose(streamed["us-f1"][0], whole["us-f1"][0], atol=1e-5)
+    assert np.allclose(streamed["us-f1"][1], whole["us-f1"][1], rtol=1e-4, atol=1e-5)
 
 
 def _fit(manifest: Path, out: Path, norm: VoiceNorm | None, **kw) -> dict:

@@ -105,6 +105,13 @@ def voice_transforms(encoder: Any, items: Iterable[Any], norm: VoiceNorm, voices
                 break
         return np.concatenate(out)[:budget] if out else np.zeros((0, encoder.dim), np.float32)
 
+    def summed(blocks: Iterator[np.ndarray], _item: Any) -> int:
+        n = 0
+        for b in blocks:  # whole voices: a long file's blocks are summed as they are read
+            moments.add(b)
+            n += len(b)
+        return n
+
     def seconds_of(it: Any) -> float:
         return it.seconds if it.seconds > 0 else norm.seconds  # unknown length: one file is enough
 
@@ -124,10 +131,16 @@ def voice_transforms(encoder: Any, items: Iterable[Any], norm: VoiceNorm, voices
                     listed += seconds_of(its[pos])
                     chunk.append(its[pos])
                     pos += 1
-                for o in features_for_items(encoder, chunk, reduce=capped):
-                    if o.value is not None and len(o.value):
+                for o in features_for_items(encoder, chunk, reduce=capped if budget is not None else summed):
+                    if o.value is None:
+                        continue
+                    if isinstance(o.value, np.ndarray):  # a short file's frames (or a long one's, capped)
+                        if not len(o.value):
+                            continue
                         moments.add(o.value if budget is None else o.value[:max(budget - moments.n, 0)])
-                        usable += seconds_of(o.item)
+                    elif not o.value:  # a long file already summed, without frames
+                        continue
+                    usable += seconds_of(o.item)
             if moments.n < max(need, 2):
                 problems[voice] = (f"voice {voice!r} has {moments.n / rate:.1f} s of usable audio; "
                                    f"voice normalisation needs at least {norm.min_seconds:g} s")
