@@ -219,3 +219,40 @@ def test_a_moved_benchmark_gets_the_same_voice_statistics(tmp_path, monkeypatch,
     tok = SpeechTokenizer.load(tmp_path / "tok")
     old_key = sha256_json({"kind": "units", "fingerprint": tok.fingerprint(), "dedup": False})
     assert UnitsEncoder(tok, {"eos": 2}, dedup=False, voice_seconds=voice_seconds).key != old_key
+
+
+def test_the_cache_key_follows_the_tokenising_code(tmp_path, monkeypatch):
+    """Every units/audio module that tokenising a benchmark loads is in TOKENISING_MODULES, whose
+    source is part of the key: tokens cached by other code are not reused."""
+    import subprocess
+    import sys
+
+    from slmscale.eval import encoders
+    from slmscale.units.fit import fit_tokenizer, make_fit_config
+    from slmscale.units.voice_norm import VoiceNorm
+    from support.voices import RAW_LOGMEL, gain_corpus
+
+    manifest = gain_corpus(tmp_path / "c")
+    cfg = make_fit_config(manifest, RAW_LOGMEL, k=4, max_frames=5000).model_copy(
+        update={"voice_norm": VoiceNorm(seconds=12.0), "min_run": 2})
+    fit_tokenizer(cfg, tmp_path / "tok", workers=1)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from slmscale.eval.encoders import UnitsEncoder\n"
+        "from slmscale.units.bundle import SpeechTokenizer\n"
+        f"wavs = sorted(Path({str(manifest.parent / 'audio')!r}).glob('*.wav'))\n"
+        f"enc = UnitsEncoder(SpeechTokenizer.load({str(tmp_path / 'tok')!r}), {{'eos': 2}})\n"
+        "enc.prepare_voices(wavs, ['v'] * len(wavs), [w.stem for w in wavs])\n"
+        "assert all(u is not None for u in enc.encode(wavs))\n"
+        "print(' '.join(m for m in sys.modules if m.startswith(('slmscale.units.', 'slmscale.audio.'))))\n")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert "slmscale.units.spectral" in loaded and "slmscale.units.smoothing" in loaded
+    assert set(loaded) <= set(encoders.TOKENISING_MODULES), set(loaded) - set(encoders.TOKENISING_MODULES)
+
+    from slmscale.units.bundle import SpeechTokenizer
+
+    tok = SpeechTokenizer.load(tmp_path / "tok")
+    before = encoders.UnitsEncoder(tok, {"eos": 2}).key
+    monkeypatch.setattr(encoders, "tokenising_code", lambda: "another version")
+    assert encoders.UnitsEncoder(tok, {"eos": 2}).key != before

@@ -24,6 +24,7 @@ object with the same attributes.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
@@ -31,6 +32,30 @@ import numpy as np
 
 from slmscale.artifacts import sha256_json
 from slmscale.errors import UserError
+
+# The code that turns benchmark audio or text into token ids. Its source is part of every
+# encoder's cache key, so tokens cached by another version of it are never reused (a changed
+# feature or voice-statistics computation re-tokenises; tests/eval/test_encoders.py checks that
+# every units/audio module a tokenisation loads is listed).
+TOKENISING_MODULES = (
+    "slmscale.audio.io", "slmscale.units.bundle", "slmscale.units.dedup", "slmscale.units.encoder_base",
+    "slmscale.units.encoders", "slmscale.units.kmeans", "slmscale.units.manifest_jobs", "slmscale.units.melbank",
+    "slmscale.units.phonenet", "slmscale.units.smoothing", "slmscale.units.spectral", "slmscale.units.unigram",
+    "slmscale.units.voice_norm", "slmscale.eval.encoders", "slmscale.text.bpe", "slmscale.text.interleaved_vocab",
+)
+
+
+@functools.cache
+def tokenising_code() -> str:
+    """A hash of the source of TOKENISING_MODULES (this installation's version of that code)."""
+    import hashlib
+    import importlib.util
+
+    digest = hashlib.sha256()
+    for name in TOKENISING_MODULES:
+        spec = importlib.util.find_spec(name)
+        digest.update(name.encode() + b"\0" + Path(str(spec.origin)).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 class Encoder(Protocol):
@@ -88,7 +113,7 @@ class UnitsEncoder:
             self.voice_statistics = voice_statistics_label(voice_seconds)
             per_voice = {"voice_statistics": "all" if voice_seconds is None else {"by-item-name": voice_seconds}}
         self.key = sha256_json({"kind": "units", "fingerprint": tokenizer.fingerprint(), "dedup": self.dedup,
-                                **per_voice})
+                                "code": tokenising_code(), **per_voice})
         self.voices: dict[str, str] = {}  # audio path -> voice (voice-normalised tokenizers)
 
     def prepare_voices(self, paths: Sequence[Path], voices: Sequence[str],
@@ -178,7 +203,8 @@ class TextEncoder:
     def __init__(self, tokenizer: Any, special: dict[str, int], fingerprint: str = ""):
         self.tokenizer = tokenizer
         self.prefix, self.suffix = frame(special)
-        self.key = sha256_json({"kind": "text", "fingerprint": fingerprint or tokenizer.name_or_path})
+        self.key = sha256_json({"kind": "text", "fingerprint": fingerprint or tokenizer.name_or_path,
+                                "code": tokenising_code()})
 
     def encode(self, items: Sequence[str]) -> list[np.ndarray | None]:
         from slmscale.text.bpe import encode_texts
@@ -196,7 +222,7 @@ class InterleavedTextEncoder(TextEncoder):
         self.prefix = self.prefix + [self.switch_token]
         self.allowed_tokens = sorted(set(range(int(vocab.original_size))) | set(self.suffix))
         self.key = sha256_json({"kind": "interleaved-text", "text_token": self.switch_token,
-                                "fingerprint": fingerprint or tokenizer.name_or_path})
+                                "fingerprint": fingerprint or tokenizer.name_or_path, "code": tokenising_code()})
 
 
 def _interleaved_parts(tok: dict[str, Any], where: Path) -> tuple[str, dict[str, Any]]:
