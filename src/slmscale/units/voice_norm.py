@@ -12,7 +12,7 @@ benchmark) being processed, ranked by a seeded hash of their ids and taken until
 audio; so they do not depend on manifest order, sharding or worker count, and fitting and
 encoding the same manifest use the same statistics. With `whole=True` every utterance of the
 voice counts (`slmscale eval` does this by default: it encodes all of a benchmark anyway, and
-which 180 s of a voice were used moved sWUGGY by up to 0.01). The statistics are accumulated as
+which 180 s of a voice were used moved one LM's sWUGGY by up to 0.016). The statistics are accumulated as
 running moments, so a voice's frames are never all held at once. A voice with less than
 `min_seconds` of usable audio cannot be normalised: its utterances are skipped with that reason.
 Utterances without a voice label form one group (voice "").
