@@ -106,3 +106,6 @@ def test_a_voice_normalised_runs_score_with_other_voice_statistics_is_rescored(t
     write_json(tok / "config.json", {"k": 100, "voice_norm": None})
     assert task_done(summary(scoring_record("zerospeech")), "swuggy", scoring, paths.run)
     assert not task_done(summary(scoring_record("zerospeech", "slide", "all")), "swuggy", scoring, paths.run)
+    (tok / "config.json").unlink()  # the tokenizer is gone: the record is trusted, nothing to re-score with
+    assert task_done(summary(scoring_record("zerospeech", "slide", "all")), "swuggy", scoring, paths.run)
+    assert task_done(summary(scoring_record("zerospeech")), "swuggy", scoring, paths.run)

@@ -295,7 +295,7 @@ def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = N
 def speech_voice_statistics(info: dict[str, Any], where: Path, voice_seconds: float | None = None) -> str | None:
     """How an eval of a run's speech tasks gets each benchmark voice's statistics
     (voice_statistics_label), or None when the run's speech tokenizer does not normalise per voice
-    (or it has none). Reads only the tokenizer's config, not its centroids or encoder."""
+    (or it has none); a UserError when its folder is gone. Reads only the tokenizer's config."""
     from slmscale.artifacts import read_json
 
     tok = info.get("tokenizer") or {}
@@ -306,7 +306,11 @@ def speech_voice_statistics(info: dict[str, Any], where: Path, voice_seconds: fl
         path = _interleaved_parts(tok, where)[1].get("path")
     else:
         return None
-    config = Path(path) / "config.json" if path else None
-    if config is None or not config.is_file() or read_json(config).get("voice_norm") is None:
+    if not path:
+        return None
+    config = Path(path) / "config.json"
+    if not config.is_file():
+        raise UserError(f"{config}: the run's speech tokenizer is gone; cannot tell how its benchmark voices are normalised")
+    if read_json(config).get("voice_norm") is None:
         return None
     return voice_statistics_label(voice_seconds)
