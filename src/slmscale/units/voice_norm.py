@@ -12,8 +12,8 @@ benchmark) being processed, ranked by a seeded hash of their ids and taken until
 audio; so they do not depend on manifest order, sharding or worker count, and fitting and
 encoding the same manifest use the same statistics. With `whole=True` every utterance of the
 voice counts (`slmscale eval` does this by default: it encodes all of a benchmark anyway, and
-which 180 s of a voice were used moved one LM's sWUGGY by up to 0.016). The statistics are accumulated as
-running moments, so a voice's frames are never all held at once. A voice with less than
+which 180 s of a voice were used moved one LM's sWUGGY by up to 0.016). The statistics are
+accumulated as running moments, so a voice's frames are never all held at once. A voice with less than
 `min_seconds` of usable audio cannot be normalised: its utterances are skipped with that reason.
 Utterances without a voice label form one group (voice "").
 
@@ -96,12 +96,12 @@ def voice_transforms(encoder: Any, items: Iterable[Any], norm: VoiceNorm, voices
     budget = None if whole else int(norm.seconds * rate)
     need = int(np.ceil(norm.min_seconds * rate))
 
-    def capped(blocks: Iterator[np.ndarray], _item: Any) -> np.ndarray:
+    def capped(blocks: Iterator[np.ndarray], _item: Any) -> np.ndarray:  # `seconds` per voice
         out, n = [], 0
         for b in blocks:  # a long file is read only as far as the budget needs
             out.append(b)
             n += len(b)
-            if budget is not None and n >= budget:
+            if n >= budget:
                 break
         return np.concatenate(out)[:budget] if out else np.zeros((0, encoder.dim), np.float32)
 
