@@ -79,6 +79,74 @@ def mean_interval(values, groups=None, n_boot: int = BOOT_SAMPLES, seed: int = B
     return percentile_interval(stats, level)
 
 
+def _uniform_counts(n: int, rng: np.random.Generator, size: int) -> np.ndarray:
+    """How often each of n units is drawn in `size` resamples of n with replacement: (size, n)."""
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
+
+
+def _labels(labels) -> tuple[int, np.ndarray]:
+    """(number of distinct labels, each item's index among them in sorted order)."""
+    uniq, idx = np.unique(np.asarray(labels).astype(str), return_inverse=True)
+    return len(uniq), idx.reshape(-1)
+
+
+def crossed_difference_interval(a, a_draws, b, b_draws, *, paired: bool = False, clusters=None,
+                                groups=None, n_boot: int = BOOT_SAMPLES, seed: int = BOOT_SEED,
+                                level: float = LEVEL) -> tuple[float, float]:
+    """Bootstrap percentile interval of the mean over pairs of (group A's outcome - group B's) when
+    both the pairs and each group's draws are random samples: seeds, say, crossed with the pairs
+    of a benchmark, since every draw is scored on the same pairs.
+
+    `a` and `b` hold one row per result and one column per pair (NaN: the result did not score
+    the pair); `a_draws`/`b_draws` label each row with its draw (results of one draw, e.g. the
+    LMs trained on one pretrained encoder, move together). A group's outcome on a pair is the mean
+    over its results. Each resample draws each group's draws with replacement (`paired`: the
+    groups share their draws, which are drawn once for both, so what they share cancels) and,
+    independently, the pairs, or whole `clusters` of pairs, within each of `groups` (then the
+    statistic is the mean of the group means, a macro average). This is the pigeonhole bootstrap
+    for crossed random effects (Owen 2007); with one draw per group it is the pair bootstrap.
+    Pairs that a resample leaves without a result of either group are left out of it."""
+    a, b = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
+    n_pairs = a.shape[1]
+    if n_pairs == 0:
+        return math.nan, math.nan
+    n_a, a_idx = _labels(a_draws)
+    n_b, b_idx = _labels(b_draws)
+    if paired:
+        shared, both = _labels(np.r_[np.asarray(a_draws).astype(str), np.asarray(b_draws).astype(str)])
+        if shared != n_a or shared != n_b:
+            raise ValueError("paired groups must have the same draws")
+        a_idx, b_idx = both[:len(a_idx)], both[len(a_idx):]
+    a_seen, b_seen = np.isfinite(a), np.isfinite(b)
+    a_val, b_val = np.where(a_seen, a, 0.0), np.where(b_seen, b, 0.0)
+    group_lab = np.zeros(n_pairs, dtype=int) if groups is None else _labels(groups)[1]
+    cluster_lab = np.arange(n_pairs).astype(str) if clusters is None else np.asarray(clusters).astype(str)
+    # The resampled units of pairs: a cluster within a group (as mean_interval draws them).
+    n_units, unit_of = _labels(np.char.add(np.char.add(group_lab.astype(str), "\x00"), cluster_lab))
+    unit_group = np.zeros(n_units, dtype=int)
+    unit_group[unit_of] = group_lab
+    members = [np.flatnonzero(unit_group == g) for g in range(group_lab.max() + 1)]
+    rng = np.random.default_rng(seed)
+    out = []
+    block = max(1, 1_000_000 // (n_pairs + n_units))
+    for start in range(0, n_boot, block):
+        size = min(block, n_boot - start)
+        wa = _uniform_counts(n_a, rng, size)
+        wb = wa if paired else _uniform_counts(n_b, rng, size)
+        units = np.zeros((size, n_units))
+        for m in members:
+            units[:, m] = _uniform_counts(len(m), rng, size)
+        den_a, den_b = wa[:, a_idx] @ a_seen, wb[:, b_idx] @ b_seen
+        ok = (den_a > 0) & (den_b > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            diff = np.where(ok, (wa[:, a_idx] @ a_val) / den_a - (wb[:, b_idx] @ b_val) / den_b, 0.0)
+            weight = units[:, unit_of] * ok
+            per_group = [(weight[:, gm] * diff[:, gm]).sum(axis=1) / weight[:, gm].sum(axis=1)
+                         for gm in (group_lab == g for g in range(len(members)))]
+        out.append(np.mean(per_group, axis=0))
+    return percentile_interval(np.concatenate(out), level)
+
+
 def binomial_half_width(p: float, n: int, level: float = LEVEL) -> float:
     """Half-width of the normal-approximation interval of an accuracy p measured on n items."""
     z = NormalDist().inv_cdf(0.5 + level / 2)

@@ -223,6 +223,7 @@ def test_compare_prints_the_paired_difference_and_refuses_in_one_line(text_run, 
     main(["compare", str(tmp_path / "a" / "sblimp"), "--against", str(tmp_path / "b"), "--json"])
     got = json.loads(capsys.readouterr().out)
     assert got["difference"] == 0 and got["n_pairs"] == 2 and got["verdict"] == "not distinguishable"
+    assert got["resample"] == "draws" and got["draws"]["a"]["count"] == 1  # text tokens: the LM is the draw
     main(["compare", str(tmp_path / "a" / "sblimp"), "--against", str(tmp_path / "b")])
     assert "sblimp: A (1 result(s))" in capsys.readouterr().out
     main(["eval", "--run", str(run), "--task", "sblimp", "--bench", str(bench), "--replace"])
@@ -232,7 +233,8 @@ def test_compare_prints_the_paired_difference_and_refuses_in_one_line(text_run, 
     assert got["difference"] == 0 and got["a"][0]["result"] == str(run / "eval" / "sblimp")
     for args, needle in ((["--against", "surface"], "no audit with per-pair outcomes"),
                          (["--against", "surface", "--against", str(tmp_path / "b")], "stands alone"),
-                         (["--against", str(run)], "a run folder: give RUN/eval/<key>")):
+                         (["--against", str(run)], "a run folder: give RUN/eval/<key>"),
+                         (["--against", str(tmp_path / "b"), "--resample", "seeds"], "--resample must be one of draws, pairs")):
         with pytest.raises(SystemExit) as ex:
             main(["compare", str(tmp_path / "a" / "sblimp"), *args])
         err = capsys.readouterr().err

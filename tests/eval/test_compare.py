@@ -64,10 +64,11 @@ def test_a_group_averages_each_pair_over_its_results(scored, tmp_path):
     h = {m: got[m, "b0"][1]["headline"] for m in range(3)}
     assert c["difference"] == pytest.approx((h[0] + h[1]) / 2 - h[2])  # linear in the outcomes
     assert len(c["a"]) == 2 and "not the seed" in format_comparison(c)  # B is one result
-    shutil.copytree(got[2, "b0"][0], tmp_path / "m2_again")  # a second B result (same numbers)
+    shutil.copytree(got[2, "b0"][0], tmp_path / "m2_again")  # a second B result of the same LM
     two = compare_results([got[0, "b0"][0], got[1, "b0"][0]], [got[2, "b0"][0], tmp_path / "m2_again"])
     assert two["difference"] == pytest.approx(c["difference"]) and two["fewest_results"] == 2
-    assert "not the seed" not in format_comparison(two)
+    # ... is still one draw: B's seed is not covered
+    assert two["draws"]["b"]["count"] == 1 and "B is one LM: the interval covers the pairs drawn, not the seed" in format_comparison(two)
 
 
 def test_pooling_two_benchmark_folders_weighs_every_pair_once(scored):
@@ -184,3 +185,73 @@ def test_with_a_task_run_and_out_folders_stand_for_their_result(scored):
         compare_results([root / "m0" / "on_b0"], [root / "m1" / "on_b0"], task="swuggy")
     with pytest.raises(UserError, match="holds a sblimp result, not swuggy"):
         compare_results([got[0, "b0"][0]], [got[1, "b0"][0]], task="swuggy")
+
+
+def _recorded(folder, tmp_path, name, tokens_from):
+    """A copy of an eval result whose meta.json says its tokens come from `tokens_from`."""
+    copy = tmp_path / name / "sblimp"
+    shutil.copytree(folder, copy)
+    meta = json.loads((copy / "meta.json").read_text())
+    meta["config"]["tokens_from"] = tokens_from
+    (copy / "meta.json").write_text(json.dumps(meta))
+    return copy
+
+
+def test_the_interval_resamples_each_groups_draws(scored):
+    """Seeds are drawn as the pairs are: the default interval resamples a group's LMs (or the
+    encoder checkpoints they read) together with the pairs, and equals
+    stats.crossed_difference_interval on the results' outcomes; `pairs` is the pair bootstrap."""
+    from slmscale.stats import crossed_difference_interval, mean_interval
+
+    root, got = scored
+    a = [got[m, "b0"][0] for m in range(3)]
+    ids = sorted(_outcomes(a[0]))
+    by_pair = {p: float(i % 3 == 0) for i, p in enumerate(ids)}
+    audit = {"tasks": {"sblimp": {"task": "sblimp", "n_pairs": 8, "strongest": {
+        "baseline": "length", "accuracy": 0.375, "by_pair": by_pair}}}}
+    (root / "b0" / "audit.json").write_text(json.dumps(audit))
+    c = compare_results(a, SURFACE)
+    pairs = compare_results(a, SURFACE, resample="pairs")
+    assert c["difference"] == pairs["difference"]
+    assert c["draws"]["a"] == {"count": 3, "level": "LMs", "unrecorded": 3, "source": ""}
+    rows = np.array([[_outcomes(f)[p] for p in ids] for f in a])
+    base = np.array([[by_pair[p] for p in ids]])
+    phenomena = np.array([p[:3] for p in ids])  # agr0.., neg0..
+    assert c["interval"] == list(crossed_difference_interval(rows, ["0", "1", "2"], base, ["s"], groups=phenomena))
+    assert pairs["interval"] == list(mean_interval(rows.mean(axis=0) - base[0], phenomena))
+    text = format_comparison(c)
+    assert "covers the pairs drawn and the draws: A 3 LMs" in text and "3 result(s) of A do not record" in text
+    assert "--resample pairs: the interval covers the pairs drawn, not the seeds" in format_comparison(pairs)
+    with pytest.raises(UserError, match="--resample must be one of draws, pairs, got 'seeds'"):
+        compare_results(a, SURFACE, resample="seeds")
+
+
+def _outcomes(folder):
+    """pair id -> the result's outcome on it."""
+    from slmscale.eval.compare import _Benches, outcomes_of, read_result
+
+    return outcomes_of(read_result(folder), _Benches())
+
+
+def test_draws_are_the_encoder_checkpoints_and_shared_draws_pair_up(scored, tmp_path):
+    _, got = scored
+    m0, m1 = got[0, "b0"][0], got[1, "b0"][0]
+    # Two LMs on one pretrained encoder: the LMs are the draws, and the output says pretraining is not covered.
+    one = compare_results([_recorded(m0, tmp_path, "x0", "checkpoint:X"), _recorded(m1, tmp_path, "x1", "checkpoint:X")],
+                          SURFACE)
+    assert one["draws"]["a"] == {"count": 2, "level": "LMs", "unrecorded": 0, "source": "checkpoint:X"}
+    assert "A's LMs read one pretrained encoder: its pretraining seed is not covered" in format_comparison(one)
+    # Two encoders: they are the draws. B holds the same two encoders' results with the same
+    # outcomes, so compared draw by draw the difference is exactly 0; taken as independent
+    # draws (other checkpoints) it is not.
+    a = [_recorded(m0, tmp_path, "a0", "checkpoint:X"), _recorded(m1, tmp_path, "a1", "checkpoint:Y")]
+    b = [_recorded(m0, tmp_path, "b0", "checkpoint:X"), _recorded(m1, tmp_path, "b1", "checkpoint:Y")]
+    paired = compare_results(a, b)
+    assert paired["draws"]["a"]["level"] == "encoder checkpoints" and paired["draws"]["paired"]
+    assert paired["difference"] == 0 and paired["interval"] == [0, 0]
+    assert "A 2 encoder checkpoints, B 2 encoder checkpoints (the same in both groups" in format_comparison(paired)
+    other = [_recorded(m0, tmp_path, "o0", "checkpoint:Z"), _recorded(m1, tmp_path, "o1", "checkpoint:W")]
+    apart = compare_results(a, other)
+    assert not apart["draws"]["paired"] and apart["difference"] == 0
+    lo, hi = apart["interval"]
+    assert lo < 0 < hi  # m0 and m1 differ, so resampling each group's encoders moves the difference

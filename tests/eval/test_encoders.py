@@ -66,6 +66,12 @@ def test_units_encoder_matches_the_tokenizer(tok, tmp_path):
     nodedup = encoder_from_run({**info, "tokenizer": {**info["tokenizer"], "dedup": False}}, tmp_path)
     assert nodedup.key != enc.key
     assert all(len(a) >= len(b) for a, b in zip(nodedup.encode(wavs[:2]), out[:2]))
+    # Where the tokens come from (results record it): an MFCC tokenizer is its own draw (its
+    # k-means seed); a tokenizer of a pretrained encoder shares the encoder's draw with its others.
+    assert enc.tokens_from == f"tokenizer:{st.fingerprint()}" == nodedup.tokens_from
+    hub = st.config.model_copy(update={"encoder": st.config.encoder.model_copy(update={"checkpoint_sha256": "c0ffee"})})
+    st.config = hub
+    assert UnitsEncoder(st, {"eos": 17}).tokens_from == "checkpoint:c0ffee"
 
 
 def test_interleaved_encoder_offsets_units_and_restricts_logits(tok, tmp_path):
@@ -134,6 +140,7 @@ def test_interleaved_run_as_the_shards_describe_it(interleaved, tmp_path):
     ids = text.encode(["The cat sat."])[0]
     assert ids.tolist() == tok("The cat sat.", add_special_tokens=False)["input_ids"] and ids.max() < v.original_size
     assert text.key != speech.key
+    assert speech.tokens_from.startswith("tokenizer:") and text.tokens_from.startswith("text:")
     nested = {**iv.info, "tokenizer": {k: val for k, val in iv.info["tokenizer"].items() if k != "units"}}
     with pytest.raises(UserError, match="tokenizer.units.path"):
         encoder_from_run(nested, tmp_path / "slmscale.json")

@@ -95,9 +95,12 @@ def test_a_voice_normalised_encoder_records_its_voice_statistics(tmp_path, llama
     build_sblimp(kit, bench)
     enc = kit.FakeEncoder()
     enc.voice_statistics = "180 s"
+    enc.tokens_from = "checkpoint:abc"
     evaluate_run(run, "sblimp", bench, encoder=enc, batch_size=4)
     out = run / "eval" / "sblimp"
     assert json.loads((out / "meta.json").read_text())["config"]["voice_statistics"] == "180 s"
+    # where the tokens come from, so that `slmscale compare` knows which LMs share a draw
+    assert json.loads((out / "meta.json").read_text())["config"]["tokens_from"] == "checkpoint:abc"
     assert json.loads((out / "scores.json").read_text())["voice_statistics"] == "180 s"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["eval_scoring"]["sblimp"] == scoring_record("zerospeech", "slide", "180 s")

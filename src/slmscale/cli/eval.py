@@ -134,6 +134,10 @@ def compare_cmd(
                                       "surface baseline (from its audit)."),
     task: Optional[str] = typer.Option(None, "--task", help="Take run folders (RUN/eval/<key>) and `eval "
                                        "--out` folders (DIR/<key>) as their result of this task."),
+    resample: str = typer.Option("draws", "--resample", help="What the interval resamples: 'draws' "
+                                 "(default: each group's independent draws, i.e. the encoder checkpoints "
+                                 "its LMs read when there are several, else its LMs, and the pairs) or "
+                                 "'pairs' (the pairs only, as before 2026-12-03)."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> None:
     """Group A against group B pair by pair: the difference in pair accuracy, its 95 % interval and
@@ -143,7 +147,8 @@ def compare_cmd(
 
     if SURFACE in against and len(against) > 1:
         raise UserError(f"--against {SURFACE} stands alone: compare with the baseline or with results, not both")
-    got = compare_results(list(results), SURFACE if against == [SURFACE] else [Path(b) for b in against], task)
+    got = compare_results(list(results), SURFACE if against == [SURFACE] else [Path(b) for b in against], task,
+                         resample)
     typer.echo(json.dumps(got, indent=1, sort_keys=True) if as_json else format_comparison(got))
 
 

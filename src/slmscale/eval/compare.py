@@ -5,11 +5,15 @@ accuracy on the built-in corpus), so a recipe is a group of results: several see
 several benchmark folders of the same task. Each pair's outcome (scoring.pair_outcomes) is
 averaged over the group's results on that pair's benchmark folder; the difference between the two
 groups is then taken pair by pair, on the pairs both groups scored, and its interval is the
-project's bootstrap over pairs (sBLIMP: within phenomena, macro-averaged, like its headline).
+project's bootstrap over pairs (sBLIMP: within phenomena, macro-averaged, like its headline),
+here crossed with a bootstrap over each group's seeds.
 
-What the interval covers: which pairs the benchmark drew. It does not cover which seeds were
-drawn; the per-result accuracies are printed beside it so that spread is in view, and one result
-per group is flagged as such.
+What the interval covers: which pairs the benchmark drew and, by default, which seeds each group
+drew. A group's results are grouped into its independent draws: the pretrained encoder checkpoint
+(else the tokenizer) its LMs' tokens come from, when the group's results use several; else each
+LM. The bootstrap resamples the draws and the pairs together (stats.crossed_difference_interval).
+Groups made of the same draws (two tokenizers of the same checkpoints, say) are compared draw by
+draw. A group of one draw contributes no seed variance, and the output says so.
 
 The other group may be the benchmark's strongest surface baseline (`surface`), taken from each
 folder's audit with its outcome on every pair. Results must share the task, its version (speech or
@@ -33,7 +37,7 @@ from slmscale.errors import UserError
 from slmscale.eval.formats import canonical_task, load_benchmark
 from slmscale.eval.scoring import BREAKDOWNS, MACRO_HEADLINE, Comparison, pair_outcomes, verdict
 from slmscale.eval.submission import read_submission
-from slmscale.stats import LEVEL, mean_interval
+from slmscale.stats import LEVEL, crossed_difference_interval, mean_interval
 
 SURFACE = "surface"
 
@@ -50,6 +54,8 @@ class Result:
     split: str
     scoring: tuple[str, str, str]  # (protocol, normalize, truncation)
     voice_statistics: str | None = None  # voice-normalised tokenizers: "all" or "S s"
+    tokens_from: str | None = None  # the encoder checkpoint or tokenizer its tokens come from
+    run: str | None = None          # the LM's run folder
 
 
 def locate_result(folder: str | Path, task: str | None = None) -> Path:
@@ -86,7 +92,7 @@ def read_result(folder: str | Path, task: str | None = None) -> Result:
     return Result(folder, cfg["benchmark"], cfg.get("variant", "speech"), Path(source).resolve(),
                   Path(cfg.get("bench") or source), cfg.get("split", "dev"),
                   (str(cfg.get("protocol")), str(cfg.get("normalize")), str(truncation)),
-                  cfg.get("voice_statistics"))
+                  cfg.get("voice_statistics"), cfg.get("tokens_from"), scores.get("run"))
 
 
 class _Benches:
@@ -146,30 +152,79 @@ def surface_outcomes(sources: list[Result]) -> tuple[dict[Path, dict[str, list[f
     return out, names
 
 
-def _difference(task: str, a: dict[Any, float], b: dict[Any, float], group_of: dict[Any, str],
-                item_of: dict[Any, str]) -> dict[str, Any]:
-    """B subtracted from A pair by pair (keys: pairs), with its interval and verdict. Pairs with
-    the same item (`item_of`: the correct item's text) are resampled together."""
-    pids = sorted(a)
-    diff = np.array([a[p] - b[p] for p in pids])
-    items = [item_of[p] for p in pids]
-    clusters = items if len(set(items)) < len(items) else None  # None: the plain bootstrap eval prints
-    macro = task in MACRO_HEADLINE and group_of
-    if macro:
-        groups = np.array([group_of.get(p, "") for p in pids])
-        means = [diff[groups == g].mean() for g in sorted(set(groups))]
-        value, (lo, hi) = float(np.mean(means)), mean_interval(diff, groups, clusters=clusters)
+RESAMPLE = ("draws", "pairs")  # what the interval resamples: the groups' draws and the pairs, or the pairs only
+_LEVELS = {"checkpoint": "encoder checkpoints", "tokenizer": "tokenizers", "text": "text tokenizers"}
+
+
+@dataclass(frozen=True)
+class Draws:
+    """A group's independent draws: a label per result, and what the labels are."""
+
+    labels: tuple[str, ...]
+    level: str            # "encoder checkpoints", "tokenizers", ... or "LMs"
+    unrecorded: int = 0   # results that do not record where their tokens come from
+    source: str = ""      # with LMs as draws: the one source of their tokens, where recorded
+
+    @property
+    def count(self) -> int:
+        return len(set(self.labels))
+
+
+def draws_of(results: list[Result]) -> Draws:
+    """The group's draws: the sources of its tokens (tokens_from) when its results use several,
+    since LMs that read one pretrained encoder share its seed; else its LMs (results of one run
+    on several benchmark folders are one draw)."""
+    sources = [r.tokens_from for r in results]
+    unrecorded = sum(s is None for s in sources)
+    if not unrecorded and len(set(sources)) > 1:
+        kinds = {str(s).split(":", 1)[0] for s in sources}
+        level = _LEVELS.get(kinds.pop(), "token sources") if len(kinds) == 1 else "token sources"
+        return Draws(tuple(map(str, sources)), level)
+    one = str(sources[0]) if not unrecorded else ""
+    return Draws(tuple(r.run or str(r.folder) for r in results), "LMs", unrecorded, one)
+
+
+def _difference(task: str, a: np.ndarray, a_draws: Draws, b: np.ndarray, b_draws: Draws, paired: bool,
+                resample: str, group_of: list[str], item_of: list[str]) -> dict[str, Any]:
+    """B subtracted from A pair by pair (rows: results, columns: pairs, NaN where a result did not
+    score the pair), with its interval and verdict. Pairs with the same item (`item_of`: the
+    correct item's text) are resampled together; with `resample` "draws" so are the groups'
+    draws, where a group has several."""
+    diff = np.nanmean(a, axis=0) - np.nanmean(b, axis=0)
+    clusters = item_of if len(set(item_of)) < len(item_of) else None  # None: the plain bootstrap eval prints
+    groups = np.array(group_of) if task in MACRO_HEADLINE and any(group_of) else None
+    if groups is None:
+        value = float(diff.mean())
     else:
-        value, (lo, hi) = float(diff.mean()), mean_interval(diff, clusters=clusters)
-    return {"difference": value, "interval": [lo, hi], "verdict": verdict(lo, hi), "n_pairs": len(pids),
-            "n_items": len(set(items))}
+        value = float(np.mean([diff[groups == g].mean() for g in sorted(set(groups))]))
+    if resample == "pairs" or (a_draws.count <= 1 and b_draws.count <= 1):
+        lo, hi = mean_interval(diff, groups, clusters=clusters)  # as before draws were resampled
+    else:
+        lo, hi = crossed_difference_interval(a, a_draws.labels, b, b_draws.labels, paired=paired,
+                                             clusters=clusters, groups=groups)
+    return {"difference": value, "interval": [lo, hi], "verdict": verdict(lo, hi), "n_pairs": len(diff),
+            "n_items": len(set(item_of))}
 
 
-def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | str, task: str | None = None
-                    ) -> dict[str, Any]:
+def _rows(scored: Scored, keys: dict[tuple[Path, str], int]) -> np.ndarray:
+    """One row per result over the compared pairs (NaN where it did not score one)."""
+    rows = np.full((len(scored), len(keys)), np.nan)
+    for i, (r, outs) in enumerate(scored):
+        for pid, o in outs.items():
+            col = keys.get((r.source, pid))
+            if col is not None:
+                rows[i, col] = o
+    return rows
+
+
+def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | str, task: str | None = None,
+                    resample: str = "draws") -> dict[str, Any]:
     """Group A against group B (result folders, or SURFACE): the paired difference over the pairs
     both scored, overall and per benchmark folder, and each result's accuracy on those pairs.
-    With `task`, a run folder or an `eval --out` folder stands for its result of that task."""
+    With `task`, a run folder or an `eval --out` folder stands for its result of that task.
+    `resample`: "draws" (the interval covers the groups' draws and the pairs) or "pairs"."""
+    if resample not in RESAMPLE:
+        raise UserError(f"--resample must be one of {', '.join(RESAMPLE)}, got {resample!r}")
     if not a_folders:
         raise UserError("give at least one eval result to compare")
     a = [read_result(f, task) for f in a_folders]
@@ -200,11 +255,10 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
         if alone:
             raise UserError(f"{alone[0]}: group {has} was scored on this benchmark folder and group {lacks} "
                             "was not; pairs are only compared where both groups scored them")
-    mean_a: dict[tuple[Path, str], float] = {}  # (folder, pair id): pair ids are only unique within a folder
-    mean_b: dict[tuple[Path, str], float] = {}
-    group_of: dict[tuple[Path, str], str] = {}
-    item_of: dict[tuple[Path, str], str] = {}
-    per_bench: dict[str, Any] = {}
+    keys: dict[tuple[Path, str], int] = {}  # (folder, pair id) -> column: pair ids are only unique within a folder
+    group_of: list[str] = []
+    item_of: list[str] = []
+    folder_of: list[Path] = []
     macro_key = BREAKDOWNS.get(task) if task in MACRO_HEADLINE else None
     for src in sorted(got_a):
         common = sorted(set(got_a[src]) & set(got_b[src]))
@@ -214,26 +268,52 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
         groups = {p.pair_id: str(p.group.get(macro_key, "")) for p in pairs} if macro_key else {}
         # A pair is known by its correct item's text where the benchmark gives it, else by its id here.
         item = {p.pair_id: f"text:{p.text}" if p.text else f"{src}:{p.pair_id}" for p in pairs}
-        pa = {p: float(np.mean(got_a[src][p])) for p in common}
-        pb = {p: float(np.mean(got_b[src][p])) for p in common}
-        per_bench[str(src)] = {**_difference(task, pa, pb, groups, item),
-                               "accuracy_a": float(np.mean(list(pa.values()))),
-                               "accuracy_b": float(np.mean(list(pb.values())))}
         for p in common:
-            mean_a[src, p], mean_b[src, p] = pa[p], pb[p]
-            group_of[src, p], item_of[src, p] = groups.get(p, ""), item[p]
+            keys[src, p] = len(keys)
+            group_of.append(groups.get(p, ""))
+            item_of.append(item[p])
+            folder_of.append(src)
+    rows_a = _rows(scored_a, keys)
+    if surface:
+        rows_b = np.array([[got_b[src][pid][0] for src, pid in keys]])
+        draws_b = Draws(("surface",), "the surface baseline")
+    else:
+        rows_b, draws_b = _rows(scored_b, keys), draws_of(b)
+    draws_a = draws_of(a)
+    paired = (not surface and draws_a.count > 1 and draws_a.level == draws_b.level
+              and set(draws_a.labels) == set(draws_b.labels))
 
-    def each(scored: Scored) -> list[dict[str, Any]]:
-        return [{"result": str(r.folder), "bench": str(r.source),
-                 "accuracy": float(np.mean([o for pid, o in outs.items() if (r.source, pid) in mean_a]))}
-                for r, outs in scored]
+    def difference(cols: np.ndarray) -> dict[str, Any]:
+        ra, rb = rows_a[:, cols], rows_b[:, cols]
+        keep_a, keep_b = np.isfinite(ra).any(axis=1), np.isfinite(rb).any(axis=1)  # results on these pairs
+        da = Draws(tuple(np.array(draws_a.labels)[keep_a]), draws_a.level)
+        db = Draws(tuple(np.array(draws_b.labels)[keep_b]), draws_b.level)
+        return _difference(task, ra[keep_a], da, rb[keep_b], db, paired and set(da.labels) == set(db.labels),
+                           resample, [group_of[i] for i in cols], [item_of[i] for i in cols])
+
+    folders = np.array([str(f) for f in folder_of])
+    per_bench: dict[str, Any] = {}
+    for src in sorted(got_a):
+        cols = np.flatnonzero(folders == str(src))
+        per_bench[str(src)] = {**difference(cols), "accuracy_a": float(np.nanmean(rows_a[:, cols], axis=0).mean()),
+                               "accuracy_b": float(np.nanmean(rows_b[:, cols], axis=0).mean())}
+
+    def each(scored: Scored, rows: np.ndarray) -> list[dict[str, Any]]:
+        return [{"result": str(r.folder), "bench": str(r.source), "accuracy": float(np.nanmean(row))}
+                for (r, _), row in zip(scored, rows)]
+
+    def described(d: Draws) -> dict[str, Any]:
+        return {"count": d.count, "level": d.level, "unrecorded": d.unrecorded, "source": d.source}
 
     return {"task": task, "variant": a[0].variant, "protocol": a[0].scoring[0], "normalize": a[0].scoring[1],
             "truncation": a[0].scoring[2],
-            **_difference(task, mean_a, mean_b, group_of, item_of), "interval_level": LEVEL,
-            "accuracy_a": float(np.mean(list(mean_a.values()))), "accuracy_b": float(np.mean(list(mean_b.values()))),
-            "a": each(scored_a), "b": SURFACE if surface else each(scored_b), "baseline": baseline or None,
-            "benches": per_bench, "fewest_results": min(_results_per_folder(scored_a, scored_b))}
+            **difference(np.arange(len(keys))), "interval_level": LEVEL,
+            "resample": resample, "draws": {"a": described(draws_a), "b": described(draws_b), "paired": paired},
+            "accuracy_a": float(np.nanmean(rows_a, axis=0).mean()),
+            "accuracy_b": float(np.nanmean(rows_b, axis=0).mean()),
+            "a": each(scored_a, rows_a), "b": SURFACE if surface else each(scored_b, rows_b),
+            "baseline": baseline or None, "benches": per_bench,
+            "fewest_results": min(_results_per_folder(scored_a, scored_b))}
 
 
 def _results_per_folder(*groups: Scored) -> list[int]:
@@ -259,10 +339,29 @@ def format_comparison(c: dict[str, Any]) -> str:
             continue
         for row in c[side]:
             lines.append(f"  {side.upper()} {row['result']}: {row['accuracy']:.3f}")
-    if c["fewest_results"] == 1:
-        lines.append("  one result of a group on a folder: the interval covers the pairs drawn, not the seed; "
-                     "compare several seeds per group")
+    lines.extend(_coverage(c))
     return "\n".join(lines)
+
+
+def _coverage(c: dict[str, Any]) -> list[str]:
+    """What the interval covers, in words: the pairs, and which of the groups' draws."""
+    if c["resample"] == "pairs":
+        return ["  --resample pairs: the interval covers the pairs drawn, not the seeds"]
+    d = c["draws"]
+    sides = [(side.upper(), d[side]) for side in ("a", "b") if c[side] != SURFACE]
+    lines = [f"  {name} is one {x['level'].rstrip('s')}: the interval covers the pairs drawn, not the seed; "
+             "compare several seeds per group" for name, x in sides if x["count"] == 1]
+    several = [f"{name} {x['count']} {x['level']}" for name, x in sides if x["count"] > 1]
+    if several:
+        lines.append(f"  the interval covers the pairs drawn and the draws: {', '.join(several)}"
+                     + (" (the same in both groups, compared draw by draw)" if d["paired"] else ""))
+    for name, x in sides:
+        if x.get("source", "").startswith("checkpoint:"):
+            lines.append(f"  {name}'s LMs read one pretrained encoder: its pretraining seed is not covered")
+        if x["unrecorded"] and x["count"] > 1:
+            lines.append(f"  {x['unrecorded']} result(s) of {name} do not record where their tokens come from "
+                         "(scored before slmscale recorded it): each LM counts as a draw")
+    return lines
 
 
 def _items(v: dict[str, Any]) -> str:

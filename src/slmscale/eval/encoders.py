@@ -114,6 +114,10 @@ class UnitsEncoder:
             per_voice = {"voice_statistics": "all" if voice_seconds is None else {"by-item-name": voice_seconds}}
         self.key = sha256_json({"kind": "units", "fingerprint": tokenizer.fingerprint(), "dedup": self.dedup,
                                 "code": tokenising_code(), **per_voice})
+        # The draw an LM on these tokens shares with other LMs (results record it; `slmscale
+        # compare` resamples draws): the pretrained encoder when there is one, else the tokenizer.
+        sha = getattr(getattr(getattr(tokenizer, "config", None), "encoder", None), "checkpoint_sha256", None)
+        self.tokens_from = f"checkpoint:{sha}" if sha else f"tokenizer:{tokenizer.fingerprint()}"
         self.voices: dict[str, str] = {}  # audio path -> voice (voice-normalised tokenizers)
 
     def prepare_voices(self, paths: Sequence[Path], voices: Sequence[str],
@@ -182,6 +186,7 @@ class UnigramEncoder:
         self.prefix, self.suffix = units.prefix, units.suffix
         self.key = sha256_json({"kind": "unigram", "units": units.key, "unigram": unigram_fingerprint})
         self.voice_statistics = units.voice_statistics
+        self.tokens_from = units.tokens_from
 
     def prepare_voices(self, paths: Sequence[Path], voices: Sequence[str],
                        keys: Sequence[str] | None = None) -> None:
@@ -205,6 +210,7 @@ class TextEncoder:
         self.prefix, self.suffix = frame(special)
         self.key = sha256_json({"kind": "text", "fingerprint": fingerprint or tokenizer.name_or_path,
                                 "code": tokenising_code()})
+        self.tokens_from = f"text:{fingerprint or tokenizer.name_or_path}"
 
     def encode(self, items: Sequence[str]) -> list[np.ndarray | None]:
         from slmscale.text.bpe import encode_texts
@@ -217,7 +223,7 @@ class InterleavedTextEncoder(TextEncoder):
     `<text>` then the text encoded on its own; scored over the original text vocabulary + EOS."""
 
     def __init__(self, tokenizer: Any, vocab: Any, special: dict[str, int], fingerprint: str = ""):
-        super().__init__(tokenizer, special)
+        super().__init__(tokenizer, special, fingerprint)
         self.switch_token = int(vocab.text_token_id)
         self.prefix = self.prefix + [self.switch_token]
         self.allowed_tokens = sorted(set(range(int(vocab.original_size))) | set(self.suffix))

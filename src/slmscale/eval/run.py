@@ -237,6 +237,7 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
                                  encs.text or encoder_from_run(info, where, text=True))
             enc_key = [encs.speech.key, encs.text.key]
             voice_stats = getattr(encs.speech, "voice_statistics", None)
+            tokens_from = getattr(encs.speech, "tokens_from", None)
             if model is None:
                 model = load_model(final, device)
             result = score_crossmodal(model, bench, encs, normalize, batch_size, cache,
@@ -247,6 +248,7 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
                 encoder = encoder_from_run(info, where, text=variant == "text", voice_seconds=voice_seconds)
             enc_key = encoder.key
             voice_stats = getattr(encoder, "voice_statistics", None)
+            tokens_from = getattr(encoder, "tokens_from", None)  # the draw LMs on these tokens share
             bench = load_task_bench(bench_dir, base, variant, key, split)
             claim_result(folder, bench.source, bench_dir, replace)
             if model is None:
@@ -265,7 +267,8 @@ def evaluate_run(run_dir: str | Path, task: str, bench_dir: str | Path, normaliz
                                     "bench": str(Path(bench_dir).resolve()),
                                     "source": str(Path(bench.source).resolve()), "split": split,
                                     "normalize": normalize, "protocol": proto.name, "truncation": truncation,
-                                    "voice_statistics": voice_stats, "encoder": enc_key},
+                                    "voice_statistics": voice_stats, "encoder": enc_key,
+                                    "tokens_from": tokens_from},
                    accuracy=summary["headline"])
         if out is None:  # a side score (--out) leaves the run's summary alone
             # Per task, how it was scored: a study whose scoring changes re-scores (slmscale.study.worker).
