@@ -221,6 +221,7 @@ def test_the_interval_resamples_each_groups_draws(scored):
     assert pairs["interval"] == list(mean_interval(rows.mean(axis=0) - base[0], phenomena))
     text = format_comparison(c)
     assert "covers the pairs drawn and the draws: A 3 LMs" in text and "3 result(s) of A do not record" in text
+    assert "A: fewer than 5 draws, so the interval is too narrow for the seeds" in text
     assert "--resample pairs: the interval covers the pairs drawn, not the seeds" in format_comparison(pairs)
     with pytest.raises(UserError, match="--resample must be one of draws, pairs, got 'seeds'"):
         compare_results(a, SURFACE, resample="seeds")
