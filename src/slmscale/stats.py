@@ -117,33 +117,42 @@ def crossed_difference_interval(a, a_draws, b, b_draws, *, paired: bool = False,
         if shared != n_a or shared != n_b:
             raise ValueError("paired groups must have the same draws")
         a_idx, b_idx = both[:len(a_idx)], both[len(a_idx):]
+    group_lab = np.zeros(n_pairs, dtype=int) if groups is None else _labels(groups)[1]
+    order = np.argsort(group_lab, kind="stable")  # pairs by group: group sums are slices (reduceat)
+    a, b, group_lab = a[:, order], b[:, order], group_lab[order]
+    cluster_lab = (np.arange(n_pairs).astype(str) if clusters is None else np.asarray(clusters).astype(str)[order])
+    starts = np.flatnonzero(np.r_[True, group_lab[1:] != group_lab[:-1]])
     a_seen, b_seen = np.isfinite(a), np.isfinite(b)
     a_val, b_val = np.where(a_seen, a, 0.0), np.where(b_seen, b, 0.0)
-    group_lab = np.zeros(n_pairs, dtype=int) if groups is None else _labels(groups)[1]
-    cluster_lab = np.arange(n_pairs).astype(str) if clusters is None else np.asarray(clusters).astype(str)
-    # The resampled units of pairs: a cluster within a group (as mean_interval draws them).
-    n_units, unit_of = _labels(np.char.add(np.char.add(group_lab.astype(str), "\x00"), cluster_lab))
-    unit_group = np.zeros(n_units, dtype=int)
-    unit_group[unit_of] = group_lab
-    members = [np.flatnonzero(unit_group == g) for g in range(group_lab.max() + 1)]
+    a_count, b_count = a_seen.astype(float), b_seen.astype(float)
+    # The resampled units of pairs: a cluster within a group (as mean_interval draws them), numbered
+    # group by group so that each group's units are one range.
+    cluster_idx = _labels(cluster_lab)[1]
+    units_of, unit_of = np.unique(np.c_[group_lab, cluster_idx], axis=0, return_inverse=True)
+    unit_of = unit_of.reshape(-1)
+    n_units = len(units_of)
+    unit_group = units_of[:, 0]
+    first = np.searchsorted(unit_group, unit_group)  # each unit's group's first unit
+    size_of = np.bincount(unit_group)[unit_group]    # and its group's number of units
     rng = np.random.default_rng(seed)
     out = []
-    block = max(1, 1_000_000 // (n_pairs + n_units))
+    block = max(1, 2_000_000 // (n_pairs + n_units))
     for start in range(0, n_boot, block):
         size = min(block, n_boot - start)
-        wa = _uniform_counts(n_a, rng, size)
-        wb = wa if paired else _uniform_counts(n_b, rng, size)
-        units = np.zeros((size, n_units))
-        for m in members:
-            units[:, m] = _uniform_counts(len(m), rng, size)
-        den_a, den_b = wa[:, a_idx] @ a_seen, wb[:, b_idx] @ b_seen
+        counts_a = _uniform_counts(n_a, rng, size)
+        counts_b = counts_a if paired else _uniform_counts(n_b, rng, size)  # paired: one draw for both
+        wa, wb = counts_a[:, a_idx], counts_b[:, b_idx]
+        # each group's units drawn with replacement within the group: n_g picks among its n_g
+        picks = first + (rng.random((size, n_units)) * size_of).astype(int)
+        units = np.bincount((picks + n_units * np.arange(size)[:, None]).ravel(),
+                            minlength=size * n_units).reshape(size, n_units).astype(float)
+        den_a, den_b = wa @ a_count, wb @ b_count
         ok = (den_a > 0) & (den_b > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            diff = np.where(ok, (wa[:, a_idx] @ a_val) / den_a - (wb[:, b_idx] @ b_val) / den_b, 0.0)
+            diff = np.where(ok, (wa @ a_val) / den_a - (wb @ b_val) / den_b, 0.0)
             weight = units[:, unit_of] * ok
-            per_group = [(weight[:, gm] * diff[:, gm]).sum(axis=1) / weight[:, gm].sum(axis=1)
-                         for gm in (group_lab == g for g in range(len(members)))]
-        out.append(np.mean(per_group, axis=0))
+            per_group = np.add.reduceat(weight * diff, starts, axis=1) / np.add.reduceat(weight, starts, axis=1)
+        out.append(per_group.mean(axis=1))
     return percentile_interval(np.concatenate(out), level)
 
 
