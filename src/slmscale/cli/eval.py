@@ -137,7 +137,7 @@ def compare_cmd(
     resample: str = typer.Option("draws", "--resample", help="What the interval resamples: 'draws' "
                                  "(default: each group's independent draws, i.e. the encoder checkpoints "
                                  "its LMs read when there are several, else its LMs, and the pairs) or "
-                                 "'pairs' (the pairs only, as before 2026-12-03)."),
+                                 "'pairs' (the pairs only, as in earlier versions)."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> None:
     """Group A against group B pair by pair: the difference in pair accuracy, its 95 % interval and
