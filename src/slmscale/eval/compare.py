@@ -259,7 +259,7 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
     keys: dict[tuple[Path, str], int] = {}  # (folder, pair id) -> column: pair ids are only unique within a folder
     group_of: list[str] = []
     item_of: list[str] = []
-    folder_of: list[Path] = []
+    cols_of: dict[Path, np.ndarray] = {}  # each folder's columns (one range: folders are taken in turn)
     macro_key = BREAKDOWNS.get(task) if task in MACRO_HEADLINE else None
     for src in sorted(got_a):
         common = sorted(set(got_a[src]) & set(got_b[src]))
@@ -269,11 +269,11 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
         groups = {p.pair_id: str(p.group.get(macro_key, "")) for p in pairs} if macro_key else {}
         # A pair is known by its correct item's text where the benchmark gives it, else by its id here.
         item = {p.pair_id: f"text:{p.text}" if p.text else f"{src}:{p.pair_id}" for p in pairs}
+        cols_of[src] = np.arange(len(keys), len(keys) + len(common))
         for p in common:
             keys[src, p] = len(keys)
             group_of.append(groups.get(p, ""))
             item_of.append(item[p])
-            folder_of.append(src)
     rows_a = _rows(scored_a, keys)
     if surface:
         rows_b = np.array([[got_b[src][pid][0] for src, pid in keys]])
@@ -292,10 +292,8 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
         return _difference(task, ra[keep_a], da, rb[keep_b], db, paired and set(da.labels) == set(db.labels),
                            resample, [group_of[i] for i in cols], [item_of[i] for i in cols])
 
-    folders = np.array([str(f) for f in folder_of])
     per_bench: dict[str, Any] = {}
-    for src in sorted(got_a):
-        cols = np.flatnonzero(folders == str(src))
+    for src, cols in cols_of.items():
         per_bench[str(src)] = {**difference(cols), "accuracy_a": float(np.nanmean(rows_a[:, cols], axis=0).mean()),
                                "accuracy_b": float(np.nanmean(rows_b[:, cols], axis=0).mean())}
 
