@@ -263,3 +263,40 @@ def test_the_cache_key_follows_the_tokenising_code(tmp_path, monkeypatch):
     before = encoders.UnitsEncoder(tok, {"eos": 2}).key
     monkeypatch.setattr(encoders, "tokenising_code", lambda: "another version")
     assert encoders.UnitsEncoder(tok, {"eos": 2}).key != before
+
+
+def test_the_cache_key_follows_the_versions_of_the_tokenising_libraries(monkeypatch):
+    """Every library a tokenising module imports either computes tokens and is in
+    TOKENISING_LIBRARIES, or only loads, validates or paces work; a listed library's version is
+    part of the key."""
+    import ast
+    import importlib.util
+    import sys
+    from importlib.metadata import packages_distributions
+
+    from slmscale.eval import encoders
+
+    dists = packages_distributions()
+    imported = set()
+    for name in encoders.TOKENISING_MODULES:
+        tree = ast.parse(Path(str(importlib.util.find_spec(name).origin)).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported if m not in sys.stdlib_module_names and m not in ("slmscale", "__future__")}
+    assert {"numpy", "torch", "sklearn", "soxr"} <= third_party  # the scan sees the numeric imports
+    libraries = {dists[m][0] for m in third_party}
+    assert libraries - {"joblib", "pydantic", "threadpoolctl"} <= set(encoders.TOKENISING_LIBRARIES), (
+        libraries - set(encoders.TOKENISING_LIBRARIES))
+
+    before = encoders.tokenising_code()
+    real = encoders._version
+    monkeypatch.setattr(encoders, "_version", lambda d: "0.0.1" if d == "torch" else real(d))
+    encoders.tokenising_code.cache_clear()
+    try:
+        assert encoders.tokenising_code() != before
+    finally:
+        encoders.tokenising_code.cache_clear()
+    assert encoders._version("no-such-distribution-slmscale") == "absent"

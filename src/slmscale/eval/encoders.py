@@ -45,9 +45,28 @@ TOKENISING_MODULES = (
 )
 
 
+# The libraries whose arithmetic or parsing those modules' token ids depend on (features, resampling,
+# k-means distances, subword models). Their installed versions are part of the key too: an upgraded
+# torch or numpy may move a frame to another centroid. Libraries the modules import only to load,
+# validate or pace work (joblib, pydantic, threadpoolctl) cannot change a token and are left out;
+# tests/eval/test_encoders.py checks that every other library the modules import is listed.
+TOKENISING_LIBRARIES = ("numpy", "scipy", "scikit-learn", "soundfile", "soxr", "torch", "transformers",
+                        "tokenizers", "sentencepiece", "safetensors")
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:  # an optional library that is not installed cannot have tokenised anything
+        return "absent"
+
+
 @functools.cache
 def tokenising_code() -> str:
-    """A hash of the source of TOKENISING_MODULES (this installation's version of that code)."""
+    """A hash of the source of TOKENISING_MODULES and the versions of TOKENISING_LIBRARIES (this
+    installation's version of that code)."""
     import hashlib
     import importlib.util
 
@@ -55,6 +74,8 @@ def tokenising_code() -> str:
     for name in TOKENISING_MODULES:
         spec = importlib.util.find_spec(name)
         digest.update(name.encode() + b"\0" + Path(str(spec.origin)).read_bytes() + b"\0")
+    for dist in TOKENISING_LIBRARIES:
+        digest.update(f"{dist}=={_version(dist)}".encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
