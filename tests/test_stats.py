@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from slmscale.stats import binomial_half_width, crossed_difference_interval, mean_interval, percentile_interval
+from slmscale.stats import binomial_half_width, draws_difference_interval, mean_interval, percentile_interval
 
 
 def test_percentile_interval():
@@ -68,53 +68,106 @@ def test_mean_interval_over_clusters_resamples_whole_clusters():
     values = np.r_[1.0, 1.0, np.zeros(8)]
     assert mean_interval(values, np.array(["a"] * 2 + ["b"] * 8), clusters=[0, 0, *range(1, 9)]) == (0.5, 0.5)
 
-def test_crossed_interval_by_hand():
+T1, T2 = 12.706204736, 4.302652730  # Student's t, 97.5 % point, 1 and 2 degrees of freedom
+
+
+def test_draws_interval_by_hand():
     # Two draws (seeds) of A, every pair alike within a draw: 0.4 and 0.6 against B's 0.5. The
-    # pairs alone never move the difference; the draws give -0.1, 0, +0.1 with chances 1/4, 1/2, 1/4.
+    # pairs alone never move the difference. The draws' means vary by var(0.4, 0.6)/2 = 0.01, with
+    # no pair noise to take out, on one degree of freedom: 0 +- t(1) * 0.1.
     a = np.array([np.full(20, 0.4), np.full(20, 0.6)])
     b = np.full((1, 20), 0.5)
-    assert crossed_difference_interval(a, ["s0", "s1"], b, ["base"]) == pytest.approx((-0.1, 0.1))
+    got = draws_difference_interval(a, ["s0", "s1"], b, ["base"])
+    assert got == pytest.approx((-T1 * 0.1, T1 * 0.1, 1.0, 1.0))
     assert mean_interval(a.mean(axis=0) - b[0]) == pytest.approx((0.0, 0.0))
     # Paired groups share their draws, and what they share cancels: B's seeds are A's less 0.1.
-    assert crossed_difference_interval(a, ["s0", "s1"], a - 0.1, ["s0", "s1"], paired=True) == pytest.approx((0.1, 0.1))
-    lo, hi = crossed_difference_interval(a, ["s0", "s1"], a - 0.1, ["s2", "s3"])  # independent draws
-    assert lo == pytest.approx(-0.1) and hi == pytest.approx(0.3)
+    assert draws_difference_interval(a, ["s0", "s1"], a - 0.1, ["s0", "s1"], paired=True)[:2] == pytest.approx((0.1, 0.1))
+    # Independent draws: each group adds 0.01 on one degree of freedom; Satterthwaite gives 2.
+    lo, hi, df, share = draws_difference_interval(a, ["s0", "s1"], a - 0.1, ["s2", "s3"])
+    assert df == pytest.approx(2.0) and share == 1.0
+    assert (lo, hi) == pytest.approx((0.1 - T2 * math.sqrt(0.02), 0.1 + T2 * math.sqrt(0.02)))
     with pytest.raises(ValueError, match="same draws"):
-        crossed_difference_interval(a, ["s0", "s1"], a, ["s0", "s9"], paired=True)
+        draws_difference_interval(a, ["s0", "s1"], a, ["s0", "s9"], paired=True)
     # Results of one draw move together: two rows labelled s0 are one draw.
-    assert crossed_difference_interval(a, ["s0", "s0"], b, ["base"]) == pytest.approx((0.0, 0.0))
-    # A result that did not score a pair (NaN) leaves the pair to the others. s0 did not score
-    # the x pairs: resamples {s0, s1} give x +0.1, y 0 (macro +0.05), {s1, s1} +0.1, and {s0, s0}
-    # (no x pair left, no macro average) are dropped.
+    assert draws_difference_interval(a, ["s0", "s0"], b, ["base"])[:2] == pytest.approx((0.0, 0.0))
+    # A result that did not score a pair (NaN) leaves the pair to the others. s0 did not score the
+    # x pairs: the difference is x +0.1, y 0, macro +0.05; s0's mean is its y pairs' 0.4.
     holes = a.copy()
     holes[0, :10] = np.nan
-    got = crossed_difference_interval(holes, ["s0", "s1"], b, ["base"], groups=np.repeat(["x", "y"], 10))
-    assert got == pytest.approx((0.05, 0.1))
-    # One draw per group: the pair bootstrap, clusters resampled whole.
+    got = draws_difference_interval(holes, ["s0", "s1"], b, ["base"], groups=np.repeat(["x", "y"], 10))
+    assert got[:2] == pytest.approx((0.05 - T1 * 0.1, 0.05 + T1 * 0.1))
+    assert all(math.isnan(v) for v in draws_difference_interval(np.zeros((2, 0)), ["a", "b"], np.zeros((1, 0)), ["c"]))
+
+
+def test_draws_interval_takes_the_pairs_noise_out_of_the_draws_spread():
+    # Each draw's mean carries its own noise on each pair. Three draws with no seed effect: the
+    # draws' spread is that noise alone, so the draws add nothing; shift one draw by 0.2 and they do.
+    rng = np.random.default_rng(4)
+    rows = (rng.random((3, 2000)) < 0.6).astype(float)
+    base = np.full((1, 2000), 0.5)
+    lo, hi, df, share = draws_difference_interval(rows, ["s0", "s1", "s2"], base, ["b"])
+    # here the spread is within that noise: the draws add nothing, and it is the pairs' t interval
+    pairs_sd = np.std(rows.mean(axis=0), ddof=1) / math.sqrt(2000)
+    assert share == 0 and df == pytest.approx(1999)
+    assert (hi - lo) / 2 == pytest.approx(1.9612 * pairs_sd, rel=1e-3)
+    shifted = rows.copy()
+    shifted[0] = np.clip(shifted[0] - 0.2, 0, 1)  # every pair of s0 moves
+    lo2, hi2, df2, share2 = draws_difference_interval(shifted, ["s0", "s1", "s2"], base, ["b"])
+    assert share2 > 0.95 and df2 == pytest.approx(2, abs=0.05) and hi2 - lo2 > 10 * (hi - lo)
+
+
+def test_draws_interval_over_clusters_and_groups():
+    # One draw per group: the pairs' t interval, clusters resampled whole: a pair tested twice is
+    # one cluster, so doubling every pair changes nothing; the variance of a mean is var / n.
     rng = np.random.default_rng(3)
     one = rng.integers(0, 2, (1, 300)).astype(float)
-    assert crossed_difference_interval(np.repeat(one, 2, axis=1), ["s"], np.zeros((1, 600)), ["b"],
-                                       clusters=np.repeat(np.arange(300), 2)) == pytest.approx(
-        crossed_difference_interval(one, ["s"], np.zeros((1, 300)), ["b"]))
-    assert all(math.isnan(v) for v in crossed_difference_interval(np.zeros((2, 0)), ["a", "b"], np.zeros((1, 0)), ["c"]))
+    twice = draws_difference_interval(np.repeat(one, 2, axis=1), ["s"], np.zeros((1, 600)), ["b"],
+                                      clusters=np.repeat(np.arange(300), 2))
+    single = draws_difference_interval(one, ["s"], np.zeros((1, 300)), ["b"])
+    assert twice == pytest.approx(single)
+    from scipy.stats import t
+
+    half = t.ppf(0.975, 299) * one.std(ddof=1) / math.sqrt(300)
+    assert single[:2] == pytest.approx((one.mean() - half, one.mean() + half))
+    # Groups: the macro average of the group means, each group's variance over its own pairs.
+    x, y = rng.integers(0, 2, 40).astype(float), rng.integers(0, 2, 160).astype(float)
+    got = draws_difference_interval(np.r_[x, y][None], ["s"], np.zeros((1, 200)), ["b"],
+                                    groups=np.repeat(["x", "y"], [40, 160]))
+    var = (x.var(ddof=1) / 40 + y.var(ddof=1) / 160) / 4
+    df = var ** 2 / (var ** 2 / 198)
+    centre = (x.mean() + y.mean()) / 2
+    assert got[:2] == pytest.approx((centre - t.ppf(0.975, df) * math.sqrt(var), centre + t.ppf(0.975, df) * math.sqrt(var)))
 
 
-def test_crossed_interval_covers_the_seed_spread():
-    """Simulated recipes: each of 10 draws moves every pair's chance by its own offset (sd 0.04, as
-    pretraining seeds move sWUGGY here), each draw has two LMs; 60 such experiments. The pairs-only
-    interval misses the recipe's true margin far more often than 5 %; the crossed one about 5 %."""
+def _recipes(rng, draws: int, sd: float, pairs: int = 400):
+    """A simulated recipe: pairs of random difficulty (the population margin over 0.5 is 0.05),
+    each draw moving every pair's chance by its own offset, two LMs per draw."""
+    chance = rng.uniform(0.3, 0.8, pairs)
+    offsets = np.repeat(rng.normal(0, sd, draws), 2)
+    rows = (rng.random((2 * draws, pairs)) < np.clip(chance + offsets[:, None], 0, 1)).astype(float)
+    return rows, np.repeat(np.arange(draws), 2)
+
+
+def test_draws_interval_covers_the_seed_spread():
+    """Three draws whose offsets have sd 0.04 (as pretraining seeds move sWUGGY here), 150
+    experiments: the pairs-only interval misses the true margin far more often than 5 %, the
+    draws interval about 5-7 %. With no seed effect it is no wider than the pairs-only one."""
     rng = np.random.default_rng(0)
-    hit_crossed = hit_pairs = 0
-    for rep in range(60):
-        chance = rng.uniform(0.3, 0.8, 400)  # the pairs' difficulty: the population margin is 0.05
-        offsets = np.repeat(rng.normal(0, 0.04, 10), 2)
-        rows = (rng.random((20, 400)) < np.clip(chance + offsets[:, None], 0, 1)).astype(float)
-        labels = np.repeat(np.arange(10), 2)
-        lo, hi = crossed_difference_interval(rows, labels, np.full((1, 400), 0.5), [0], n_boot=400, seed=rep)
-        hit_crossed += lo <= 0.05 <= hi
+    hits = hits_pairs = 0
+    for rep in range(150):
+        rows, labels = _recipes(rng, 3, 0.04)
+        lo, hi, _, _ = draws_difference_interval(rows, labels, np.full((1, 400), 0.5), [0])
+        hits += lo <= 0.05 <= hi
         lo, hi = mean_interval(rows.mean(axis=0) - 0.5, n_boot=400, seed=rep)
-        hit_pairs += lo <= 0.05 <= hi
-    assert hit_crossed >= 51 and hit_pairs <= 45, (hit_crossed, hit_pairs)
+        hits_pairs += lo <= 0.05 <= hi
+    assert hits >= 133 and hits_pairs <= 110, (hits, hits_pairs)
+    widths = []
+    for rep in range(40):
+        rows, labels = _recipes(rng, 3, 0.0)
+        lo, hi, _, _ = draws_difference_interval(rows, labels, np.full((1, 400), 0.5), [0])
+        plo, phi = mean_interval(rows.mean(axis=0) - 0.5, n_boot=400, seed=rep)
+        widths.append((hi - lo) / (phi - plo))
+    assert np.median(widths) < 1.1, np.median(widths)
 
 
 def test_binomial_half_width():

@@ -1,15 +1,17 @@
 """Intervals shared by scoring (eval) and the scaling analyses: percentile intervals of bootstrap
-samples, the bootstrap interval of a mean, and the binomial interval of an accuracy.
+samples, the bootstrap interval of a mean, the interval of a difference over pairs and seeds, and
+the binomial interval of an accuracy.
 
-A foundation module (numpy and the standard library only), so that eval and scaling, which must
-not import each other, compute the same interval the same way.
+A foundation module (numpy, scipy's t quantiles and the standard library only), so that eval and
+scaling, which must not import each other, compute the same interval the same way.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from statistics import NormalDist
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
@@ -79,37 +81,105 @@ def mean_interval(values, groups=None, n_boot: int = BOOT_SAMPLES, seed: int = B
     return percentile_interval(stats, level)
 
 
-def _uniform_counts(n: int, rng: np.random.Generator, size: int) -> np.ndarray:
-    """How often each of n units is drawn in `size` resamples of n with replacement: (size, n)."""
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
-
-
 def _labels(labels) -> tuple[int, np.ndarray]:
     """(number of distinct labels, each item's index among them in sorted order)."""
     uniq, idx = np.unique(np.asarray(labels).astype(str), return_inverse=True)
     return len(uniq), idx.reshape(-1)
 
 
-def crossed_difference_interval(a, a_draws, b, b_draws, *, paired: bool = False, clusters=None,
-                                groups=None, n_boot: int = BOOT_SAMPLES, seed: int = BOOT_SEED,
-                                level: float = LEVEL) -> tuple[float, float]:
-    """Bootstrap percentile interval of the mean over pairs of (group A's outcome - group B's) when
-    both the pairs and each group's draws are random samples: seeds, say, crossed with the pairs
-    of a benchmark, since every draw is scored on the same pairs.
+class _Design:
+    """How the pairs are sampled: clusters of pairs (one word tested on several benches or by
+    several voices) within groups (sBLIMP phenomena, macro-averaged). Gives a vector's statistic
+    (the mean of its group means, NaN = not scored) and that statistic's variance over resampled
+    clusters (the stratified, cluster-robust linearisation: with one pair per cluster and one
+    group, the variance of the mean, var / n)."""
+
+    def __init__(self, n_pairs: int, groups=None, clusters=None):
+        self.group = np.zeros(n_pairs, dtype=int) if groups is None else _labels(groups)[1]
+        self.n_groups = int(self.group.max()) + 1 if n_pairs else 0
+        cluster = np.arange(n_pairs) if clusters is None else _labels(clusters)[1]
+        units, self.unit = np.unique(np.c_[self.group, cluster], axis=0, return_inverse=True)
+        self.unit = self.unit.reshape(-1)
+        self.unit_group = units[:, 0]
+        self.df = len(units) - self.n_groups  # clusters less one per group
+
+    def mean_var(self, x: np.ndarray) -> tuple[float, float]:
+        seen = np.isfinite(x)
+        x0 = np.where(seen, x, 0.0)
+        n = np.bincount(self.group, weights=seen, minlength=self.n_groups)
+        means = np.bincount(self.group, weights=x0, minlength=self.n_groups) / np.maximum(n, 1)
+        # each pair's share of its group mean's deviation, summed per cluster
+        share = np.where(seen, (x0 - means[self.group]) / np.maximum(n, 1)[self.group], 0.0)
+        u = np.bincount(self.unit, weights=share, minlength=len(self.unit_group))
+        k = np.bincount(self.unit_group, weights=np.bincount(self.unit, weights=seen) > 0,
+                        minlength=self.n_groups)
+        ss = np.bincount(self.unit_group, weights=u * u, minlength=self.n_groups)
+        var = np.where(k > 1, ss * k / np.maximum(k - 1, 1), 0.0)
+        present = n > 0
+        g = max(int(present.sum()), 1)
+        return float(means[present].mean()) if present.any() else math.nan, float(var[present].sum()) / g ** 2
+
+
+def _draw_means(rows: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
+    """One row per draw: the mean over the draw's results on each pair (NaN where none scored it)."""
+    out = np.full((n, rows.shape[1]), np.nan)
+    for d in range(n):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: the draw did not score the pair
+            out[d] = np.nanmean(rows[idx == d], axis=0)
+    return out
+
+
+def _draw_component(draws: np.ndarray, design: _Design) -> tuple[float, float]:
+    """The variance the group's draws add to its mean over pairs, and its degrees of freedom
+    (Satterthwaite). The spread of the draws' means holds the draws' own variance plus the noise of
+    each draw on each pair; that noise is estimated from how each draw departs from the draws'
+    mean pair by pair, and taken out (two-way random-effects ANOVA, draws crossed with pairs).
+    (0, inf) with one draw, or when the spread is no more than that noise."""
+    n = len(draws)
+    if n < 2:
+        return 0.0, math.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.nanmean(draws, axis=0)
+    means = np.array([design.mean_var(d)[0] for d in draws])
+    spread = float(np.var(means, ddof=1)) / n
+    noise = float(np.mean([design.mean_var(d - centre)[1] for d in draws])) / (n - 1)
+    share = spread - noise
+    if not share > 0:
+        return 0.0, math.inf
+    df = share ** 2 / (spread ** 2 / (n - 1) + noise ** 2 / ((n - 1) * max(design.df, 1)))
+    return share, df
+
+
+class DrawsInterval(NamedTuple):
+    lo: float
+    hi: float
+    df: float           # Satterthwaite's degrees of freedom of the t quantile
+    draws_share: float  # the share of the variance that the groups' draws contribute (0..1)
+
+
+def draws_difference_interval(a, a_draws, b, b_draws, *, paired: bool = False, clusters=None,
+                              groups=None, level: float = LEVEL) -> DrawsInterval:
+    """Interval of the mean over pairs of (group A's outcome - group B's) when both the pairs and
+    each group's draws are random samples: seeds, say, crossed with the pairs of a benchmark,
+    since every draw is scored on the same pairs.
 
     `a` and `b` hold one row per result and one column per pair (NaN: the result did not score
     the pair); `a_draws`/`b_draws` label each row with its draw (results of one draw, e.g. the
     LMs trained on one pretrained encoder, move together). A group's outcome on a pair is the mean
-    over its results. Each resample draws each group's draws with replacement (`paired`: the
-    groups share their draws, which are drawn once for both, so what they share cancels) and,
-    independently, the pairs, or whole `clusters` of pairs, within each of `groups` (then the
-    statistic is the mean of the group means, a macro average). This is the pigeonhole bootstrap
-    for crossed random effects (Owen 2007); with one draw per group it is the pair bootstrap.
-    Pairs that a resample leaves without a result of either group are left out of it."""
+    over its results. The variance is the pairs' share (whole `clusters` of pairs resampled within
+    each of `groups`, the statistic then being the mean of the group means, a macro average) plus
+    each group's draws' share (_draw_component; `paired`: the groups share their draws, so the
+    share is that of the draw-by-draw differences, and what they share cancels). The interval is
+    Student's t with Satterthwaite's degrees of freedom, so a share estimated from two or three
+    draws widens it as much as such an estimate is uncertain."""
+    from scipy.stats import t as student_t
+
     a, b = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
     n_pairs = a.shape[1]
     if n_pairs == 0:
-        return math.nan, math.nan
+        return DrawsInterval(math.nan, math.nan, math.nan, math.nan)
     n_a, a_idx = _labels(a_draws)
     n_b, b_idx = _labels(b_draws)
     if paired:
@@ -117,43 +187,21 @@ def crossed_difference_interval(a, a_draws, b, b_draws, *, paired: bool = False,
         if shared != n_a or shared != n_b:
             raise ValueError("paired groups must have the same draws")
         a_idx, b_idx = both[:len(a_idx)], both[len(a_idx):]
-    group_lab = np.zeros(n_pairs, dtype=int) if groups is None else _labels(groups)[1]
-    order = np.argsort(group_lab, kind="stable")  # pairs by group: group sums are slices (reduceat)
-    a, b, group_lab = a[:, order], b[:, order], group_lab[order]
-    cluster_lab = (np.arange(n_pairs).astype(str) if clusters is None else np.asarray(clusters).astype(str)[order])
-    starts = np.flatnonzero(np.r_[True, group_lab[1:] != group_lab[:-1]])
-    a_seen, b_seen = np.isfinite(a), np.isfinite(b)
-    a_val, b_val = np.where(a_seen, a, 0.0), np.where(b_seen, b, 0.0)
-    a_count, b_count = a_seen.astype(float), b_seen.astype(float)
-    # The resampled units of pairs: a cluster within a group (as mean_interval draws them), numbered
-    # group by group so that each group's units are one range.
-    cluster_idx = _labels(cluster_lab)[1]
-    units_of, unit_of = np.unique(np.c_[group_lab, cluster_idx], axis=0, return_inverse=True)
-    unit_of = unit_of.reshape(-1)
-    n_units = len(units_of)
-    unit_group = units_of[:, 0]
-    first = np.searchsorted(unit_group, unit_group)  # each unit's group's first unit
-    size_of = np.bincount(unit_group)[unit_group]    # and its group's number of units
-    rng = np.random.default_rng(seed)
-    out = []
-    block = max(1, 2_000_000 // (n_pairs + n_units))
-    for start in range(0, n_boot, block):
-        size = min(block, n_boot - start)
-        counts_a = _uniform_counts(n_a, rng, size)
-        counts_b = counts_a if paired else _uniform_counts(n_b, rng, size)  # paired: one draw for both
-        wa, wb = counts_a[:, a_idx], counts_b[:, b_idx]
-        # each group's units drawn with replacement within the group: n_g picks among its n_g
-        picks = first + (rng.random((size, n_units)) * size_of).astype(int)
-        units = np.bincount((picks + n_units * np.arange(size)[:, None]).ravel(),
-                            minlength=size * n_units).reshape(size, n_units).astype(float)
-        den_a, den_b = wa @ a_count, wb @ b_count
-        ok = (den_a > 0) & (den_b > 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            diff = np.where(ok, (wa @ a_val) / den_a - (wb @ b_val) / den_b, 0.0)
-            weight = units[:, unit_of] * ok
-            per_group = np.add.reduceat(weight * diff, starts, axis=1) / np.add.reduceat(weight, starts, axis=1)
-        out.append(per_group.mean(axis=1))
-    return percentile_interval(np.concatenate(out), level)
+    design = _Design(n_pairs, groups, clusters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        diff = np.nanmean(a, axis=0) - np.nanmean(b, axis=0)
+    value, pairs_var = design.mean_var(diff)
+    a_means, b_means = _draw_means(a, a_idx, n_a), _draw_means(b, b_idx, n_b)
+    parts = [_draw_component(a_means - b_means, design)] if paired else \
+        [_draw_component(a_means, design), _draw_component(b_means, design)]
+    draws_var = sum(share for share, _ in parts)
+    var = pairs_var + draws_var
+    if not var > 0:
+        return DrawsInterval(value, value, math.inf, 0.0)
+    df = var ** 2 / (pairs_var ** 2 / max(design.df, 1) + sum(share ** 2 / d for share, d in parts))
+    half = float(student_t.ppf(0.5 + level / 2, df)) * math.sqrt(var)
+    return DrawsInterval(value - half, value + half, float(df), draws_var / var)
 
 
 def binomial_half_width(p: float, n: int, level: float = LEVEL) -> float:

@@ -198,10 +198,10 @@ def _recorded(folder, tmp_path, name, tokens_from):
 
 
 def test_the_interval_resamples_each_groups_draws(scored):
-    """Seeds are drawn as the pairs are: the default interval resamples a group's LMs (or the
-    encoder checkpoints they read) together with the pairs, and equals
-    stats.crossed_difference_interval on the results' outcomes; `pairs` is the pair bootstrap."""
-    from slmscale.stats import crossed_difference_interval, mean_interval
+    """Seeds are drawn as the pairs are: the default interval covers a group's LMs (or the
+    encoder checkpoints they read) as well as the pairs, and equals
+    stats.draws_difference_interval on the results' outcomes; `pairs` is the pair bootstrap."""
+    from slmscale.stats import draws_difference_interval, mean_interval
 
     root, got = scored
     a = [got[m, "b0"][0] for m in range(3)]
@@ -217,11 +217,14 @@ def test_the_interval_resamples_each_groups_draws(scored):
     rows = np.array([[_outcomes(f)[p] for p in ids] for f in a])
     base = np.array([[by_pair[p] for p in ids]])
     phenomena = np.array([p[:3] for p in ids])  # agr0.., neg0..
-    assert c["interval"] == list(crossed_difference_interval(rows, ["0", "1", "2"], base, ["s"], groups=phenomena))
+    lo, hi, df, share = draws_difference_interval(rows, ["0", "1", "2"], base, ["s"], groups=phenomena)
+    assert c["interval"] == [lo, hi] and c["draws_share"] == share
+    assert c["df"] == (df if np.isfinite(df) else None)
     assert pairs["interval"] == list(mean_interval(rows.mean(axis=0) - base[0], phenomena))
     text = format_comparison(c)
     assert "covers the pairs drawn and the draws: A 3 LMs" in text and "3 result(s) of A do not record" in text
-    assert "A: fewer than 5 draws, so the interval is too narrow for the seeds" in text
+    assert f"the draws make up {100 * share:.0f} % of the variance; t with " in text
+    assert "estimate the seeds' variance poorly" not in text  # three draws
     assert "--resample pairs: the interval covers the pairs drawn, not the seeds" in format_comparison(pairs)
     with pytest.raises(UserError, match="--resample must be one of draws, pairs, got 'seeds'"):
         compare_results(a, SURFACE, resample="seeds")
@@ -242,6 +245,7 @@ def test_draws_are_the_encoder_checkpoints_and_shared_draws_pair_up(scored, tmp_
                           SURFACE)
     assert one["draws"]["a"] == {"count": 2, "level": "LMs", "unrecorded": 0, "source": "checkpoint:X"}
     assert "A's LMs read one pretrained encoder: its pretraining seed is not covered" in format_comparison(one)
+    assert "A: 2 draws estimate the seeds' variance poorly" in format_comparison(one)
     # Two encoders: they are the draws. B holds the same two encoders' results with the same
     # outcomes, so compared draw by draw the difference is exactly 0; taken as independent
     # draws (other checkpoints) it is not.
@@ -251,8 +255,11 @@ def test_draws_are_the_encoder_checkpoints_and_shared_draws_pair_up(scored, tmp_
     assert paired["draws"]["a"]["level"] == "encoder checkpoints" and paired["draws"]["paired"]
     assert paired["difference"] == 0 and paired["interval"] == [0, 0]
     assert "A 2 encoder checkpoints, B 2 encoder checkpoints (the same in both groups" in format_comparison(paired)
-    other = [_recorded(m0, tmp_path, "o0", "checkpoint:Z"), _recorded(m1, tmp_path, "o1", "checkpoint:W")]
+    # Other checkpoints are independent draws: each group's spread counts, and the interval is wider
+    # than the one over pairs alone.
+    m2 = got[2, "b0"][0]
+    other = [_recorded(m1, tmp_path, "o0", "checkpoint:Z"), _recorded(m2, tmp_path, "o1", "checkpoint:W")]
     apart = compare_results(a, other)
-    assert not apart["draws"]["paired"] and apart["difference"] == 0
-    lo, hi = apart["interval"]
-    assert lo < 0 < hi  # m0 and m1 differ, so resampling each group's encoders moves the difference
+    pairs = compare_results(a, other, resample="pairs")
+    assert not apart["draws"]["paired"] and apart["difference"] == pairs["difference"] and apart["draws_share"] > 0
+    assert apart["interval"][0] <= pairs["interval"][0] and apart["interval"][1] >= pairs["interval"][1]

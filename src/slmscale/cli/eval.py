@@ -134,10 +134,10 @@ def compare_cmd(
                                       "surface baseline (from its audit)."),
     task: Optional[str] = typer.Option(None, "--task", help="Take run folders (RUN/eval/<key>) and `eval "
                                        "--out` folders (DIR/<key>) as their result of this task."),
-    resample: str = typer.Option("draws", "--resample", help="What the interval resamples: 'draws' "
-                                 "(default: each group's independent draws, i.e. the encoder checkpoints "
-                                 "its LMs read when there are several, else its LMs, and the pairs) or "
-                                 "'pairs' (the pairs only, as in earlier versions)."),
+    resample: str = typer.Option("draws", "--resample", help="What the interval covers: 'draws' "
+                                 "(default: the pairs and each group's independent draws, i.e. the encoder "
+                                 "checkpoints its LMs read when there are several, else its LMs; a t interval "
+                                 "from both variances) or 'pairs' (the pair bootstrap only)."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> None:
     """Group A against group B pair by pair: the difference in pair accuracy, its 95 % interval and

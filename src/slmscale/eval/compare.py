@@ -4,16 +4,18 @@ One LM's score moves with its seed and with its encoder's pretraining seed (by u
 accuracy on the built-in corpus), so a recipe is a group of results: several seeds, and possibly
 several benchmark folders of the same task. Each pair's outcome (scoring.pair_outcomes) is
 averaged over the group's results on that pair's benchmark folder; the difference between the two
-groups is then taken pair by pair, on the pairs both groups scored, and its interval is the
-project's bootstrap over pairs (sBLIMP: within phenomena, macro-averaged, like its headline),
-here crossed with a bootstrap over each group's seeds.
+groups is then taken pair by pair, on the pairs both groups scored. Its interval covers the pairs
+(sBLIMP: within phenomena, macro-averaged, like its headline) and each group's seeds.
 
 What the interval covers: which pairs the benchmark drew and, by default, which seeds each group
 drew. A group's results are grouped into its independent draws: the pretrained encoder checkpoint
 (else the tokenizer) its LMs' tokens come from, when the group's results use several; else each
-LM. The bootstrap resamples the draws and the pairs together (stats.crossed_difference_interval).
-Groups made of the same draws (two tokenizers of the same checkpoints, say) are compared draw by
-draw. A group of one draw contributes no seed variance, and the output says so.
+LM. With several draws the interval adds the draws' variance to the pairs' and takes Student's t
+with Satterthwaite's degrees of freedom (stats.draws_difference_interval), so two or three seeds
+that disagree widen it as much as they should; with one draw per group it is the project's
+bootstrap over pairs, as `eval` prints. Groups made of the same draws (two tokenizers of the same
+checkpoints, say) are compared draw by draw. A group of one draw contributes no seed variance, and
+the output says so.
 
 The other group may be the benchmark's strongest surface baseline (`surface`), taken from each
 folder's audit with its outcome on every pair. Results must share the task, its version (speech or
@@ -37,7 +39,7 @@ from slmscale.errors import UserError
 from slmscale.eval.formats import canonical_task, load_benchmark
 from slmscale.eval.scoring import BREAKDOWNS, MACRO_HEADLINE, Comparison, pair_outcomes, verdict
 from slmscale.eval.submission import read_submission
-from slmscale.stats import LEVEL, crossed_difference_interval, mean_interval
+from slmscale.stats import LEVEL, draws_difference_interval, mean_interval
 
 SURFACE = "surface"
 
@@ -152,8 +154,8 @@ def surface_outcomes(sources: list[Result]) -> tuple[dict[Path, dict[str, list[f
     return out, names
 
 
-RESAMPLE = ("draws", "pairs")  # what the interval resamples: the groups' draws and the pairs, or the pairs only
-FEW_DRAWS = 5  # fewer draws than this: the seeds' share of the interval is too narrow (docs/eval.md)
+RESAMPLE = ("draws", "pairs")  # what the interval covers: the groups' draws and the pairs, or the pairs only
+FEW_DRAWS = 3  # fewer draws than this: the seeds' variance rests on one degree of freedom (docs/eval.md)
 _LEVELS = {"checkpoint": "encoder checkpoints", "tokenizer": "tokenizers", "text": "text tokenizers"}
 
 
@@ -198,13 +200,15 @@ def _difference(task: str, a: np.ndarray, a_draws: Draws, b: np.ndarray, b_draws
         value = float(diff.mean())
     else:
         value = float(np.mean([diff[groups == g].mean() for g in sorted(set(groups))]))
+    df = draws_share = None
     if resample == "pairs" or (a_draws.count <= 1 and b_draws.count <= 1):
-        lo, hi = mean_interval(diff, groups, clusters=clusters)  # as before draws were resampled
+        lo, hi = mean_interval(diff, groups, clusters=clusters)  # no draws to cover: the pair bootstrap
     else:
-        lo, hi = crossed_difference_interval(a, a_draws.labels, b, b_draws.labels, paired=paired,
-                                             clusters=clusters, groups=groups)
+        lo, hi, df, draws_share = draws_difference_interval(a, a_draws.labels, b, b_draws.labels, paired=paired,
+                                                            clusters=clusters, groups=groups)
     return {"difference": value, "interval": [lo, hi], "verdict": verdict(lo, hi), "n_pairs": len(diff),
-            "n_items": len(set(item_of))}
+            "n_items": len(set(item_of)), "df": df if df is not None and np.isfinite(df) else None,
+            "draws_share": draws_share}
 
 
 def _rows(scored: Scored, keys: dict[tuple[Path, str], int]) -> np.ndarray:
@@ -354,10 +358,14 @@ def _coverage(c: dict[str, Any]) -> list[str]:
     if several:
         lines.append(f"  the interval covers the pairs drawn and the draws: {', '.join(several)}"
                      + (" (the same in both groups, compared draw by draw)" if d["paired"] else ""))
+    if several and c.get("draws_share") is not None:
+        lines.append(f"  the draws make up {100 * c['draws_share']:.0f} % of the variance; t with {_df(c['df'])} "
+                     "degrees of freedom" + ("" if c["draws_share"] else
+                                              " (the draws differ no more than their pairs' noise)"))
     few = [name for name, x in sides if 1 < x["count"] < FEW_DRAWS]
-    if few:  # a bootstrap over n draws sees (n - 1)/n of their variance, and few distinct resamples
-        lines.append(f"  {' and '.join(few)}: fewer than {FEW_DRAWS} draws, so the interval is too narrow for "
-                     "the seeds (simulated: 85 % coverage with 3); more seeds make it honest")
+    if few:  # the draws' variance then rests on one degree of freedom (docs/eval.md)
+        lines.append(f"  {' and '.join(few)}: {FEW_DRAWS - 1} draws estimate the seeds' variance poorly "
+                     "(simulated: about 88 % coverage with 2, 93 % with 3 or more); more seeds make it honest")
     for name, x in sides:
         if x.get("source", "").startswith("checkpoint:"):
             lines.append(f"  {name}'s LMs read one pretrained encoder: its pretraining seed is not covered")
@@ -365,6 +373,10 @@ def _coverage(c: dict[str, Any]) -> list[str]:
             lines.append(f"  {x['unrecorded']} result(s) of {name} do not record where their tokens come from "
                          "(scored before slmscale recorded it): each LM counts as a draw")
     return lines
+
+
+def _df(df: float | None) -> str:
+    return "many" if df is None or df >= 1000 else f"{df:.1f}"
 
 
 def _items(v: dict[str, Any]) -> str:
