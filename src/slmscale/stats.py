@@ -124,7 +124,7 @@ def _draw_means(rows: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
     """One row per draw: the mean over the draw's results on each pair (NaN where none scored it)."""
     out = np.full((n, rows.shape[1]), np.nan)
     for d in range(n):
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: the draw did not score the pair
             out[d] = np.nanmean(rows[idx == d], axis=0)
     return out

@@ -213,7 +213,9 @@ def test_the_interval_resamples_each_groups_draws(scored):
     c = compare_results(a, SURFACE)
     pairs = compare_results(a, SURFACE, resample="pairs")
     assert c["difference"] == pairs["difference"]
-    assert c["draws"]["a"] == {"count": 3, "level": "LMs", "unrecorded": 3, "source": ""}
+    assert c["draws"]["a"] == {"count": 3, "level": "LMs", "unrecorded": 3, "source": "",
+                               "accuracy": {str(f.parent.parent / "run"): pytest.approx(np.mean(list(_outcomes(f).values())))
+                                            for f in a}}  # an LM is known by its run
     rows = np.array([[_outcomes(f)[p] for p in ids] for f in a])
     base = np.array([[by_pair[p] for p in ids]])
     phenomena = np.array([p[:3] for p in ids])  # agr0.., neg0..
@@ -243,7 +245,8 @@ def test_draws_are_the_encoder_checkpoints_and_shared_draws_pair_up(scored, tmp_
     # Two LMs on one pretrained encoder: the LMs are the draws, and the output says pretraining is not covered.
     one = compare_results([_recorded(m0, tmp_path, "x0", "checkpoint:X"), _recorded(m1, tmp_path, "x1", "checkpoint:X")],
                           SURFACE)
-    assert one["draws"]["a"] == {"count": 2, "level": "LMs", "unrecorded": 0, "source": "checkpoint:X"}
+    assert {k: one["draws"]["a"][k] for k in ("count", "level", "unrecorded", "source")} == {
+        "count": 2, "level": "LMs", "unrecorded": 0, "source": "checkpoint:X"}
     assert "A's LMs read one pretrained encoder: its pretraining seed is not covered" in format_comparison(one)
     assert "A: 2 draws estimate the seeds' variance poorly" in format_comparison(one)
     # Two encoders: they are the draws. B holds the same two encoders' results with the same
@@ -255,6 +258,10 @@ def test_draws_are_the_encoder_checkpoints_and_shared_draws_pair_up(scored, tmp_
     assert paired["draws"]["a"]["level"] == "encoder checkpoints" and paired["draws"]["paired"]
     assert paired["difference"] == 0 and paired["interval"] == [0, 0]
     assert "A 2 encoder checkpoints, B 2 encoder checkpoints (the same in both groups" in format_comparison(paired)
+    acc = paired["draws"]["a"]["accuracy"]
+    assert acc == {"checkpoint:X": pytest.approx(np.mean(list(_outcomes(m0).values()))),
+                   "checkpoint:Y": pytest.approx(np.mean(list(_outcomes(m1).values())))}
+    assert f"A's draws: checkpoint:X {acc['checkpoint:X']:.3f}, checkpoint:Y {acc['checkpoint:Y']:.3f}" in format_comparison(paired)
     # Other checkpoints are independent draws: each group's spread counts, and the interval is wider
     # than the one over pairs alone.
     m2 = got[2, "b0"][0]

@@ -305,13 +305,17 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
         return [{"result": str(r.folder), "bench": str(r.source), "accuracy": float(np.nanmean(row))}
                 for (r, _), row in zip(scored, rows)]
 
-    def described(d: Draws) -> dict[str, Any]:
-        return {"count": d.count, "level": d.level, "unrecorded": d.unrecorded, "source": d.source}
+    def described(d: Draws, rows: np.ndarray) -> dict[str, Any]:
+        out = {"count": d.count, "level": d.level, "unrecorded": d.unrecorded, "source": d.source}
+        if d.count > 1:  # what the draws' share of the variance comes from
+            labels = np.array(d.labels)
+            out["accuracy"] = {str(k): float(np.nanmean(rows[labels == k], axis=0).mean()) for k in sorted(set(d.labels))}
+        return out
 
     return {"task": task, "variant": a[0].variant, "protocol": a[0].scoring[0], "normalize": a[0].scoring[1],
             "truncation": a[0].scoring[2],
             **difference(np.arange(len(keys))), "interval_level": LEVEL,
-            "resample": resample, "draws": {"a": described(draws_a), "b": described(draws_b), "paired": paired},
+            "resample": resample, "draws": {"a": described(draws_a, rows_a), "b": described(draws_b, rows_b), "paired": paired},
             "accuracy_a": float(np.nanmean(rows_a, axis=0).mean()),
             "accuracy_b": float(np.nanmean(rows_b, axis=0).mean()),
             "a": each(scored_a, rows_a), "b": SURFACE if surface else each(scored_b, rows_b),
@@ -358,6 +362,9 @@ def _coverage(c: dict[str, Any]) -> list[str]:
     if several:
         lines.append(f"  the interval covers the pairs drawn and the draws: {', '.join(several)}"
                      + (" (the same in both groups, compared draw by draw)" if d["paired"] else ""))
+    for name, x in sides:
+        if x.get("accuracy") and x["level"] != "LMs":  # LMs: the per-result lines above say it
+            lines.append(f"  {name}'s draws: " + ", ".join(f"{_short(k)} {v:.3f}" for k, v in x["accuracy"].items()))
     if several and c.get("draws_share") is not None:
         lines.append(f"  the draws make up {100 * c['draws_share']:.0f} % of the variance; t with {_df(c['df'])} "
                      "degrees of freedom" + ("" if c["draws_share"] else
@@ -373,6 +380,12 @@ def _coverage(c: dict[str, Any]) -> list[str]:
             lines.append(f"  {x['unrecorded']} result(s) of {name} do not record where their tokens come from "
                          "(scored before slmscale recorded it): each LM counts as a draw")
     return lines
+
+
+def _short(label: str) -> str:
+    """A draw's label for people: a checkpoint's or tokenizer's hash cut to 12 characters."""
+    kind, _, rest = label.partition(":")
+    return f"{kind}:{rest[:12]}" if rest and kind in _LEVELS else label
 
 
 def _df(df: float | None) -> str:
