@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from slmscale.stats import binomial_half_width, draws_difference_interval, mean_interval, percentile_interval
+from slmscale.stats import (binomial_half_width, draws_difference_interval, macro_mean, mean_interval,
+                            mean_over_draws, percentile_interval)
 
 
 def test_percentile_interval():
@@ -97,6 +98,27 @@ def test_draws_interval_by_hand():
     got = draws_difference_interval(holes, ["s0", "s1"], b, ["base"], groups=np.repeat(["x", "y"], 10))
     assert got[:2] == pytest.approx((0.05 - T1 * 0.1, 0.05 + T1 * 0.1))
     assert all(math.isnan(v) for v in draws_difference_interval(np.zeros((2, 0)), ["a", "b"], np.zeros((1, 0)), ["c"]))
+
+
+def test_a_draw_counts_once_however_many_results_it_has():
+    # Draw s0 has three LMs at 0.7, draw s1 one at 0.5: the group's outcome is (0.7 + 0.5) / 2,
+    # not the mean over its four results (0.65), as the draws' variance component weighs them.
+    rows = np.array([np.full(6, 0.7)] * 3 + [np.full(6, 0.5)])
+    labels = ["s0", "s0", "s0", "s1"]
+    assert mean_over_draws(rows, labels) == pytest.approx(np.full(6, 0.6))
+    assert mean_over_draws(rows) == pytest.approx(np.full(6, 0.65))  # one draw
+    lo, hi, df, _ = draws_difference_interval(rows, labels, np.zeros((1, 6)), ["b"])
+    assert (lo + hi) / 2 == pytest.approx(0.6) and df == pytest.approx(1.0)
+    # A draw that did not score a pair leaves it to the others.
+    rows[3, :2] = np.nan
+    assert mean_over_draws(rows, labels) == pytest.approx([0.7, 0.7, 0.6, 0.6, 0.6, 0.6])
+
+
+def test_macro_mean_is_the_mean_of_group_means_over_scored_pairs():
+    x = np.array([1.0, 0.0, 0.0, np.nan, 1.0])
+    assert macro_mean(x) == pytest.approx(0.5)
+    assert macro_mean(x, ["a", "a", "a", "b", "b"]) == pytest.approx((1 / 3 + 1) / 2)
+    assert math.isnan(macro_mean([]))
 
 
 def test_draws_interval_takes_the_pairs_noise_out_of_the_draws_spread():

@@ -120,14 +120,32 @@ class _Design:
         return float(means[present].mean()) if present.any() else math.nan, float(var[present].sum()) / g ** 2
 
 
+def _nanmean(x: np.ndarray, axis: int | None = None):
+    """np.nanmean, quietly NaN where nothing is finite (a pair that no result scored)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(x, axis=axis)
+
+
 def _draw_means(rows: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
     """One row per draw: the mean over the draw's results on each pair (NaN where none scored it)."""
-    out = np.full((n, rows.shape[1]), np.nan)
-    for d in range(n):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: the draw did not score the pair
-            out[d] = np.nanmean(rows[idx == d], axis=0)
-    return out
+    return np.array([_nanmean(rows[idx == d], axis=0) for d in range(n)]).reshape(n, rows.shape[1])
+
+
+def mean_over_draws(rows, draws=None) -> np.ndarray:
+    """Each pair's outcome for a group: the mean over its draws (a label per row; None: one draw)
+    of each draw's mean over its results (rows; NaN: not scored), so a draw counts once however
+    many results it has, as the draws' variance component (draws_difference_interval) weighs it."""
+    rows = np.atleast_2d(np.asarray(rows, dtype=float))
+    n, idx = (1, np.zeros(len(rows), dtype=int)) if draws is None else _labels(draws)
+    return _nanmean(_draw_means(rows, idx, n), axis=0)
+
+
+def macro_mean(values, groups=None) -> float:
+    """The mean of `values` (NaN: not scored, left out), or with `groups` the mean of the group
+    means: the headline that the intervals here are intervals of."""
+    values = np.asarray(values, dtype=float)
+    return _Design(len(values), groups).mean_var(values)[0] if values.size else math.nan
 
 
 def _draw_component(draws: np.ndarray, design: _Design) -> tuple[float, float]:
@@ -139,9 +157,7 @@ def _draw_component(draws: np.ndarray, design: _Design) -> tuple[float, float]:
     n = len(draws)
     if n < 2:
         return 0.0, math.inf
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        centre = np.nanmean(draws, axis=0)
+    centre = _nanmean(draws, axis=0)
     means = np.array([design.mean_var(d)[0] for d in draws])
     spread = float(np.var(means, ddof=1)) / n
     noise = float(np.mean([design.mean_var(d - centre)[1] for d in draws])) / (n - 1)
@@ -168,12 +184,13 @@ def draws_difference_interval(a, a_draws, b, b_draws, *, paired: bool = False, c
     `a` and `b` hold one row per result and one column per pair (NaN: the result did not score
     the pair); `a_draws`/`b_draws` label each row with its draw (results of one draw, e.g. the
     LMs trained on one pretrained encoder, move together). A group's outcome on a pair is the mean
-    over its results. The variance is the pairs' share (whole `clusters` of pairs resampled within
-    each of `groups`, the statistic then being the mean of the group means, a macro average) plus
-    each group's draws' share (_draw_component; `paired`: the groups share their draws, so the
-    share is that of the draw-by-draw differences, and what they share cancels). The interval is
-    Student's t with Satterthwaite's degrees of freedom, so a share estimated from two or three
-    draws widens it as much as such an estimate is uncertain."""
+    over its draws of each draw's mean over its results (mean_over_draws). The variance is the
+    pairs' share (whole `clusters` of pairs resampled within each of `groups`, the statistic then
+    being the mean of the group means, a macro average) plus each group's draws' share
+    (_draw_component; `paired`: the groups share their draws, so the share is that of the
+    draw-by-draw differences, and what they share cancels). The interval is Student's t with
+    Satterthwaite's degrees of freedom, so a share estimated from two or three draws widens it as
+    much as such an estimate is uncertain."""
     from scipy.stats import t as student_t
 
     a, b = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
@@ -188,11 +205,8 @@ def draws_difference_interval(a, a_draws, b, b_draws, *, paired: bool = False, c
             raise ValueError("paired groups must have the same draws")
         a_idx, b_idx = both[:len(a_idx)], both[len(a_idx):]
     design = _Design(n_pairs, groups, clusters)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        diff = np.nanmean(a, axis=0) - np.nanmean(b, axis=0)
-    value, pairs_var = design.mean_var(diff)
     a_means, b_means = _draw_means(a, a_idx, n_a), _draw_means(b, b_idx, n_b)
+    value, pairs_var = design.mean_var(_nanmean(a_means, axis=0) - _nanmean(b_means, axis=0))  # mean_over_draws
     parts = [_draw_component(a_means - b_means, design)] if paired else \
         [_draw_component(a_means, design), _draw_component(b_means, design)]
     draws_var = sum(share for share, _ in parts)

@@ -270,3 +270,30 @@ def test_draws_are_the_encoder_checkpoints_and_shared_draws_pair_up(scored, tmp_
     pairs = compare_results(a, other, resample="pairs")
     assert not apart["draws"]["paired"] and apart["difference"] == pairs["difference"] and apart["draws_share"] > 0
     assert apart["interval"][0] <= pairs["interval"][0] and apart["interval"][1] >= pairs["interval"][1]
+
+
+def test_each_draw_weighs_the_same_and_accuracies_are_headlines(scored, tmp_path):
+    """Two LMs on checkpoint X and one on Y: each pair's outcome for A is the mean of X's mean and
+    Y's, as the draws' variance component weighs them, and every accuracy printed is the task's
+    headline (sBLIMP: macro over phenomena), so A's minus B's is the difference."""
+    _, got = scored
+    m0, m1, m2 = (got[m, "b0"][0] for m in range(3))
+    a = [_recorded(m0, tmp_path, "a0", "checkpoint:X"), _recorded(m1, tmp_path, "a1", "checkpoint:X"),
+         _recorded(m2, tmp_path, "a2", "checkpoint:Y")]
+    b = [_recorded(m1, tmp_path, "b0", "checkpoint:Z"), _recorded(m2, tmp_path, "b1", "checkpoint:W")]
+    c = compare_results(a, b)
+    ids = sorted(_outcomes(m0))
+    o = [np.array([_outcomes(f)[p] for p in ids]) for f in (m0, m1, m2)]
+    phenomena = np.array([p[:3] for p in ids])
+
+    def macro(x):
+        return np.mean([x[phenomena == g].mean() for g in sorted(set(phenomena))])
+
+    assert c["accuracy_a"] == pytest.approx(macro(((o[0] + o[1]) / 2 + o[2]) / 2))
+    assert c["accuracy_a"] != pytest.approx(macro((o[0] + o[1] + o[2]) / 3))  # not the mean over results
+    assert c["accuracy_b"] == pytest.approx(macro((o[1] + o[2]) / 2))
+    assert c["difference"] == pytest.approx(c["accuracy_a"] - c["accuracy_b"])
+    assert [r["accuracy"] for r in c["a"]] == pytest.approx([macro(x) for x in o])
+    assert c["draws"]["a"]["accuracy"] == {"checkpoint:X": pytest.approx(macro((o[0] + o[1]) / 2)),
+                                           "checkpoint:Y": pytest.approx(macro(o[2]))}
+    assert compare_results(a, b, resample="pairs")["difference"] == c["difference"]

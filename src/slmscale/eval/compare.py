@@ -39,7 +39,7 @@ from slmscale.errors import UserError
 from slmscale.eval.formats import canonical_task, load_benchmark
 from slmscale.eval.scoring import BREAKDOWNS, MACRO_HEADLINE, Comparison, pair_outcomes, verdict
 from slmscale.eval.submission import read_submission
-from slmscale.stats import LEVEL, draws_difference_interval, mean_interval
+from slmscale.stats import LEVEL, draws_difference_interval, macro_mean, mean_interval, mean_over_draws
 
 SURFACE = "surface"
 
@@ -192,14 +192,11 @@ def _difference(task: str, a: np.ndarray, a_draws: Draws, b: np.ndarray, b_draws
     """B subtracted from A pair by pair (rows: results, columns: pairs, NaN where a result did not
     score the pair), with its interval and verdict. Pairs with the same item (`item_of`: the
     correct item's text) are resampled together; with `resample` "draws" so are the groups'
-    draws, where a group has several."""
-    diff = np.nanmean(a, axis=0) - np.nanmean(b, axis=0)
+    draws, where a group has several. Each group's draws weigh the same, however many results each has."""
+    diff = mean_over_draws(a, a_draws.labels) - mean_over_draws(b, b_draws.labels)
     clusters = item_of if len(set(item_of)) < len(item_of) else None  # None: the plain bootstrap eval prints
-    groups = np.array(group_of) if task in MACRO_HEADLINE and any(group_of) else None
-    if groups is None:
-        value = float(diff.mean())
-    else:
-        value = float(np.mean([diff[groups == g].mean() for g in sorted(set(groups))]))
+    groups = _macro_groups(task, group_of)
+    value = macro_mean(diff, groups)
     df = draws_share = None
     if resample == "pairs" or (a_draws.count <= 1 and b_draws.count <= 1):
         lo, hi = mean_interval(diff, groups, clusters=clusters)  # no draws to cover: the pair bootstrap
@@ -209,6 +206,11 @@ def _difference(task: str, a: np.ndarray, a_draws: Draws, b: np.ndarray, b_draws
     return {"difference": value, "interval": [lo, hi], "verdict": verdict(lo, hi), "n_pairs": len(diff),
             "n_items": len(set(item_of)), "df": df if df is not None and np.isfinite(df) else None,
             "draws_share": draws_share}
+
+
+def _macro_groups(task: str, group_of: list[str]) -> np.ndarray | None:
+    """Each pair's group where the task's headline is a macro average over groups (sBLIMP's phenomena)."""
+    return np.array(group_of) if task in MACRO_HEADLINE and any(group_of) else None
 
 
 def _rows(scored: Scored, keys: dict[tuple[Path, str], int]) -> np.ndarray:
@@ -296,28 +298,33 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
         return _difference(task, ra[keep_a], da, rb[keep_b], db, paired and set(da.labels) == set(db.labels),
                            resample, [group_of[i] for i in cols], [item_of[i] for i in cols])
 
+    groups = _macro_groups(task, group_of)
+
+    def accuracy(rows: np.ndarray, d: Draws, cols: np.ndarray | slice = slice(None)) -> float:
+        """The headline (macro where the task's is) of a group's outcomes, its draws weighing the same."""
+        return macro_mean(mean_over_draws(rows[:, cols], d.labels), None if groups is None else groups[cols])
+
     per_bench: dict[str, Any] = {}
     for src, cols in cols_of.items():
-        per_bench[str(src)] = {**difference(cols), "accuracy_a": float(np.nanmean(rows_a[:, cols], axis=0).mean()),
-                               "accuracy_b": float(np.nanmean(rows_b[:, cols], axis=0).mean())}
+        per_bench[str(src)] = {**difference(cols), "accuracy_a": accuracy(rows_a, draws_a, cols),
+                               "accuracy_b": accuracy(rows_b, draws_b, cols)}
 
     def each(scored: Scored, rows: np.ndarray) -> list[dict[str, Any]]:
-        return [{"result": str(r.folder), "bench": str(r.source), "accuracy": float(np.nanmean(row))}
+        return [{"result": str(r.folder), "bench": str(r.source), "accuracy": macro_mean(row, groups)}
                 for (r, _), row in zip(scored, rows)]
 
     def described(d: Draws, rows: np.ndarray) -> dict[str, Any]:
         out = {"count": d.count, "level": d.level, "unrecorded": d.unrecorded, "source": d.source}
         if d.count > 1:  # what the draws' share of the variance comes from
             labels = np.array(d.labels)
-            out["accuracy"] = {str(k): float(np.nanmean(rows[labels == k], axis=0).mean()) for k in sorted(set(d.labels))}
+            out["accuracy"] = {str(k): macro_mean(mean_over_draws(rows[labels == k]), groups) for k in sorted(set(d.labels))}
         return out
 
     return {"task": task, "variant": a[0].variant, "protocol": a[0].scoring[0], "normalize": a[0].scoring[1],
             "truncation": a[0].scoring[2],
             **difference(np.arange(len(keys))), "interval_level": LEVEL,
             "resample": resample, "draws": {"a": described(draws_a, rows_a), "b": described(draws_b, rows_b), "paired": paired},
-            "accuracy_a": float(np.nanmean(rows_a, axis=0).mean()),
-            "accuracy_b": float(np.nanmean(rows_b, axis=0).mean()),
+            "accuracy_a": accuracy(rows_a, draws_a), "accuracy_b": accuracy(rows_b, draws_b),
             "a": each(scored_a, rows_a), "b": SURFACE if surface else each(scored_b, rows_b),
             "baseline": baseline or None, "benches": per_bench,
             "fewest_results": min(_results_per_folder(scored_a, scored_b))}
@@ -393,5 +400,5 @@ def _df(df: float | None) -> str:
 
 
 def _items(v: dict[str, Any]) -> str:
-    """', N distinct items' where pairs share items (the interval resamples items then)."""
+    """', N distinct items' where pairs share items (the interval then treats each item's pairs as one cluster)."""
     return f", {v['n_items']} distinct items" if v["n_items"] < v["n_pairs"] else ""
