@@ -264,6 +264,17 @@ def _interleaved_parts(tok: dict[str, Any], where: Path) -> tuple[str, dict[str,
     return vocab_dir, units
 
 
+def _speech_tokenizer(info: dict[str, Any], where: Path) -> tuple[str | None, dict[str, Any]]:
+    """(the run's modality, the entry of its speech tokenizer: `path`, `dedup`; empty for text runs)."""
+    tok = info.get("tokenizer") or {}
+    kind = info.get("modality") or tok.get("kind")
+    if kind in ("units", "unigram"):
+        return kind, tok
+    if kind == "interleaved":
+        return kind, _interleaved_parts(tok, where)[1]
+    return kind, {}
+
+
 def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = None, *,
                      text: bool = False, voice_seconds: float | None = None) -> Encoder:
     """The encoder that reproduces a run's tokenisation (`info` = RUN/final/slmscale.json).
@@ -272,7 +283,7 @@ def encoder_from_run(info: dict[str, Any], where: Path, modality: str | None = N
     come from that much of its audio (None: all of it)."""
     tok = info.get("tokenizer") or {}
     special = info.get("special_tokens") or {}
-    kind = modality or info.get("modality") or tok.get("kind")
+    kind = modality or _speech_tokenizer(info, where)[0]
     if text and kind not in ("text", "interleaved"):
         raise UserError(f"{where}: a {kind!r} run has no text vocabulary; text versions of the tasks "
                         "need a text or interleaved run")
@@ -325,14 +336,7 @@ def speech_voice_statistics(info: dict[str, Any], where: Path, voice_seconds: fl
     (or it has none); a UserError when its folder is gone. Reads only the tokenizer's config."""
     from slmscale.artifacts import read_json
 
-    tok = info.get("tokenizer") or {}
-    kind = info.get("modality") or tok.get("kind")
-    if kind in ("units", "unigram"):
-        path = tok.get("path")
-    elif kind == "interleaved":
-        path = _interleaved_parts(tok, where)[1].get("path")
-    else:
-        return None
+    path = _speech_tokenizer(info, where)[1].get("path")
     if not path:
         return None
     config = Path(path) / "config.json"
