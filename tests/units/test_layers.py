@@ -109,3 +109,47 @@ def test_layers_cli_table_and_refusals(two_sounds, tiny_hubert, tmp_path, cli):
                        "--out", str(tmp_path / "bad"))
     assert code == 2 and "no config.json" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_one_forward_pass_fits_every_layer_exactly_as_units_fit(two_sounds, tiny_hubert, tmp_path, cli, monkeypatch):
+    """The sweep runs the model over the fitting audio once for all its layers and seeds, and each
+    tokenizer is byte for byte the one `units fit` makes on its own (voice normalisation included,
+    whose statistics each seed draws from other files); fits split over several passes when their
+    frames exceed SAMPLE_MEMORY give the same bytes."""
+    from slmscale.units import encoders, layers
+    from slmscale.units.voice_norm import VoiceNorm
+
+    passes = []
+    run = encoders.HubertEncoder._run
+
+    def counted(self, wavs, idx, out):
+        passes.append((self.layers, len(idx)))
+        return run(self, wavs, idx, out)
+
+    monkeypatch.setattr(encoders.HubertEncoder, "_run", counted)
+    norm = VoiceNorm(seconds=12)
+    shared = tmp_path / "shared"
+    sweep_layers(tiny_hubert, two_sounds, [two_sounds], 4, shared, [1, 3], seeds=[0, 1], max_frames=3000,
+                 voice_norm=norm, triplets=50)
+    wide = [n for lay, n in passes if lay == (1, 3)]
+    assert sum(wide) == 32  # every training utterance once, for both layers and both seeds
+    assert not any(len(lay) > 1 for lay, _ in passes if lay != (1, 3))
+
+    code, _, err = cli("units", "fit", "--manifest", str(two_sounds), "--encoder", "hubert", "--checkpoint",
+                       str(tiny_hubert), "--layer", "3", "--k", "4", "--max-frames", "3000", "--seed", "1",
+                       "--voice-norm", "whiten", "--voice-seconds", "12", "--out", str(tmp_path / "alone"))
+    assert code == 0, err
+    alone = (tmp_path / "alone" / "centroids.safetensors").read_bytes()
+    assert (layer_dir(shared, 3, 1) / "centroids.safetensors").read_bytes() == alone
+    assert alone != (layer_dir(shared, 3, 0) / "centroids.safetensors").read_bytes()  # the seed matters
+
+    monkeypatch.setattr(layers, "SAMPLE_MEMORY", 1)  # one fit per pass
+    passes.clear()
+    apart = tmp_path / "apart"
+    sweep_layers(tiny_hubert, two_sounds, [two_sounds], 4, apart, [1, 3], seeds=[0, 1], max_frames=3000,
+                 voice_norm=norm, triplets=50)
+    assert not any(len(lay) > 1 for lay, _ in passes)
+    for layer in (1, 3):
+        for seed in (0, 1):
+            assert ((layer_dir(apart, layer, seed) / "centroids.safetensors").read_bytes()
+                    == (layer_dir(shared, layer, seed) / "centroids.safetensors").read_bytes())

@@ -62,9 +62,13 @@ class HubertEncoder(Encoder):
     Layers above `layer` are dropped, so only the needed part of the model runs. Models whose
     conv feature extractor uses group norm (HuBERT-base) were trained on unpadded input, so they
     run one utterance at a time; layer-norm models run in padded batches with an attention mask.
+    With `layers`, one forward pass gives those layers' hidden states side by side (dim: hidden
+    size × their number, in their order), each exactly as a one-layer encoder gives it; `units
+    layers` samples every layer it sweeps from one pass.
     """
 
-    def __init__(self, cfg: EncoderConfig, device: str = "auto", batch_seconds: float = 200.0):
+    def __init__(self, cfg: EncoderConfig, device: str = "auto", batch_seconds: float = 200.0,
+                 layers: tuple[int, ...] | None = None):
         import torch
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
@@ -73,27 +77,34 @@ class HubertEncoder(Encoder):
 
         path, mcfg = hubert_model_config(cfg.checkpoint or "")
         n_layers = int(mcfg.num_hidden_layers)
-        if not 1 <= int(cfg.layer or 0) <= n_layers:
-            raise UserError(f"--layer {cfg.layer}: {path} has transformer layers 1..{n_layers}")
+        self.layers = tuple(layers or (int(cfg.layer or 0),))
+        for layer in self.layers:
+            if not 1 <= layer <= n_layers:
+                raise UserError(f"--layer {layer}: {path} has transformer layers 1..{n_layers}")
         try:
             model = AutoModel.from_pretrained(path, local_files_only=True)
         except (OSError, ValueError) as err:
             raise UserError(f"{path}: cannot load the model weights ({str(err).splitlines()[0]})") from None
-        model.encoder.layers = model.encoder.layers[: cfg.layer]
+        model.encoder.layers = model.encoder.layers[: max(self.layers)]
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.cfg = cfg
-        self.dim = int(mcfg.hidden_size)
+        self.dim = int(mcfg.hidden_size) * len(self.layers)
         self.frame_rate = SAMPLE_RATE // int(np.prod(mcfg.conv_stride))
         self.batched = mcfg.feat_extract_norm == "layer"
         self.batch_samples = int(batch_seconds * SAMPLE_RATE)
         self.normalize = _wants_normalized_input(path)
-        self._captured: list = []
-        self.model.encoder.layers[-1].register_forward_hook(
-            lambda _m, _i, out: self._captured.append(out[0] if isinstance(out, tuple) else out))
+        self._captured: dict[int, Any] = {}
+        for layer in set(self.layers):
+            self.model.encoder.layers[layer - 1].register_forward_hook(self._capture(layer))
         self._receptive = receptive_field(mcfg.conv_kernel, mcfg.conv_stride)
+
+    def _capture(self, layer: int) -> Any:
+        def hook(_module: Any, _inputs: Any, out: Any) -> None:
+            self._captured[layer] = out[0] if isinstance(out, tuple) else out
+        return hook
 
     def min_samples(self) -> int:
         return self._receptive
@@ -137,7 +148,7 @@ class HubertEncoder(Encoder):
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
                                                     enabled=self.cfg.bf16):
             self.model(**inputs)
-        hidden = self._captured[-1].float().cpu().numpy()
+        hidden = torch.cat([self._captured[layer].float() for layer in self.layers], dim=-1).cpu().numpy()
         for row, i in enumerate(idx):
             out[i] = np.ascontiguousarray(hidden[row, : self.n_frames(lens[row])], dtype=np.float32)
 

@@ -48,33 +48,51 @@ class FitConfig(StrictModel):
     import_sha256: str | None = None
 
 
-class _SampleJob:
-    """Worker job: features of each file (voice-normalised when asked), subsampled with a
-    per-utterance seed."""
+@dataclass(frozen=True)
+class Taker:
+    """One fit's share of the features of a file: its columns (a multi-layer encoder gives several
+    layers side by side), its sampling seed, and its voices' transforms and refusals (voice_statistics)."""
 
-    def __init__(self, encoder_cfg: dict, seed: int, keep: float, encoder: Any = None,
-                 voices: tuple[dict, dict] | None = None):
-        self.encoder = encoder or build_encoder(EncoderConfig.model_validate(encoder_cfg))
-        self.seed, self.keep = seed, keep
-        self.voices = voices
+    columns: tuple[int, int] | None = None  # [start, stop) of the feature columns; None: all
+    seed: int = 0
+    voices: tuple[dict, dict] | None = None
 
-    def __call__(self, items: list[Item]) -> list[Outcome]:
+    def refusal(self, voice: str) -> str | None:
+        if self.voices is None or voice in self.voices[0]:
+            return None
+        return self.voices[1][voice]  # voice_transforms gave each voice of the slice one or the other
+
+    def take(self, feats: np.ndarray, keep: float, key: str, voice: str) -> np.ndarray | str:
+        """This fit's frames of one file (subsampled with a per-utterance seed, voice-normalised
+        when asked), or the reason it has none."""
         from slmscale.units.voice_norm import apply
 
-        transforms, problems = self.voices or ({}, {})
+        refused = self.refusal(voice)
+        if refused is not None:
+            return refused
+        mine = feats if self.columns is None else feats[:, self.columns[0]:self.columns[1]]
+        frames = np.ascontiguousarray(sample_frames(mine, keep, self.seed, key))
+        return frames if self.voices is None else apply(frames, self.voices[0][voice])
 
+
+class _SampleJob:
+    """Worker job: features of each file, and each taker's frames of them (outcome value: one entry
+    per taker). A file every taker refuses is not read."""
+
+    def __init__(self, encoder_cfg: dict, keep: float, takers: list[Taker], encoder: Any = None):
+        self.encoder = encoder or build_encoder(EncoderConfig.model_validate(encoder_cfg))
+        self.keep, self.takers = keep, takers
+
+    def __call__(self, items: list[Item]) -> list[Outcome]:
         def refuse(it: Item) -> str | None:
-            if self.voices is None or it.voice in transforms:
-                return None
-            return problems[it.voice]  # voice_transforms gave each voice of the slice one or the other
+            reasons = [t.refusal(it.voice) for t in self.takers]
+            return reasons[0] if all(r is not None for r in reasons) else None
 
         outcomes = features_for_items(self.encoder, items, refuse=refuse)
         for o in outcomes:
             if o.value is not None:
                 o.extra["frames"] = len(o.value)
-                o.value = sample_frames(o.value, self.keep, self.seed, o.item.key)
-                if self.voices is not None:
-                    o.value = apply(o.value, transforms[o.item.voice])
+                o.value = [t.take(o.value, self.keep, o.item.key, o.item.voice) for t in self.takers]
         return outcomes
 
 
@@ -101,7 +119,7 @@ def fit_tokenizer(cfg: FitConfig, out: str | Path, allow_pickle: bool = False,
     out = Path(out)
     entries = read_manifest(cfg.manifest)
     inputs = manifest_inputs(cfg.manifest, entries)
-    if not force and is_fresh(out, fingerprint(KIND, cfg.model_dump(mode="json"), inputs)):
+    if not force and is_fitted(cfg, out, entries):
         info(f"{out}: tokenizer is up to date (same manifest, audio and config); skipped")
         return read_meta(out, KIND)
     (out / META).unlink(missing_ok=True)  # a crash from here on leaves no "finished" marker
@@ -135,6 +153,12 @@ def fit_tokenizer(cfg: FitConfig, out: str | Path, allow_pickle: bool = False,
     return meta
 
 
+def is_fitted(cfg: FitConfig, out: str | Path, entries: list | None = None) -> bool:
+    """Whether `out` holds the tokenizer `cfg` fits from the manifest's current audio."""
+    entries = read_manifest(cfg.manifest) if entries is None else entries
+    return is_fresh(Path(out), fingerprint(KIND, cfg.model_dump(mode="json"), manifest_inputs(cfg.manifest, entries)))
+
+
 @dataclass
 class Sample:
     """Frames sampled per usable utterance (in manifest order), and what was skipped."""
@@ -143,6 +167,16 @@ class Sample:
     seconds: list[float] = field(default_factory=list)
     frame_counts: list[int] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, o: Outcome, frames: np.ndarray | str | None) -> None:
+        """An utterance's sampled frames, or its skip: `frames` is then a reason, or None for the outcome's."""
+        reason = frames if isinstance(frames, str) else o.reason
+        if reason is not None:
+            self.skipped.append({"id": o.item.key, "audio": o.item.path, "reason": reason})
+            return
+        self.frames.append(frames)
+        self.seconds.append(o.seconds)
+        self.frame_counts.append(o.extra["frames"])
 
 
 def train_entries(entries: list) -> list:
@@ -153,31 +187,35 @@ def sample_items(cfg: FitConfig, entries: list, encoder: Any, workers: int | Non
                  end: int | None = None) -> Sample:
     """Features of train entries start..end-1, subsampled per utterance (seeded by its id), so
     any split of the entries into slices samples the same frames."""
-    train = train_entries(entries)
-    items = manifest_items(cfg.manifest, train)[start:end]
-    est_frames = sum(e.duration for e in train) * encoder.frame_rate
-    keep = min(1.0, OVERSAMPLE * cfg.max_frames / max(est_frames, 1.0))
+    items = manifest_items(cfg.manifest, train_entries(entries))[start:end]
+    keep = sampling_rate(cfg, entries, encoder.frame_rate)
     if workers is None:
         workers = 1 if cfg.encoder.name == "hubert" else default_workers(sum(it.seconds for it in items))
-    voices = None
-    if cfg.voice_norm is not None:
-        from slmscale.units.voice_norm import voice_transforms
-
-        # Statistics from all of a voice's audio in the manifest (as `units encode` computes them).
-        voices = voice_transforms(encoder, manifest_items(cfg.manifest, entries), cfg.voice_norm,
-                                  {it.voice for it in items})
+    voices = voice_statistics(cfg, entries, items, encoder)
     # In-process, reuse the encoder already built (a HuBERT model is costly to load twice).
-    factory = functools.partial(_SampleJob, cfg.encoder.model_dump(mode="json"), cfg.seed, keep,
-                                None if workers > 1 else encoder, voices)
+    factory = functools.partial(_SampleJob, cfg.encoder.model_dump(mode="json"), keep, [Taker(seed=cfg.seed, voices=voices)],
+                                None if workers > 1 else encoder)
     out = Sample()
     for o in run_items(items, factory, workers, f"features ({cfg.encoder.name})"):
-        if o.reason is not None:
-            out.skipped.append({"id": o.item.key, "audio": o.item.path, "reason": o.reason})
-            continue
-        out.frames.append(o.value)
-        out.seconds.append(o.seconds)
-        out.frame_counts.append(o.extra["frames"])
+        out.add(o, None if o.value is None else o.value[0])
     return out
+
+
+def sampling_rate(cfg: FitConfig, entries: list, frame_rate: float) -> float:
+    """The share of each utterance's frames to keep: a little over max_frames in all."""
+    est_frames = sum(e.duration for e in train_entries(entries)) * frame_rate
+    return min(1.0, OVERSAMPLE * cfg.max_frames / max(est_frames, 1.0))
+
+
+def voice_statistics(cfg: FitConfig, entries: list, items: list[Item], encoder: Any) -> tuple[dict, dict] | None:
+    """With voice normalisation, the whitening transforms of the voices of `items` and the reasons
+    for those that have none (voice_norm.voice_transforms); else None."""
+    if cfg.voice_norm is None:
+        return None
+    from slmscale.units.voice_norm import voice_transforms
+
+    # Statistics from all of a voice's audio in the manifest (as `units encode` computes them).
+    return voice_transforms(encoder, manifest_items(cfg.manifest, entries), cfg.voice_norm, {it.voice for it in items})
 
 
 def _fit_from_audio(cfg: FitConfig, entries: list, encoder: Any, workers: int | None,

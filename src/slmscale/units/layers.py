@@ -4,7 +4,9 @@ For each layer and seed, a tokenizer is fitted exactly as `units fit --encoder h
 --seed S` would fit it (into OUT/layer-L-seed-S, reused when fresh, so a stopped sweep resumes) and
 measured exactly as `units quality --seed S` measures it. The sweep only composes those two stages;
 it adds the ranking: by PNMI (phone alignments in the manifests) or, without them, by cross-voice
-ABX (held-out voices first), averaged over the seeds.
+ABX (held-out voices first), averaged over the seeds. What it shares between the fits is the
+forward pass: one pass over the fitting audio gives every layer's hidden states, and each fit takes
+its layer's frames with its own seed (as many fits per pass as SAMPLE_MEMORY holds their frames).
 
 Why several seeds: the seed picks the frames k-means sees, its initialisation and the ABX triplets,
 and on the built-in corpus that alone moved PNMI by 0.008 for one layer. The top layer's margin is
@@ -22,6 +24,9 @@ from typing import Any
 from slmscale.errors import UserError
 
 RESULT = "layers.json"
+# Bytes of sampled frames (each fit's k-means pool, float32) one shared pass may hold: HuBERT-base's
+# 768-dim frames at the default 200,000 per fit take about 0.8 GB each, so five fits per pass.
+SAMPLE_MEMORY = 4 * 2 ** 30
 # What decides, in order of preference: PNMI needs phone alignments; cross-voice ABX needs word
 # timings spoken by several voices.
 CRITERIA = ("pnmi", "abx_across_heldout", "abx_across_train", "abx_across_other")
@@ -113,7 +118,7 @@ def sweep_layers(checkpoint: str | Path, manifest: str | Path, quality_manifests
     from slmscale.artifacts import write_json
     from slmscale.progress import info
     from slmscale.units.encoders import EncoderConfig
-    from slmscale.units.fit import fit_tokenizer, make_fit_config
+    from slmscale.units.fit import make_fit_config
     from slmscale.units.quality import measure_units
 
     n_layers = checkpoint_layers(checkpoint)
@@ -128,17 +133,18 @@ def sweep_layers(checkpoint: str | Path, manifest: str | Path, quality_manifests
     # Resolved and hashed once (the hash reads every weight file); each run only changes layer and seed.
     base = make_fit_config(manifest, EncoderConfig(name="hubert", checkpoint=str(checkpoint), layer=layers[0],
                                                    bf16=bf16), k, max_frames=max_frames)
+    runs = []
+    for layer in layers:
+        for seed in seeds:
+            norm = None if voice_norm is None else voice_norm.model_copy(update={"seed": seed})
+            runs.append((layer, seed, base.model_copy(update={
+                "encoder": base.encoder.model_copy(update={"layer": layer}), "seed": seed, "voice_norm": norm})))
+    fit_runs(runs, out, force)
     results: dict[int, dict[int, dict[str, Any]]] = {}
-    runs = [(layer, seed) for layer in layers for seed in seeds]
-    for i, (layer, seed) in enumerate(runs, 1):
-        info(f"layer {layer}, seed {seed} ({i}/{len(runs)}): fit, then measure")
-        norm = None if voice_norm is None else voice_norm.model_copy(update={"seed": seed})
-        fit_cfg = base.model_copy(update={"encoder": base.encoder.model_copy(update={"layer": layer}),
-                                          "seed": seed, "voice_norm": norm})
-        where = layer_dir(out, layer, seed)
-        fit_tokenizer(fit_cfg, where, workers=1, force=force)
-        results.setdefault(layer, {})[seed] = measure_units(where, list(quality_manifests), max_utterances,
-                                                            triplets, seed)
+    for i, (layer, seed, _) in enumerate(runs, 1):
+        info(f"layer {layer}, seed {seed} ({i}/{len(runs)}): measure")
+        results.setdefault(layer, {})[seed] = measure_units(layer_dir(out, layer, seed), list(quality_manifests),
+                                                            max_utterances, triplets, seed)
     payload = {
         "checkpoint": base.encoder.checkpoint, "checkpoint_sha256": base.encoder.checkpoint_sha256,
         "transformer_layers": n_layers, "fit_manifest": base.manifest,
@@ -151,6 +157,74 @@ def sweep_layers(checkpoint: str | Path, manifest: str | Path, quality_manifests
     }
     write_json(out / RESULT, payload)
     return payload
+
+
+def fit_runs(runs: list[tuple[int, int, Any]], out: Path, force: bool = False) -> None:
+    """Fit each (layer, seed, FitConfig) run into layer_dir(out, layer, seed), those not up to date
+    from shared forward passes (as many runs per pass as SAMPLE_MEMORY holds their frames)."""
+    import math
+
+    from slmscale.data.manifest import read_manifest
+    from slmscale.progress import info
+    from slmscale.units.encoders import SAMPLE_RATE, hubert_model_config
+    from slmscale.units.fit import OVERSAMPLE, fit_tokenizer, is_fitted, train_entries
+
+    base = runs[0][2]
+    entries = read_manifest(base.manifest)
+    stale = [run for run in runs if force or not is_fitted(run[2], layer_dir(out, run[0], run[1]), entries)]
+    model = hubert_model_config(base.encoder.checkpoint)[1]
+    frames = sum(e.duration for e in train_entries(entries)) * SAMPLE_RATE / math.prod(model.conv_stride)
+    per_run = min(frames, OVERSAMPLE * base.max_frames) * int(model.hidden_size) * 4  # float32 frames a run keeps
+    groups: list[list[tuple[int, int, Any]]] = []
+    for run in stale:
+        if not groups or (len(groups[-1]) + 1) * per_run > SAMPLE_MEMORY:
+            groups.append([])
+        groups[-1].append(run)
+    samples: dict[tuple[int, int], Any] = {}
+    for group in groups:
+        samples = dict(zip([(layer, seed) for layer, seed, _ in group], shared_samples(group, entries)))
+        for layer, seed, cfg in group:
+            info(f"layer {layer}, seed {seed}: k-means")
+            fit_tokenizer(cfg, layer_dir(out, layer, seed), workers=1, force=True,
+                          sample=lambda key=(layer, seed): samples.pop(key))
+    for layer, seed, cfg in runs:
+        if (layer, seed, cfg) not in stale:
+            fit_tokenizer(cfg, layer_dir(out, layer, seed), workers=1)  # up to date: says so, reads its meta
+
+
+def shared_samples(group: list[tuple[int, int, Any]], entries: list) -> list[Any]:
+    """Each run's sampled frames (fit.Sample), exactly as its own `units fit` would sample them,
+    from one forward pass over the training audio that gives every layer of the group."""
+    import functools
+
+    from slmscale.units.encoders import HubertEncoder, build_encoder
+    from slmscale.units.fit import Sample, Taker, _SampleJob, sampling_rate, train_entries, voice_statistics
+    from slmscale.units.manifest_jobs import manifest_items, run_items
+
+    base = group[0][2]
+    layers = sorted({layer for layer, _, _ in group})
+    wide = HubertEncoder(base.encoder, layers=tuple(layers))
+    hidden = wide.dim // len(layers)
+    items = manifest_items(base.manifest, train_entries(entries))
+    takers: list[Taker] = []
+    single: tuple[int, Any] | None = None  # one layer's own encoder, for its voices' statistics
+    for layer, seed, cfg in group:
+        voices = None
+        if cfg.voice_norm is not None:
+            if single is None or single[0] != layer:
+                single = (layer, build_encoder(cfg.encoder))
+            voices = voice_statistics(cfg, entries, items, single[1])
+        j = layers.index(layer)
+        takers.append(Taker((j * hidden, (j + 1) * hidden), seed, voices))
+    single = None
+    factory = functools.partial(_SampleJob, base.encoder.model_dump(mode="json"), sampling_rate(base, entries, wide.frame_rate),
+                                takers, wide)
+    samples = [Sample() for _ in group]
+    described = ", ".join(map(str, layers))
+    for o in run_items(items, factory, 1, f"features (hubert, layer{'s' * (len(layers) > 1)} {described}; {len(group)} fits)"):
+        for j, (sample, taker) in enumerate(zip(samples, takers)):
+            sample.add(o, o.value[j] if o.value is not None else taker.refusal(o.item.voice))
+    return samples
 
 
 def format_sweep(payload: dict[str, Any]) -> str:
