@@ -71,8 +71,9 @@ def test_sweep_matches_fit_and_quality_run_by_hand(two_sounds, tiny_hubert, tmp_
                        "--out", str(tmp_path / "tok2"))
     assert code == 0, err
     by_hand = measure_units(tmp_path / "tok2", [two_sounds], triplets=100, seed=1)
-    for key in ("pnmi", "phone_purity", "nmi_unit_voice", "abx_across_heldout", "units_per_second"):
-        assert got["layers"]["2"]["seeds"]["1"][key] == pytest.approx(by_hand[key]), key
+    swept = got["layers"]["2"]["seeds"]["1"]
+    assert {k: v for k, v in swept.items() if k != "tokenizer"} == {k: v for k, v in by_hand.items() if k != "tokenizer"}
+    assert "word_edits_per_s_across_heldout" in swept and swept["pnmi"] > 0
 
     # Rerun: every tokenizer is up to date and reused; the measures do not move.
     stamp = (layer_dir(out, 3, 0) / "centroids.safetensors").stat().st_mtime_ns
@@ -132,7 +133,9 @@ def test_one_forward_pass_fits_every_layer_exactly_as_units_fit(two_sounds, tiny
     sweep_layers(tiny_hubert, two_sounds, [two_sounds], 4, shared, [1, 3], seeds=[0, 1], max_frames=3000,
                  voice_norm=norm, triplets=50)
     wide = [n for lay, n in passes if lay == (1, 3)]
-    assert sum(wide) == 32  # every training utterance once, for both layers and both seeds
+    # Every training utterance once for both layers' and both seeds' fits, then once per seed
+    # (which picks the measured utterances) for both layers' measures; nothing else runs two layers.
+    assert sum(wide) == 32 + 2 * 32
     assert not any(len(lay) > 1 for lay, _ in passes if lay != (1, 3))
 
     code, _, err = cli("units", "fit", "--manifest", str(two_sounds), "--encoder", "hubert", "--checkpoint",
@@ -148,7 +151,7 @@ def test_one_forward_pass_fits_every_layer_exactly_as_units_fit(two_sounds, tiny
     apart = tmp_path / "apart"
     sweep_layers(tiny_hubert, two_sounds, [two_sounds], 4, apart, [1, 3], seeds=[0, 1], max_frames=3000,
                  voice_norm=norm, triplets=50)
-    assert not any(len(lay) > 1 for lay, _ in passes)
+    assert sum(n for lay, n in passes if len(lay) > 1) == 2 * 32  # the measures' passes only
     for layer in (1, 3):
         for seed in (0, 1):
             assert ((layer_dir(apart, layer, seed) / "centroids.safetensors").read_bytes()

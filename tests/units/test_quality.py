@@ -124,3 +124,33 @@ def test_units_quality_on_a_constructed_corpus(tmp_path, cli):
     assert saved["pnmi"] == pytest.approx(r["pnmi"])
     table = format_table([r, r], ["a", "b"])
     assert table.splitlines()[0] == "| measure | a | b |"
+
+
+def test_several_tokenizers_read_each_file_once_and_measure_as_alone(tmp_path, tiny_hubert, monkeypatch):
+    """measure_many gives each tokenizer what measure_units gives it alone, reading each file once;
+    a file too short for one encoder is skipped for that tokenizer only, with the reason."""
+    import soundfile as sf
+
+    from slmscale.audio import io
+    from slmscale.data.manifest import ManifestEntry, read_manifest, write_manifest
+    from slmscale.units.encoders import EncoderConfig
+    from slmscale.units.fit import fit_tokenizer, make_fit_config
+    from slmscale.units.quality import measure_many
+
+    manifest = write_two_sound_corpus(tmp_path / "c")
+    sf.write(tmp_path / "c" / "audio" / "blip.wav", np.zeros(200, np.float32), 16000)  # 12.5 ms
+    write_manifest(manifest, [*read_manifest(manifest), ManifestEntry(
+        id="us-f1-blip", audio="audio/blip.wav", duration=0.0125, sample_rate=16000, voice="us-f1")])
+    fit_tokenizer(make_fit_config(manifest, EncoderConfig(name="logmel", context=0), k=2, max_frames=5000),
+                  tmp_path / "mel", workers=1)
+    fit_tokenizer(make_fit_config(manifest, EncoderConfig(name="hubert", checkpoint=str(tiny_hubert), layer=2),
+                                  k=3, max_frames=5000), tmp_path / "hub", workers=1)
+    alone = [measure_units(tmp_path / t, [manifest], triplets=60, seed=3) for t in ("mel", "hub")]
+    reads = []
+    real = io.load_audio
+    monkeypatch.setattr(io, "load_audio", lambda path, *a, **k: reads.append(str(path)) or real(path, *a, **k))
+    both = measure_many([tmp_path / "mel", tmp_path / "hub"], [manifest], triplets=60, seed=3)
+    assert both == alone
+    assert len(reads) == 33  # each utterance read once for both tokenizers
+    assert alone[0]["utterances"] == 33 and alone[1]["utterances"] == 32
+    assert [s["id"] for s in alone[1]["skipped"]] == ["us-f1-blip"] and "too short" in alone[1]["skipped"][0]["reason"]

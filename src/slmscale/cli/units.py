@@ -294,11 +294,11 @@ def quality_cmd(
     import json
 
     from slmscale.artifacts import write_json
-    from slmscale.units.quality import format_table, measure_units
+    from slmscale.units.quality import format_table, measure_many
 
     if max_utterances < 1 or triplets < 1:
         raise UserError("--max-utterances and --triplets must be at least 1")
-    results = [measure_units(t, list(manifest), max_utterances, triplets, seed) for t in tokenizer]
+    results = measure_many(list(tokenizer), list(manifest), max_utterances, triplets, seed)  # each file read once
     payload = results[0] if len(results) == 1 else results
     if out is not None:
         write_json(out, payload)

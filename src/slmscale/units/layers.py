@@ -117,9 +117,9 @@ def sweep_layers(checkpoint: str | Path, manifest: str | Path, quality_manifests
     `voice_norm` is a VoiceNorm (its seed follows each run's seed) or None."""
     from slmscale.artifacts import write_json
     from slmscale.progress import info
-    from slmscale.units.encoders import EncoderConfig
+    from slmscale.units.encoders import EncoderConfig, HubertEncoder
     from slmscale.units.fit import make_fit_config
-    from slmscale.units.quality import measure_units
+    from slmscale.units.quality import measure_many
 
     n_layers = checkpoint_layers(checkpoint)
     layers = sorted(set(layers or range(1, n_layers + 1)))
@@ -141,10 +141,13 @@ def sweep_layers(checkpoint: str | Path, manifest: str | Path, quality_manifests
                 "encoder": base.encoder.model_copy(update={"layer": layer}), "seed": seed, "voice_norm": norm})))
     fit_runs(runs, out, force)
     results: dict[int, dict[int, dict[str, Any]]] = {}
-    for i, (layer, seed, _) in enumerate(runs, 1):
-        info(f"layer {layer}, seed {seed} ({i}/{len(runs)}): measure")
-        results.setdefault(layer, {})[seed] = measure_units(layer_dir(out, layer, seed), list(quality_manifests),
-                                                            max_utterances, triplets, seed)
+    wide = HubertEncoder(base.encoder, layers=tuple(layers)) if len(layers) > 1 else None
+    for seed in seeds:  # a seed picks the utterances and triplets: its layers share one pass over them
+        info(f"seed {seed}: measuring layer{'s' * (len(layers) > 1)} {', '.join(map(str, layers))}")
+        got = measure_many([layer_dir(out, layer, seed) for layer in layers], list(quality_manifests),
+                           max_utterances, triplets, seed, None if wide is None else wide.split_features)
+        for layer, measured in zip(layers, got):
+            results.setdefault(layer, {})[seed] = measured
     payload = {
         "checkpoint": base.encoder.checkpoint, "checkpoint_sha256": base.encoder.checkpoint_sha256,
         "transformer_layers": n_layers, "fit_manifest": base.manifest,

@@ -81,9 +81,15 @@ def _init(factory: Callable[[], Callable], threads: int | None, mel_cache: dict 
 
 def load_wav(path: str | Path, min_samples: int = 1) -> np.ndarray:
     """Whole file at 16 kHz mono float32; AudioError (a UserError) with a reason for bad files."""
-    from slmscale.audio.io import AudioError, load_audio
+    from slmscale.audio.io import load_audio
 
-    wav = load_audio(path)
+    return check_length(load_audio(path), min_samples, path)
+
+
+def check_length(wav: np.ndarray, min_samples: int, path: str | Path) -> np.ndarray:
+    """`wav`, or AudioError when it is shorter than an encoder needs."""
+    from slmscale.audio.io import AudioError
+
     if len(wav) < min_samples:
         raise AudioError(f"too short ({len(wav)} samples at 16 kHz; the encoder needs >= {min_samples})", path)
     return wav

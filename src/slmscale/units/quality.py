@@ -32,7 +32,7 @@ import math
 import random
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -236,99 +236,151 @@ def _frame_offset_s(tok: Any) -> float:
     return receptive_field(conf.conv_kernel, conf.conv_stride) / 2 / 16000
 
 
+class _Measured:
+    """One tokenizer's units of the measured utterances, kept as the measures need them."""
+
+    def __init__(self, tokenizer: str | Path, tok: Any):
+        self.tokenizer, self.tok = tokenizer, tok
+        self.rate, self.offset = tok.frame_rate, _frame_offset_s(tok)
+        self.phone_ids: dict[str, int] = {}
+        self.voice_ids: dict[str, int] = {}
+        self.units_all: list[np.ndarray] = []
+        self.phones_all: list[np.ndarray] = []
+        self.unit_ph: list[np.ndarray] = []
+        self.voices_all: list[np.ndarray] = []
+        self.segments: dict[str, list] = defaultdict(list)  # word tokens for ABX
+        self.inner: dict[str, list] = defaultdict(list)  # their interiors, for the word edit distances
+        self.seconds, self.deduped, self.n_utts = 0.0, 0, 0
+        self.skipped: list[dict[str, str]] = []
+
+    def add(self, e: Any, units: np.ndarray, seconds: float) -> None:
+        from slmscale.units.dedup import dedup
+        from slmscale.units.phonenet import normalize_phone
+
+        rate, offset = self.rate, self.offset
+        self.n_utts += 1
+        self.seconds += seconds
+        self.deduped += len(dedup(units)[0])
+        self.units_all.append(units)
+        self.voices_all.append(np.full(len(units), self.voice_ids.setdefault(e.voice, len(self.voice_ids))))
+        if e.phones:
+            labels = np.full(len(units), self.phone_ids.setdefault(SILENCE, len(self.phone_ids)), np.int64)
+            for name, start, end in e.phones:
+                pid = self.phone_ids.setdefault(normalize_phone(name), len(self.phone_ids))
+                lo, hi = int(round((start - offset) * rate)), int(round((end - offset) * rate))
+                labels[max(lo, 0):min(hi, len(units))] = pid
+            self.phones_all.append(labels)
+            self.unit_ph.append(units)
+        for word, start, end in e.words:
+            if len(word) < 4 or " " in word:
+                continue
+            name, group = word.lower().strip(".,!?\"'"), _voice_group(e.voice)
+            seg = units[int(start * rate):int(math.ceil(end * rate))]
+            if len(seg) >= 3:
+                self.segments[group].append((name, e.voice, seg))
+            # The spelling an LM learns: frames centred inside the word, less the one at each
+            # edge, which also hears the neighbouring word (context, not voice, changes it).
+            lo, hi = int(round((start - offset) * rate)) + 1, int(round((end - offset) * rate)) - 1
+            if hi - max(lo, 0) >= 3:
+                self.inner[group].append((name, e.voice, units[max(lo, 0):hi]))
+
+    def result(self, manifests: list[str | Path], triplets: int, seed: int) -> dict[str, Any]:
+        if not self.units_all:
+            raise UserError(f"{', '.join(map(str, manifests))}: no usable audio to measure units on")
+        tok, rate, inner = self.tok, self.rate, self.inner
+        units_cat = np.concatenate(self.units_all)
+        result: dict[str, Any] = {
+            "tokenizer": str(Path(self.tokenizer).resolve()), "encoder": tok.config.encoder.name, "k": tok.k,
+            "frame_rate": rate, "utterances": self.n_utts, "hours": round(self.seconds / 3600, 4),
+            "skipped": self.skipped, "voices": sorted(self.voice_ids), "units_used": int(np.unique(units_cat).size),
+            "units_per_second": self.deduped / self.seconds,
+            "nmi_unit_voice": normalized_mi(units_cat, np.concatenate(self.voices_all)),
+        }
+        if self.phones_all:
+            counts = joint_counts(np.concatenate(self.phones_all), np.concatenate(self.unit_ph))
+            result.update(phone_measures(counts), phones=len(self.phone_ids))
+        else:
+            result.update(phone_purity=None, cluster_purity=None, pnmi=None, phones=0)
+        for group in ("train", "heldout", "other"):
+            segs = self.segments.get(group)
+            if not segs:
+                continue
+            for mode, across in (("within", False), ("across", True)):
+                score, n = abx(segs, across, triplets, seed)
+                result[f"abx_{mode}_{group}"] = score
+                result[f"abx_{mode}_{group}_triplets"] = n
+            edits = word_edit_distances(inner[group], triplets, seed, rate)
+            if edits["pairs"]:
+                result.update({f"word_edits_per_s_{k}_{group}": edits[k] for k in ("within", "across", "other")},
+                              **{f"word_edits_per_s_{group}_pairs": edits["pairs"]})
+            if group != "train" and inner.get("train"):
+                mean, n = word_edit_to_reference(inner[group], inner["train"], triplets, seed, rate)
+                if n:
+                    result[f"word_edits_per_s_to_train_{group}"] = mean
+                    result[f"word_edits_per_s_to_train_{group}_pairs"] = n
+        return result
+
+
 def measure_units(tokenizer: str | Path, manifests: list[str | Path], max_utterances: int = 300,
                   triplets: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Every measure for one tokenizer over the manifests' audio (a seeded subset of each)."""
+    return measure_many([tokenizer], manifests, max_utterances, triplets, seed)[0]
+
+
+Features = Callable[[np.ndarray, list[Any]], list[np.ndarray]]
+
+
+def measure_many(tokenizers: list[str | Path], manifests: list[str | Path], max_utterances: int = 300,
+                 triplets: int = 1000, seed: int = 0, features: Features | None = None) -> list[dict[str, Any]]:
+    """measure_units for several tokenizers, each utterance read once for all of them. `features(wav,
+    toks)` gives those tokenizers' features of a file at once (`units layers`: one forward pass
+    for several layers); by default each tokenizer's own encoder computes its own."""
     from slmscale.data.manifest import audio_path, read_manifest
     from slmscale.progress import track
-    from slmscale.units.bundle import SpeechTokenizer
-    from slmscale.units.dedup import dedup
-    from slmscale.units.manifest_jobs import bad_reason, load_wav, manifest_items
-    from slmscale.units.phonenet import normalize_phone
+    from slmscale.units.bundle import SpeechTokenizer, single_threaded_blas
+    from slmscale.units.manifest_jobs import bad_reason, check_length, load_wav, manifest_items
 
-    tok = SpeechTokenizer.load(tokenizer)
-    rate, offset = tok.frame_rate, _frame_offset_s(tok)
-    phone_ids: dict[str, int] = {}
-    voice_ids: dict[str, int] = {}
-    units_all, phones_all, unit_ph, voices_all = [], [], [], []
-    segments: dict[str, list] = defaultdict(list)  # word tokens for ABX
-    inner: dict[str, list] = defaultdict(list)  # their interiors, for the word edit distances
-    seconds, deduped, skipped, n_utts = 0.0, 0, [], 0
+    toks = [SpeechTokenizer.load(t) for t in tokenizers]
+    measured = [_Measured(t, tok) for t, tok in zip(tokenizers, toks)]
     for manifest in manifests:
         entries = every = read_manifest(manifest)
         if len(entries) > max_utterances:
             entries = sorted(random.Random(f"{seed}:{manifest}").sample(entries, max_utterances), key=lambda e: e.id)
         # Voice statistics (voice-normalised tokenizers) come from all of the voice's audio here.
-        tok.adapt(manifest_items(manifest, every), {e.voice for e in entries})
+        for tok in toks:
+            tok.adapt(manifest_items(manifest, every), {e.voice for e in entries})
         for e in track(entries, f"units quality ({Path(manifest).parent.name})", unit="utt"):
-            refused = tok.voice_ready(e.voice)
-            if refused is not None:
-                skipped.append({"id": e.id, "reason": refused})
+            ready = []
+            for m in measured:
+                refused = m.tok.voice_ready(e.voice)
+                if refused is not None:
+                    m.skipped.append({"id": e.id, "reason": refused})
+                else:
+                    ready.append(m)
+            if not ready:
                 continue
             try:
-                wav = load_wav(audio_path(manifest, e), tok.encoder.min_samples())
+                wav = load_wav(audio_path(manifest, e))
             except Exception as err:  # a bad file is skipped and listed, never fatal
-                skipped.append({"id": e.id, "reason": bad_reason(err)})
+                for m in ready:
+                    m.skipped.append({"id": e.id, "reason": bad_reason(err)})
                 continue
-            units = tok.encode(wav, dedup=False, voice=e.voice)[0].astype(np.int64)
-            n_utts += 1
-            seconds += len(wav) / 16000
-            deduped += len(dedup(units)[0])
-            units_all.append(units)
-            voices_all.append(np.full(len(units), voice_ids.setdefault(e.voice, len(voice_ids))))
-            if e.phones:
-                labels = np.full(len(units), phone_ids.setdefault(SILENCE, len(phone_ids)), np.int64)
-                for name, start, end in e.phones:
-                    pid = phone_ids.setdefault(normalize_phone(name), len(phone_ids))
-                    lo, hi = int(round((start - offset) * rate)), int(round((end - offset) * rate))
-                    labels[max(lo, 0):min(hi, len(units))] = pid
-                phones_all.append(labels)
-                unit_ph.append(units)
-            for word, start, end in e.words:
-                if len(word) < 4 or " " in word:
-                    continue
-                name, group = word.lower().strip(".,!?\"'"), _voice_group(e.voice)
-                seg = units[int(start * rate):int(math.ceil(end * rate))]
-                if len(seg) >= 3:
-                    segments[group].append((name, e.voice, seg))
-                # The spelling an LM learns: frames centred inside the word, less the one at each
-                # edge, which also hears the neighbouring word (context, not voice, changes it).
-                lo, hi = int(round((start - offset) * rate)) + 1, int(round((end - offset) * rate)) - 1
-                if hi - max(lo, 0) >= 3:
-                    inner[group].append((name, e.voice, units[max(lo, 0):hi]))
-    if not units_all:
-        raise UserError(f"{', '.join(map(str, manifests))}: no usable audio to measure units on")
-    units_cat = np.concatenate(units_all)
-    result: dict[str, Any] = {
-        "tokenizer": str(Path(tokenizer).resolve()), "encoder": tok.config.encoder.name, "k": tok.k,
-        "frame_rate": rate, "utterances": n_utts, "hours": round(seconds / 3600, 4), "skipped": skipped,
-        "voices": sorted(voice_ids), "units_used": int(np.unique(units_cat).size),
-        "units_per_second": deduped / seconds,
-        "nmi_unit_voice": normalized_mi(units_cat, np.concatenate(voices_all)),
-    }
-    if phones_all:
-        counts = joint_counts(np.concatenate(phones_all), np.concatenate(unit_ph))
-        result.update(phone_measures(counts), phones=len(phone_ids))
-    else:
-        result.update(phone_purity=None, cluster_purity=None, pnmi=None, phones=0)
-    for group in ("train", "heldout", "other"):
-        segs = segments.get(group)
-        if not segs:
-            continue
-        for mode, across in (("within", False), ("across", True)):
-            score, n = abx(segs, across, triplets, seed)
-            result[f"abx_{mode}_{group}"] = score
-            result[f"abx_{mode}_{group}_triplets"] = n
-        edits = word_edit_distances(inner[group], triplets, seed, rate)
-        if edits["pairs"]:
-            result.update({f"word_edits_per_s_{k}_{group}": edits[k] for k in ("within", "across", "other")},
-                          **{f"word_edits_per_s_{group}_pairs": edits["pairs"]})
-        if group != "train" and inner.get("train"):
-            mean, n = word_edit_to_reference(inner[group], inner["train"], triplets, seed, rate)
-            if n:
-                result[f"word_edits_per_s_to_train_{group}"] = mean
-                result[f"word_edits_per_s_to_train_{group}_pairs"] = n
-    return result
+            usable = []
+            for m in ready:
+                try:
+                    check_length(wav, m.tok.encoder.min_samples(), audio_path(manifest, e))
+                    usable.append(m)
+                except Exception as err:
+                    m.skipped.append({"id": e.id, "reason": bad_reason(err)})
+            if not usable:
+                continue
+            with single_threaded_blas():  # as SpeechTokenizer.encode computes them
+                feats = (features(wav, [m.tok for m in usable]) if features is not None
+                         else [m.tok.encoder.features(wav) for m in usable])
+                for m, f in zip(usable, feats):
+                    units = m.tok.units_from_features(f, dedup=False, voice=e.voice)[0].astype(np.int64)
+                    m.add(e, units, len(wav) / 16000)
+    return [m.result(manifests, triplets, seed) for m in measured]
 
 
 ROWS = [("phone purity", "phone_purity"), ("cluster purity", "cluster_purity"), ("PNMI", "pnmi"),
