@@ -1,9 +1,10 @@
-"""`units layers` fitting: one shared forward pass for every layer and seed, against a pass per fit.
+"""`units layers`: one shared forward pass for every layer (and seed), against a pass per tokenizer.
 
 Side by side in one run, on the same audio, checkpoint and fits: the sweep's fitting stage
 (units.layers.fit_runs) as shipped, and with SAMPLE_MEMORY = 1, which gives every fit its own
-pass over the audio, as a `units fit --layer L --seed S` per fit does. Both must write the same
-tokenizers (checked byte for byte). The checkpoint is a randomly initialised HubertModel of a
+pass over the audio, as a `units fit --layer L --seed S` per fit does; then the measures, each
+seed's layers from one pass (quality.measure_many) against `units quality` per tokenizer. Both
+must give the same tokenizers (checked byte for byte) and the same measures. The checkpoint is a randomly initialised HubertModel of a
 `units pretrain` preset: its speed, not its units, is measured. Prints one JSON object.
 Usage: python bench/layers_sweep.py [--minutes 20] [--preset cpu-small] [--seeds 3] [--k 100]
 """
@@ -36,9 +37,10 @@ def main() -> None:
     from transformers import HubertConfig, HubertModel
 
     from slmscale.units import layers
-    from slmscale.units.encoders import EncoderConfig
+    from slmscale.units.encoders import EncoderConfig, HubertEncoder
     from slmscale.units.fit import make_fit_config
     from slmscale.units.pretrain_config import PRESETS
+    from slmscale.units.quality import measure_many, measure_units
     from support.babble import write_babble_corpus
 
     torch.manual_seed(0)
@@ -62,13 +64,30 @@ def main() -> None:
         same = all((layers.layer_dir(root / "shared_pass", la, s) / "centroids.safetensors").read_bytes()
                    == (layers.layer_dir(root / "one_pass_per_fit", la, s) / "centroids.safetensors").read_bytes()
                    for la, s, _ in runs)
+        # The measures: each tokenizer on its own (`units quality` per tokenizer) against each
+        # seed's layers from one pass, on a held-out tenth of the audio.
+        quality = write_babble_corpus(root / "quality", max(1, int(args.minutes * 0.6)), seconds=(8.0, 12.0), seed=1)
+        t0 = time.perf_counter()
+        alone = [measure_units(layers.layer_dir(root / "shared_pass", la, s), [quality], seed=s) for la, s, _ in runs]
+        wall["measures_one_pass_per_tokenizer"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        wide = HubertEncoder(base.encoder, layers=tuple(range(1, n_layers + 1)))
+        shared = [m for s in range(args.seeds) for m in measure_many(
+            [layers.layer_dir(root / "shared_pass", la, s) for la in range(1, n_layers + 1)], [quality], seed=s,
+            features=wide.split_features)]
+        wall["measures_shared_pass"] = time.perf_counter() - t0
+        order = [(la, s) for la, s, _ in runs]
+        by_seed = [(la, s) for s in range(args.seeds) for la in range(1, n_layers + 1)]
+        same_measures = all(alone[order.index(key)] == shared[by_seed.index(key)] for key in order)
     print(json.dumps({
         "bench": "layers_sweep", "machine": f"{platform.machine()} {os.cpu_count()} cores (shared)",
         "preset": args.preset, "layers": n_layers, "seeds": args.seeds, "fits": len(runs),
         "audio_minutes": args.minutes, "k": args.k, "max_frames": args.max_frames,
         "wall_s": {k: round(v, 1) for k, v in wall.items()},
-        "speedup": round(wall["one_pass_per_fit"] / wall["shared_pass"], 2),
-        "identical_tokenizers": same, "load_average_1min": round(os.getloadavg()[0], 2),
+        "speedup_fits": round(wall["one_pass_per_fit"] / wall["shared_pass"], 2),
+        "speedup_measures": round(wall["measures_one_pass_per_tokenizer"] / wall["measures_shared_pass"], 2),
+        "identical_tokenizers": same, "identical_measures": same_measures,
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }, indent=2))
 
 
