@@ -317,7 +317,8 @@ def compare_results(a_folders: list[str | Path], b_folders: list[str | Path] | s
         out = {"count": d.count, "level": d.level, "unrecorded": d.unrecorded, "source": d.source}
         if d.count > 1:  # what the draws' share of the variance comes from
             labels = np.array(d.labels)
-            out["accuracy"] = {str(k): macro_mean(mean_over_draws(rows[labels == k]), groups) for k in sorted(set(d.labels))}
+            out["accuracy"] = {str(k): macro_mean(mean_over_draws(rows[labels == k]), groups)
+                               for k in sorted(set(d.labels))}
         return out
 
     return {"task": task, "variant": a[0].variant, "protocol": a[0].scoring[0], "normalize": a[0].scoring[1],

@@ -193,8 +193,8 @@ def sample_items(cfg: FitConfig, entries: list, encoder: Any, workers: int | Non
         workers = 1 if cfg.encoder.name == "hubert" else default_workers(sum(it.seconds for it in items))
     voices = voice_statistics(cfg, entries, items, encoder)
     # In-process, reuse the encoder already built (a HuBERT model is costly to load twice).
-    factory = functools.partial(_SampleJob, cfg.encoder.model_dump(mode="json"), keep, [Taker(seed=cfg.seed, voices=voices)],
-                                None if workers > 1 else encoder)
+    factory = functools.partial(_SampleJob, cfg.encoder.model_dump(mode="json"), keep,
+                                [Taker(seed=cfg.seed, voices=voices)], None if workers > 1 else encoder)
     out = Sample()
     for o in run_items(items, factory, workers, f"features ({cfg.encoder.name})"):
         out.add(o, None if o.value is None else o.value[0])

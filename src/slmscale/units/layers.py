@@ -190,8 +190,9 @@ def fit_runs(runs: list[tuple[int, int, Any]], out: Path, force: bool = False) -
             info(f"layer {layer}, seed {seed}: k-means")
             fit_tokenizer(cfg, layer_dir(out, layer, seed), workers=1, force=True,
                           sample=lambda key=(layer, seed): samples.pop(key))
+    fitted = {(layer, seed) for layer, seed, _ in stale}
     for layer, seed, cfg in runs:
-        if (layer, seed, cfg) not in stale:
+        if (layer, seed) not in fitted:
             fit_tokenizer(cfg, layer_dir(out, layer, seed), workers=1)  # up to date: says so, reads its meta
 
 
@@ -220,11 +221,11 @@ def shared_samples(group: list[tuple[int, int, Any]], entries: list) -> list[Any
         j = layers.index(layer)
         takers.append(Taker((j * hidden, (j + 1) * hidden), seed, voices))
     single = None
-    factory = functools.partial(_SampleJob, base.encoder.model_dump(mode="json"), sampling_rate(base, entries, wide.frame_rate),
-                                takers, wide)
+    keep = sampling_rate(base, entries, wide.frame_rate)
+    factory = functools.partial(_SampleJob, base.encoder.model_dump(mode="json"), keep, takers, wide)
     samples = [Sample() for _ in group]
-    described = ", ".join(map(str, layers))
-    for o in run_items(items, factory, 1, f"features (hubert, layer{'s' * (len(layers) > 1)} {described}; {len(group)} fits)"):
+    described = f"features (hubert, layer{'s' * (len(layers) > 1)} {', '.join(map(str, layers))}; {len(group)} fits)"
+    for o in run_items(items, factory, 1, described):
         for j, (sample, taker) in enumerate(zip(samples, takers)):
             sample.add(o, o.value[j] if o.value is not None else taker.refusal(o.item.voice))
     return samples
