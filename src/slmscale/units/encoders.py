@@ -109,13 +109,18 @@ class HubertEncoder(Encoder):
     def min_samples(self) -> int:
         return self._receptive
 
+    def columns(self, layer: int) -> tuple[int, int]:
+        """[start, stop) of `layer`'s hidden state in this encoder's features."""
+        width = self.dim // len(self.layers)
+        j = self.layers.index(layer)
+        return j * width, (j + 1) * width
+
     def split_features(self, wav: np.ndarray, toks: list[Any]) -> list[np.ndarray]:
         """Each tokenizer's features of `wav` from one forward pass: the columns of its layer
         (quality.measure_many's `features`; every tokenizer reads one of `layers`)."""
         feats = self.features(wav)
-        width = self.dim // len(self.layers)
-        cols = [self.layers.index(int(t.config.encoder.layer)) for t in toks]
-        return [np.ascontiguousarray(feats[:, j * width:(j + 1) * width]) for j in cols]
+        spans = [self.columns(int(t.config.encoder.layer)) for t in toks]
+        return [np.ascontiguousarray(feats[:, start:stop]) for start, stop in spans]
 
     def n_frames(self, n_samples: int) -> int:
         return int(self.model._get_feat_extract_output_lengths(n_samples))

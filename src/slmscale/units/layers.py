@@ -170,14 +170,15 @@ def fit_runs(runs: list[tuple[int, int, Any]], out: Path, force: bool = False) -
     from slmscale.data.manifest import read_manifest
     from slmscale.progress import info
     from slmscale.units.encoders import SAMPLE_RATE, hubert_model_config
-    from slmscale.units.fit import OVERSAMPLE, fit_tokenizer, is_fitted, train_entries
+    from slmscale.units.fit import fit_tokenizer, is_fitted, sampling_rate, train_entries
 
     base = runs[0][2]
     entries = read_manifest(base.manifest)
     stale = [run for run in runs if force or not is_fitted(run[2], layer_dir(out, run[0], run[1]), entries)]
     model = hubert_model_config(base.encoder.checkpoint)[1]
-    frames = sum(e.duration for e in train_entries(entries)) * SAMPLE_RATE / math.prod(model.conv_stride)
-    per_run = min(frames, OVERSAMPLE * base.max_frames) * int(model.hidden_size) * 4  # float32 frames a run keeps
+    rate = SAMPLE_RATE // math.prod(model.conv_stride)  # as HubertEncoder.frame_rate
+    frames = sum(e.duration for e in train_entries(entries)) * rate * sampling_rate(base, entries, rate)
+    per_run = frames * int(model.hidden_size) * 4  # the float32 frames a run keeps
     groups: list[list[tuple[int, int, Any]]] = []
     for run in stale:
         if not groups or (len(groups[-1]) + 1) * per_run > SAMPLE_MEMORY:
@@ -208,7 +209,6 @@ def shared_samples(group: list[tuple[int, int, Any]], entries: list) -> list[Any
     base = group[0][2]
     layers = sorted({layer for layer, _, _ in group})
     wide = HubertEncoder(base.encoder, layers=tuple(layers))
-    hidden = wide.dim // len(layers)
     items = manifest_items(base.manifest, train_entries(entries))
     takers: list[Taker] = []
     single: tuple[int, Any] | None = None  # one layer's own encoder, for its voices' statistics
@@ -218,8 +218,7 @@ def shared_samples(group: list[tuple[int, int, Any]], entries: list) -> list[Any
             if single is None or single[0] != layer:
                 single = (layer, build_encoder(cfg.encoder))
             voices = voice_statistics(cfg, entries, items, single[1])
-        j = layers.index(layer)
-        takers.append(Taker((j * hidden, (j + 1) * hidden), seed, voices))
+        takers.append(Taker(wide.columns(layer), seed, voices))
     single = None
     keep = sampling_rate(base, entries, wide.frame_rate)
     factory = functools.partial(_SampleJob, base.encoder.model_dump(mode="json"), keep, takers, wide)

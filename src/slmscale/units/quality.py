@@ -359,8 +359,9 @@ def measure_many(tokenizers: list[str | Path], manifests: list[str | Path], max_
                     ready.append(m)
             if not ready:
                 continue
+            path = audio_path(manifest, e)
             try:
-                wav = load_wav(audio_path(manifest, e))
+                wav = load_wav(path)
             except Exception as err:  # a bad file is skipped and listed, never fatal
                 for m in ready:
                     m.skipped.append({"id": e.id, "reason": bad_reason(err)})
@@ -368,7 +369,7 @@ def measure_many(tokenizers: list[str | Path], manifests: list[str | Path], max_
             usable = []
             for m in ready:
                 try:
-                    check_length(wav, m.tok.encoder.min_samples(), audio_path(manifest, e))
+                    check_length(wav, m.tok.encoder.min_samples(), path)
                     usable.append(m)
                 except Exception as err:
                     m.skipped.append({"id": e.id, "reason": bad_reason(err)})
