@@ -40,7 +40,7 @@ from slmscale.units.bundle import SpeechTokenizer, TokenizerConfig
 from slmscale.units.dedup import dedup
 from slmscale.units.encoders import EncoderConfig
 # One implementation of the unit-quality measures: slmscale.units.quality (`slmscale units quality`).
-from slmscale.units.quality import dtw_distance, edit_distance, normalized_mi, word_edit_distances
+from slmscale.units.measures import dtw_distance, edit_distance, normalized_mi, word_edit_distances
 
 
 def fit_recipe(corpus: Path, encoder: dict, k: int, seed: int, max_frames: int,
