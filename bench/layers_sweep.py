@@ -2,8 +2,9 @@
 
 Side by side in one run, on the same audio, checkpoint and fits: the sweep's fitting stage
 (units.layers.fit_runs) as shipped, and with SAMPLE_MEMORY = 1, which gives every fit its own
-pass over the audio, as a `units fit --layer L --seed S` per fit does; then the measures, each
-seed's layers from one pass (quality.measure_many) against `units quality` per tokenizer. Both
+pass over the audio, as a `units fit --layer L --seed S` per fit does; then the measures, every
+layer and seed through views of one model (units.layer_views: each distinct file passes once)
+against `units quality` per tokenizer. Both
 must give the same tokenizers (checked byte for byte) and the same measures. The checkpoint is a randomly initialised HubertModel of a
 `units pretrain` preset: its speed, not its units, is measured. Prints one JSON object.
 Usage: python bench/layers_sweep.py [--minutes 20] [--preset cpu-small] [--seeds 3] [--k 100]
@@ -37,8 +38,9 @@ def main() -> None:
     from transformers import HubertConfig, HubertModel
 
     from slmscale.units import layers
-    from slmscale.units.encoders import EncoderConfig, HubertEncoder
+    from slmscale.units.encoders import EncoderConfig
     from slmscale.units.fit import make_fit_config
+    from slmscale.units.layer_views import SharedPass
     from slmscale.units.pretrain_config import PRESETS
     from slmscale.units.quality import measure_many, measure_units
     from support.babble import write_babble_corpus
@@ -71,10 +73,10 @@ def main() -> None:
         alone = [measure_units(layers.layer_dir(root / "shared_pass", la, s), [quality], seed=s) for la, s, _ in runs]
         wall["measures_one_pass_per_tokenizer"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        wide = HubertEncoder(base.encoder, layers=tuple(range(1, n_layers + 1)))
+        one = SharedPass(base.encoder, tuple(range(1, n_layers + 1)))  # as `units layers` measures
         shared = [m for s in range(args.seeds) for m in measure_many(
             [layers.layer_dir(root / "shared_pass", la, s) for la in range(1, n_layers + 1)], [quality], seed=s,
-            features=wide.split_features)]
+            encoders=[one.view(la) for la in range(1, n_layers + 1)])]
         wall["measures_shared_pass"] = time.perf_counter() - t0
         order = [(la, s) for la, s, _ in runs]
         by_seed = [(la, s) for s in range(args.seeds) for la in range(1, n_layers + 1)]
@@ -87,6 +89,7 @@ def main() -> None:
         "speedup_fits": round(wall["one_pass_per_fit"] / wall["shared_pass"], 2),
         "speedup_measures": round(wall["measures_one_pass_per_tokenizer"] / wall["measures_shared_pass"], 2),
         "identical_tokenizers": same, "identical_measures": same_measures,
+        "measured_files_passed": one.passes,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }, indent=2))
 

@@ -229,7 +229,10 @@ class SpeechTokenizer:
         write_json(out / "config.json", self.config.model_dump(mode="json"))
 
     @classmethod
-    def load(cls, tok_dir: str | Path, device: str = "auto") -> "SpeechTokenizer":
+    def load(cls, tok_dir: str | Path, device: str = "auto", encoder: Encoder | None = None) -> "SpeechTokenizer":
+        """The tokenizer saved in `tok_dir`. `encoder`: what gives its features, when the caller
+        already has it (one layer of a shared forward pass, units.layer_views); by default the
+        tokenizer builds its own encoder on first use."""
         from safetensors.numpy import load_file
 
         path = Path(tok_dir).resolve()
@@ -251,7 +254,9 @@ class SpeechTokenizer:
             if "projection_mean" not in tensors or "projection_matrix" not in tensors:
                 raise UserError(f"{path / CENTROIDS}: projection tensors missing; refit the tokenizer")
             projection = (tensors["projection_mean"], tensors["projection_matrix"])
-        return cls(config, centroids, path=path, device=device, projection=projection)
+        tok = cls(config, centroids, path=path, device=device, projection=projection)
+        tok._encoder = encoder
+        return tok
 
     def fingerprint(self) -> str:
         if self.path is None:

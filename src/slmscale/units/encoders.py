@@ -64,7 +64,7 @@ class HubertEncoder(Encoder):
     run one utterance at a time; layer-norm models run in padded batches with an attention mask.
     With `layers`, one forward pass gives those layers' hidden states side by side (dim: hidden
     size × their number, in their order), each exactly as a one-layer encoder gives it; `units
-    layers` samples every layer it sweeps from one pass.
+    layers` samples (units.layers) and measures (units.layer_views) every layer it sweeps from one pass.
     """
 
     def __init__(self, cfg: EncoderConfig, device: str = "auto", batch_seconds: float = 200.0,
@@ -114,13 +114,6 @@ class HubertEncoder(Encoder):
         width = self.dim // len(self.layers)
         j = self.layers.index(layer)
         return j * width, (j + 1) * width
-
-    def split_features(self, wav: np.ndarray, toks: list[Any]) -> list[np.ndarray]:
-        """Each tokenizer's features of `wav` from one forward pass: the columns of its layer
-        (quality.measure_many's `features`; every tokenizer reads one of `layers`)."""
-        feats = self.features(wav)
-        spans = [self.columns(int(t.config.encoder.layer)) for t in toks]
-        return [np.ascontiguousarray(feats[:, start:stop]) for start, stop in spans]
 
     def n_frames(self, n_samples: int) -> int:
         return int(self.model._get_feat_extract_output_lengths(n_samples))

@@ -117,8 +117,9 @@ def sweep_layers(checkpoint: str | Path, manifest: str | Path, quality_manifests
     `voice_norm` is a VoiceNorm (its seed follows each run's seed) or None."""
     from slmscale.artifacts import write_json
     from slmscale.progress import info
-    from slmscale.units.encoders import EncoderConfig, HubertEncoder
+    from slmscale.units.encoders import EncoderConfig
     from slmscale.units.fit import make_fit_config
+    from slmscale.units.layer_views import SharedPass
     from slmscale.units.quality import measure_many
 
     n_layers = checkpoint_layers(checkpoint)
@@ -141,11 +142,13 @@ def sweep_layers(checkpoint: str | Path, manifest: str | Path, quality_manifests
                 "encoder": base.encoder.model_copy(update={"layer": layer}), "seed": seed, "voice_norm": norm})))
     fit_runs(runs, out, force)
     results: dict[int, dict[int, dict[str, Any]]] = {}
-    wide = HubertEncoder(base.encoder, layers=tuple(layers)) if len(layers) > 1 else None
-    for seed in seeds:  # a seed picks the utterances and triplets: its layers share one pass over them
+    # One model for every layer: a seed picks the utterances and triplets, so its layers share one
+    # pass over them (and over each voice's statistics audio).
+    shared = SharedPass(base.encoder, tuple(layers))
+    for seed in seeds:
         info(f"seed {seed}: measuring layer{'s' * (len(layers) > 1)} {', '.join(map(str, layers))}")
         got = measure_many([layer_dir(out, layer, seed) for layer in layers], list(quality_manifests),
-                           max_utterances, triplets, seed, None if wide is None else wide.split_features)
+                           max_utterances, triplets, seed, [shared.view(layer) for layer in layers])
         for layer, measured in zip(layers, got):
             results.setdefault(layer, {})[seed] = measured
     payload = {

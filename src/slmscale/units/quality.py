@@ -12,7 +12,7 @@ import math
 import random
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,9 +35,9 @@ def _frame_offset_s(tok: Any) -> float:
     centred spectral frames, half the conv receptive field for HuBERT-family models."""
     if tok.config.encoder.name != "hubert":
         return 0.0
-    from slmscale.units.encoders import receptive_field
+    from slmscale.units.encoders import hubert_model_config, receptive_field
 
-    conf = tok.encoder.model.config
+    conf = hubert_model_config(tok.config.encoder.checkpoint)[1]  # its config.json; no weights loaded
     return receptive_field(conf.conv_kernel, conf.conv_stride) / 2 / 16000
 
 
@@ -132,28 +132,28 @@ def measure_units(tokenizer: str | Path, manifests: list[str | Path], max_uttera
     return measure_many([tokenizer], manifests, max_utterances, triplets, seed)[0]
 
 
-Features = Callable[[np.ndarray, list[Any]], list[np.ndarray]]
-
-
 def measure_many(tokenizers: list[str | Path], manifests: list[str | Path], max_utterances: int = 300,
-                 triplets: int = 1000, seed: int = 0, features: Features | None = None) -> list[dict[str, Any]]:
-    """measure_units for several tokenizers, each utterance read once for all of them. `features(wav,
-    toks)` gives those tokenizers' features of a file at once (`units layers`: one forward pass
-    for several layers); by default each tokenizer's own encoder computes its own."""
+                 triplets: int = 1000, seed: int = 0, encoders: list[Any] | None = None) -> list[dict[str, Any]]:
+    """measure_units for several tokenizers, each utterance read once for all of them. `encoders`:
+    each tokenizer's encoder, when they are layers of one shared forward pass (units.layer_views,
+    `units layers`); each voice's statistics are then taken for every tokenizer in turn, so its
+    audio, like every measured file, passes the model once. By default each tokenizer builds its own."""
     from slmscale.data.manifest import audio_path, read_manifest
     from slmscale.progress import track
     from slmscale.units.bundle import SpeechTokenizer, single_threaded_blas
     from slmscale.units.manifest_jobs import bad_reason, check_length, load_wav, manifest_items
 
-    toks = [SpeechTokenizer.load(t) for t in tokenizers]
+    toks = [SpeechTokenizer.load(t, encoder=None if encoders is None else encoders[i]) for i, t in enumerate(tokenizers)]
     measured = [_Measured(t, tok) for t, tok in zip(tokenizers, toks)]
     for manifest in manifests:
         entries = every = read_manifest(manifest)
         if len(entries) > max_utterances:
             entries = sorted(random.Random(f"{seed}:{manifest}").sample(entries, max_utterances), key=lambda e: e.id)
         # Voice statistics (voice-normalised tokenizers) come from all of the voice's audio here.
-        for tok in toks:
-            tok.adapt(manifest_items(manifest, every), {e.voice for e in entries})
+        items, voices = manifest_items(manifest, every), sorted({e.voice for e in entries})
+        for group in ([{v} for v in voices] if encoders is not None else [set(voices)]):
+            for tok in toks:
+                tok.adapt(items, group)
         for e in track(entries, f"units quality ({Path(manifest).parent.name})", unit="utt"):
             ready = []
             for m in measured:
@@ -171,21 +171,15 @@ def measure_many(tokenizers: list[str | Path], manifests: list[str | Path], max_
                 for m in ready:
                     m.skipped.append({"id": e.id, "reason": bad_reason(err)})
                 continue
-            usable = []
             for m in ready:
                 try:
                     check_length(wav, m.tok.encoder.min_samples(), path)
-                    usable.append(m)
                 except Exception as err:
                     m.skipped.append({"id": e.id, "reason": bad_reason(err)})
-            if not usable:
-                continue
-            with single_threaded_blas():  # as SpeechTokenizer.encode computes them
-                feats = (features(wav, [m.tok for m in usable]) if features is not None
-                         else [m.tok.encoder.features(wav) for m in usable])
-                for m, f in zip(usable, feats):
-                    units = m.tok.units_from_features(f, dedup=False, voice=e.voice)[0].astype(np.int64)
-                    m.add(e, units, len(wav) / 16000)
+                    continue
+                with single_threaded_blas():  # as SpeechTokenizer.encode computes them
+                    units = m.tok.units_from_features(m.tok.encoder.features(wav), dedup=False, voice=e.voice)[0]
+                m.add(e, units.astype(np.int64), len(wav) / 16000)
     return [m.result(manifests, triplets, seed) for m in measured]
 
 
