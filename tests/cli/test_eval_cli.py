@@ -226,6 +226,11 @@ def test_compare_prints_the_paired_difference_and_refuses_in_one_line(text_run, 
     assert got["resample"] == "draws" and got["draws"]["a"]["count"] == 1  # text tokens: the LM is the draw
     main(["compare", str(tmp_path / "a" / "sblimp"), "--against", str(tmp_path / "b")])
     assert "sblimp: A (1 result(s))" in capsys.readouterr().out
+    # Every folder after --against is group B (a shell glob), not only the first.
+    shutil.copytree(tmp_path / "b", tmp_path / "b2")
+    main(["compare", str(tmp_path / "a" / "sblimp"), "--against", str(tmp_path / "b"), str(tmp_path / "b2"), "--json"])
+    got = json.loads(capsys.readouterr().out)
+    assert [r["result"] for r in got["b"]] == [str(tmp_path / "b"), str(tmp_path / "b2")] and len(got["a"]) == 1
     main(["eval", "--run", str(run), "--task", "sblimp", "--bench", str(bench), "--replace"])
     capsys.readouterr()
     main(["compare", str(run), "--against", str(tmp_path / "a"), "--task", "sblimp", "--json"])  # run, --out
@@ -239,6 +244,17 @@ def test_compare_prints_the_paired_difference_and_refuses_in_one_line(text_run, 
             main(["compare", str(tmp_path / "a" / "sblimp"), *args])
         err = capsys.readouterr().err
         assert ex.value.code == 2 and err.count("\n") == 1 and needle in err, err
+
+
+def test_against_takes_every_folder_up_to_the_next_option():
+    from slmscale.cli.eval import against_takes_what_follows as spread
+
+    assert spread(["a1", "a2", "--against", "b1", "b2", "--json"]) == \
+        ["a1", "a2", "--against", "b1", "--against", "b2", "--json"]
+    assert spread(["--against", "b1", "b2", "--task", "swuggy", "a1"]) == \
+        ["--against", "b1", "--against", "b2", "--task", "swuggy", "a1"]  # an option's value is its own
+    assert spread(["a", "--against=b1", "b2"]) == ["a", "--against=b1", "--against", "b2"]
+    assert spread(["a", "--against", "b", "--", "-odd"]) == ["a", "--against", "b", "--", "-odd"]
 
 
 def test_eval_all_refuses_before_scoring_any_task(text_run, tmp_path, capsys):

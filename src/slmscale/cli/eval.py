@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from slmscale.errors import UserError
 
@@ -129,8 +130,9 @@ def compare_cmd(
     results: list[Path] = typer.Argument(..., help="Group A: eval result folders (RUN/eval/<key>, or an "
                                          "`eval --out` folder's <key>; with --task, the run or --out "
                                          "folders), e.g. one recipe's seeds."),
-    against: list[str] = typer.Option(..., "--against", help="Group B: an eval result folder (repeat "
-                                      "the option for each), or 'surface' for the benchmark's strongest "
+    against: list[str] = typer.Option(..., "--against", help="Group B: eval result folders (every "
+                                      "folder after --against up to the next option, so a shell glob works; "
+                                      "or the option repeated), or 'surface' for the benchmark's strongest "
                                       "surface baseline (from its audit)."),
     task: Optional[str] = typer.Option(None, "--task", help="Take run folders (RUN/eval/<key>) and `eval "
                                        "--out` folders (DIR/<key>) as their result of this task."),
@@ -152,9 +154,32 @@ def compare_cmd(
     typer.echo(json.dumps(got, indent=1, sort_keys=True) if as_json else format_comparison(got))
 
 
+def against_takes_what_follows(args: list[str]) -> list[str]:
+    """`--against B1 B2 ...` as `--against B1 --against B2 ...`: every plain argument after
+    `--against`, up to the next option, belongs to group B. Click gives an option one value, so
+    a shell glob after `--against` would otherwise put all its folders but the first in group A,
+    and compare the wrong groups without a word."""
+    out: list[str] = []
+    greedy = False
+    for i, arg in enumerate(args):
+        if arg == "--":  # the rest are group A, whatever they look like
+            return out + args[i:]
+        if arg.startswith("-"):
+            greedy = arg == "--against" or arg.startswith("--against=")
+        elif greedy and out[-1] != "--against":
+            out.append("--against")
+        out.append(arg)
+    return out
+
+
+class _CompareCommand(TyperCommand):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, against_takes_what_follows(args))
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
     app.command("eval", help="Score a run on sWUGGY / sBLIMP / sStoryCloze / tStoryCloze (speech, text "
                 "and cross-modal versions).")(eval_cmd)
-    app.command("compare", help="Compare two groups of eval results (e.g. two recipes' seeds), or one "
+    app.command("compare", cls=_CompareCommand, help="Compare two groups of eval results (e.g. two recipes' seeds), or one "
                 "group with the surface baseline, pair by pair on the same benchmark.")(compare_cmd)
