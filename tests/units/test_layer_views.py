@@ -68,3 +68,23 @@ def test_measures_through_views_equal_each_tokenizer_alone_with_one_model(tiny_h
     together = measure_many(toks, [manifest], seed=2, triplets=40, encoders=[shared.view(1), shared.view(3)])
     assert together == alone
     assert built == [] and shared.passes == 18
+
+    # `units quality` with both tokenizers shares one model of its own: the same numbers again.
+    passes = []
+    real_batch = SharedPass.features_batch
+    monkeypatch.setattr(SharedPass, "features_batch", lambda self, wavs: passes.append(self) or real_batch(self, wavs))
+    assert measure_many(toks, [manifest], seed=2, triplets=40) == alone
+    assert len(built) == 1 and len(set(passes)) == 1 and passes[0].passes == 18
+
+
+def test_shared_views_group_tokenizers_by_checkpoint_weights(tiny_hubert, tmp_path):
+    from slmscale.units.encoder_base import checkpoint_sha256
+    from slmscale.units.layer_views import shared_views
+
+    other = make_tiny_hubert(tmp_path / "other", layers=4)  # other weights (the same ones would share)
+    h, o = (EncoderConfig(name="hubert", checkpoint=str(c), checkpoint_sha256=checkpoint_sha256(c), layer=1)
+            for c in (tiny_hubert, other))
+    views = shared_views([h, EncoderConfig(name="mfcc"), h.model_copy(update={"layer": 3}), o,
+                          h.model_copy(update={"bf16": True})])
+    assert [None if v is None else v.layer for v in views] == [1, None, 3, None, None]
+    assert views[0].shared is views[2].shared and views[0].shared.wide.layers == (1, 3)

@@ -110,6 +110,13 @@ class SpeechTokenizer:
             self._encoder = build_encoder(self.config.encoder, device=self.device)
         return self._encoder
 
+    @encoder.setter
+    def encoder(self, encoder: Encoder) -> None:
+        """Give the tokenizer what computes its features when the caller already has it (one layer
+        of a forward pass shared with other tokenizers, units.layer_views); by default the
+        tokenizer builds its own encoder on first use."""
+        self._encoder = encoder
+
     def project(self, feats: np.ndarray) -> np.ndarray:
         """Encoder features -> the space the centroids live in (whitened when fitted so)."""
         if self.projection is None:
@@ -229,10 +236,7 @@ class SpeechTokenizer:
         write_json(out / "config.json", self.config.model_dump(mode="json"))
 
     @classmethod
-    def load(cls, tok_dir: str | Path, device: str = "auto", encoder: Encoder | None = None) -> "SpeechTokenizer":
-        """The tokenizer saved in `tok_dir`. `encoder`: what gives its features, when the caller
-        already has it (one layer of a shared forward pass, units.layer_views); by default the
-        tokenizer builds its own encoder on first use."""
+    def load(cls, tok_dir: str | Path, device: str = "auto") -> "SpeechTokenizer":
         from safetensors.numpy import load_file
 
         path = Path(tok_dir).resolve()
@@ -254,9 +258,7 @@ class SpeechTokenizer:
             if "projection_mean" not in tensors or "projection_matrix" not in tensors:
                 raise UserError(f"{path / CENTROIDS}: projection tensors missing; refit the tokenizer")
             projection = (tensors["projection_mean"], tensors["projection_matrix"])
-        tok = cls(config, centroids, path=path, device=device, projection=projection)
-        tok._encoder = encoder
-        return tok
+        return cls(config, centroids, path=path, device=device, projection=projection)
 
     def fingerprint(self) -> str:
         if self.path is None:

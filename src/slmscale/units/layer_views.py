@@ -1,9 +1,10 @@
 """Several layers of one HuBERT-family checkpoint from one model and one forward pass, each seen as
 an encoder of its own.
 
-`units layers` measures a tokenizer per layer. Each would otherwise build its own copy of the
-checkpoint, truncated at its layer (all twelve layers of HuBERT-base: about 2.4 GB of weights at
-once), and run its own forward pass over every measured file and every voice's statistics audio.
+`units layers` measures a tokenizer per layer, and `units quality` may be given several tokenizers
+of one checkpoint. Each would otherwise build its own copy of the checkpoint, truncated at its
+layer (all twelve layers of HuBERT-base: about 2.4 GB of weights at once), and run its own
+forward pass over every measured file and every voice's statistics audio.
 Here one model runs and captures all the layers (encoders.HubertEncoder with `layers`), and each
 tokenizer gets a `LayerView`: an Encoder that gives its layer's columns of that pass, exactly as a
 one-layer encoder gives them. The pass's features of the most recent audio are kept, up to
@@ -15,7 +16,7 @@ only saves work: audio it no longer holds is passed again, with the same result.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 import numpy as np
 
 from slmscale.units.encoder_base import Encoder, EncoderConfig
@@ -97,3 +98,19 @@ class LayerView(Encoder):
     def features_batch(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
         start, stop = self.columns
         return [np.ascontiguousarray(f[:, start:stop]) for f in self.shared.features_batch(wavs)]
+
+
+def shared_views(configs: list[EncoderConfig]) -> list[LayerView | None]:
+    """For tokenizers' encoder configs: a view of one shared pass for each HuBERT-family encoder
+    whose weights (by hash) and precision another one shares; None for the others."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, c in enumerate(configs):
+        if c.name == "hubert" and c.checkpoint_sha256:
+            groups[c.checkpoint_sha256, c.bf16].append(i)
+    views: list[LayerView | None] = [None] * len(configs)
+    for idx in groups.values():
+        if len(idx) > 1:
+            shared = SharedPass(configs[idx[0]], tuple(sorted({int(configs[i].layer or 0) for i in idx})))
+            for i in idx:
+                views[i] = shared.view(int(configs[i].layer or 0))
+    return views

@@ -134,16 +134,23 @@ def measure_units(tokenizer: str | Path, manifests: list[str | Path], max_uttera
 
 def measure_many(tokenizers: list[str | Path], manifests: list[str | Path], max_utterances: int = 300,
                  triplets: int = 1000, seed: int = 0, encoders: list[Any] | None = None) -> list[dict[str, Any]]:
-    """measure_units for several tokenizers, each utterance read once for all of them. `encoders`:
-    each tokenizer's encoder, when they are layers of one shared forward pass (units.layer_views,
-    `units layers`); each voice's statistics are then taken for every tokenizer in turn, so its
-    audio, like every measured file, passes the model once. By default each tokenizer builds its own."""
+    """measure_units for several tokenizers, each utterance read once for all of them. Tokenizers
+    on layers of the same HuBERT-family checkpoint share one model and one forward pass
+    (units.layer_views), or the `encoders` given (one per tokenizer, None: its own; `units layers`
+    keeps one shared pass over its seeds). With shared passes each voice's statistics are taken for
+    every tokenizer in turn, so its audio, like every measured file, passes the model once."""
     from slmscale.data.manifest import audio_path, read_manifest
     from slmscale.progress import track
     from slmscale.units.bundle import SpeechTokenizer, single_threaded_blas
+    from slmscale.units.layer_views import shared_views
     from slmscale.units.manifest_jobs import bad_reason, check_length, load_wav, manifest_items
 
-    toks = [SpeechTokenizer.load(t, encoder=None if encoders is None else encoders[i]) for i, t in enumerate(tokenizers)]
+    toks = [SpeechTokenizer.load(t) for t in tokenizers]
+    encoders = encoders or shared_views([tok.config.encoder for tok in toks])
+    for tok, encoder in zip(toks, encoders, strict=True):
+        if encoder is not None:
+            tok.encoder = encoder
+    shared = any(e is not None for e in encoders)
     measured = [_Measured(t, tok) for t, tok in zip(tokenizers, toks)]
     for manifest in manifests:
         entries = every = read_manifest(manifest)
@@ -151,7 +158,7 @@ def measure_many(tokenizers: list[str | Path], manifests: list[str | Path], max_
             entries = sorted(random.Random(f"{seed}:{manifest}").sample(entries, max_utterances), key=lambda e: e.id)
         # Voice statistics (voice-normalised tokenizers) come from all of the voice's audio here.
         items, voices = manifest_items(manifest, every), sorted({e.voice for e in entries})
-        for group in ([{v} for v in voices] if encoders is not None else [set(voices)]):
+        for group in ([{v} for v in voices] if shared else [set(voices)]):
             for tok in toks:
                 tok.adapt(items, group)
         for e in track(entries, f"units quality ({Path(manifest).parent.name})", unit="utt"):
