@@ -3,7 +3,7 @@ an encoder of its own.
 
 `units layers` measures a tokenizer per layer, and `units quality` may be given several tokenizers
 of one checkpoint. Each would otherwise build its own copy of the checkpoint, truncated at its
-layer (all twelve layers of HuBERT-base: about 2.4 GB of weights at once), and run its own
+layer (all twelve layers of HuBERT-base: about 2.7 GB of weights at once), and run its own
 forward pass over every measured file and every voice's statistics audio.
 Here one model runs and captures all the layers (encoders.HubertEncoder with `layers`), and each
 tokenizer gets a `LayerView`: an Encoder that gives its layer's columns of that pass, exactly as a
