@@ -7,6 +7,7 @@ rate. `EncoderConfig` is what a tokenizer bundle stores, so the same features ca
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ __all__ = ["HUBERT_TYPES", "MEL_CACHE", "MFCC_CONTEXT_DEFAULT", "MFCC_WHITEN_DEF
 
 # Model families whose transformers classes expose the wav2vec2-style encoder we hook into.
 HUBERT_TYPES = ("hubert", "wav2vec2", "data2vec-audio", "wavlm")
+
+
+def conv_frame_rate(conv_stride: tuple) -> int:
+    """Frames per second of a conv feature extractor with these strides, at 16 kHz."""
+    return SAMPLE_RATE // math.prod(conv_stride)
 
 
 def receptive_field(conv_kernel: tuple, conv_stride: tuple) -> int:
@@ -92,7 +98,7 @@ class HubertEncoder(Encoder):
         self.model = model.to(self.device).eval()
         self.cfg = cfg
         self.dim = int(mcfg.hidden_size) * len(self.layers)
-        self.frame_rate = SAMPLE_RATE // int(np.prod(mcfg.conv_stride))
+        self.frame_rate = conv_frame_rate(mcfg.conv_stride)
         self.batched = mcfg.feat_extract_norm == "layer"
         self.batch_samples = int(batch_seconds * SAMPLE_RATE)
         self.normalize = _wants_normalized_input(path)

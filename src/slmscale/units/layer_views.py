@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict, defaultdict
+
 import numpy as np
 
 from slmscale.units.encoder_base import Encoder, EncoderConfig
@@ -39,7 +40,6 @@ class SharedPass:
                  cache_bytes: int = CACHE_BYTES):
         from slmscale.units.encoders import HubertEncoder
 
-        self.cfg = cfg
         self.wide = HubertEncoder(cfg, device=device, layers=tuple(layers))
         self.cache_bytes = cache_bytes
         self._cache: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
@@ -85,9 +85,8 @@ class LayerView(Encoder):
     def __init__(self, shared: SharedPass, layer: int):
         self.shared, self.layer = shared, layer
         self.columns = shared.wide.columns(layer)
-        self.dim = shared.wide.dim // len(shared.wide.layers)
+        self.dim = self.columns[1] - self.columns[0]
         self.frame_rate = shared.wide.frame_rate
-        self.cfg = shared.cfg.model_copy(update={"layer": layer})
 
     def min_samples(self) -> int:
         return self.shared.wide.min_samples()

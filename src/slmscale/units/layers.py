@@ -168,18 +168,16 @@ def sweep_layers(checkpoint: str | Path, manifest: str | Path, quality_manifests
 def fit_runs(runs: list[tuple[int, int, Any]], out: Path, force: bool = False) -> None:
     """Fit each (layer, seed, FitConfig) run into layer_dir(out, layer, seed), those not up to date
     from shared forward passes (as many runs per pass as SAMPLE_MEMORY holds their frames)."""
-    import math
-
     from slmscale.data.manifest import read_manifest
     from slmscale.progress import info
-    from slmscale.units.encoders import SAMPLE_RATE, hubert_model_config
+    from slmscale.units.encoders import conv_frame_rate, hubert_model_config
     from slmscale.units.fit import fit_tokenizer, is_fitted, sampling_rate, train_entries
 
     base = runs[0][2]
     entries = read_manifest(base.manifest)
     stale = [run for run in runs if force or not is_fitted(run[2], layer_dir(out, run[0], run[1]), entries)]
     model = hubert_model_config(base.encoder.checkpoint)[1]
-    rate = SAMPLE_RATE // math.prod(model.conv_stride)  # as HubertEncoder.frame_rate
+    rate = conv_frame_rate(model.conv_stride)
     frames = sum(e.duration for e in train_entries(entries)) * rate * sampling_rate(base, entries, rate)
     per_run = frames * int(model.hidden_size) * 4  # the float32 frames a run keeps
     groups: list[list[tuple[int, int, Any]]] = []
